@@ -1,0 +1,432 @@
+#include "codegen/cpu/llvm_emit.h"
+
+#include "ir/error.h"
+
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/Verifier.h>
+#include <llvm/Support/raw_ostream.h>
+
+#include <limits>
+
+namespace kiln::cpu {
+namespace {
+
+using llvm::IRBuilder;
+using llvm::Value;
+
+class Emitter {
+public:
+  Emitter(const Kernel& k, llvm::Module& m) : k_(k), m_(m), ctx_(m.getContext()), b_(ctx_) {}
+  void emit_body(llvm::Function* f);
+
+private:
+  llvm::Type* reg_type(DType t) { // type in registers
+    switch (t) {
+    case DType::Bool: return b_.getInt1Ty();
+    case DType::U8: return b_.getInt8Ty();
+    case DType::I32: return b_.getInt32Ty();
+    case DType::I64: return b_.getInt64Ty();
+    case DType::F32: return b_.getFloatTy();
+    case DType::F64: return b_.getDoubleTy();
+    }
+    return nullptr;
+  }
+  llvm::Type* mem_type(DType t) { return t == DType::Bool ? b_.getInt8Ty() : reg_type(t); }
+  Value* constant(DType t, double f, int64_t i) {
+    if (is_float(t)) return llvm::ConstantFP::get(reg_type(t), f);
+    return llvm::ConstantInt::get(reg_type(t), static_cast<uint64_t>(i), is_signed(t));
+  }
+  Value* intrinsic(llvm::Intrinsic::ID id, std::initializer_list<Value*> args) {
+    return b_.CreateIntrinsic(id, {args.begin()[0]->getType()}, args);
+  }
+  Value* libm(const char* f32name, const char* f64name, Value* x) {
+    bool f32 = x->getType()->isFloatTy();
+    auto callee = m_.getOrInsertFunction(f32 ? f32name : f64name, x->getType(), x->getType());
+    auto* call = b_.CreateCall(callee, {x});
+    call->setDoesNotAccessMemory();
+    call->setDoesNotThrow();
+    return call;
+  }
+  // x if take_x else y, but NaN when either is NaN (llvm.maximum does not select on x86 in LLVM 16).
+  Value* nan_propagating(Value* x, Value* y, Value* take_x) {
+    return b_.CreateSelect(b_.CreateFCmpUNO(x, y), b_.CreateFAdd(x, y), b_.CreateSelect(take_x, x, y));
+  }
+  Value* unary(const KInst& in, DType src, Value* x);
+  Value* binary(const KInst& in, DType src, Value* x, Value* y);
+  Value* cast(DType from, DType to, Value* x);
+  Value* reduce_init(const KInst& in);
+  Value* emit_inst(size_t i);
+  // Opens a counted loop [lo, hi); returns the index phi. close_loop() finishes it.
+  llvm::PHINode* open_loop(Value* lo, Value* hi, const char* name);
+  void close_loop(llvm::PHINode* iv);
+
+  const Kernel& k_;
+  llvm::Module& m_;
+  llvm::LLVMContext& ctx_;
+  IRBuilder<> b_;
+  llvm::Function* fn_ = nullptr;
+  std::vector<Value*> args_, vals_, loop_idx_, reduce_idx_;
+  struct LoopState {
+    llvm::BasicBlock *header, *exit;
+    Value* hi;
+  };
+  std::vector<std::pair<llvm::PHINode*, LoopState>> loops_;
+};
+
+llvm::PHINode* Emitter::open_loop(Value* lo, Value* hi, const char* name) {
+  llvm::BasicBlock* pre = b_.GetInsertBlock();
+  auto* header = llvm::BasicBlock::Create(ctx_, std::string(name) + ".head", fn_);
+  auto* body = llvm::BasicBlock::Create(ctx_, std::string(name) + ".body", fn_);
+  auto* exit = llvm::BasicBlock::Create(ctx_, std::string(name) + ".exit", fn_);
+  b_.CreateBr(header);
+  b_.SetInsertPoint(header);
+  auto* iv = b_.CreatePHI(b_.getInt64Ty(), 2, name);
+  iv->addIncoming(lo, pre);
+  b_.CreateCondBr(b_.CreateICmpSLT(iv, hi), body, exit);
+  b_.SetInsertPoint(body);
+  loops_.push_back({iv, {header, exit, hi}});
+  return iv;
+}
+
+void Emitter::close_loop(llvm::PHINode* iv) {
+  auto [phi, st] = loops_.back();
+  loops_.pop_back();
+  Value* next = b_.CreateAdd(iv, b_.getInt64(1), "", /*HasNUW=*/true, /*HasNSW=*/true);
+  iv->addIncoming(next, b_.GetInsertBlock());
+  b_.CreateBr(st.header);
+  b_.SetInsertPoint(st.exit);
+}
+
+Value* Emitter::cast(DType from, DType to, Value* x) {
+  if (from == to) return x;
+  llvm::Type* t = reg_type(to);
+  if (to == DType::Bool)
+    return is_float(from) ? b_.CreateFCmpUNE(x, constant(from, 0, 0)) : b_.CreateICmpNE(x, constant(from, 0, 0));
+  if (is_float(from) && is_float(to)) return b_.CreateFPCast(x, t);
+  if (is_float(from)) {
+    // Through i64 so that narrow targets wrap like C++ casts of in-range values instead of poison.
+    Value* wide = b_.CreateFPToSI(x, b_.getInt64Ty());
+    return to == DType::I64 ? wide : b_.CreateTrunc(wide, t);
+  }
+  bool src_signed = is_signed(from);
+  if (is_float(to)) return src_signed ? b_.CreateSIToFP(x, t) : b_.CreateUIToFP(x, t);
+  return b_.CreateIntCast(x, t, src_signed);
+}
+
+Value* Emitter::unary(const KInst& in, DType src, Value* x) {
+  bool fp = is_float(src);
+  DType t = in.dtype;
+  using I = llvm::Intrinsic::ID;
+  auto fp_only = [&](I id) -> Value* { return intrinsic(id, {x}); };
+  switch (in.op) {
+  case Op::Neg: return fp ? b_.CreateFNeg(x) : b_.CreateNeg(x);
+  case Op::Abs:
+    if (fp) return fp_only(llvm::Intrinsic::fabs);
+    if (!is_signed(src)) return x;
+    return b_.CreateSelect(b_.CreateICmpSLT(x, constant(src, 0, 0)), b_.CreateNeg(x), x);
+  case Op::Exp: return fp_only(llvm::Intrinsic::exp);
+  case Op::Log: return fp_only(llvm::Intrinsic::log);
+  case Op::Sqrt: return fp_only(llvm::Intrinsic::sqrt);
+  case Op::Sin: return fp_only(llvm::Intrinsic::sin);
+  case Op::Cos: return fp_only(llvm::Intrinsic::cos);
+  case Op::Floor: return fp ? fp_only(llvm::Intrinsic::floor) : x;
+  case Op::Ceil: return fp ? fp_only(llvm::Intrinsic::ceil) : x;
+  case Op::Round: return fp ? fp_only(llvm::Intrinsic::roundeven) : x;
+  case Op::Log1p: return libm("log1pf", "log1p", x);
+  case Op::Expm1: return libm("expm1f", "expm1", x);
+  case Op::Tanh: return libm("tanhf", "tanh", x);
+  case Op::Erf: return libm("erff", "erf", x);
+  case Op::Rsqrt: return b_.CreateFDiv(constant(t, 1, 1), fp_only(llvm::Intrinsic::sqrt));
+  case Op::Reciprocal: return b_.CreateFDiv(constant(t, 1, 1), x);
+  case Op::Sigmoid: {
+    Value* e = intrinsic(llvm::Intrinsic::exp, {b_.CreateFNeg(x)});
+    return b_.CreateFDiv(constant(t, 1, 1), b_.CreateFAdd(constant(t, 1, 1), e));
+  }
+  case Op::Sign: {
+    if (src == DType::Bool) return x;
+    Value* zero = constant(src, 0, 0);
+    if (fp) {
+      Value* s = b_.CreateSelect(b_.CreateFCmpOLT(x, zero), constant(t, -1, -1), x);
+      return b_.CreateSelect(b_.CreateFCmpOGT(x, zero), constant(t, 1, 1), s);
+    }
+    Value* pos = b_.CreateICmp(is_signed(src) ? llvm::CmpInst::ICMP_SGT : llvm::CmpInst::ICMP_UGT, x, zero);
+    Value* neg = b_.CreateICmpSLT(x, zero);
+    return b_.CreateSub(b_.CreateZExt(pos, x->getType()), b_.CreateZExt(is_signed(src) ? neg : b_.getFalse(), x->getType()));
+  }
+  case Op::LogicalNot: return b_.CreateNot(cast(src, DType::Bool, x));
+  case Op::Cast: return cast(src, t, x);
+  default: break;
+  }
+  fail("codegen", "no CPU lowering for unary {} on {}", op_name(in.op), dtype_name(src));
+}
+
+Value* Emitter::binary(const KInst& in, DType src, Value* x, Value* y) {
+  bool fp = is_float(src), sg = is_signed(src);
+  using P = llvm::CmpInst::Predicate;
+  auto cmp = [&](P fpred, P spred, P upred) {
+    return fp ? b_.CreateFCmp(fpred, x, y) : b_.CreateICmp(sg ? spred : upred, x, y);
+  };
+  switch (in.op) {
+  case Op::Add: return fp ? b_.CreateFAdd(x, y) : b_.CreateAdd(x, y);
+  case Op::Sub: return fp ? b_.CreateFSub(x, y) : b_.CreateSub(x, y);
+  case Op::Mul: return fp ? b_.CreateFMul(x, y) : b_.CreateMul(x, y);
+  case Op::Div:
+    if (fp) return b_.CreateFDiv(x, y);
+    break;
+  case Op::FloorDiv: return b_.CreateSDiv(x, y);
+  case Op::Mod: return b_.CreateSRem(x, y);
+  case Op::Pow:
+    if (fp) return intrinsic(llvm::Intrinsic::pow, {x, y});
+    {
+      auto callee = m_.getOrInsertFunction("kiln_ipow", b_.getInt64Ty(), b_.getInt64Ty(), b_.getInt64Ty());
+      Value* r = b_.CreateCall(callee, {cast(src, DType::I64, x), cast(src, DType::I64, y)});
+      return cast(DType::I64, src, r);
+    }
+  case Op::Maximum:
+    if (fp) return nan_propagating(x, y, b_.CreateFCmpOGT(x, y));
+    if (src == DType::Bool) return b_.CreateOr(x, y);
+    return intrinsic(sg ? llvm::Intrinsic::smax : llvm::Intrinsic::umax, {x, y});
+  case Op::Minimum:
+    if (fp) return nan_propagating(x, y, b_.CreateFCmpOLT(x, y));
+    if (src == DType::Bool) return b_.CreateAnd(x, y);
+    return intrinsic(sg ? llvm::Intrinsic::smin : llvm::Intrinsic::umin, {x, y});
+  case Op::Fmod: {
+    if (fp) return b_.CreateFRem(x, y);
+    // Integer fmod by 0 gives 0 and INT_MIN % -1 gives 0 instead of trapping.
+    Value* zero = constant(src, 0, 0);
+    Value* bad = b_.CreateICmpEQ(y, zero);
+    if (sg) bad = b_.CreateOr(bad, b_.CreateICmpEQ(y, constant(src, -1, -1)));
+    Value* safe = b_.CreateSelect(bad, constant(src, 1, 1), y);
+    return b_.CreateSelect(bad, zero, sg ? b_.CreateSRem(x, safe) : b_.CreateURem(x, safe));
+  }
+  case Op::Eq: return cmp(P::FCMP_OEQ, P::ICMP_EQ, P::ICMP_EQ);
+  case Op::Ne: return cmp(P::FCMP_UNE, P::ICMP_NE, P::ICMP_NE);
+  case Op::Lt: return cmp(P::FCMP_OLT, P::ICMP_SLT, P::ICMP_ULT);
+  case Op::Le: return cmp(P::FCMP_OLE, P::ICMP_SLE, P::ICMP_ULE);
+  case Op::Gt: return cmp(P::FCMP_OGT, P::ICMP_SGT, P::ICMP_UGT);
+  case Op::Ge: return cmp(P::FCMP_OGE, P::ICMP_SGE, P::ICMP_UGE);
+  case Op::LogicalAnd: return b_.CreateAnd(cast(src, DType::Bool, x), cast(src, DType::Bool, y));
+  case Op::LogicalOr: return b_.CreateOr(cast(src, DType::Bool, x), cast(src, DType::Bool, y));
+  default: break;
+  }
+  fail("codegen", "no CPU lowering for binary {} on {}", op_name(in.op), dtype_name(src));
+}
+
+Value* Emitter::reduce_init(const KInst& in) {
+  DType t = in.dtype;
+  if (in.op == Op::ArgMax || in.op == Op::ArgMin) t = k_.insts[in.a].dtype;
+  double inf = std::numeric_limits<double>::infinity();
+  auto lowest = [&]() -> Value* {
+    if (is_float(t)) return constant(t, -inf, 0);
+    if (!is_signed(t)) return constant(t, 0, 0);
+    return constant(t, 0, t == DType::I32 ? std::numeric_limits<int32_t>::min() : std::numeric_limits<int64_t>::min());
+  };
+  auto highest = [&]() -> Value* {
+    if (is_float(t)) return constant(t, inf, 0);
+    if (t == DType::Bool) return constant(t, 1, 1);
+    if (t == DType::U8) return constant(t, 255, 255);
+    return constant(t, 0, t == DType::I32 ? std::numeric_limits<int32_t>::max() : std::numeric_limits<int64_t>::max());
+  };
+  switch (in.op) {
+  case Op::Sum: return constant(t, 0, 0);
+  case Op::Prod: return constant(t, 1, 1);
+  case Op::Max:
+  case Op::ArgMax: return lowest();
+  default: return highest();
+  }
+}
+
+Value* Emitter::emit_inst(size_t i) {
+  const KInst& in = k_.insts[i];
+  auto v = [&](int s) { return vals_[s]; };
+  auto src_t = [&](int s) { return k_.insts[s].dtype; };
+  switch (op_category(in.op)) {
+  case OpCategory::Unary: return unary(in, src_t(in.a), v(in.a));
+  case OpCategory::Binary: return binary(in, src_t(in.a), v(in.a), v(in.b));
+  case OpCategory::Ternary: return b_.CreateSelect(v(in.a), v(in.b), v(in.c));
+  case OpCategory::Leaf: return constant(in.dtype, in.value.f, in.value.i);
+  default: break;
+  }
+  switch (in.op) {
+  case Op::LoopIndex: return loop_idx_.at(in.imm);
+  case Op::ReduceIndex: return reduce_idx_.at(in.imm);
+  case Op::FloorDiv:
+  case Op::Mod: return binary(in, DType::I64, v(in.a), v(in.b));
+  case Op::Load: {
+    llvm::Type* mt = mem_type(in.dtype);
+    Value* p = b_.CreateInBoundsGEP(mt, args_[in.imm], {v(in.a)});
+    Value* x = b_.CreateAlignedLoad(mt, p, llvm::Align(dtype_size(in.dtype)));
+    return in.dtype == DType::Bool ? b_.CreateICmpNE(x, b_.getInt8(0)) : x;
+  }
+  default: break;
+  }
+  fail("codegen", "unexpected {} in kernel {}", op_name(in.op), k_.name);
+}
+
+void Emitter::emit_body(llvm::Function* f) {
+  fn_ = f;
+  auto* entry = llvm::BasicBlock::Create(ctx_, "entry", f);
+  b_.SetInsertPoint(entry);
+  size_t nargs = k_.args.size();
+  for (size_t i = 0; i < nargs; ++i) args_.push_back(f->getArg(i));
+  Value* begin = f->getArg(nargs);
+  Value* end = f->getArg(nargs + 1);
+  std::vector<int64_t> dims = k_.domain.empty() ? std::vector<int64_t>{1} : k_.domain;
+  std::vector<llvm::PHINode*> outer;
+  for (size_t d = 0; d < dims.size(); ++d) {
+    auto* iv = d == 0 ? open_loop(begin, end, "i0") : open_loop(b_.getInt64(0), b_.getInt64(dims[d]), "i");
+    outer.push_back(iv);
+    loop_idx_.push_back(iv);
+  }
+  auto levels = k_.levels();
+  vals_.assign(k_.insts.size(), nullptr);
+  for (size_t i = 0; i < k_.insts.size(); ++i)
+    if (levels[i] == Level::Outer) vals_[i] = emit_inst(i);
+
+  // Reduce loops: accumulators are phis of the innermost loop, carried out through exits.
+  std::vector<size_t> reductions;
+  for (size_t i = 0; i < k_.insts.size(); ++i)
+    if (is_reduce(k_.insts[i].op)) reductions.push_back(i);
+  if (!k_.reduce.empty()) {
+    struct Acc {
+      size_t inst;
+      Value *value, *index;
+    };
+    std::vector<Acc> accs;
+    for (size_t r : reductions) {
+      Value* idx = (k_.insts[r].op == Op::ArgMax || k_.insts[r].op == Op::ArgMin) ? b_.getInt64(0) : nullptr;
+      accs.push_back({r, reduce_init(k_.insts[r]), idx});
+    }
+    // One level of phis per reduce loop keeps the IR in the canonical form the vectorizer wants.
+    std::vector<std::vector<llvm::PHINode*>> phis;
+    std::vector<llvm::PHINode*> rloops;
+    for (size_t d = 0; d < k_.reduce.size(); ++d) {
+      llvm::BasicBlock* pre = b_.GetInsertBlock();
+      auto* iv = open_loop(b_.getInt64(0), b_.getInt64(k_.reduce[d]), "r");
+      rloops.push_back(iv);
+      reduce_idx_.push_back(iv);
+      // Phis must sit in the header: move the insert point there temporarily.
+      llvm::BasicBlock* body = b_.GetInsertBlock();
+      llvm::BasicBlock* header = loops_.back().second.header;
+      b_.SetInsertPoint(header->getFirstNonPHI());
+      std::vector<llvm::PHINode*> level;
+      for (auto& a : accs) {
+        auto* pv = b_.CreatePHI(a.value->getType(), 2);
+        pv->addIncoming(a.value, pre);
+        a.value = pv;
+        level.push_back(pv);
+        if (a.index) {
+          auto* pi = b_.CreatePHI(b_.getInt64Ty(), 2);
+          pi->addIncoming(a.index, pre);
+          a.index = pi;
+          level.push_back(pi);
+        }
+      }
+      phis.push_back(level);
+      b_.SetInsertPoint(body);
+    }
+    for (size_t i = 0; i < k_.insts.size(); ++i)
+      if (levels[i] == Level::Inner && !is_reduce(k_.insts[i].op)) vals_[i] = emit_inst(i);
+    llvm::FastMathFlags reassoc;
+    reassoc.setAllowReassoc();
+    std::vector<Value*> next;
+    for (auto& a : accs) {
+      const KInst& in = k_.insts[a.inst];
+      DType t = k_.insts[in.a].dtype;
+      Value* x = vals_[in.a];
+      bool fp = is_float(t);
+      Value* nv = nullptr;
+      switch (in.op) {
+      case Op::Sum:
+        nv = fp ? b_.CreateFAdd(a.value, x) : t == DType::Bool ? b_.CreateOr(a.value, x) : b_.CreateAdd(a.value, x);
+        if (fp) llvm::cast<llvm::Instruction>(nv)->setFastMathFlags(reassoc);
+        break;
+      case Op::Prod:
+        nv = fp ? b_.CreateFMul(a.value, x) : t == DType::Bool ? b_.CreateAnd(a.value, x) : b_.CreateMul(a.value, x);
+        if (fp) llvm::cast<llvm::Instruction>(nv)->setFastMathFlags(reassoc);
+        break;
+      case Op::Max: nv = binary(KInst{Op::Maximum, t}, t, a.value, x); break;
+      case Op::Min: nv = binary(KInst{Op::Minimum, t}, t, a.value, x); break;
+      default: {
+        // First index of the max (min); NaN counts as the extreme, like PyTorch.
+        bool is_max = in.op == Op::ArgMax;
+        Value* better = binary(KInst{is_max ? Op::Gt : Op::Lt, DType::Bool}, t, x, a.value);
+        if (fp) better = b_.CreateOr(better, b_.CreateAnd(b_.CreateFCmpUNO(x, x), b_.CreateFCmpORD(a.value, a.value)));
+        next.push_back(b_.CreateSelect(better, x, a.value));
+        next.push_back(b_.CreateSelect(better, vals_[in.b], a.index));
+        continue;
+      }
+      }
+      next.push_back(nv);
+    }
+    // Close reduce loops innermost first, wiring each level's phis to the next values.
+    for (int d = static_cast<int>(rloops.size()) - 1; d >= 0; --d) {
+      llvm::BasicBlock* latch = b_.GetInsertBlock();
+      for (size_t j = 0; j < phis[d].size(); ++j) phis[d][j]->addIncoming(next[j], latch);
+      close_loop(rloops[d]);
+      // After the exit of loop d, the current value is the header phi of loop d.
+      for (size_t j = 0; j < phis[d].size(); ++j) next[j] = phis[d][j];
+    }
+    size_t j = 0;
+    for (auto& a : accs) {
+      vals_[a.inst] = next[j++];
+      if (a.index) vals_[a.inst] = next[j++];
+    }
+  }
+  for (size_t i = 0; i < k_.insts.size(); ++i)
+    if (levels[i] == Level::Post && !vals_[i]) vals_[i] = emit_inst(i);
+  for (const KStore& st : k_.stores) {
+    DType t = k_.args[st.arg].dtype;
+    Value* x = vals_[st.value];
+    if (t == DType::Bool) x = b_.CreateZExt(x, b_.getInt8Ty());
+    Value* p = b_.CreateInBoundsGEP(mem_type(t), args_[st.arg], {vals_[st.index]});
+    b_.CreateAlignedStore(x, p, llvm::Align(dtype_size(t)));
+  }
+  for (int d = static_cast<int>(outer.size()) - 1; d >= 0; --d) close_loop(outer[d]);
+  b_.CreateRetVoid();
+}
+
+} // namespace
+
+std::unique_ptr<llvm::Module> emit_llvm(const Kernel& k, llvm::LLVMContext& ctx, const std::string& cpu,
+                                        const std::string& features, bool has_avx512) {
+  auto m = std::make_unique<llvm::Module>(k.name, ctx);
+  auto* i64 = llvm::Type::getInt64Ty(ctx);
+  auto* ptr = llvm::PointerType::getUnqual(ctx);
+  std::vector<llvm::Type*> params(k.args.size(), ptr);
+  params.push_back(i64);
+  params.push_back(i64);
+  auto* body_ty = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), params, false);
+  auto* body = llvm::Function::Create(body_ty, llvm::Function::InternalLinkage, k.name + ".body", *m);
+  auto* entry_ty = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr, i64, i64}, false);
+  auto* entry = llvm::Function::Create(entry_ty, llvm::Function::ExternalLinkage, k.name, *m);
+  for (llvm::Function* f : {body, entry}) {
+    f->addFnAttr("target-cpu", cpu);
+    f->addFnAttr("target-features", features);
+    if (has_avx512) f->addFnAttr("prefer-vector-width", "512");
+    f->addFnAttr(llvm::Attribute::NoUnwind);
+  }
+  body->addFnAttr(llvm::Attribute::AlwaysInline);
+  // Distinct buffers never alias: noalias arguments let LLVM vectorize without runtime checks.
+  for (size_t i = 0; i < k.args.size(); ++i) body->addParamAttr(i, llvm::Attribute::NoAlias);
+  Emitter(k, *m).emit_body(body);
+
+  llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", entry));
+  std::vector<llvm::Value*> call_args;
+  for (size_t i = 0; i < k.args.size(); ++i) {
+    llvm::Value* slot = b.CreateConstInBoundsGEP1_64(ptr, entry->getArg(0), i);
+    call_args.push_back(b.CreateLoad(ptr, slot));
+  }
+  call_args.push_back(entry->getArg(1));
+  call_args.push_back(entry->getArg(2));
+  b.CreateCall(body, call_args);
+  b.CreateRetVoid();
+
+  std::string err;
+  llvm::raw_string_ostream os(err);
+  if (llvm::verifyModule(*m, &os)) fail("codegen", "invalid LLVM IR for {}: {}", k.name, os.str());
+  return m;
+}
+
+} // namespace kiln::cpu

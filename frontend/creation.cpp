@@ -1,0 +1,154 @@
+// Tensor creation: host data, constants, ranges, identity and seeded random tensors.
+#include "kiln/creation.h"
+
+#include "runtime/allocator.h"
+#include "trace.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace kiln {
+using trace::fail_at;
+
+namespace {
+
+void check_shape(const Shape& s, const char* op, Loc loc) {
+  for (int64_t d : s)
+    if (d < 0) fail_at(loc, op, "negative extent in shape {}", shape_str(s));
+}
+
+// A realized tensor whose buffer fill() writes as T.
+template <typename T, typename F> Tensor host_tensor(const Shape& shape, DType dtype, F fill, Loc loc) {
+  auto storage = cpu_alloc(static_cast<size_t>(numel(shape)) * dtype_size(dtype));
+  dispatch_dtype(dtype, [&](auto x) {
+    using U = decltype(x);
+    U* p = static_cast<U*>(storage->data);
+    for (int64_t i = 0; i < numel(shape); ++i) p[i] = static_cast<U>(fill(i));
+  });
+  return Tensor(make_buffer_node(dtype, shape, std::move(storage), loc));
+}
+
+uint64_t splitmix64(uint64_t& x) {
+  uint64_t z = (x += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+} // namespace
+
+void Generator::seed_(uint64_t seed) {
+  for (auto& s : s_) s = splitmix64(seed);
+}
+
+uint64_t Generator::next() {
+  auto rotl = [](uint64_t x, int k) { return (x << k) | (x >> (64 - k)); };
+  uint64_t result = rotl(s_[1] * 5, 7) * 9, t = s_[1] << 17;
+  s_[2] ^= s_[0];
+  s_[3] ^= s_[1];
+  s_[1] ^= s_[2];
+  s_[0] ^= s_[3];
+  s_[2] ^= t;
+  s_[3] = rotl(s_[3], 45);
+  return result;
+}
+
+double Generator::uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+
+double Generator::normal() {
+  // Box-Muller; 1 - u keeps log() finite.
+  double u = 1.0 - uniform(), v = uniform();
+  return std::sqrt(-2.0 * std::log(u)) * std::cos(2.0 * M_PI * v);
+}
+
+Generator& default_generator() {
+  static Generator g(0);
+  return g;
+}
+void manual_seed(uint64_t seed) { default_generator().seed_(seed); }
+
+template <typename T> Tensor tensor(const std::vector<T>& values, std::optional<Shape> shape, Loc loc) {
+  Shape s = shape ? *shape : Shape{static_cast<int64_t>(values.size())};
+  check_shape(s, "tensor", loc);
+  if (numel(s) != static_cast<int64_t>(values.size()))
+    fail_at(loc, "tensor", "{} values do not fill shape {} ({} elements)", values.size(), shape_str(s), numel(s));
+  return host_tensor<T>(s, dtype_of<T>(), [&](int64_t i) { return values[i]; }, loc);
+}
+
+template <typename T> Tensor tensor(std::initializer_list<std::initializer_list<T>> rows, Loc loc) {
+  std::vector<T> flat;
+  size_t width = rows.size() ? rows.begin()->size() : 0;
+  for (auto& r : rows) {
+    if (r.size() != width)
+      fail_at(loc, "tensor", "ragged rows: {} vs {} elements (expected equal lengths)", r.size(), width);
+    flat.insert(flat.end(), r.begin(), r.end());
+  }
+  return tensor(flat, Shape{static_cast<int64_t>(rows.size()), static_cast<int64_t>(width)}, loc);
+}
+
+#define KILN_INSTANTIATE(T)                                                          \
+  template Tensor tensor<T>(const std::vector<T>&, std::optional<Shape>, Loc);       \
+  template Tensor tensor<T>(std::initializer_list<std::initializer_list<T>>, Loc);
+KILN_INSTANTIATE(bool)
+KILN_INSTANTIATE(uint8_t)
+KILN_INSTANTIATE(int32_t)
+KILN_INSTANTIATE(int64_t)
+KILN_INSTANTIATE(float)
+KILN_INSTANTIATE(double)
+#undef KILN_INSTANTIATE
+
+Tensor from_blob(const void* data, Shape shape, DType dtype, Loc loc) {
+  check_shape(shape, "from_blob", loc);
+  if (!data && numel(shape) > 0) fail_at(loc, "from_blob", "null data pointer for shape {}", shape_str(shape));
+  size_t bytes = static_cast<size_t>(numel(shape)) * dtype_size(dtype);
+  auto storage = cpu_alloc(bytes);
+  if (bytes) std::memcpy(storage->data, data, bytes);
+  return Tensor(make_buffer_node(dtype, std::move(shape), std::move(storage), loc));
+}
+
+Tensor scalar_tensor(double value, DType dtype, Loc loc) { return full({}, value, dtype, loc); }
+
+Tensor full(Shape shape, double value, DType dtype, Loc loc) {
+  check_shape(shape, "full", loc);
+  return trace::broadcast_to(trace::constant(value, dtype, loc), shape, "full", loc);
+}
+Tensor zeros(Shape shape, DType dtype, Loc loc) { return full(std::move(shape), 0, dtype, loc); }
+Tensor ones(Shape shape, DType dtype, Loc loc) { return full(std::move(shape), 1, dtype, loc); }
+
+Tensor arange(double start, double end, double step, DType dtype, Loc loc) {
+  if (step == 0) fail_at(loc, "arange", "step must not be 0");
+  if ((end - start) * step < 0)
+    fail_at(loc, "arange", "range [{}, {}) is inconsistent with the sign of step {}", start, end, step);
+  int64_t n = static_cast<int64_t>(std::ceil((end - start) / step));
+  return host_tensor<double>({n}, dtype, [&](int64_t i) { return start + static_cast<double>(i) * step; }, loc);
+}
+
+Tensor eye(int64_t n, std::optional<int64_t> m, DType dtype, Loc loc) {
+  int64_t cols = m.value_or(n);
+  check_shape({n, cols}, "eye", loc);
+  return host_tensor<double>({n, cols}, dtype, [&](int64_t i) { return i / cols == i % cols ? 1.0 : 0.0; }, loc);
+}
+
+Tensor rand(Shape shape, DType dtype, Generator* gen, Loc loc) {
+  check_shape(shape, "rand", loc);
+  if (!is_float(dtype)) fail_at(loc, "rand", "dtype must be floating point, got {}", dtype_name(dtype));
+  Generator& g = gen ? *gen : default_generator();
+  return host_tensor<double>(shape, dtype, [&](int64_t) { return g.uniform(); }, loc);
+}
+
+Tensor randn(Shape shape, DType dtype, Generator* gen, Loc loc) {
+  check_shape(shape, "randn", loc);
+  if (!is_float(dtype)) fail_at(loc, "randn", "dtype must be floating point, got {}", dtype_name(dtype));
+  Generator& g = gen ? *gen : default_generator();
+  return host_tensor<double>(shape, dtype, [&](int64_t) { return g.normal(); }, loc);
+}
+
+Tensor randint(int64_t low, int64_t high, Shape shape, DType dtype, Generator* gen, Loc loc) {
+  check_shape(shape, "randint", loc);
+  if (high <= low) fail_at(loc, "randint", "empty range [{}, {}) (expected low < high)", low, high);
+  Generator& g = gen ? *gen : default_generator();
+  uint64_t span = static_cast<uint64_t>(high - low);
+  return host_tensor<int64_t>(shape, dtype, [&](int64_t) { return low + static_cast<int64_t>(g.next() % span); }, loc);
+}
+
+} // namespace kiln

@@ -1,0 +1,156 @@
+// Elementwise ops: unary math, binary arithmetic/comparison with broadcasting, where, clamp.
+#include "trace.h"
+
+#include <cmath>
+
+namespace kiln {
+using trace::fail_at;
+
+namespace {
+
+bool float_only(Op op) {
+  switch (op) {
+  case Op::Exp: case Op::Log: case Op::Log1p: case Op::Expm1: case Op::Sqrt: case Op::Rsqrt:
+  case Op::Sin: case Op::Cos: case Op::Tanh: case Op::Sigmoid: case Op::Erf: case Op::Reciprocal:
+    return true;
+  default: return false;
+  }
+}
+
+Tensor unary(Op op, const Tensor& x, Loc loc) {
+  if (!x.defined()) fail_at(loc, op_name(op), "called on an undefined tensor");
+  if (op == Op::Neg && x.dtype() == DType::Bool)
+    fail_at(loc, "neg", "negation of a bool tensor is not supported (expected a numeric dtype); use logical_not");
+  DType t = float_only(op) && !is_float(x.dtype()) ? DType::F32 : x.dtype();
+  Tensor in = trace::cast(x, t, loc);
+  return trace::make(op, op == Op::LogicalNot ? DType::Bool : t, x.shape(), {in}, NoAttr{}, loc);
+}
+
+// Broadcasts operands to one shape in a common dtype.
+std::vector<Tensor> prepare(const char* name, std::initializer_list<const Operand*> ops, DType dtype, Loc loc) {
+  Shape shape;
+  bool first = true;
+  for (const Operand* o : ops) {
+    if (!o->is_tensor()) continue;
+    if (!o->tensor.defined()) fail_at(loc, name, "called on an undefined tensor");
+    shape = first ? o->tensor.shape() : trace::broadcast_shapes(shape, o->tensor.shape(), name, loc);
+    first = false;
+  }
+  std::vector<Tensor> out;
+  for (const Operand* o : ops) out.push_back(trace::broadcast_to(trace::as_tensor(*o, dtype), shape, name, loc));
+  return out;
+}
+
+Tensor binary(Op op, const char* name, const Operand& a, const Operand& b) {
+  Loc loc = a.is_tensor() ? a.loc : b.loc;
+  DType t = trace::result_type({&a, &b});
+  if (op == Op::Div && !is_float(t)) t = DType::F32; // true division, like PyTorch
+  if (t == DType::Bool) {
+    if (op == Op::Sub) fail_at(loc, name, "subtraction of bool tensors is not supported; use logical ops");
+    if (op == Op::Add) op = Op::LogicalOr; // PyTorch: True + True == True
+    if (op == Op::Mul) op = Op::LogicalAnd;
+    if (op == Op::Pow || op == Op::Fmod) t = DType::I64;
+  }
+  bool logical = op == Op::LogicalAnd || op == Op::LogicalOr;
+  if (logical) t = DType::Bool;
+  auto in = prepare(name, {&a, &b}, t, loc);
+  DType out = is_comparison(op) || logical ? DType::Bool : t;
+  return trace::make(op, out, in[0].shape(), in, NoAttr{}, loc);
+}
+
+} // namespace
+
+#define KILN_UNARY(method, OP) \
+  Tensor Tensor::method(Loc loc) const { return unary(Op::OP, *this, loc); }
+KILN_UNARY(neg, Neg)
+KILN_UNARY(abs, Abs)
+KILN_UNARY(exp, Exp)
+KILN_UNARY(log, Log)
+KILN_UNARY(log1p, Log1p)
+KILN_UNARY(expm1, Expm1)
+KILN_UNARY(sqrt, Sqrt)
+KILN_UNARY(rsqrt, Rsqrt)
+KILN_UNARY(sin, Sin)
+KILN_UNARY(cos, Cos)
+KILN_UNARY(tanh, Tanh)
+KILN_UNARY(sigmoid, Sigmoid)
+KILN_UNARY(erf, Erf)
+KILN_UNARY(floor, Floor)
+KILN_UNARY(ceil, Ceil)
+KILN_UNARY(round, Round)
+KILN_UNARY(sign, Sign)
+KILN_UNARY(reciprocal, Reciprocal)
+KILN_UNARY(logical_not, LogicalNot)
+#undef KILN_UNARY
+
+Tensor Tensor::to(DType dtype, Loc loc) const { return trace::cast(*this, dtype, loc); }
+
+Tensor Tensor::relu(Loc loc) const {
+  trace::LabelScope label("relu");
+  if (dtype() == DType::Bool) fail_at(loc, "relu", "not defined for bool tensors (expected a numeric dtype)");
+  return maximum(Operand(*this, loc), Operand(0, loc));
+}
+
+Tensor Tensor::gelu(std::string_view approximate, Loc loc) const {
+  trace::LabelScope label("gelu");
+  Operand x(*this, loc);
+  if (approximate == "tanh") {
+    Tensor inner = mul(Operand(std::sqrt(2.0 / M_PI), loc), add(x, mul(Operand(0.044715, loc), pow(x, Operand(3, loc)))));
+    return mul(mul(Operand(0.5, loc), x), add(Operand(1, loc), inner.tanh(loc)));
+  }
+  if (approximate != "none") fail_at(loc, "gelu", "approximate must be \"none\" or \"tanh\", got \"{}\"", approximate);
+  Tensor e = mul(x, Operand(M_SQRT1_2, loc)).erf(loc);
+  return mul(mul(Operand(0.5, loc), x), add(Operand(1, loc), e));
+}
+
+Tensor Tensor::silu(Loc loc) const {
+  trace::LabelScope label("silu");
+  return mul(Operand(*this, loc), sigmoid(loc));
+}
+
+Tensor Tensor::softplus(Loc loc) const {
+  trace::LabelScope label("softplus");
+  // log(1 + e^x) = max(x, 0) + log1p(e^-|x|): never overflows.
+  Tensor tail = abs(loc).neg(loc).exp(loc).log1p(loc);
+  return add(maximum(Operand(*this, loc), Operand(0, loc)), tail);
+}
+
+Tensor add(const Operand& a, const Operand& b) { return binary(Op::Add, "add", a, b); }
+Tensor sub(const Operand& a, const Operand& b) { return binary(Op::Sub, "sub", a, b); }
+Tensor mul(const Operand& a, const Operand& b) { return binary(Op::Mul, "mul", a, b); }
+Tensor div(const Operand& a, const Operand& b) { return binary(Op::Div, "div", a, b); }
+Tensor pow(const Operand& a, const Operand& b) { return binary(Op::Pow, "pow", a, b); }
+Tensor maximum(const Operand& a, const Operand& b) { return binary(Op::Maximum, "maximum", a, b); }
+Tensor minimum(const Operand& a, const Operand& b) { return binary(Op::Minimum, "minimum", a, b); }
+Tensor fmod(const Operand& a, const Operand& b) { return binary(Op::Fmod, "fmod", a, b); }
+Tensor eq(const Operand& a, const Operand& b) { return binary(Op::Eq, "eq", a, b); }
+Tensor ne(const Operand& a, const Operand& b) { return binary(Op::Ne, "ne", a, b); }
+Tensor lt(const Operand& a, const Operand& b) { return binary(Op::Lt, "lt", a, b); }
+Tensor le(const Operand& a, const Operand& b) { return binary(Op::Le, "le", a, b); }
+Tensor gt(const Operand& a, const Operand& b) { return binary(Op::Gt, "gt", a, b); }
+Tensor ge(const Operand& a, const Operand& b) { return binary(Op::Ge, "ge", a, b); }
+Tensor logical_and(const Operand& a, const Operand& b) { return binary(Op::LogicalAnd, "logical_and", a, b); }
+Tensor logical_or(const Operand& a, const Operand& b) { return binary(Op::LogicalOr, "logical_or", a, b); }
+
+Tensor where(const Operand& cond, const Operand& a, const Operand& b) {
+  Loc loc = cond.loc;
+  if (cond.is_tensor() && cond.tensor.defined() && cond.tensor.dtype() != DType::Bool)
+    fail_at(loc, "where", "condition must be bool, got {}", trace::describe(cond.tensor));
+  DType t = trace::result_type({&a, &b});
+  auto in = prepare("where", {&cond, &a, &b}, t, loc);
+  in[0] = trace::cast(in[0], DType::Bool, loc);
+  return trace::make(Op::Where, t, in[0].shape(), in, NoAttr{}, loc);
+}
+
+Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi, Loc loc) {
+  trace::LabelScope label("clamp");
+  if (!lo && !hi) fail_at(loc, "clamp", "at least one of min and max must be given");
+  Tensor y = x;
+  // Integer tensors clamp with integer bounds, float tensors keep their dtype.
+  auto bound = [&](double v) { return is_float(x.dtype()) ? Operand(v, loc) : Operand(static_cast<int64_t>(v), loc); };
+  if (lo) y = maximum(Operand(y, loc), bound(*lo));
+  if (hi) y = minimum(Operand(y, loc), bound(*hi));
+  return y;
+}
+
+} // namespace kiln

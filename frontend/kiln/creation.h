@@ -1,0 +1,47 @@
+// Tensor creation: from host data, constants, ranges and seeded random generators.
+#pragma once
+#include "kiln/tensor.h"
+
+#include <cstdint>
+
+namespace kiln {
+
+// splitmix64-seeded xoshiro256** generator; the global one is seeded by manual_seed().
+class Generator {
+public:
+  explicit Generator(uint64_t seed = 0) { seed_(seed); }
+  void seed_(uint64_t seed);
+  uint64_t next();
+  double uniform(); // [0, 1)
+  double normal();
+
+private:
+  uint64_t s_[4];
+};
+
+Generator& default_generator();
+void manual_seed(uint64_t seed);
+
+// Copies host data. The dtype follows T unless given.
+template <typename T>
+Tensor tensor(const std::vector<T>& values, std::optional<Shape> shape = {}, Loc loc = Loc::current());
+template <typename T> Tensor tensor(std::initializer_list<T> values, Loc loc = Loc::current()) {
+  return tensor(std::vector<T>(values), std::nullopt, loc);
+}
+template <typename T>
+Tensor tensor(std::initializer_list<std::initializer_list<T>> rows, Loc loc = Loc::current());
+Tensor from_blob(const void* data, Shape shape, DType dtype, Loc loc = Loc::current());
+Tensor scalar_tensor(double value, DType dtype = DType::F32, Loc loc = Loc::current());
+
+Tensor full(Shape shape, double value, DType dtype = DType::F32, Loc loc = Loc::current());
+Tensor zeros(Shape shape, DType dtype = DType::F32, Loc loc = Loc::current());
+Tensor ones(Shape shape, DType dtype = DType::F32, Loc loc = Loc::current());
+Tensor arange(double start, double end, double step = 1, DType dtype = DType::F32, Loc loc = Loc::current());
+Tensor eye(int64_t n, std::optional<int64_t> m = {}, DType dtype = DType::F32, Loc loc = Loc::current());
+
+Tensor rand(Shape shape, DType dtype = DType::F32, Generator* gen = nullptr, Loc loc = Loc::current());
+Tensor randn(Shape shape, DType dtype = DType::F32, Generator* gen = nullptr, Loc loc = Loc::current());
+Tensor randint(int64_t low, int64_t high, Shape shape, DType dtype = DType::I64, Generator* gen = nullptr,
+               Loc loc = Loc::current());
+
+} // namespace kiln

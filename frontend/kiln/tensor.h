@@ -1,0 +1,164 @@
+// kiln::Tensor: a cheap handle to a lazy graph node. Ops build the graph; realize() runs it.
+#pragma once
+#include "ir/error.h"
+#include "ir/node.h"
+
+#include <initializer_list>
+#include <iosfwd>
+#include <optional>
+#include <source_location>
+#include <string>
+#include <vector>
+
+namespace kiln {
+
+using Loc = std::source_location;
+
+class Tensor {
+public:
+  Tensor() = default;
+  explicit Tensor(NodePtr node);
+  Tensor(const Tensor& o);
+  Tensor(Tensor&& o) noexcept;
+  Tensor& operator=(const Tensor& o);
+  Tensor& operator=(Tensor&& o) noexcept;
+  ~Tensor();
+
+  bool defined() const { return node_ != nullptr; }
+  const NodePtr& node() const { return node_; }
+  DType dtype() const { return node_->dtype; }
+  const Shape& shape() const { return node_->shape; }
+  int64_t dim() const { return static_cast<int64_t>(node_->shape.size()); }
+  int64_t size(int64_t axis) const;
+  int64_t numel() const { return node_->numel(); }
+  bool is_realized() const { return node_->realized(); }
+
+  // Elementwise (float-only ops promote integer inputs to f32, like PyTorch).
+  Tensor neg(Loc loc = Loc::current()) const;
+  Tensor abs(Loc loc = Loc::current()) const;
+  Tensor exp(Loc loc = Loc::current()) const;
+  Tensor log(Loc loc = Loc::current()) const;
+  Tensor log1p(Loc loc = Loc::current()) const;
+  Tensor expm1(Loc loc = Loc::current()) const;
+  Tensor sqrt(Loc loc = Loc::current()) const;
+  Tensor rsqrt(Loc loc = Loc::current()) const;
+  Tensor sin(Loc loc = Loc::current()) const;
+  Tensor cos(Loc loc = Loc::current()) const;
+  Tensor tanh(Loc loc = Loc::current()) const;
+  Tensor sigmoid(Loc loc = Loc::current()) const;
+  Tensor erf(Loc loc = Loc::current()) const;
+  Tensor relu(Loc loc = Loc::current()) const;
+  // approximate: "none" (erf form) or "tanh".
+  Tensor gelu(std::string_view approximate = "none", Loc loc = Loc::current()) const;
+  Tensor silu(Loc loc = Loc::current()) const;
+  Tensor softplus(Loc loc = Loc::current()) const;
+  Tensor floor(Loc loc = Loc::current()) const;
+  Tensor ceil(Loc loc = Loc::current()) const;
+  Tensor round(Loc loc = Loc::current()) const;
+  Tensor sign(Loc loc = Loc::current()) const;
+  Tensor reciprocal(Loc loc = Loc::current()) const;
+  Tensor logical_not(Loc loc = Loc::current()) const;
+  Tensor to(DType dtype, Loc loc = Loc::current()) const;
+
+  // Reductions. Empty axes = all axes; negative axes count from the end.
+  Tensor sum(std::vector<int64_t> axes = {}, bool keepdim = false, Loc loc = Loc::current()) const;
+  Tensor mean(std::vector<int64_t> axes = {}, bool keepdim = false, Loc loc = Loc::current()) const;
+  Tensor max(std::vector<int64_t> axes = {}, bool keepdim = false, Loc loc = Loc::current()) const;
+  Tensor min(std::vector<int64_t> axes = {}, bool keepdim = false, Loc loc = Loc::current()) const;
+  Tensor prod(std::vector<int64_t> axes = {}, bool keepdim = false, Loc loc = Loc::current()) const;
+  // No axis = index into the flattened tensor.
+  Tensor argmax(std::optional<int64_t> axis = {}, bool keepdim = false, Loc loc = Loc::current()) const;
+  Tensor argmin(std::optional<int64_t> axis = {}, bool keepdim = false, Loc loc = Loc::current()) const;
+
+  // Views: lazy index arithmetic, never copies.
+  Tensor reshape(Shape shape, Loc loc = Loc::current()) const; // one -1 allowed
+  Tensor view(Shape shape, Loc loc = Loc::current()) const { return reshape(std::move(shape), loc); }
+  Tensor permute(std::vector<int64_t> dims, Loc loc = Loc::current()) const;
+  Tensor transpose(int64_t a, int64_t b, Loc loc = Loc::current()) const;
+  Tensor expand(Shape shape, Loc loc = Loc::current()) const; // -1 keeps a dim
+  Tensor squeeze(std::optional<int64_t> axis = {}, Loc loc = Loc::current()) const;
+  Tensor unsqueeze(int64_t axis, Loc loc = Loc::current()) const;
+  Tensor flatten(int64_t start = 0, int64_t end = -1, Loc loc = Loc::current()) const;
+  // NumPy slicing along one axis: start/end may be negative or omitted, step may be negative.
+  Tensor slice(int64_t axis, std::optional<int64_t> start, std::optional<int64_t> end, int64_t step = 1,
+               Loc loc = Loc::current()) const;
+  // Realized tensors are always contiguous; views stay lazy. Returns the same values.
+  Tensor contiguous(Loc loc = Loc::current()) const { return *this; }
+  Tensor matmul(const Tensor& other, Loc loc = Loc::current()) const;
+
+  // Evaluation.
+  const Tensor& realize() const;
+  template <typename T> T item() const;
+  template <typename T> std::vector<T> to_vector() const;
+  std::string str() const; // like PyTorch: values, then shape and dtype
+
+private:
+  NodePtr node_;
+};
+
+// A Tensor or a C++ number on either side of a binary op; records the user's call site.
+struct Operand {
+  Tensor tensor;
+  double number = 0;
+  int category = -1; // for numbers: 0 bool, 1 integer, 2 float; -1 = tensor
+  Loc loc;
+  Operand(const Tensor& t, Loc l = Loc::current()) : tensor(t), loc(l) {}
+  template <typename T>
+    requires std::is_arithmetic_v<T>
+  Operand(T v, Loc l = Loc::current())
+      : number(static_cast<double>(v)),
+        category(std::is_same_v<T, bool> ? 0 : std::is_integral_v<T> ? 1 : 2), loc(l) {}
+  bool is_tensor() const { return category < 0; }
+};
+
+// Binary elementwise ops with NumPy broadcasting and PyTorch type promotion.
+Tensor add(const Operand& a, const Operand& b);
+Tensor sub(const Operand& a, const Operand& b);
+Tensor mul(const Operand& a, const Operand& b);
+Tensor div(const Operand& a, const Operand& b); // true division: integers give f32
+Tensor pow(const Operand& a, const Operand& b);
+Tensor maximum(const Operand& a, const Operand& b);
+Tensor minimum(const Operand& a, const Operand& b);
+Tensor fmod(const Operand& a, const Operand& b);
+Tensor eq(const Operand& a, const Operand& b);
+Tensor ne(const Operand& a, const Operand& b);
+Tensor lt(const Operand& a, const Operand& b);
+Tensor le(const Operand& a, const Operand& b);
+Tensor gt(const Operand& a, const Operand& b);
+Tensor ge(const Operand& a, const Operand& b);
+Tensor logical_and(const Operand& a, const Operand& b);
+Tensor logical_or(const Operand& a, const Operand& b);
+Tensor where(const Operand& cond, const Operand& a, const Operand& b);
+Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi, Loc loc = Loc::current());
+
+inline Tensor operator+(const Operand& a, const Operand& b) { return add(a, b); }
+inline Tensor operator-(const Operand& a, const Operand& b) { return sub(a, b); }
+inline Tensor operator*(const Operand& a, const Operand& b) { return mul(a, b); }
+inline Tensor operator/(const Operand& a, const Operand& b) { return div(a, b); }
+inline Tensor operator%(const Operand& a, const Operand& b) { return fmod(a, b); }
+inline Tensor operator==(const Operand& a, const Operand& b) { return eq(a, b); }
+inline Tensor operator!=(const Operand& a, const Operand& b) { return ne(a, b); }
+inline Tensor operator<(const Operand& a, const Operand& b) { return lt(a, b); }
+inline Tensor operator<=(const Operand& a, const Operand& b) { return le(a, b); }
+inline Tensor operator>(const Operand& a, const Operand& b) { return gt(a, b); }
+inline Tensor operator>=(const Operand& a, const Operand& b) { return ge(a, b); }
+inline Tensor operator&&(const Operand& a, const Operand& b) { return logical_and(a, b); }
+inline Tensor operator||(const Operand& a, const Operand& b) { return logical_or(a, b); }
+inline Tensor operator-(const Tensor& a) { return a.neg(); }
+inline Tensor operator!(const Tensor& a) { return a.logical_not(); }
+
+// Movement across several tensors.
+Tensor cat(const std::vector<Tensor>& tensors, int64_t axis = 0, Loc loc = Loc::current());
+Tensor stack(const std::vector<Tensor>& tensors, int64_t axis = 0, Loc loc = Loc::current());
+// pads: (before, after) pairs starting from the LAST axis, like torch.nn.functional.pad.
+Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, double value = 0, Loc loc = Loc::current());
+Tensor matmul(const Tensor& a, const Tensor& b, Loc loc = Loc::current());
+
+// Realizes several roots as one program.
+void realize(const std::vector<Tensor>& tensors);
+// The reference interpreter's result for t (a new realized tensor); t itself is not realized.
+Tensor reference(const Tensor& t);
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t);
+
+} // namespace kiln

@@ -1,0 +1,86 @@
+// Tensor handles: user reference counting, realize(), reading values back.
+#include "kiln/tensor.h"
+
+#include "runtime/interpreter.h"
+#include "runtime/realize.h"
+#include "trace.h"
+
+#include <cstring>
+
+namespace kiln {
+
+Tensor::Tensor(NodePtr node) : node_(std::move(node)) {
+  if (node_) ++node_->user_refs;
+}
+Tensor::Tensor(const Tensor& o) : Tensor(o.node_) {}
+Tensor::Tensor(Tensor&& o) noexcept : node_(std::move(o.node_)) {}
+Tensor& Tensor::operator=(const Tensor& o) {
+  if (this != &o) *this = Tensor(o);
+  return *this;
+}
+Tensor& Tensor::operator=(Tensor&& o) noexcept {
+  if (this != &o) {
+    if (node_) --node_->user_refs;
+    node_ = std::move(o.node_);
+  }
+  return *this;
+}
+Tensor::~Tensor() {
+  if (node_) --node_->user_refs;
+}
+
+const Tensor& Tensor::realize() const {
+  if (!defined()) throw Error("[realize] called on an undefined tensor");
+  realize_nodes({node_.get()});
+  return *this;
+}
+
+void realize(const std::vector<Tensor>& tensors) {
+  std::vector<Node*> roots;
+  for (auto& t : tensors) {
+    if (!t.defined()) throw Error("[realize] called on an undefined tensor");
+    roots.push_back(t.node().get());
+  }
+  realize_nodes(roots);
+}
+
+Tensor reference(const Tensor& t) {
+  if (!t.defined()) throw Error("[reference] called on an undefined tensor");
+  auto out = interpret({t.node().get()});
+  return Tensor(make_buffer_node(t.dtype(), t.shape(), out[0], t.node()->loc));
+}
+
+template <typename T> std::vector<T> Tensor::to_vector() const {
+  realize();
+  std::vector<T> out(numel());
+  const char* p = static_cast<const char*>(node_->storage->data);
+  dispatch_dtype(dtype(), [&](auto x) {
+    using U = decltype(x);
+    for (int64_t i = 0; i < numel(); ++i) {
+      U v;
+      std::memcpy(&v, p + i * sizeof(U), sizeof(U));
+      out[i] = static_cast<T>(v);
+    }
+  });
+  return out;
+}
+
+template <typename T> T Tensor::item() const {
+  if (!defined()) throw Error("[item] called on an undefined tensor");
+  if (numel() != 1)
+    throw Error(fmt::format("[item] tensor {} has {} elements (expected exactly 1)", trace::describe(*this), numel()));
+  return to_vector<T>()[0];
+}
+
+#define KILN_INSTANTIATE(T)                               \
+  template std::vector<T> Tensor::to_vector<T>() const; \
+  template T Tensor::item<T>() const;
+KILN_INSTANTIATE(bool)
+KILN_INSTANTIATE(uint8_t)
+KILN_INSTANTIATE(int32_t)
+KILN_INSTANTIATE(int64_t)
+KILN_INSTANTIATE(float)
+KILN_INSTANTIATE(double)
+#undef KILN_INSTANTIATE
+
+} // namespace kiln

@@ -1,0 +1,88 @@
+#include "trace.h"
+
+#include <algorithm>
+
+namespace kiln::trace {
+namespace {
+thread_local const char* g_label = nullptr;
+}
+
+LabelScope::LabelScope(const char* label) : prev_(g_label) {
+  if (!g_label) g_label = label; // the outermost composite names its nodes
+}
+LabelScope::~LabelScope() { g_label = prev_; }
+
+Tensor make(Op op, DType dtype, Shape shape, std::vector<Tensor> inputs, Attr attr, Loc loc) {
+  std::vector<NodePtr> in;
+  for (auto& t : inputs) in.push_back(t.node());
+  NodePtr n = make_node(op, dtype, std::move(shape), std::move(in), std::move(attr), loc);
+  n->label = g_label;
+  return Tensor(std::move(n));
+}
+
+Tensor constant(double value, DType dtype, Loc loc) {
+  return make(Op::Const, dtype, {}, {}, ConstAttr{Scalar::of(dtype, value)}, loc);
+}
+
+Tensor cast(const Tensor& x, DType dtype, Loc loc) {
+  if (x.dtype() == dtype) return x;
+  return make(Op::Cast, dtype, x.shape(), {x}, NoAttr{}, loc);
+}
+
+std::string describe(const Tensor& t) { return std::string(dtype_name(t.dtype())) + shape_str(t.shape()); }
+
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op, Loc loc) {
+  size_t r = std::max(a.size(), b.size());
+  Shape out(r);
+  for (size_t i = 0; i < r; ++i) {
+    int64_t x = i < r - a.size() ? 1 : a[i - (r - a.size())];
+    int64_t y = i < r - b.size() ? 1 : b[i - (r - b.size())];
+    if (x != y && x != 1 && y != 1)
+      fail_at(loc, op, "shapes {} and {} cannot be broadcast: dim {} is {} vs {} (expected equal, or one of them 1)",
+           shape_str(a), shape_str(b), i, x, y);
+    out[i] = x == 1 ? y : x;
+  }
+  return out;
+}
+
+Tensor broadcast_to(const Tensor& x, const Shape& shape, const char* op, Loc loc) {
+  if (x.shape() == shape) return x;
+  Shape padded(shape.size() - x.shape().size(), 1);
+  padded.insert(padded.end(), x.shape().begin(), x.shape().end());
+  Tensor y = x;
+  if (padded != x.shape()) y = make(Op::Reshape, x.dtype(), padded, {x}, NoAttr{}, loc);
+  if (padded == shape) return y;
+  return make(Op::Expand, x.dtype(), shape, {y}, NoAttr{}, loc);
+}
+
+DType result_type(std::initializer_list<const Operand*> ops) {
+  std::optional<DType> dimmed, zerodim;
+  int number_category = -1;
+  for (const Operand* o : ops) {
+    if (!o->is_tensor()) {
+      number_category = std::max(number_category, o->category);
+      continue;
+    }
+    auto& slot = o->tensor.dim() > 0 ? dimmed : zerodim;
+    slot = slot ? promote(*slot, o->tensor.dtype()) : o->tensor.dtype();
+  }
+  std::optional<DType> r = dimmed;
+  if (zerodim && (!r || dtype_category(*zerodim) > dtype_category(*r))) r = zerodim;
+  if (number_category >= 0 && (!r || number_category > dtype_category(*r)))
+    r = number_category == 2 ? DType::F32 : number_category == 1 ? DType::I64 : DType::Bool;
+  return *r;
+}
+
+Tensor as_tensor(const Operand& o, DType dtype) {
+  if (o.is_tensor()) return cast(o.tensor, dtype, o.loc);
+  return constant(o.number, dtype, o.loc);
+}
+
+int64_t normalize_axis(int64_t axis, int64_t rank, const char* op, Loc loc) {
+  int64_t r = std::max<int64_t>(rank, 1); // 0-d tensors accept axis 0 and -1, like PyTorch
+  if (axis < -r || axis >= r)
+    fail_at(loc, op, "axis {} is out of range for a tensor of rank {} (expected {} <= axis < {})", axis, rank, -r, r);
+  return axis < 0 ? axis + r : axis;
+}
+
+} // namespace kiln::trace

@@ -1,0 +1,40 @@
+// Frontend-internal helpers shared by the op files: node creation, broadcasting, promotion, axes.
+#pragma once
+#include "kiln/tensor.h"
+
+#include <string>
+
+namespace kiln::trace {
+
+// Tags every node created in its scope with a frontend op name (for dumps and profiles).
+class LabelScope {
+public:
+  explicit LabelScope(const char* label);
+  ~LabelScope();
+
+private:
+  const char* prev_;
+};
+
+Tensor make(Op op, DType dtype, Shape shape, std::vector<Tensor> inputs, Attr attr, Loc loc);
+Tensor constant(double value, DType dtype, Loc loc);   // 0-d literal
+Tensor cast(const Tensor& x, DType dtype, Loc loc);     // no-op when equal
+Tensor broadcast_to(const Tensor& x, const Shape& shape, const char* op, Loc loc);
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op, Loc loc);
+
+// PyTorch result_type over operands: dimensioned tensors, then 0-d tensors, then numbers.
+DType result_type(std::initializer_list<const Operand*> ops);
+// A number operand becomes a 0-d constant of the given dtype.
+Tensor as_tensor(const Operand& o, DType dtype);
+
+// kiln::Error "[op] message (at file:line)" pointing at the user's call.
+template <typename... Args>
+[[noreturn]] void fail_at(Loc loc, std::string_view op, fmt::format_string<Args...> f, Args&&... args) {
+  throw Error(fmt::format("[{}] {} (at {}:{})", op, fmt::format(f, std::forward<Args>(args)...), loc.file_name(),
+                          loc.line()));
+}
+
+int64_t normalize_axis(int64_t axis, int64_t rank, const char* op, Loc loc);
+std::string describe(const Tensor& t); // "f32[2, 3]"
+
+} // namespace kiln::trace

@@ -1,0 +1,102 @@
+#include "ir/node.h"
+
+#include "ir/error.h"
+
+#include <cstring>
+#include <unordered_set>
+
+namespace kiln {
+
+Scalar Scalar::of(DType t, double v) {
+  Scalar s;
+  if (is_float(t)) s.f = v;
+  else if (t == DType::Bool) s.i = v != 0;
+  else s.i = static_cast<int64_t>(v);
+  return s;
+}
+
+uint64_t hash_combine(uint64_t h, uint64_t v) {
+  // 64-bit mix (splitmix-style) so that order and every bit matter.
+  h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+  h ^= h >> 31;
+  h *= 0xbf58476d1ce4e5b9ull;
+  return h ^ (h >> 29);
+}
+
+namespace {
+uint64_t hash_double(double d) {
+  uint64_t u;
+  std::memcpy(&u, &d, sizeof u);
+  return u;
+}
+template <typename V> uint64_t hash_list(uint64_t h, const V& v) {
+  h = hash_combine(h, v.size());
+  for (auto x : v) h = hash_combine(h, static_cast<uint64_t>(x));
+  return h;
+}
+uint64_t hash_scalar(uint64_t h, const Scalar& s) {
+  return hash_combine(hash_combine(h, hash_double(s.f)), static_cast<uint64_t>(s.i));
+}
+} // namespace
+
+uint64_t hash_attr(const Attr& a) {
+  uint64_t h = a.index();
+  if (auto* c = std::get_if<ConstAttr>(&a)) h = hash_scalar(h, c->value);
+  if (auto* x = std::get_if<AxesAttr>(&a)) h = hash_list(h, x->axes);
+  if (auto* p = std::get_if<PermuteAttr>(&a)) h = hash_list(h, p->perm);
+  if (auto* s = std::get_if<SliceAttr>(&a)) h = hash_list(hash_list(h, s->start), s->step);
+  if (auto* p = std::get_if<PadAttr>(&a)) h = hash_scalar(hash_list(h, p->before), p->value);
+  return h;
+}
+
+NodePtr make_node(Op op, DType dtype, Shape shape, std::vector<NodePtr> inputs, Attr attr,
+                  std::source_location loc) {
+  int arity = op_arity(op);
+  if (arity >= 0 && static_cast<int>(inputs.size()) != arity)
+    fail("ir", "{} takes {} inputs, got {}", op_name(op), arity, inputs.size());
+  auto n = std::make_shared<Node>();
+  n->op = op;
+  n->dtype = dtype;
+  n->shape = std::move(shape);
+  n->inputs = std::move(inputs);
+  n->attr = std::move(attr);
+  n->loc = loc;
+  uint64_t h = hash_combine(static_cast<uint64_t>(op), static_cast<uint64_t>(dtype));
+  h = hash_list(h, n->shape);
+  h = hash_combine(h, hash_attr(n->attr));
+  for (auto& in : n->inputs) h = hash_combine(h, in->hash);
+  n->hash = h;
+  return n;
+}
+
+NodePtr make_buffer_node(DType dtype, Shape shape, std::shared_ptr<Storage> storage,
+                         std::source_location loc) {
+  auto n = make_node(Op::Buffer, dtype, std::move(shape), {}, NoAttr{}, loc);
+  n->storage = std::move(storage);
+  return n;
+}
+
+std::vector<Node*> topo_order(const std::vector<Node*>& roots, bool stop_at_realized) {
+  // Iterative post-order DFS: training graphs are deep enough to overflow a recursive one.
+  std::vector<Node*> order;
+  std::unordered_set<Node*> seen;
+  std::vector<std::pair<Node*, size_t>> stack;
+  for (Node* r : roots) {
+    if (!seen.insert(r).second) continue;
+    stack.push_back({r, 0});
+    while (!stack.empty()) {
+      auto& [n, next] = stack.back();
+      bool leaf = stop_at_realized && n->realized();
+      if (!leaf && next < n->inputs.size()) {
+        Node* in = n->inputs[next++].get();
+        if (seen.insert(in).second) stack.push_back({in, 0});
+        continue;
+      }
+      order.push_back(n);
+      stack.pop_back();
+    }
+  }
+  return order;
+}
+
+} // namespace kiln

@@ -1,0 +1,87 @@
+// Graph IR: a small node (op, dtype, static shape, inputs, typed attribute) shared by handles.
+#pragma once
+#include "ir/dtype.h"
+#include "ir/op.h"
+#include "ir/shape.h"
+#include "ir/storage.h"
+
+#include <atomic>
+#include <memory>
+#include <source_location>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace kiln {
+
+// A literal of any dtype: floats live in f, integers and bools in i.
+struct Scalar {
+  double f = 0;
+  int64_t i = 0;
+  static Scalar of(DType t, double v);
+  double as_double(DType t) const { return is_float(t) ? f : static_cast<double>(i); }
+  bool operator==(const Scalar&) const = default;
+};
+
+struct NoAttr {
+  bool operator==(const NoAttr&) const = default;
+};
+struct ConstAttr {
+  Scalar value;
+  bool operator==(const ConstAttr&) const = default;
+};
+struct AxesAttr { // reductions
+  std::vector<int> axes;
+  bool operator==(const AxesAttr&) const = default;
+};
+struct PermuteAttr {
+  std::vector<int> perm;
+  bool operator==(const PermuteAttr&) const = default;
+};
+struct SliceAttr { // out[i] = in[start + i * step] per dim; step may be negative
+  std::vector<int64_t> start, step;
+  bool operator==(const SliceAttr&) const = default;
+};
+struct PadAttr { // out[i] = in[i - before] where in range, else value
+  std::vector<int64_t> before;
+  Scalar value;
+  bool operator==(const PadAttr&) const = default;
+};
+using Attr = std::variant<NoAttr, ConstAttr, AxesAttr, PermuteAttr, SliceAttr, PadAttr>;
+
+struct Node;
+using NodePtr = std::shared_ptr<Node>;
+
+struct Node {
+  Op op;
+  DType dtype;
+  Shape shape;
+  std::vector<NodePtr> inputs;
+  Attr attr;
+  std::source_location loc;     // the user's call site; never hashed
+  const char* label = nullptr;  // frontend op that created it (e.g. "gelu"); never hashed
+  uint64_t hash = 0;            // structural hash: op, dtype, shape, attr, input hashes
+
+  // Runtime state: the realized value, set once. A realized node acts as a leaf.
+  std::shared_ptr<Storage> storage;
+  // Number of live user Tensor handles; such nodes are program outputs when computed.
+  std::atomic<int> user_refs{0};
+
+  bool realized() const { return storage != nullptr; }
+  int64_t numel() const { return kiln::numel(shape); }
+  size_t bytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype); }
+  template <typename A> const A& get() const { return std::get<A>(attr); }
+};
+
+NodePtr make_node(Op op, DType dtype, Shape shape, std::vector<NodePtr> inputs, Attr attr = {},
+                  std::source_location loc = std::source_location::current());
+NodePtr make_buffer_node(DType dtype, Shape shape, std::shared_ptr<Storage> storage,
+                         std::source_location loc = std::source_location::current());
+
+uint64_t hash_attr(const Attr& a);
+uint64_t hash_combine(uint64_t h, uint64_t v);
+
+// Nodes reachable from roots, inputs before users. Realized nodes are leaves when stop_at_realized.
+std::vector<Node*> topo_order(const std::vector<Node*>& roots, bool stop_at_realized);
+
+} // namespace kiln

@@ -1,0 +1,30 @@
+// Op enum and category predicates generated from ops.def.
+#pragma once
+#include <cstdint>
+#include <string_view>
+
+namespace kiln {
+
+enum class Op : uint8_t {
+#define KILN_OP(name, mnemonic, arity, category) name,
+#include "ir/ops.def"
+#undef KILN_OP
+};
+
+enum class OpCategory : uint8_t { Leaf, Unary, Binary, Ternary, Reduce, Movement, Contraction, Kernel };
+
+std::string_view op_name(Op op);
+bool parse_op(std::string_view name, Op& out);
+int op_arity(Op op);
+OpCategory op_category(Op op);
+
+inline bool is_elementwise(Op op) {
+  auto c = op_category(op);
+  return c == OpCategory::Unary || c == OpCategory::Binary || c == OpCategory::Ternary;
+}
+inline bool is_movement(Op op) { return op_category(op) == OpCategory::Movement; }
+inline bool is_reduce(Op op) { return op_category(op) == OpCategory::Reduce; }
+inline bool is_leaf(Op op) { return op_category(op) == OpCategory::Leaf; }
+inline bool is_comparison(Op op) { return op >= Op::Eq && op <= Op::Ge; }
+
+} // namespace kiln

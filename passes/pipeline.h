@@ -1,0 +1,23 @@
+// The compiler pipeline of one program, top to bottom: graph passes, scheduling, lowering.
+#pragma once
+#include "passes/lower.h"
+
+#include <functional>
+#include <string_view>
+
+namespace kiln {
+
+struct PipelineOptions {
+  bool verify_each = true;
+  // Called after each named step with its text form (KILN_DUMP and kiln-opt hook in here).
+  std::function<void(std::string_view step, const std::string& text)> on_step;
+};
+
+struct Schedule {
+  std::vector<LoweredKernel> kernels; // in execution order
+};
+
+// Compiles the subgraph that computes `outputs` (all unrealized) into kernels.
+Schedule run_pipeline(const std::vector<Node*>& outputs, const PipelineOptions& opts);
+
+} // namespace kiln

@@ -1,0 +1,13 @@
+// Scheduling: which graph nodes become kernel outputs (all other nodes are inlined into them).
+#pragma once
+#include "ir/node.h"
+
+#include <unordered_set>
+
+namespace kiln {
+
+// One kernel per compute node (elementwise, reduction, matmul), in topological order; views and
+// literals are inlined into their consumers. Outputs that are views or literals get a copy kernel.
+std::vector<Node*> schedule_unfused(const std::vector<Node*>& outputs);
+
+} // namespace kiln

@@ -1,0 +1,27 @@
+#include "runtime/config.h"
+
+#include <cstdlib>
+
+namespace kiln {
+
+bool Options::dumps(const std::string& stage) const {
+  size_t start = 0;
+  while (start <= dump.size()) {
+    size_t end = dump.find(',', start);
+    if (end == std::string::npos) end = dump.size();
+    if (dump.compare(start, end - start, stage) == 0 || dump.compare(start, end - start, "all") == 0) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+Options& options() {
+  static Options o = [] {
+    Options x;
+    if (const char* s = std::getenv("KILN_DUMP")) x.dump = s;
+    return x;
+  }();
+  return o;
+}
+
+} // namespace kiln

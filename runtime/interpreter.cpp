@@ -1,0 +1,324 @@
+#include "runtime/interpreter.h"
+
+#include "ir/error.h"
+#include "runtime/allocator.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <unordered_map>
+
+namespace kiln {
+namespace {
+
+// One element: floats in f, integers and bools in i.
+struct V {
+  double f = 0;
+  int64_t i = 0;
+};
+
+V read(const Storage& s, DType t, int64_t k) {
+  V v;
+  dispatch_dtype(t, [&](auto x) {
+    using T = decltype(x);
+    T e;
+    std::memcpy(&e, static_cast<const char*>(s.data) + k * sizeof(T), sizeof(T));
+    if constexpr (std::is_floating_point_v<T>) v.f = e;
+    else v.i = static_cast<int64_t>(e);
+  });
+  return v;
+}
+
+void write(Storage& s, DType t, int64_t k, V v) {
+  dispatch_dtype(t, [&](auto x) {
+    using T = decltype(x);
+    T e;
+    if constexpr (std::is_same_v<T, bool>) e = v.i != 0;
+    else if constexpr (std::is_floating_point_v<T>) e = static_cast<T>(v.f);
+    else e = static_cast<T>(static_cast<uint64_t>(v.i)); // wraps like the compiled code
+    std::memcpy(static_cast<char*>(s.data) + k * sizeof(T), &e, sizeof(T));
+  });
+}
+
+int64_t float_to_int(double x) {
+  // x86 gives the "integer indefinite" value for NaN and out-of-range; do the same.
+  if (!(x >= -9.2233720368547758e18 && x < 9.2233720368547758e18)) return std::numeric_limits<int64_t>::min();
+  return static_cast<int64_t>(x);
+}
+
+V cast(V v, DType from, DType to) {
+  V r;
+  if (to == DType::Bool) r.i = is_float(from) ? (v.f != 0 || std::isnan(v.f)) : v.i != 0;
+  else if (is_float(to)) r.f = is_float(from) ? v.f : static_cast<double>(v.i);
+  else r.i = is_float(from) ? float_to_int(v.f) : v.i;
+  if (!is_float(to)) {
+    if (to == DType::U8) r.i = static_cast<uint8_t>(r.i);
+    if (to == DType::I32) r.i = static_cast<int32_t>(static_cast<uint32_t>(r.i));
+  }
+  return r;
+}
+
+double sign(double x) { return x > 0 ? 1 : x < 0 ? -1 : x; }
+
+V unary(Op op, DType t, DType out, V x) {
+  V r;
+  if (op == Op::Cast) return cast(x, t, out);
+  if (op == Op::LogicalNot) return r.i = is_float(t) ? x.f == 0 : x.i == 0, r;
+  if (!is_float(t)) {
+    switch (op) {
+    case Op::Neg: r.i = -x.i; break;
+    case Op::Abs: r.i = x.i < 0 ? -x.i : x.i; break;
+    case Op::Sign: r.i = (x.i > 0) - (x.i < 0); break;
+    default: r.i = x.i; break; // floor/ceil/round of an integer
+    }
+    return cast(r, DType::I64, t);
+  }
+  double a = x.f;
+  switch (op) {
+  case Op::Neg: r.f = -a; break;
+  case Op::Abs: r.f = std::fabs(a); break;
+  case Op::Exp: r.f = std::exp(a); break;
+  case Op::Log: r.f = std::log(a); break;
+  case Op::Log1p: r.f = std::log1p(a); break;
+  case Op::Expm1: r.f = std::expm1(a); break;
+  case Op::Sqrt: r.f = std::sqrt(a); break;
+  case Op::Rsqrt: r.f = 1 / std::sqrt(a); break;
+  case Op::Sin: r.f = std::sin(a); break;
+  case Op::Cos: r.f = std::cos(a); break;
+  case Op::Tanh: r.f = std::tanh(a); break;
+  case Op::Sigmoid: r.f = 1 / (1 + std::exp(-a)); break;
+  case Op::Erf: r.f = std::erf(a); break;
+  case Op::Floor: r.f = std::floor(a); break;
+  case Op::Ceil: r.f = std::ceil(a); break;
+  case Op::Round: r.f = std::nearbyint(a); break;
+  case Op::Sign: r.f = sign(a); break;
+  case Op::Reciprocal: r.f = 1 / a; break;
+  default: fail("interpret", "no rule for {}", op_name(op));
+  }
+  return r;
+}
+
+int64_t ipow(int64_t b, int64_t e) {
+  if (e < 0) return b == 1 ? 1 : b == -1 ? (e % 2 ? -1 : 1) : 0;
+  uint64_t r = 1, ub = static_cast<uint64_t>(b);
+  for (; e; e >>= 1, ub *= ub)
+    if (e & 1) r *= ub;
+  return static_cast<int64_t>(r);
+}
+
+V binary(Op op, DType t, V x, V y) {
+  V r;
+  bool fp = is_float(t);
+  double a = x.f, b = y.f;
+  int64_t p = x.i, q = y.i;
+  auto cmp = [&](bool v) { return r.i = v, r; };
+  switch (op) {
+  case Op::Eq: return cmp(fp ? a == b : p == q);
+  case Op::Ne: return cmp(fp ? a != b : p != q);
+  case Op::Lt: return cmp(fp ? a < b : p < q);
+  case Op::Le: return cmp(fp ? a <= b : p <= q);
+  case Op::Gt: return cmp(fp ? a > b : p > q);
+  case Op::Ge: return cmp(fp ? a >= b : p >= q);
+  case Op::LogicalAnd: return cmp((fp ? a != 0 : p != 0) && (fp ? b != 0 : q != 0));
+  case Op::LogicalOr: return cmp((fp ? a != 0 : p != 0) || (fp ? b != 0 : q != 0));
+  default: break;
+  }
+  if (fp) {
+    switch (op) {
+    case Op::Add: r.f = a + b; break;
+    case Op::Sub: r.f = a - b; break;
+    case Op::Mul: r.f = a * b; break;
+    case Op::Div: r.f = a / b; break;
+    case Op::Pow: r.f = std::pow(a, b); break;
+    case Op::Maximum: r.f = std::isnan(a) || std::isnan(b) ? NAN : std::max(a, b); break;
+    case Op::Minimum: r.f = std::isnan(a) || std::isnan(b) ? NAN : std::min(a, b); break;
+    case Op::Fmod: r.f = std::fmod(a, b); break;
+    default: fail("interpret", "no rule for {}", op_name(op));
+    }
+    return r;
+  }
+  auto wrap = [](auto f) { return static_cast<int64_t>(f); };
+  switch (op) {
+  case Op::Add: r.i = wrap(static_cast<uint64_t>(p) + static_cast<uint64_t>(q)); break;
+  case Op::Sub: r.i = wrap(static_cast<uint64_t>(p) - static_cast<uint64_t>(q)); break;
+  case Op::Mul: r.i = wrap(static_cast<uint64_t>(p) * static_cast<uint64_t>(q)); break;
+  case Op::Pow: r.i = ipow(p, q); break;
+  case Op::Maximum: r.i = std::max(p, q); break;
+  case Op::Minimum: r.i = std::min(p, q); break;
+  case Op::Fmod: r.i = (q == 0 || q == -1) ? 0 : p % q; break;
+  default: fail("interpret", "no rule for {} on {}", op_name(op), dtype_name(t));
+  }
+  if (t == DType::Bool) r.i = r.i != 0;
+  return cast(r, DType::I64, t);
+}
+
+std::vector<int64_t> unravel(int64_t k, const Shape& s) {
+  std::vector<int64_t> c(s.size());
+  for (int d = static_cast<int>(s.size()) - 1; d >= 0; --d) {
+    c[d] = s[d] ? k % s[d] : 0;
+    k = s[d] ? k / s[d] : 0;
+  }
+  return c;
+}
+
+int64_t ravel(const std::vector<int64_t>& c, const Shape& s) {
+  int64_t k = 0;
+  for (size_t d = 0; d < s.size(); ++d) k = k * s[d] + c[d];
+  return k;
+}
+
+class Interpreter {
+public:
+  std::shared_ptr<Storage> eval(Node* n) {
+    if (n->realized()) return n->storage;
+    if (auto it = values_.find(n); it != values_.end()) return it->second;
+    auto out = cpu_alloc(n->bytes());
+    compute(n, *out);
+    values_[n] = out;
+    return out;
+  }
+
+private:
+  void compute(Node* n, Storage& out) {
+    int64_t total = n->numel();
+    std::vector<std::shared_ptr<Storage>> in;
+    for (auto& i : n->inputs) in.push_back(eval(i.get()));
+    auto at = [&](int j, int64_t k) { return read(*in[j], n->inputs[j]->dtype, k); };
+    if (n->op == Op::Const) {
+      V v{n->get<ConstAttr>().value.f, n->get<ConstAttr>().value.i};
+      return write(out, n->dtype, 0, v);
+    }
+    if (is_elementwise(n->op)) {
+      DType t = n->inputs[0]->dtype;
+      for (int64_t k = 0; k < total; ++k) {
+        V r;
+        switch (op_category(n->op)) {
+        case OpCategory::Unary: r = unary(n->op, t, n->dtype, at(0, k)); break;
+        case OpCategory::Binary: r = binary(n->op, t, at(0, k), at(1, k)); break;
+        default: r = at(0, k).i ? at(1, k) : at(2, k); break;
+        }
+        write(out, n->dtype, k, r);
+      }
+      return;
+    }
+    if (is_movement(n->op)) return view(n, out, [&](int64_t k) { return at(0, k); });
+    if (is_reduce(n->op)) return reduce(n, out, *in[0]);
+    matmul(n, out, *in[0], *in[1]);
+  }
+
+  template <typename Read> void view(Node* n, Storage& out, Read rd) {
+    const Shape& is = n->inputs[0]->shape;
+    for (int64_t k = 0; k < n->numel(); ++k) {
+      auto c = unravel(k, n->shape);
+      std::vector<int64_t> ic(is.size());
+      bool inside = true;
+      switch (n->op) {
+      case Op::Reshape: ic = unravel(k, is); break;
+      case Op::Permute: {
+        auto& perm = n->get<PermuteAttr>().perm;
+        for (size_t d = 0; d < perm.size(); ++d) ic[perm[d]] = c[d];
+        break;
+      }
+      case Op::Expand:
+        for (size_t d = 0; d < is.size(); ++d) ic[d] = is[d] == 1 ? 0 : c[d];
+        break;
+      case Op::Slice: {
+        auto& s = n->get<SliceAttr>();
+        for (size_t d = 0; d < is.size(); ++d) ic[d] = s.start[d] + c[d] * s.step[d];
+        break;
+      }
+      default: {
+        auto& p = n->get<PadAttr>();
+        for (size_t d = 0; d < is.size(); ++d) {
+          ic[d] = c[d] - p.before[d];
+          inside = inside && ic[d] >= 0 && ic[d] < is[d];
+        }
+        if (!inside) write(out, n->dtype, k, V{p.value.f, p.value.i});
+      }
+      }
+      if (inside) write(out, n->dtype, k, rd(ravel(ic, is)));
+    }
+  }
+
+  void reduce(Node* n, Storage& out, const Storage& in) {
+    const Node& x = *n->inputs[0];
+    DType t = x.dtype;
+    bool fp = is_float(t), arg = n->op == Op::ArgMax || n->op == Op::ArgMin;
+    auto& axes = n->get<AxesAttr>().axes;
+    int64_t m = n->numel();
+    std::vector<V> acc(m);
+    std::vector<int64_t> best_idx(m, 0);
+    std::vector<bool> started(m, false);
+    // Position along the single arg-reduce axis for argmax/argmin.
+    for (int64_t k = 0; k < x.numel(); ++k) {
+      auto c = unravel(k, x.shape);
+      int64_t along = arg ? c[axes[0]] : 0;
+      for (int a : axes) c[a] = 0;
+      int64_t o = ravel(c, n->shape);
+      V v = read(in, t, k);
+      if (!started[o]) {
+        acc[o] = v;
+        best_idx[o] = along;
+        started[o] = true;
+        continue;
+      }
+      V& a = acc[o];
+      switch (n->op) {
+      case Op::Sum:
+        if (fp) a.f += v.f;
+        else a.i = t == DType::Bool ? (a.i || v.i) : static_cast<int64_t>(static_cast<uint64_t>(a.i) + v.i);
+        break;
+      case Op::Prod:
+        if (fp) a.f *= v.f;
+        else a.i = t == DType::Bool ? (a.i && v.i) : static_cast<int64_t>(static_cast<uint64_t>(a.i) * v.i);
+        break;
+      case Op::Max: a = binary(Op::Maximum, t, a, v); break;
+      case Op::Min: a = binary(Op::Minimum, t, a, v); break;
+      default: {
+        bool better = n->op == Op::ArgMax ? (fp ? v.f > a.f : v.i > a.i) : (fp ? v.f < a.f : v.i < a.i);
+        if (fp && std::isnan(v.f) && !std::isnan(a.f)) better = true;
+        if (better) a = v, best_idx[o] = along;
+      }
+      }
+    }
+    for (int64_t o = 0; o < m; ++o) {
+      V r = acc[o];
+      if (!started[o]) r = V{n->op == Op::Prod ? 1.0 : 0.0, n->op == Op::Prod ? 1 : 0}; // empty reduction
+      if (arg) r = V{0, best_idx[o]};
+      write(out, n->dtype, o, arg ? r : cast(r, t, n->dtype));
+    }
+  }
+
+  void matmul(Node* n, Storage& out, const Storage& a, const Storage& b) {
+    size_t r = n->shape.size();
+    int64_t M = n->shape[r - 2], N = n->shape[r - 1], K = n->inputs[0]->shape[r - 1];
+    int64_t batch = M * N ? n->numel() / (M * N) : 0;
+    DType t = n->dtype;
+    for (int64_t bt = 0; bt < batch; ++bt)
+      for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = 0; j < N; ++j) {
+          V acc;
+          for (int64_t k = 0; k < K; ++k) {
+            V x = read(a, t, (bt * M + i) * K + k), y = read(b, t, (bt * K + k) * N + j);
+            if (is_float(t)) acc.f += x.f * y.f;
+            else acc.i = static_cast<int64_t>(static_cast<uint64_t>(acc.i) + static_cast<uint64_t>(x.i) * y.i);
+          }
+          write(out, t, (bt * M + i) * N + j, is_float(t) ? acc : cast(acc, DType::I64, t));
+        }
+  }
+
+  std::unordered_map<Node*, std::shared_ptr<Storage>> values_;
+};
+
+} // namespace
+
+std::vector<std::shared_ptr<Storage>> interpret(const std::vector<Node*>& roots) {
+  Interpreter in;
+  // Inputs first, so eval() never recurses deeply.
+  for (Node* n : topo_order(roots, /*stop_at_realized=*/true)) in.eval(n);
+  std::vector<std::shared_ptr<Storage>> out;
+  for (Node* r : roots) out.push_back(in.eval(r));
+  return out;
+}
+
+} // namespace kiln

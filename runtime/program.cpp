@@ -1,0 +1,120 @@
+#include "runtime/program.h"
+
+#include "ir/error.h"
+#include "passes/pipeline.h"
+#include "runtime/allocator.h"
+#include "runtime/config.h"
+#include "runtime/stats.h"
+#include "runtime/thread_pool.h"
+
+#include <chrono>
+#include <fmt/format.h>
+#include <mutex>
+#include <unordered_map>
+
+namespace kiln {
+namespace {
+
+struct CachedKernel {
+  cpu::KernelFn fn;
+  std::shared_ptr<const Kernel> kernel;
+};
+
+// In-memory kernel cache: identical kernel IR compiles once per process.
+CachedKernel cached_compile(const Kernel& k) {
+  static std::mutex mu;
+  static std::unordered_map<std::string, CachedKernel> cache;
+  std::string key = print_kernel(k);
+  std::lock_guard<std::mutex> lock(mu);
+  if (auto it = cache.find(key); it != cache.end()) {
+    ++mutable_stats().kernel_cache_hits;
+    return it->second;
+  }
+  const Options& o = options();
+  cpu::CompiledKernel ck = cpu::compile(k, {.keep_llvm_ir = o.dumps("llvm"), .keep_asm = o.dumps("asm")});
+  if (o.dumps("llvm")) fmt::print(stderr, "; ---- llvm {} ----\n{}\n; ---- llvm optimized {} ----\n{}\n", k.name,
+                                  ck.llvm_ir, k.name, ck.llvm_ir_optimized);
+  if (o.dumps("asm")) fmt::print(stderr, "# ---- asm {} ----\n{}\n", k.name, ck.assembly);
+  ++mutable_stats().kernels_compiled;
+  CachedKernel c{ck.fn, std::make_shared<Kernel>(k)};
+  cache.emplace(std::move(key), c);
+  return c;
+}
+
+} // namespace
+
+std::shared_ptr<Program> compile_program(const std::vector<Node*>& outputs, const std::vector<Node*>& leaves) {
+  auto t0 = std::chrono::steady_clock::now();
+  PipelineOptions po;
+  if (!options().dump.empty())
+    po.on_step = [](std::string_view step, const std::string& text) {
+      if (options().dumps(std::string(step))) fmt::print(stderr, "# ---- {} ----\n{}", step, text);
+    };
+  Schedule s = run_pipeline(outputs, po);
+
+  auto p = std::make_shared<Program>();
+  std::unordered_map<Node*, int> slot_of;
+  for (Node* l : leaves) {
+    slot_of[l] = static_cast<int>(p->slots.size());
+    p->slots.push_back({l->dtype, l->numel()});
+  }
+  p->num_inputs = leaves.size();
+  std::vector<int> last_use;
+  for (auto& lk : s.kernels) {
+    Program::Launch launch;
+    CachedKernel ck = cached_compile(lk.kernel);
+    launch.fn = ck.fn;
+    launch.kernel = ck.kernel;
+    for (size_t a = 0; a < lk.args.size(); ++a) {
+      Node* n = lk.args[a];
+      if (lk.kernel.args[a].output) {
+        slot_of[n] = static_cast<int>(p->slots.size());
+        p->slots.push_back({n->dtype, n->numel()});
+      }
+      auto it = slot_of.find(n);
+      if (it == slot_of.end()) fail("program", "kernel {} reads a buffer no earlier kernel writes", lk.kernel.name);
+      launch.slots.push_back(it->second);
+    }
+    p->launches.push_back(std::move(launch));
+  }
+  for (Node* o : outputs) p->output_slots.push_back(slot_of.at(o));
+  // Free each intermediate after its last reader.
+  std::vector<int> last(p->slots.size(), -1);
+  for (size_t l = 0; l < p->launches.size(); ++l)
+    for (int sl : p->launches[l].slots) last[sl] = static_cast<int>(l);
+  for (int o : p->output_slots) last[o] = -1;
+  for (size_t sl = p->num_inputs; sl < p->slots.size(); ++sl)
+    if (last[sl] >= 0) p->launches[last[sl]].release.push_back(static_cast<int>(sl));
+  auto& st = mutable_stats();
+  ++st.programs_compiled;
+  st.compile_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return p;
+}
+
+std::vector<std::shared_ptr<Storage>> run_program(const Program& p, const std::vector<std::shared_ptr<Storage>>& inputs) {
+  std::vector<std::shared_ptr<Storage>> buf(p.slots.size());
+  for (size_t i = 0; i < p.num_inputs; ++i) buf[i] = inputs[i];
+  std::vector<void*> args;
+  for (const auto& l : p.launches) {
+    const Kernel& k = *l.kernel;
+    args.clear();
+    for (size_t a = 0; a < l.slots.size(); ++a) {
+      auto& b = buf[l.slots[a]];
+      if (k.args[a].output) b = cpu_alloc(p.slots[l.slots[a]].numel * dtype_size(p.slots[l.slots[a]].dtype));
+      args.push_back(b->data);
+    }
+    int64_t rows = k.domain.empty() ? 1 : k.domain[0];
+    if (k.domain_size() > 0) {
+      // Split rows so each thread gets at least ~32K scalar iterations.
+      int64_t per_row = std::max<int64_t>(1, k.domain_size() / rows * std::max<int64_t>(1, numel(k.reduce)));
+      parallel_for(rows, (32768 + per_row - 1) / per_row, [&](int64_t b, int64_t e) { l.fn(args.data(), b, e); });
+      ++mutable_stats().kernels_launched;
+    }
+    for (int r : l.release) buf[r].reset();
+  }
+  std::vector<std::shared_ptr<Storage>> out;
+  for (int o : p.output_slots) out.push_back(buf[o]);
+  return out;
+}
+
+} // namespace kiln

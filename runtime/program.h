@@ -1,0 +1,32 @@
+// A compiled program: kernels in order over numbered buffer slots, and its execution.
+#pragma once
+#include "codegen/cpu_backend.h"
+
+#include <memory>
+
+namespace kiln {
+
+struct Program {
+  struct Slot {
+    DType dtype;
+    int64_t numel;
+  };
+  struct Launch {
+    cpu::KernelFn fn;
+    std::shared_ptr<const Kernel> kernel;
+    std::vector<int> slots;   // buffer slot of each kernel argument
+    std::vector<int> release; // intermediate slots dead after this launch
+  };
+  size_t num_inputs = 0; // slots [0, num_inputs) are the program's leaves, in canonical order
+  std::vector<Slot> slots;
+  std::vector<Launch> launches;
+  std::vector<int> output_slots;
+};
+
+// Runs the pipeline and compiles every kernel (through the in-memory kernel cache).
+std::shared_ptr<Program> compile_program(const std::vector<Node*>& outputs, const std::vector<Node*>& leaves);
+
+// Executes with the given leaf storages; returns the output storages.
+std::vector<std::shared_ptr<Storage>> run_program(const Program& p, const std::vector<std::shared_ptr<Storage>>& inputs);
+
+} // namespace kiln

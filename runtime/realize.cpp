@@ -1,0 +1,88 @@
+#include "runtime/realize.h"
+
+#include "runtime/program.h"
+#include "runtime/stats.h"
+
+#include <algorithm>
+#include <mutex>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace kiln {
+namespace {
+
+bool is_compute(const Node* n) { return is_elementwise(n->op) || is_reduce(n->op) || n->op == Op::Matmul; }
+
+// The structure of a subgraph with leaves numbered by position: equal words, equal program.
+std::vector<uint64_t> program_key(const std::vector<Node*>& order, const std::unordered_set<Node*>& outputs) {
+  std::vector<uint64_t> w;
+  std::unordered_map<Node*, uint64_t> pos;
+  for (Node* n : order) {
+    pos[n] = pos.size();
+    w.push_back(n->realized() ? 1 : 2);
+    w.push_back(static_cast<uint64_t>(n->dtype));
+    w.push_back(n->shape.size());
+    for (int64_t d : n->shape) w.push_back(static_cast<uint64_t>(d));
+    if (n->realized()) continue;
+    w.push_back(static_cast<uint64_t>(n->op));
+    w.push_back(hash_attr(n->attr));
+    w.push_back(outputs.count(n));
+    w.push_back(n->inputs.size());
+    for (auto& in : n->inputs) w.push_back(pos.at(in.get()));
+  }
+  return w;
+}
+
+struct KeyHash {
+  size_t operator()(const std::vector<uint64_t>& w) const {
+    uint64_t h = w.size();
+    for (uint64_t x : w) h = hash_combine(h, x);
+    return h;
+  }
+};
+
+} // namespace
+
+void realize_nodes(const std::vector<Node*>& roots) {
+  static std::mutex mu;
+  static std::unordered_map<std::vector<uint64_t>, std::shared_ptr<Program>, KeyHash> programs;
+  std::lock_guard<std::mutex> lock(mu);
+
+  std::vector<Node*> order = topo_order(roots, /*stop_at_realized=*/true);
+  std::vector<Node*> outputs, leaves;
+  std::unordered_set<Node*> out_set;
+  auto add_output = [&](Node* n) {
+    if (!n->realized() && out_set.insert(n).second) outputs.push_back(n);
+  };
+  for (Node* r : roots) add_output(r);
+  for (Node* n : order) {
+    if (n->realized()) leaves.push_back(n);
+    else if (is_compute(n) && n->user_refs.load() > 0) add_output(n);
+  }
+  if (outputs.empty()) return;
+
+  auto key = program_key(order, out_set);
+  // Outputs in key order so the cached program's output slots line up with this graph's.
+  std::vector<Node*> ordered_outputs;
+  for (Node* r : roots)
+    if (!r->realized() && std::find(ordered_outputs.begin(), ordered_outputs.end(), r) == ordered_outputs.end())
+      ordered_outputs.push_back(r);
+  for (Node* n : order)
+    if (out_set.count(n) && std::find(ordered_outputs.begin(), ordered_outputs.end(), n) == ordered_outputs.end())
+      ordered_outputs.push_back(n);
+  // Roots' positions are part of the key too (realize({a, b}) vs realize({b, a})).
+  std::unordered_map<Node*, uint64_t> pos;
+  for (Node* n : order) pos[n] = pos.size();
+  for (Node* o : ordered_outputs) key.push_back(pos.at(o));
+
+  std::shared_ptr<Program>& prog = programs[key];
+  if (prog) ++mutable_stats().program_cache_hits;
+  else prog = compile_program(ordered_outputs, leaves);
+
+  std::vector<std::shared_ptr<Storage>> inputs;
+  for (Node* l : leaves) inputs.push_back(l->storage);
+  auto results = run_program(*prog, inputs);
+  for (size_t i = 0; i < ordered_outputs.size(); ++i) ordered_outputs[i]->storage = results[i];
+}
+
+} // namespace kiln

@@ -1,0 +1,21 @@
+#include "runtime/stats.h"
+
+#include <fmt/format.h>
+
+namespace kiln {
+
+Stats& mutable_stats() {
+  static Stats s;
+  return s;
+}
+Stats stats() { return mutable_stats(); }
+void reset_stats() { mutable_stats() = Stats{}; }
+
+std::string Stats::str() const {
+  return fmt::format("programs compiled {}, program-cache hits {}, kernels compiled {}, kernel-cache hits {}, "
+                     "kernels launched {}, compile time {:.1f} ms",
+                     programs_compiled, program_cache_hits, kernels_compiled, kernel_cache_hits, kernels_launched,
+                     compile_seconds * 1e3);
+}
+
+} // namespace kiln

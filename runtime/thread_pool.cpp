@@ -1,0 +1,108 @@
+#include "runtime/thread_pool.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace kiln {
+namespace {
+
+int default_threads() {
+  if (const char* s = std::getenv("KILN_NUM_THREADS"); s && std::atoi(s) > 0) return std::atoi(s);
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+class ThreadPool {
+public:
+  explicit ThreadPool(int workers) {
+    for (int i = 0; i < workers; ++i) threads_.emplace_back([this, i] { loop(i); });
+  }
+  ~ThreadPool() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  int workers() const { return static_cast<int>(threads_.size()); }
+
+  // Runs task(i) for i in [0, count) on workers 0..count-1 while the caller runs own(), then waits.
+  void run(int count, const std::function<void(int)>& task, const std::function<void()>& own) {
+    std::unique_lock<std::mutex> lock(mu_);
+    task_ = &task;
+    count_ = count;
+    pending_ = count;
+    ++generation_;
+    lock.unlock();
+    wake_.notify_all();
+    own();
+    lock.lock();
+    done_.wait(lock, [&] { return pending_ == 0; });
+    task_ = nullptr;
+  }
+
+private:
+  void loop(int id) {
+    uint64_t seen = 0;
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+      if (id >= count_) continue;
+      const auto* task = task_;
+      lock.unlock();
+      (*task)(id);
+      lock.lock();
+      if (--pending_ == 0) done_.notify_one();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable wake_, done_;
+  std::vector<std::thread> threads_;
+  const std::function<void(int)>* task_ = nullptr;
+  int count_ = 0, pending_ = 0;
+  uint64_t generation_ = 0;
+  bool stop_ = false;
+};
+
+int g_threads = default_threads();
+std::mutex g_pool_mu;
+
+ThreadPool& pool_for(int threads) {
+  static ThreadPool* pool = nullptr; // leaked: workers must outlive static destructors of users
+  if (!pool || pool->workers() != threads - 1) {
+    delete pool;
+    pool = new ThreadPool(threads - 1);
+  }
+  return *pool;
+}
+
+} // namespace
+
+int num_threads() { return g_threads; }
+void set_num_threads(int n) { g_threads = std::max(1, n); }
+
+void parallel_for(int64_t n, int64_t min_chunk, const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  int64_t chunks = std::min<int64_t>(g_threads, std::max<int64_t>(1, n / std::max<int64_t>(min_chunk, 1)));
+  if (chunks <= 1) return fn(0, n);
+  std::lock_guard<std::mutex> lock(g_pool_mu); // one parallel region at a time
+  ThreadPool& pool = pool_for(g_threads);
+  auto range = [&](int64_t c) { return std::pair{n * c / chunks, n * (c + 1) / chunks}; };
+  std::function<void(int)> task = [&](int w) {
+    auto [b, e] = range(w + 1);
+    fn(b, e);
+  };
+  pool.run(static_cast<int>(chunks - 1), task, [&] {
+    auto [b, e] = range(0);
+    fn(b, e);
+  });
+}
+
+} // namespace kiln
