@@ -1,5 +1,7 @@
 #include "codegen/cpu/llvm_emit.h"
 
+#include "codegen/cpu/llvm_math.h"
+
 #include "ir/error.h"
 
 #include <llvm/IR/IRBuilder.h>
@@ -7,6 +9,7 @@
 #include <llvm/IR/Verifier.h>
 #include <llvm/Support/raw_ostream.h>
 
+#include <cmath>
 #include <limits>
 
 namespace kiln::cpu {
@@ -115,18 +118,17 @@ Value* Emitter::cast(DType from, DType to, Value* x) {
 }
 
 Value* Emitter::unary(const KInst& in, DType src, Value* x) {
-  bool fp = is_float(src);
+  bool fp = is_float(src), f32 = src == DType::F32;
   DType t = in.dtype;
-  using I = llvm::Intrinsic::ID;
-  auto fp_only = [&](I id) -> Value* { return intrinsic(id, {x}); };
+  auto fp_only = [&](llvm::Intrinsic::ID id) -> Value* { return intrinsic(id, {x}); };
   switch (in.op) {
   case Op::Neg: return fp ? b_.CreateFNeg(x) : b_.CreateNeg(x);
   case Op::Abs:
     if (fp) return fp_only(llvm::Intrinsic::fabs);
     if (!is_signed(src)) return x;
     return b_.CreateSelect(b_.CreateICmpSLT(x, constant(src, 0, 0)), b_.CreateNeg(x), x);
-  case Op::Exp: return fp_only(llvm::Intrinsic::exp);
-  case Op::Log: return fp_only(llvm::Intrinsic::log);
+  case Op::Exp: return f32 ? emit_exp_f32(b_, x) : fp_only(llvm::Intrinsic::exp);
+  case Op::Log: return f32 ? emit_log_f32(b_, x) : fp_only(llvm::Intrinsic::log);
   case Op::Sqrt: return fp_only(llvm::Intrinsic::sqrt);
   case Op::Sin: return fp_only(llvm::Intrinsic::sin);
   case Op::Cos: return fp_only(llvm::Intrinsic::cos);
@@ -135,12 +137,12 @@ Value* Emitter::unary(const KInst& in, DType src, Value* x) {
   case Op::Round: return fp ? fp_only(llvm::Intrinsic::roundeven) : x;
   case Op::Log1p: return libm("log1pf", "log1p", x);
   case Op::Expm1: return libm("expm1f", "expm1", x);
-  case Op::Tanh: return libm("tanhf", "tanh", x);
+  case Op::Tanh: return f32 ? emit_tanh_f32(b_, x) : libm("tanhf", "tanh", x);
   case Op::Erf: return libm("erff", "erf", x);
   case Op::Rsqrt: return b_.CreateFDiv(constant(t, 1, 1), fp_only(llvm::Intrinsic::sqrt));
   case Op::Reciprocal: return b_.CreateFDiv(constant(t, 1, 1), x);
   case Op::Sigmoid: {
-    Value* e = intrinsic(llvm::Intrinsic::exp, {b_.CreateFNeg(x)});
+    Value* e = f32 ? emit_exp_f32(b_, b_.CreateFNeg(x)) : intrinsic(llvm::Intrinsic::exp, {b_.CreateFNeg(x)});
     return b_.CreateFDiv(constant(t, 1, 1), b_.CreateFAdd(constant(t, 1, 1), e));
   }
   case Op::Sign: {
@@ -177,7 +179,18 @@ Value* Emitter::binary(const KInst& in, DType src, Value* x, Value* y) {
   case Op::FloorDiv: return b_.CreateSDiv(x, y);
   case Op::Mod: return b_.CreateSRem(x, y);
   case Op::Pow:
-    if (fp) return intrinsic(llvm::Intrinsic::pow, {x, y});
+    if (fp) {
+      // Small integer exponents, the common case, become multiplies.
+      if (auto* c = llvm::dyn_cast<llvm::ConstantFP>(y)) {
+        double e = c->getValueAPF().convertToDouble();
+        if (e == std::floor(e) && std::fabs(e) <= 4) {
+          Value* r = constant(src, 1, 1);
+          for (int i = 0; i < std::fabs(e); ++i) r = i ? b_.CreateFMul(r, x) : x;
+          return e < 0 ? b_.CreateFDiv(constant(src, 1, 1), r) : r;
+        }
+      }
+      return intrinsic(llvm::Intrinsic::pow, {x, y});
+    }
     {
       auto callee = m_.getOrInsertFunction("kiln_ipow", b_.getInt64Ty(), b_.getInt64Ty(), b_.getInt64Ty());
       Value* r = b_.CreateCall(callee, {cast(src, DType::I64, x), cast(src, DType::I64, y)});
