@@ -25,6 +25,8 @@ inline bool is_elementwise(Op op) {
 inline bool is_movement(Op op) { return op_category(op) == OpCategory::Movement; }
 inline bool is_reduce(Op op) { return op_category(op) == OpCategory::Reduce; }
 inline bool is_leaf(Op op) { return op_category(op) == OpCategory::Leaf; }
+// Ops that compute values (each a kernel when unfused), as opposed to views and leaves.
+inline bool is_compute(Op op) { return is_elementwise(op) || is_reduce(op) || op_category(op) == OpCategory::Contraction; }
 inline bool is_comparison(Op op) { return op >= Op::Eq && op <= Op::Ge; }
 
 } // namespace kiln

@@ -4,13 +4,18 @@
 
 namespace kiln {
 
+Node* storage_source(Node* n) {
+  Node* base = n;
+  while (!base->realized() && base->op == Op::Reshape) base = base->inputs[0].get();
+  return base->realized() || is_compute(base->op) ? base : n;
+}
+
 std::vector<Node*> schedule_unfused(const std::vector<Node*>& outputs) {
   std::vector<Node*> roots;
   std::unordered_set<Node*> is_output(outputs.begin(), outputs.end());
   for (Node* n : topo_order(outputs, /*stop_at_realized=*/true)) {
     if (n->realized()) continue;
-    bool compute = is_elementwise(n->op) || is_reduce(n->op) || n->op == Op::Matmul;
-    if (compute || is_output.count(n)) roots.push_back(n);
+    if (is_compute(n->op) || (is_output.count(n) && storage_source(n) == n)) roots.push_back(n);
   }
   return roots;
 }

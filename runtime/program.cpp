@@ -2,6 +2,7 @@
 
 #include "ir/error.h"
 #include "passes/pipeline.h"
+#include "passes/schedule.h"
 #include "runtime/allocator.h"
 #include "runtime/config.h"
 #include "runtime/stats.h"
@@ -77,7 +78,7 @@ std::shared_ptr<Program> compile_program(const std::vector<Node*>& outputs, cons
     }
     p->launches.push_back(std::move(launch));
   }
-  for (Node* o : outputs) p->output_slots.push_back(slot_of.at(o));
+  for (Node* o : outputs) p->output_slots.push_back(slot_of.at(storage_source(o)));
   // Free each intermediate after its last reader.
   std::vector<int> last(p->slots.size(), -1);
   for (size_t l = 0; l < p->launches.size(); ++l)

@@ -11,8 +11,6 @@
 namespace kiln {
 namespace {
 
-bool is_compute(const Node* n) { return is_elementwise(n->op) || is_reduce(n->op) || n->op == Op::Matmul; }
-
 // The structure of a subgraph with leaves numbered by position: equal words, equal program.
 std::vector<uint64_t> program_key(const std::vector<Node*>& order, const std::unordered_set<Node*>& outputs) {
   std::vector<uint64_t> w;
@@ -57,7 +55,7 @@ void realize_nodes(const std::vector<Node*>& roots) {
   for (Node* r : roots) add_output(r);
   for (Node* n : order) {
     if (n->realized()) leaves.push_back(n);
-    else if (is_compute(n) && n->user_refs.load() > 0) add_output(n);
+    else if (is_compute(n->op) && n->user_refs.load() > 0) add_output(n);
   }
   if (outputs.empty()) return;
 

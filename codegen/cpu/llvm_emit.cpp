@@ -10,6 +10,7 @@
 #include <llvm/Support/raw_ostream.h>
 
 #include <cmath>
+#include <optional>
 #include <limits>
 
 namespace kiln::cpu {
@@ -60,8 +61,16 @@ private:
   Value* cast(DType from, DType to, Value* x);
   Value* reduce_init(const KInst& in);
   Value* emit_inst(size_t i);
-  // Opens a counted loop [lo, hi); returns the index phi. close_loop() finishes it.
-  llvm::PHINode* open_loop(Value* lo, Value* hi, const char* name);
+  // Opens a counted loop [lo, hi) by step; returns the index phi. close_loop() finishes it.
+  llvm::PHINode* open_loop(Value* lo, Value* hi, const char* name, int64_t step = 1);
+  Value* accumulate(const KInst& in, Value* acc, Value* x);
+  void emit_level(const std::vector<Level>& levels, Level level);
+  void emit_stores();
+  std::vector<size_t> reductions() const;
+  std::optional<int64_t> stride(int inst, Op loop, int64_t axis) const;
+  bool use_tiled_reduction() const;
+  void emit_row_reduction(const std::vector<Level>& levels);
+  void emit_tiled_reduction(const std::vector<Level>& levels, Value* lo, Value* hi);
   void close_loop(llvm::PHINode* iv);
 
   const Kernel& k_;
@@ -73,11 +82,12 @@ private:
   struct LoopState {
     llvm::BasicBlock *header, *exit;
     Value* hi;
+    int64_t step;
   };
   std::vector<std::pair<llvm::PHINode*, LoopState>> loops_;
 };
 
-llvm::PHINode* Emitter::open_loop(Value* lo, Value* hi, const char* name) {
+llvm::PHINode* Emitter::open_loop(Value* lo, Value* hi, const char* name, int64_t step) {
   llvm::BasicBlock* pre = b_.GetInsertBlock();
   auto* header = llvm::BasicBlock::Create(ctx_, std::string(name) + ".head", fn_);
   auto* body = llvm::BasicBlock::Create(ctx_, std::string(name) + ".body", fn_);
@@ -88,14 +98,14 @@ llvm::PHINode* Emitter::open_loop(Value* lo, Value* hi, const char* name) {
   iv->addIncoming(lo, pre);
   b_.CreateCondBr(b_.CreateICmpSLT(iv, hi), body, exit);
   b_.SetInsertPoint(body);
-  loops_.push_back({iv, {header, exit, hi}});
+  loops_.push_back({iv, {header, exit, hi, step}});
   return iv;
 }
 
 void Emitter::close_loop(llvm::PHINode* iv) {
   auto [phi, st] = loops_.back();
   loops_.pop_back();
-  Value* next = b_.CreateAdd(iv, b_.getInt64(1), "", /*HasNUW=*/true, /*HasNSW=*/true);
+  Value* next = b_.CreateAdd(iv, b_.getInt64(st.step), "", /*HasNUW=*/true, /*HasNSW=*/true);
   iv->addIncoming(next, b_.GetInsertBlock());
   b_.CreateBr(st.header);
   b_.SetInsertPoint(st.exit);
@@ -277,6 +287,200 @@ Value* Emitter::emit_inst(size_t i) {
   fail("codegen", "unexpected {} in kernel {}", op_name(in.op), k_.name);
 }
 
+Value* Emitter::accumulate(const KInst& in, Value* acc, Value* x) {
+  DType t = k_.insts[in.a].dtype;
+  bool fp = is_float(t);
+  llvm::FastMathFlags reassoc; // lets LLVM reorder (vectorize) the reduction
+  reassoc.setAllowReassoc();
+  Value* r = nullptr;
+  switch (in.op) {
+  case Op::Sum:
+    r = fp ? b_.CreateFAdd(acc, x) : t == DType::Bool ? b_.CreateOr(acc, x) : b_.CreateAdd(acc, x);
+    break;
+  case Op::Prod:
+    r = fp ? b_.CreateFMul(acc, x) : t == DType::Bool ? b_.CreateAnd(acc, x) : b_.CreateMul(acc, x);
+    break;
+  case Op::Max: return binary(KInst{Op::Maximum, t}, t, acc, x);
+  default: return binary(KInst{Op::Minimum, t}, t, acc, x);
+  }
+  if (fp) llvm::cast<llvm::Instruction>(r)->setFastMathFlags(reassoc);
+  return r;
+}
+
+void Emitter::emit_level(const std::vector<Level>& levels, Level level) {
+  for (size_t i = 0; i < k_.insts.size(); ++i)
+    if (levels[i] == level && !is_reduce(k_.insts[i].op)) vals_[i] = emit_inst(i);
+}
+
+void Emitter::emit_stores() {
+  for (const KStore& st : k_.stores) {
+    DType t = k_.args[st.arg].dtype;
+    Value* x = vals_[st.value];
+    if (t == DType::Bool) x = b_.CreateZExt(x, b_.getInt8Ty());
+    Value* p = b_.CreateInBoundsGEP(mem_type(t), args_[st.arg], {vals_[st.index]});
+    b_.CreateAlignedStore(x, p, llvm::Align(dtype_size(t)));
+  }
+}
+
+std::vector<size_t> Emitter::reductions() const {
+  std::vector<size_t> r;
+  for (size_t i = 0; i < k_.insts.size(); ++i)
+    if (is_reduce(k_.insts[i].op)) r.push_back(i);
+  return r;
+}
+
+// Stride of an i64 index instruction along one loop index (LoopIndex or ReduceIndex axis);
+// nullopt when not affine in it.
+std::optional<int64_t> Emitter::stride(int i, Op loop, int64_t axis) const {
+  const KInst& in = k_.insts[i];
+  auto sub = [&](int s) { return stride(s, loop, axis); };
+  switch (in.op) {
+  case Op::LoopIndex:
+  case Op::ReduceIndex: return in.op == loop && in.imm == axis ? 1 : 0;
+  case Op::Const: return 0;
+  case Op::Add: {
+    auto a = sub(in.a), b = sub(in.b);
+    if (!a || !b) return std::nullopt;
+    return *a + *b;
+  }
+  case Op::Mul: {
+    auto a = sub(in.a), b = sub(in.b);
+    if (!a || !b) return std::nullopt;
+    if (*b == 0 && k_.insts[in.b].op == Op::Const) return *a * k_.insts[in.b].value.i;
+    if (*a == 0 && k_.insts[in.a].op == Op::Const) return *b * k_.insts[in.a].value.i;
+    return (*a == 0 && *b == 0) ? std::optional<int64_t>(0) : std::nullopt;
+  }
+  default:
+    for (int s : {in.a, in.b, in.c})
+      if (s >= 0 && sub(s) != std::optional<int64_t>(0)) return std::nullopt;
+    return 0;
+  }
+}
+
+// Tiled reductions: when inputs are contiguous along the innermost OUTPUT axis but not along
+// the reduce axis (matmul's B, column sums), the reduce loop runs outside a loop over a tile of
+// outputs, accumulating into a small stack array, so the innermost loop vectorizes over outputs.
+bool Emitter::use_tiled_reduction() const {
+  if (k_.reduce.empty() || k_.domain.empty() || k_.domain.back() < 16) return false;
+  for (size_t r : reductions())
+    if (k_.insts[r].op == Op::ArgMax || k_.insts[r].op == Op::ArgMin) return false;
+  int64_t j = static_cast<int64_t>(k_.domain.size()) - 1, rr = static_cast<int64_t>(k_.reduce.size()) - 1;
+  bool along_outputs = false;
+  for (const KInst& in : k_.insts) {
+    if (in.op != Op::Load) continue;
+    auto sj = stride(in.a, Op::LoopIndex, j), sr = stride(in.a, Op::ReduceIndex, rr);
+    if (sr == std::optional<int64_t>(1) && sj != std::optional<int64_t>(0)) return false;
+    if (sj == std::optional<int64_t>(1) && sr != std::optional<int64_t>(1)) along_outputs = true;
+  }
+  return along_outputs;
+}
+
+void Emitter::emit_row_reduction(const std::vector<Level>& levels) {
+  // Accumulators are phis of each reduce loop, carried out through the loop exits.
+  struct Acc {
+    size_t inst;
+    Value *value, *index;
+  };
+  std::vector<Acc> accs;
+  for (size_t r : reductions()) {
+    bool arg = k_.insts[r].op == Op::ArgMax || k_.insts[r].op == Op::ArgMin;
+    accs.push_back({r, reduce_init(k_.insts[r]), arg ? b_.getInt64(0) : nullptr});
+  }
+  std::vector<std::vector<llvm::PHINode*>> phis;
+  std::vector<llvm::PHINode*> rloops;
+  for (size_t d = 0; d < k_.reduce.size(); ++d) {
+    llvm::BasicBlock* pre = b_.GetInsertBlock();
+    auto* iv = open_loop(b_.getInt64(0), b_.getInt64(k_.reduce[d]), "r");
+    rloops.push_back(iv);
+    reduce_idx_.push_back(iv);
+    llvm::BasicBlock* body = b_.GetInsertBlock();
+    b_.SetInsertPoint(loops_.back().second.header->getFirstNonPHI()); // phis go in the header
+    std::vector<llvm::PHINode*> level;
+    for (auto& a : accs)
+      for (Value** v : {&a.value, &a.index}) {
+        if (!*v) continue;
+        auto* phi = b_.CreatePHI((*v)->getType(), 2);
+        phi->addIncoming(*v, pre);
+        *v = phi;
+        level.push_back(phi);
+      }
+    phis.push_back(level);
+    b_.SetInsertPoint(body);
+  }
+  emit_level(levels, Level::Inner);
+  std::vector<Value*> next;
+  for (auto& a : accs) {
+    const KInst& in = k_.insts[a.inst];
+    Value* x = vals_[in.a];
+    if (!a.index) {
+      next.push_back(accumulate(in, a.value, x));
+      continue;
+    }
+    // First index of the max (min); NaN counts as the extreme, like PyTorch.
+    DType t = k_.insts[in.a].dtype;
+    Value* better = binary(KInst{in.op == Op::ArgMax ? Op::Gt : Op::Lt, DType::Bool}, t, x, a.value);
+    if (is_float(t)) better = b_.CreateOr(better, b_.CreateAnd(b_.CreateFCmpUNO(x, x), b_.CreateFCmpORD(a.value, a.value)));
+    next.push_back(b_.CreateSelect(better, x, a.value));
+    next.push_back(b_.CreateSelect(better, vals_[in.b], a.index));
+  }
+  // Close reduce loops innermost first; after loop d exits, its header phis hold the result.
+  for (int d = static_cast<int>(rloops.size()) - 1; d >= 0; --d) {
+    llvm::BasicBlock* latch = b_.GetInsertBlock();
+    for (size_t j = 0; j < phis[d].size(); ++j) phis[d][j]->addIncoming(next[j], latch);
+    close_loop(rloops[d]);
+    for (size_t j = 0; j < phis[d].size(); ++j) next[j] = phis[d][j];
+  }
+  size_t j = 0;
+  for (auto& a : accs) {
+    vals_[a.inst] = next[j++];
+    if (a.index) vals_[a.inst] = next[j++];
+  }
+}
+
+void Emitter::emit_tiled_reduction(const std::vector<Level>& levels, Value* lo, Value* hi) {
+  const int64_t tile = 256;
+  llvm::IRBuilder<> entry(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());
+  std::vector<std::pair<size_t, llvm::AllocaInst*>> accs;
+  for (size_t r : reductions()) {
+    auto* ty = llvm::ArrayType::get(reg_type(k_.insts[r].dtype), tile);
+    accs.push_back({r, entry.CreateAlloca(ty)});
+  }
+  auto slot = [&](llvm::AllocaInst* a, Value* jj) {
+    return b_.CreateInBoundsGEP(a->getAllocatedType(), a, {b_.getInt64(0), jj});
+  };
+  size_t last = k_.domain.size() - 1;
+  auto* j0 = open_loop(lo, hi, "j0", tile);
+  Value* count = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, b_.getInt64(tile), b_.CreateSub(hi, j0));
+  auto* jj = open_loop(b_.getInt64(0), count, "jj");
+  for (auto& [r, a] : accs) b_.CreateStore(reduce_init(k_.insts[r]), slot(a, jj));
+  close_loop(jj);
+
+  std::vector<llvm::PHINode*> rloops;
+  for (int64_t extent : k_.reduce) {
+    rloops.push_back(open_loop(b_.getInt64(0), b_.getInt64(extent), "r"));
+    reduce_idx_.push_back(rloops.back());
+  }
+  jj = open_loop(b_.getInt64(0), count, "jj");
+  loop_idx_[last] = b_.CreateAdd(j0, jj);
+  emit_level(levels, Level::Outer);
+  emit_level(levels, Level::Inner);
+  for (auto& [r, a] : accs) {
+    Value* p = slot(a, jj);
+    b_.CreateStore(accumulate(k_.insts[r], b_.CreateLoad(reg_type(k_.insts[r].dtype), p), vals_[k_.insts[r].a]), p);
+  }
+  close_loop(jj);
+  for (int d = static_cast<int>(rloops.size()) - 1; d >= 0; --d) close_loop(rloops[d]);
+
+  jj = open_loop(b_.getInt64(0), count, "jj");
+  loop_idx_[last] = b_.CreateAdd(j0, jj);
+  emit_level(levels, Level::Outer);
+  for (auto& [r, a] : accs) vals_[r] = b_.CreateLoad(reg_type(k_.insts[r].dtype), slot(a, jj));
+  emit_level(levels, Level::Post);
+  emit_stores();
+  close_loop(jj);
+  close_loop(j0);
+}
+
 void Emitter::emit_body(llvm::Function* f) {
   fn_ = f;
   auto* entry = llvm::BasicBlock::Create(ctx_, "entry", f);
@@ -286,115 +490,26 @@ void Emitter::emit_body(llvm::Function* f) {
   Value* begin = f->getArg(nargs);
   Value* end = f->getArg(nargs + 1);
   std::vector<int64_t> dims = k_.domain.empty() ? std::vector<int64_t>{1} : k_.domain;
-  std::vector<llvm::PHINode*> outer;
-  for (size_t d = 0; d < dims.size(); ++d) {
-    auto* iv = d == 0 ? open_loop(begin, end, "i0") : open_loop(b_.getInt64(0), b_.getInt64(dims[d]), "i");
-    outer.push_back(iv);
-    loop_idx_.push_back(iv);
-  }
+  bool tiled = use_tiled_reduction();
   auto levels = k_.levels();
   vals_.assign(k_.insts.size(), nullptr);
-  for (size_t i = 0; i < k_.insts.size(); ++i)
-    if (levels[i] == Level::Outer) vals_[i] = emit_inst(i);
-
-  // Reduce loops: accumulators are phis of the innermost loop, carried out through exits.
-  std::vector<size_t> reductions;
-  for (size_t i = 0; i < k_.insts.size(); ++i)
-    if (is_reduce(k_.insts[i].op)) reductions.push_back(i);
-  if (!k_.reduce.empty()) {
-    struct Acc {
-      size_t inst;
-      Value *value, *index;
-    };
-    std::vector<Acc> accs;
-    for (size_t r : reductions) {
-      Value* idx = (k_.insts[r].op == Op::ArgMax || k_.insts[r].op == Op::ArgMin) ? b_.getInt64(0) : nullptr;
-      accs.push_back({r, reduce_init(k_.insts[r]), idx});
-    }
-    // One level of phis per reduce loop keeps the IR in the canonical form the vectorizer wants.
-    std::vector<std::vector<llvm::PHINode*>> phis;
-    std::vector<llvm::PHINode*> rloops;
-    for (size_t d = 0; d < k_.reduce.size(); ++d) {
-      llvm::BasicBlock* pre = b_.GetInsertBlock();
-      auto* iv = open_loop(b_.getInt64(0), b_.getInt64(k_.reduce[d]), "r");
-      rloops.push_back(iv);
-      reduce_idx_.push_back(iv);
-      // Phis must sit in the header: move the insert point there temporarily.
-      llvm::BasicBlock* body = b_.GetInsertBlock();
-      llvm::BasicBlock* header = loops_.back().second.header;
-      b_.SetInsertPoint(header->getFirstNonPHI());
-      std::vector<llvm::PHINode*> level;
-      for (auto& a : accs) {
-        auto* pv = b_.CreatePHI(a.value->getType(), 2);
-        pv->addIncoming(a.value, pre);
-        a.value = pv;
-        level.push_back(pv);
-        if (a.index) {
-          auto* pi = b_.CreatePHI(b_.getInt64Ty(), 2);
-          pi->addIncoming(a.index, pre);
-          a.index = pi;
-          level.push_back(pi);
-        }
-      }
-      phis.push_back(level);
-      b_.SetInsertPoint(body);
-    }
-    for (size_t i = 0; i < k_.insts.size(); ++i)
-      if (levels[i] == Level::Inner && !is_reduce(k_.insts[i].op)) vals_[i] = emit_inst(i);
-    llvm::FastMathFlags reassoc;
-    reassoc.setAllowReassoc();
-    std::vector<Value*> next;
-    for (auto& a : accs) {
-      const KInst& in = k_.insts[a.inst];
-      DType t = k_.insts[in.a].dtype;
-      Value* x = vals_[in.a];
-      bool fp = is_float(t);
-      Value* nv = nullptr;
-      switch (in.op) {
-      case Op::Sum:
-        nv = fp ? b_.CreateFAdd(a.value, x) : t == DType::Bool ? b_.CreateOr(a.value, x) : b_.CreateAdd(a.value, x);
-        if (fp) llvm::cast<llvm::Instruction>(nv)->setFastMathFlags(reassoc);
-        break;
-      case Op::Prod:
-        nv = fp ? b_.CreateFMul(a.value, x) : t == DType::Bool ? b_.CreateAnd(a.value, x) : b_.CreateMul(a.value, x);
-        if (fp) llvm::cast<llvm::Instruction>(nv)->setFastMathFlags(reassoc);
-        break;
-      case Op::Max: nv = binary(KInst{Op::Maximum, t}, t, a.value, x); break;
-      case Op::Min: nv = binary(KInst{Op::Minimum, t}, t, a.value, x); break;
-      default: {
-        // First index of the max (min); NaN counts as the extreme, like PyTorch.
-        bool is_max = in.op == Op::ArgMax;
-        Value* better = binary(KInst{is_max ? Op::Gt : Op::Lt, DType::Bool}, t, x, a.value);
-        if (fp) better = b_.CreateOr(better, b_.CreateAnd(b_.CreateFCmpUNO(x, x), b_.CreateFCmpORD(a.value, a.value)));
-        next.push_back(b_.CreateSelect(better, x, a.value));
-        next.push_back(b_.CreateSelect(better, vals_[in.b], a.index));
-        continue;
-      }
-      }
-      next.push_back(nv);
-    }
-    // Close reduce loops innermost first, wiring each level's phis to the next values.
-    for (int d = static_cast<int>(rloops.size()) - 1; d >= 0; --d) {
-      llvm::BasicBlock* latch = b_.GetInsertBlock();
-      for (size_t j = 0; j < phis[d].size(); ++j) phis[d][j]->addIncoming(next[j], latch);
-      close_loop(rloops[d]);
-      // After the exit of loop d, the current value is the header phi of loop d.
-      for (size_t j = 0; j < phis[d].size(); ++j) next[j] = phis[d][j];
-    }
-    size_t j = 0;
-    for (auto& a : accs) {
-      vals_[a.inst] = next[j++];
-      if (a.index) vals_[a.inst] = next[j++];
-    }
+  loop_idx_.assign(dims.size(), nullptr);
+  std::vector<llvm::PHINode*> outer;
+  size_t looped = tiled ? dims.size() - 1 : dims.size(); // the tiled path owns the last loop
+  for (size_t d = 0; d < looped; ++d) {
+    auto* iv = d == 0 ? open_loop(begin, end, "i0") : open_loop(b_.getInt64(0), b_.getInt64(dims[d]), "i");
+    outer.push_back(iv);
+    loop_idx_[d] = iv;
   }
-  for (size_t i = 0; i < k_.insts.size(); ++i)
-    if (levels[i] == Level::Post && !vals_[i]) vals_[i] = emit_inst(i);
-  for (const KStore& st : k_.stores) {
-    DType t = k_.args[st.arg].dtype;
-    Value* x = vals_[st.value];
-    if (t == DType::Bool) x = b_.CreateZExt(x, b_.getInt8Ty());
-    Value* p = b_.CreateInBoundsGEP(mem_type(t), args_[st.arg], {vals_[st.index]});
-    b_.CreateAlignedStore(x, p, llvm::Align(dtype_size(t)));
+  if (tiled) {
+    bool parallel_is_last = dims.size() == 1;
+    emit_tiled_reduction(levels, parallel_is_last ? begin : b_.getInt64(0),
+                         parallel_is_last ? end : b_.getInt64(dims.back()));
+  } else {
+    emit_level(levels, Level::Outer);
+    if (!k_.reduce.empty()) emit_row_reduction(levels);
+    emit_level(levels, Level::Post);
+    emit_stores();
   }
   for (int d = static_cast<int>(outer.size()) - 1; d >= 0; --d) close_loop(outer[d]);
   b_.CreateRetVoid();
