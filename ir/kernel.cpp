@@ -2,22 +2,33 @@
 
 #include "ir/graph_printer.h"
 
+#include <algorithm>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 namespace kiln {
 
-std::vector<Level> Kernel::levels() const {
-  std::vector<Level> lv(insts.size(), Level::Outer);
+std::vector<Placement> Kernel::placements() const {
+  std::vector<Placement> p(insts.size());
   for (size_t i = 0; i < insts.size(); ++i) {
     const KInst& in = insts[i];
-    if (in.op == Op::ReduceIndex) lv[i] = Level::Inner;
-    else if (is_reduce(in.op)) lv[i] = Level::Post;
+    if (in.op == Op::ReduceIndex) p[i] = {in.stage, -1};
+    else if (is_reduce(in.op)) p[i] = {-1, in.stage};
     else
       for (int s : {in.a, in.b, in.c})
-        if (s >= 0 && s < (int)i) lv[i] = std::max(lv[i], lv[s]);
+        if (s >= 0 && s < (int)i) p[i] = {std::max(p[i].loop, p[s].loop), std::max(p[i].after, p[s].after)};
   }
-  return lv;
+  return p;
+}
+
+Placement Kernel::store_placement(const KStore& st, const std::vector<Placement>& p) const {
+  return {std::max(p[st.index].loop, p[st.value].loop), std::max(p[st.index].after, p[st.value].after)};
+}
+
+int64_t Kernel::inner_size() const {
+  int64_t n = 0;
+  for (auto& s : stages) n += numel(s);
+  return std::max<int64_t>(n, 1);
 }
 
 std::string print_kernel(const Kernel& k) {
@@ -25,19 +36,21 @@ std::string print_kernel(const Kernel& k) {
   for (size_t i = 0; i < k.args.size(); ++i)
     args.push_back(fmt::format("a{}: {}[{}]{}", i, dtype_name(k.args[i].dtype), k.args[i].numel,
                                k.args[i].output ? " out" : ""));
-  std::string s = fmt::format("kernel {}({})\n  domain [{}] reduce [{}]\n", k.name, fmt::join(args, ", "),
-                              fmt::join(k.domain, ", "), fmt::join(k.reduce, ", "));
+  std::string s = fmt::format("kernel {}({})\n  domain [{}]\n", k.name, fmt::join(args, ", "), fmt::join(k.domain, ", "));
+  for (size_t st = 0; st < k.stages.size(); ++st) s += fmt::format("  stage {} [{}]\n", st, fmt::join(k.stages[st], ", "));
   for (size_t i = 0; i < k.insts.size(); ++i) {
     const KInst& in = k.insts[i];
     std::string rhs;
     if (in.op == Op::Const) rhs = "const " + scalar_str(in.value, in.dtype);
-    else if (in.op == Op::LoopIndex || in.op == Op::ReduceIndex) rhs = fmt::format("{} {}", op_name(in.op), in.imm);
+    else if (in.op == Op::LoopIndex) rhs = fmt::format("index {}", in.imm);
+    else if (in.op == Op::ReduceIndex) rhs = fmt::format("rindex {}.{}", in.stage, in.imm);
     else if (in.op == Op::Load) rhs = fmt::format("load a{}[%{}]", in.imm, in.a);
     else {
       rhs = std::string(op_name(in.op));
       int n = 0;
       for (int src : {in.a, in.b, in.c})
         if (src >= 0) rhs += fmt::format("{}%{}", n++ ? ", " : " ", src);
+      if (is_reduce(in.op)) rhs += fmt::format(" @{}", in.stage);
     }
     s += fmt::format("  %{} = {} : {}\n", i, rhs, dtype_name(in.dtype));
   }
@@ -46,7 +59,8 @@ std::string print_kernel(const Kernel& k) {
 }
 
 std::string verify_kernel(const Kernel& k) {
-  auto lv = k.levels();
+  auto p = k.placements();
+  int nstages = static_cast<int>(k.stages.size());
   for (size_t i = 0; i < k.insts.size(); ++i) {
     const KInst& in = k.insts[i];
     for (int s : {in.a, in.b, in.c})
@@ -55,17 +69,25 @@ std::string verify_kernel(const Kernel& k) {
       return fmt::format("%{} loads a bad argument", i);
     if (in.op == Op::LoopIndex && (in.imm < 0 || in.imm >= (int64_t)k.domain.size()))
       return fmt::format("%{} bad loop axis", i);
-    if (in.op == Op::ReduceIndex && (in.imm < 0 || in.imm >= (int64_t)k.reduce.size()))
-      return fmt::format("%{} bad reduce axis", i);
-    if (is_reduce(in.op) && lv[in.a] == Level::Post) return fmt::format("%{} reduces a post value", i);
-    if (lv[i] == Level::Inner)
-      for (int s : {in.a, in.b, in.c})
-        if (s >= 0 && lv[s] == Level::Post) return fmt::format("%{} mixes inner and post", i);
+    if ((in.op == Op::ReduceIndex || is_reduce(in.op)) && (in.stage < 0 || in.stage >= nstages))
+      return fmt::format("%{} bad stage", i);
+    if (in.op == Op::ReduceIndex && (in.imm < 0 || in.imm >= (int64_t)k.stages[in.stage].size()))
+      return fmt::format("%{} bad stage axis", i);
+    if (is_reduce(in.op) && (p[in.a].loop > in.stage || p[in.a].after >= in.stage || (p[in.a].loop >= 0 && p[in.a].loop != in.stage)))
+      return fmt::format("%{} reduces a value of another stage", i);
+    for (int s : {in.a, in.b, in.c})
+      if (s >= 0 && p[s].loop >= 0 && p[i].loop >= 0 && p[s].loop != p[i].loop && !is_reduce(in.op))
+        return fmt::format("%{} mixes the loops of two stages", i);
+    if (p[i].loop >= 0 && p[i].after >= p[i].loop) return fmt::format("%{} runs in a stage before its inputs", i);
   }
   for (const KStore& st : k.stores) {
     if (st.arg < 0 || st.arg >= (int)k.args.size() || !k.args[st.arg].output) return "store to a non-output";
-    if (lv[st.index] == Level::Inner || lv[st.value] == Level::Inner) return "store inside the reduce loop";
     if (k.insts[st.value].dtype != k.args[st.arg].dtype) return "store dtype";
+    Placement sp = k.store_placement(st, p);
+    if (sp.loop >= 0 && (sp.after >= sp.loop || !std::all_of(k.insts.begin(), k.insts.end(), [&](const KInst& in) {
+                           return !is_reduce(in.op) || in.stage != sp.loop;
+                         })))
+      return "store inside a reduction stage";
   }
   return "";
 }

@@ -1,9 +1,11 @@
 // Kernel IR: one loop nest over an iteration domain, a DAG of scalar instructions, stores.
 //
-// Loops: `domain` (output loops, outermost first; domain[0] is split across threads), then
-// optionally `reduce` loops inside them. Each instruction lives at one of three levels, derived
-// from its operands: outer (invariant in the reduce loops), inner (inside the reduce loops) and
-// post (after them, using a reduction result). Stores happen at the outer/post level.
+// Loops: `domain` holds the outer loops (outermost first; domain[0] is split across threads).
+// Inside one outer iteration, `stages` run one after another, each an inner loop nest: a
+// reduction stage accumulates values (rindex s.a are its indices), a map stage stores values
+// (softmax: a max stage, a sum stage, then a map stage writing the row). Where each instruction
+// runs follows from its operands (see placements()): outside any stage, after the stages whose
+// results it uses, or inside one stage's loops.
 #pragma once
 #include "ir/node.h"
 
@@ -24,6 +26,7 @@ struct KInst {
   DType dtype;     // result type
   int a = -1, b = -1, c = -1; // operand instruction ids
   int64_t imm = 0; // LoopIndex/ReduceIndex: axis; Load: argument number
+  int stage = -1;  // ReduceIndex and reductions: their stage
   Scalar value;    // Const: the literal
   bool operator==(const KInst&) const = default;
 };
@@ -33,18 +36,24 @@ struct KStore {
   bool operator==(const KStore&) const = default;
 };
 
-enum class Level : uint8_t { Outer, Inner, Post };
+// Where an instruction (or store) runs: inside stage `loop`'s loops (-1: outside all stages),
+// after the stages up to `after` (-1: needs no stage result).
+struct Placement {
+  int loop = -1, after = -1;
+};
 
 struct Kernel {
   std::string name;
   std::vector<KArg> args;
   std::vector<int64_t> domain;
-  std::vector<int64_t> reduce;
+  std::vector<std::vector<int64_t>> stages; // inner loop extents of each stage, in execution order
   std::vector<KInst> insts;
   std::vector<KStore> stores;
 
-  std::vector<Level> levels() const;
+  std::vector<Placement> placements() const;
+  Placement store_placement(const KStore& st, const std::vector<Placement>& p) const;
   int64_t domain_size() const { return numel(domain); }
+  int64_t inner_size() const; // iterations of all stages per outer point
 };
 
 std::string print_kernel(const Kernel& k);

@@ -13,7 +13,7 @@ IExprPtr make(IExpr e) {
   auto p = std::make_shared<IExpr>(std::move(e));
   switch (p->kind) {
   case IExpr::Kind::Var: p->key = fmt::format("i{}", p->c); break;
-  case IExpr::Kind::RVar: p->key = fmt::format("r{}", p->c); break;
+  case IExpr::Kind::RVar: p->key = fmt::format("r{}.{}", p->stage, p->c); break;
   case IExpr::Kind::Div: p->key = fmt::format("({} / {})", p->a->key, p->c); break;
   case IExpr::Kind::Mod: p->key = fmt::format("({} % {})", p->a->key, p->c); break;
   case IExpr::Kind::Lt: p->key = fmt::format("({} < {})", p->a->key, p->c); break;
@@ -91,9 +91,10 @@ IExprPtr ivar(int axis) {
   v.c = axis;
   return as_sum(make(std::move(v)));
 }
-IExprPtr irvar(int axis) {
+IExprPtr irvar(int stage, int axis) {
   IExpr v{IExpr::Kind::RVar};
   v.c = axis;
+  v.stage = stage;
   return as_sum(make(std::move(v)));
 }
 
@@ -106,7 +107,7 @@ bool is_const(const IExprPtr& e, int64_t* value) {
 Range irange(const IExprPtr& e, const IndexContext& ctx) {
   switch (e->kind) {
   case IExpr::Kind::Var: return {0, std::max<int64_t>(ctx.domain.at(e->c) - 1, 0)};
-  case IExpr::Kind::RVar: return {0, std::max<int64_t>(ctx.reduce.at(e->c) - 1, 0)};
+  case IExpr::Kind::RVar: return {0, std::max<int64_t>(ctx.stages.at(e->stage).at(e->c) - 1, 0)};
   case IExpr::Kind::Div: {
     Range r = irange(e->a, ctx);
     return {floordiv(r.lo, e->c), floordiv(r.hi, e->c)};
@@ -236,12 +237,12 @@ IExprPtr iselect(const IExprPtr& cond, const IExprPtr& a, const IExprPtr& b, con
 }
 
 IExprPtr isubstitute(const IExprPtr& e, const std::vector<IExprPtr>& vars,
-                     const std::vector<IExprPtr>& rvars, const IndexContext& ctx) {
+                     const std::vector<std::vector<IExprPtr>>& rvars, const IndexContext& ctx) {
   if (!e) return e;
   auto sub = [&](const IExprPtr& x) { return isubstitute(x, vars, rvars, ctx); };
   switch (e->kind) {
   case IExpr::Kind::Var: return vars.at(e->c);
-  case IExpr::Kind::RVar: return rvars.at(e->c);
+  case IExpr::Kind::RVar: return rvars.at(e->stage).at(e->c);
   case IExpr::Kind::Div: return idiv(sub(e->a), e->c, ctx);
   case IExpr::Kind::Mod: return imod(sub(e->a), e->c, ctx);
   case IExpr::Kind::Lt: {
@@ -258,6 +259,14 @@ IExprPtr isubstitute(const IExprPtr& e, const std::vector<IExprPtr>& vars,
   }
   }
   return e;
+}
+
+bool uses_rvar(const IExprPtr& e) {
+  if (!e) return false;
+  if (e->kind == IExpr::Kind::RVar) return true;
+  for (auto& [atom, coef] : e->terms)
+    if (uses_rvar(atom)) return true;
+  return uses_rvar(e->a) || uses_rvar(e->b) || uses_rvar(e->cond);
 }
 
 int inonaffine_count(const IExprPtr& e) {

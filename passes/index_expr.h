@@ -19,6 +19,7 @@ using IExprPtr = std::shared_ptr<const IExpr>;
 struct IExpr {
   enum class Kind { Sum, Var, RVar, Div, Mod, Select, Lt, Ge, And } kind;
   int64_t c = 0;  // Sum: constant term; Var/RVar: axis; Div/Mod: divisor; Lt/Ge: bound
+  int stage = 0;  // RVar: the stage whose loop it indexes
   std::vector<std::pair<IExprPtr, int64_t>> terms; // Sum: (atom, coefficient), sorted by key
   IExprPtr a, b, cond; // Div/Mod/Lt/Ge: a; And: a, b; Select: cond ? a : b
   std::string key;     // canonical text: structural equality and printing
@@ -26,7 +27,8 @@ struct IExpr {
 
 // Extents of the loop variables, for range reasoning.
 struct IndexContext {
-  std::vector<int64_t> domain, reduce;
+  std::vector<int64_t> domain;
+  std::vector<std::vector<int64_t>> stages;
 };
 
 struct Range {
@@ -35,7 +37,7 @@ struct Range {
 
 IExprPtr iconst(int64_t c);
 IExprPtr ivar(int axis);
-IExprPtr irvar(int axis);
+IExprPtr irvar(int stage, int axis);
 IExprPtr iadd(const IExprPtr& a, const IExprPtr& b, const IndexContext& ctx);
 IExprPtr imul(const IExprPtr& a, int64_t k, const IndexContext& ctx);
 IExprPtr idiv(const IExprPtr& a, int64_t k, const IndexContext& ctx); // floor division, k > 0
@@ -47,9 +49,11 @@ IExprPtr iselect(const IExprPtr& cond, const IExprPtr& a, const IExprPtr& b, con
 
 Range irange(const IExprPtr& e, const IndexContext& ctx);
 bool is_const(const IExprPtr& e, int64_t* value = nullptr);
-// Rebuilds e with Var(axis) (or RVar when reduce) replaced by the given expressions.
+// Rebuilds e with Var(axis) replaced by vars[axis] and RVar(stage, axis) by rvars[stage][axis].
 IExprPtr isubstitute(const IExprPtr& e, const std::vector<IExprPtr>& vars,
-                     const std::vector<IExprPtr>& rvars, const IndexContext& ctx);
+                     const std::vector<std::vector<IExprPtr>>& rvars, const IndexContext& ctx);
+// Whether e mentions any stage variable.
+bool uses_rvar(const IExprPtr& e);
 // Number of non-affine atoms (div, mod, select) in e: what a dimension merge must not grow.
 int inonaffine_count(const IExprPtr& e);
 

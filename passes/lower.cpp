@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <fmt/format.h>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace kiln {
 namespace {
@@ -17,18 +18,24 @@ struct PInst {
   IExprPtr expr;
 };
 
+bool reduces(const Node* n) { return is_reduce(n->op) || n->op == Op::Matmul; }
+
 class Lowerer {
 public:
-  Lowerer(const std::function<bool(Node*)>& is_boundary) : is_boundary_(is_boundary) {}
-
+  explicit Lowerer(const std::function<bool(Node*)>& is_boundary) : is_boundary_(is_boundary) {}
   LoweredKernel run(const std::vector<Node*>& roots);
 
 private:
+  bool inlined(Node* n) const {
+    return !n->realized() && (std::find(roots_.begin(), roots_.end(), n) != roots_.end() || !is_boundary_(n));
+  }
+  std::vector<int> map_axes();
   int lower(Node* n, const std::vector<IExprPtr>& coords);
   int load(Node* n, const std::vector<IExprPtr>& coords);
   int lower_view(Node* n, const std::vector<IExprPtr>& coords);
   int lower_reduce(Node* n, const std::vector<IExprPtr>& coords);
   int lower_matmul(Node* n, const std::vector<IExprPtr>& coords);
+  int open_stage(Node* n, std::vector<int64_t> extents, const std::vector<IExprPtr>& coords);
   int emit(KInst k) {
     insts_.push_back({k, nullptr});
     return static_cast<int>(insts_.size()) - 1;
@@ -42,8 +49,11 @@ private:
     k.value = v;
     return emit(k);
   }
-  void start_reduce(Node* n, std::vector<int64_t> extents);
+  void order_stages();
   void merge_dims();
+  void rewrite_exprs(const std::vector<IExprPtr>& vars, const std::vector<std::vector<IExprPtr>>& rvars,
+                     const IndexContext& next);
+  bool try_merge(int d, int stage);
   Kernel finish(const std::vector<std::pair<int, int>>& outputs, const std::vector<int>& out_args);
 
   const std::function<bool(Node*)>& is_boundary_;
@@ -52,10 +62,34 @@ private:
   std::vector<Node*> args_;
   std::unordered_map<Node*, int> arg_of_;
   std::unordered_map<std::string, int> memo_;
-  Node* reduce_owner_ = nullptr;
+  std::vector<int> stage_done_; // stage ids in completion order = execution order
   std::vector<std::string> op_names_;
   std::vector<Node*> roots_;
 };
+
+// The axes of the roots that become the final map stage: the reduced axes of inlined
+// reductions over an input of the roots' shape. They must agree and be trailing axes.
+std::vector<int> Lowerer::map_axes() {
+  std::vector<int> axes;
+  Node* owner = nullptr;
+  std::unordered_set<Node*> seen;
+  std::vector<Node*> stack(roots_.begin(), roots_.end());
+  const Shape& shape = roots_[0]->shape;
+  while (!stack.empty()) {
+    Node* n = stack.back();
+    stack.pop_back();
+    if (!seen.insert(n).second || !inlined(n)) continue;
+    for (auto& in : n->inputs) stack.push_back(in.get());
+    if (!is_reduce(n->op) || n->inputs[0]->shape != shape || std::count(roots_.begin(), roots_.end(), n)) continue;
+    auto& a = n->get<AxesAttr>().axes;
+    bool trailing = a.back() == static_cast<int>(shape.size()) - 1 && a.back() - a.front() + 1 == (int)a.size();
+    if (!trailing) throw FusionConflict(n, "a fused reduction over non-trailing axes");
+    if (owner && a != axes) throw FusionConflict(n, "fused reductions over different axes");
+    axes = a;
+    owner = n;
+  }
+  return axes;
+}
 
 int Lowerer::load(Node* n, const std::vector<IExprPtr>& coords) {
   auto [it, fresh] = arg_of_.try_emplace(n, static_cast<int>(args_.size()));
@@ -74,9 +108,8 @@ int Lowerer::lower(Node* n, const std::vector<IExprPtr>& coords) {
   for (auto& c : coords) key += "|" + c->key;
   if (auto it = memo_.find(key); it != memo_.end()) return it->second;
 
-  bool is_root = std::find(roots_.begin(), roots_.end(), n) != roots_.end();
   int id;
-  if (n->realized() || (!is_root && is_boundary_(n))) id = load(n, coords);
+  if (!inlined(n)) id = load(n, coords);
   else if (n->op == Op::Const) id = emit_const(n->dtype, n->get<ConstAttr>().value);
   else if (is_elementwise(n->op)) {
     KInst k{n->op, n->dtype};
@@ -88,8 +121,7 @@ int Lowerer::lower(Node* n, const std::vector<IExprPtr>& coords) {
   else if (n->op == Op::Matmul) id = lower_matmul(n, coords);
   else fail("lower", "cannot lower {} : {}{}", op_name(n->op), dtype_name(n->dtype), shape_str(n->shape));
 
-  if (!n->realized() && n->op != Op::Const && n->op != Op::Buffer && !is_movement(n->op) &&
-      (is_root || !is_boundary_(n)) && op_names_.size() < 4 &&
+  if (inlined(n) && is_compute(n->op) && op_names_.size() < 4 &&
       std::find(op_names_.begin(), op_names_.end(), op_name(n->op)) == op_names_.end())
     op_names_.emplace_back(op_name(n->op));
   memo_[key] = id;
@@ -142,111 +174,152 @@ int Lowerer::lower_view(Node* n, const std::vector<IExprPtr>& coords) {
   }
 }
 
-void Lowerer::start_reduce(Node* n, std::vector<int64_t> extents) {
-  if (reduce_owner_ && reduce_owner_ != n)
-    fail("lower", "two reductions in one kernel ({} and {})", op_name(reduce_owner_->op), op_name(n->op));
-  reduce_owner_ = n;
-  ctx_.reduce = std::move(extents);
+// A reduction (or matmul) inlined here gets a stage of its own, computed once per outer point.
+int Lowerer::open_stage(Node* n, std::vector<int64_t> extents, const std::vector<IExprPtr>& coords) {
+  bool is_root = std::count(roots_.begin(), roots_.end(), n) > 0;
+  for (auto& c : coords)
+    if (uses_rvar(c)) throw FusionConflict(n, fmt::format("{} would run inside another stage's loop", op_name(n->op)));
+  if (!is_root && n->numel() != numel(ctx_.domain))
+    throw FusionConflict(n, fmt::format("{} would be recomputed for each of {} outputs", op_name(n->op),
+                                        numel(ctx_.domain) / std::max<int64_t>(n->numel(), 1)));
+  ctx_.stages.push_back(std::move(extents));
+  return static_cast<int>(ctx_.stages.size()) - 1;
 }
 
 int Lowerer::lower_reduce(Node* n, const std::vector<IExprPtr>& coords) {
   auto& axes = n->get<AxesAttr>().axes;
   const Shape& is = n->inputs[0]->shape;
   std::vector<int64_t> extents;
+  for (int a : axes) extents.push_back(is[a]);
+  int stage = open_stage(n, extents, coords);
   std::vector<IExprPtr> ic = coords;
-  for (size_t j = 0; j < axes.size(); ++j) {
-    extents.push_back(is[axes[j]]);
-    ic[axes[j]] = irvar(static_cast<int>(j));
-  }
-  start_reduce(n, extents);
+  for (size_t j = 0; j < axes.size(); ++j) ic[axes[j]] = irvar(stage, static_cast<int>(j));
   KInst k{n->op, n->dtype};
   k.a = lower(n->inputs[0].get(), ic);
-  if (n->op == Op::ArgMax || n->op == Op::ArgMin) k.b = emit_expr(irvar(0), DType::I64);
+  k.stage = stage;
+  if (n->op == Op::ArgMax || n->op == Op::ArgMin) k.b = emit_expr(irvar(stage, 0), DType::I64);
+  stage_done_.push_back(stage);
   return emit(k);
 }
 
 int Lowerer::lower_matmul(Node* n, const std::vector<IExprPtr>& coords) {
   size_t r = n->shape.size();
-  start_reduce(n, {n->inputs[0]->shape[r - 1]});
+  int stage = open_stage(n, {n->inputs[0]->shape[r - 1]}, coords);
   std::vector<IExprPtr> ac = coords, bc = coords;
-  ac[r - 1] = irvar(0);
-  bc[r - 2] = irvar(0);
+  ac[r - 1] = irvar(stage, 0);
+  bc[r - 2] = irvar(stage, 0);
   KInst mul{Op::Mul, n->dtype};
   mul.a = lower(n->inputs[0].get(), ac);
   mul.b = lower(n->inputs[1].get(), bc);
   KInst sum{Op::Sum, n->dtype};
   sum.a = emit(mul);
+  sum.stage = stage;
+  stage_done_.push_back(stage);
   return emit(sum);
 }
 
-// Drops extent-1 loops, then merges neighbouring loops wherever that adds no div/mod: a
-// contiguous elementwise kernel becomes one flat loop, a row reduction one outer loop.
-void Lowerer::merge_dims() {
-  auto rewrite = [&](const std::vector<IExprPtr>& vars, const std::vector<IExprPtr>& rvars,
-                     const IndexContext& next, bool only_if_simpler) {
-    std::vector<IExprPtr> out(insts_.size());
-    int before = 0, after = 0;
-    for (size_t i = 0; i < insts_.size(); ++i) {
-      if (!insts_[i].expr) continue;
-      before += inonaffine_count(insts_[i].expr);
-      out[i] = isubstitute(insts_[i].expr, vars, rvars, next);
-      after += inonaffine_count(out[i]);
+void Lowerer::rewrite_exprs(const std::vector<IExprPtr>& vars, const std::vector<std::vector<IExprPtr>>& rvars,
+                            const IndexContext& next) {
+  for (auto& p : insts_)
+    if (p.expr) {
+      IExprPtr e = isubstitute(p.expr, vars, rvars, next);
+      p.expr = e ? e : iconst(1); // a mask that became always true
     }
-    if (only_if_simpler && after > before) return false;
-    for (size_t i = 0; i < insts_.size(); ++i)
-      if (insts_[i].expr) insts_[i].expr = out[i] ? out[i] : iconst(1); // an always-true mask
-    ctx_ = next;
-    return true;
-  };
-  auto identity = [](size_t n, bool reduce) {
-    std::vector<IExprPtr> v;
-    for (size_t i = 0; i < n; ++i) v.push_back(reduce ? irvar((int)i) : ivar((int)i));
-    return v;
-  };
-  for (bool reduce : {false, true}) {
-    auto& dims = reduce ? ctx_.reduce : ctx_.domain;
-    // Drop extent-1 loops.
+  ctx_ = next;
+}
+
+// Renumbers stages so that their ids follow execution order (a stage runs after the stages
+// its values depend on: the order in which their lowering completed).
+void Lowerer::order_stages() {
+  std::vector<int> final_id(ctx_.stages.size());
+  IndexContext next = ctx_;
+  for (size_t i = 0; i < stage_done_.size(); ++i) {
+    final_id[stage_done_[i]] = static_cast<int>(i);
+    next.stages[i] = ctx_.stages[stage_done_[i]];
+  }
+  std::vector<IExprPtr> vars;
+  for (size_t d = 0; d < ctx_.domain.size(); ++d) vars.push_back(ivar(static_cast<int>(d)));
+  std::vector<std::vector<IExprPtr>> rvars(ctx_.stages.size());
+  for (size_t s = 0; s < ctx_.stages.size(); ++s)
+    for (size_t a = 0; a < ctx_.stages[s].size(); ++a) rvars[s].push_back(irvar(final_id[s], static_cast<int>(a)));
+  for (auto& p : insts_)
+    if (p.k.stage >= 0) p.k.stage = final_id[p.k.stage];
+  rewrite_exprs(vars, rvars, next);
+}
+
+// Tries to merge loop d+1 into loop d of the domain (stage < 0) or of a stage: accepted when the
+// index expressions need no more div/mod than before (a contiguous elementwise kernel becomes one
+// flat loop, a row reduction one outer loop).
+bool Lowerer::try_merge(int d, int stage) {
+  IndexContext m = ctx_;
+  auto& md = stage < 0 ? m.domain : m.stages[stage];
+  int64_t inner = md[d + 1];
+  md[d] *= inner;
+  md.erase(md.begin() + d + 1);
+  auto var = [&](int a) { return stage < 0 ? ivar(a) : irvar(stage, a); };
+  std::vector<IExprPtr> sub;
+  for (int j = 0; j < static_cast<int>(md.size()) + 1; ++j) {
+    if (j < d) sub.push_back(var(j));
+    else if (j == d) sub.push_back(idiv(var(d), inner, m));
+    else if (j == d + 1) sub.push_back(imod(var(d), inner, m));
+    else sub.push_back(var(j - 1));
+  }
+  std::vector<IExprPtr> vars;
+  for (size_t j = 0; j < ctx_.domain.size(); ++j) vars.push_back(ivar(static_cast<int>(j)));
+  std::vector<std::vector<IExprPtr>> rvars(ctx_.stages.size());
+  for (size_t s = 0; s < ctx_.stages.size(); ++s)
+    for (size_t a = 0; a < ctx_.stages[s].size(); ++a) rvars[s].push_back(irvar((int)s, (int)a));
+  (stage < 0 ? vars : rvars[stage]) = sub;
+  int before = 0, after = 0;
+  std::vector<IExprPtr> out(insts_.size());
+  for (size_t i = 0; i < insts_.size(); ++i) {
+    if (!insts_[i].expr) continue;
+    before += inonaffine_count(insts_[i].expr);
+    out[i] = isubstitute(insts_[i].expr, vars, rvars, m);
+    after += inonaffine_count(out[i]);
+  }
+  if (after > before) return false;
+  for (size_t i = 0; i < insts_.size(); ++i)
+    if (insts_[i].expr) insts_[i].expr = out[i] ? out[i] : iconst(1);
+  ctx_ = m;
+  return true;
+}
+
+void Lowerer::merge_dims() {
+  for (int stage = -1; stage < static_cast<int>(ctx_.stages.size()); ++stage) {
+    auto dims_of = [&]() -> std::vector<int64_t>& { return stage < 0 ? ctx_.domain : ctx_.stages[stage]; };
+    // Drop extent-1 loops (but keep one loop per stage).
     IndexContext next = ctx_;
-    auto& nd = reduce ? next.reduce : next.domain;
+    auto& nd = stage < 0 ? next.domain : next.stages[stage];
     nd.clear();
     std::vector<IExprPtr> sub;
-    for (int64_t e : dims) {
-      sub.push_back(e == 1 ? iconst(0) : (reduce ? irvar((int)nd.size()) : ivar((int)nd.size())));
+    for (int64_t e : dims_of()) {
+      int a = static_cast<int>(nd.size());
+      sub.push_back(e == 1 ? iconst(0) : (stage < 0 ? ivar(a) : irvar(stage, a)));
       if (e != 1) nd.push_back(e);
     }
-    rewrite(reduce ? identity(ctx_.domain.size(), false) : sub, reduce ? sub : identity(ctx_.reduce.size(), true),
-            next, false);
-    // Merge loop d with d+1, innermost pairs first.
-    for (int d = static_cast<int>((reduce ? ctx_.reduce : ctx_.domain).size()) - 2; d >= 0; --d) {
-      IndexContext m = ctx_;
-      auto& md = reduce ? m.reduce : m.domain;
-      int64_t inner = md[d + 1];
-      md[d] *= inner;
-      md.erase(md.begin() + d + 1);
-      std::vector<IExprPtr> s;
-      for (int j = 0; j < static_cast<int>(md.size()) + 1; ++j) {
-        auto v = [&](int a) { return reduce ? irvar(a) : ivar(a); };
-        if (j < d) s.push_back(v(j));
-        else if (j == d) s.push_back(idiv(v(d), inner, m));
-        else if (j == d + 1) s.push_back(imod(v(d), inner, m));
-        else s.push_back(v(j - 1));
-      }
-      rewrite(reduce ? identity(ctx_.domain.size(), false) : s, reduce ? s : identity(ctx_.reduce.size(), true), m,
-              true);
-    }
+    if (stage >= 0 && nd.empty()) continue;
+    std::vector<IExprPtr> vars;
+    for (size_t j = 0; j < ctx_.domain.size(); ++j) vars.push_back(ivar(static_cast<int>(j)));
+    std::vector<std::vector<IExprPtr>> rvars(ctx_.stages.size());
+    for (size_t s = 0; s < ctx_.stages.size(); ++s)
+      for (size_t a = 0; a < ctx_.stages[s].size(); ++a) rvars[s].push_back(irvar((int)s, (int)a));
+    (stage < 0 ? vars : rvars[stage]) = sub;
+    rewrite_exprs(vars, rvars, next);
+    for (int d = static_cast<int>(dims_of().size()) - 2; d >= 0; --d) try_merge(d, stage);
   }
 }
 
 Kernel Lowerer::finish(const std::vector<std::pair<int, int>>& outputs, const std::vector<int>& out_args) {
   Kernel k;
   k.domain = ctx_.domain;
-  k.reduce = ctx_.reduce;
+  k.stages = ctx_.stages;
   for (Node* a : args_) k.args.push_back({a->dtype, a->numel(), false});
   // Emit final instructions with value numbering, so equal index math is computed once.
   std::unordered_map<std::string, int> numbering;
   auto add = [&](KInst in) {
-    std::string key = fmt::format("{}.{}.{}.{}.{}.{}.{}.{}", (int)in.op, (int)in.dtype, in.a, in.b, in.c, in.imm,
-                                  in.value.f, in.value.i);
+    std::string key = fmt::format("{}.{}.{}.{}.{}.{}.{}.{}.{}", (int)in.op, (int)in.dtype, in.a, in.b, in.c, in.imm,
+                                  in.stage, in.value.f, in.value.i);
     auto [it, fresh] = numbering.try_emplace(key, static_cast<int>(k.insts.size()));
     if (fresh) k.insts.push_back(in);
     return it->second;
@@ -268,6 +341,7 @@ Kernel Lowerer::finish(const std::vector<std::pair<int, int>>& outputs, const st
     case IExpr::Kind::RVar: {
       KInst i{e->kind == IExpr::Kind::Var ? Op::LoopIndex : Op::ReduceIndex, DType::I64};
       i.imm = e->c;
+      if (e->kind == IExpr::Kind::RVar) i.stage = e->stage;
       return add(i);
     }
     case IExpr::Kind::Div: return bin(Op::FloorDiv, DType::I64, expr(e->a), cst(e->c));
@@ -300,8 +374,7 @@ Kernel Lowerer::finish(const std::vector<std::pair<int, int>>& outputs, const st
     const PInst& p = insts_[i];
     if (p.expr) {
       int e = expr(p.expr);
-      // A mask that simplified to a constant 1 is the literal true.
-      if (p.k.dtype == DType::Bool && k.insts[e].dtype != DType::Bool) {
+      if (p.k.dtype == DType::Bool && k.insts[e].dtype != DType::Bool) { // a mask simplified to 1
         KInst t{Op::Const, DType::Bool};
         t.value.i = 1;
         e = add(t);
@@ -319,8 +392,8 @@ Kernel Lowerer::finish(const std::vector<std::pair<int, int>>& outputs, const st
     k.stores.push_back({out_args[o], id[outputs[o].second], id[outputs[o].first]});
   }
   // Readable and unique: the fused ops, then a hash of the body.
-  std::string body = print_kernel(k);
-  uint64_t h = std::hash<std::string>{}(body);
+  uint64_t h = 0xcbf29ce484222325ull; // FNV-1a, stable across runs and builds
+  for (char c : print_kernel(k)) h = (h ^ static_cast<uint8_t>(c)) * 0x100000001b3ull;
   k.name = "k";
   for (auto& n : op_names_) k.name += "_" + n;
   k.name += fmt::format("_{:06x}", h & 0xffffff);
@@ -330,18 +403,36 @@ Kernel Lowerer::finish(const std::vector<std::pair<int, int>>& outputs, const st
 LoweredKernel Lowerer::run(const std::vector<Node*>& roots) {
   roots_ = roots;
   const Shape& shape = roots[0]->shape;
-  ctx_.domain = shape;
+  for (Node* r : roots)
+    if (r->shape != shape) fail("lower", "kernel roots differ in shape: {} vs {}", shape_str(shape), shape_str(r->shape));
+  std::vector<int> mapped = map_axes();
+  // Root coordinates: outer loops for kept axes, a final map stage over the mapped ones.
+  int map_stage = -1;
+  std::vector<int64_t> map_extents;
+  for (int a : mapped) map_extents.push_back(shape[a]);
+  if (!mapped.empty()) {
+    ctx_.stages.push_back(map_extents);
+    map_stage = 0;
+  }
   std::vector<IExprPtr> coords;
-  for (size_t d = 0; d < shape.size(); ++d) coords.push_back(ivar(static_cast<int>(d)));
+  for (size_t d = 0; d < shape.size(); ++d) {
+    auto it = std::find(mapped.begin(), mapped.end(), static_cast<int>(d));
+    if (it != mapped.end()) coords.push_back(irvar(map_stage, static_cast<int>(it - mapped.begin())));
+    else {
+      coords.push_back(ivar(static_cast<int>(ctx_.domain.size())));
+      ctx_.domain.push_back(shape[d]);
+    }
+  }
   std::vector<std::pair<int, int>> outputs; // (value inst, index inst)
+  auto strides = contiguous_strides(shape);
   for (Node* r : roots) {
-    if (r->shape != shape) fail("lower", "kernel roots differ in shape");
     int value = lower(r, coords);
-    auto strides = contiguous_strides(shape);
     IExprPtr idx = iconst(0);
     for (size_t d = 0; d < shape.size(); ++d) idx = iadd(idx, imul(coords[d], strides[d], ctx_), ctx_);
     outputs.push_back({value, emit_expr(idx, DType::I64)});
   }
+  if (map_stage >= 0) stage_done_.push_back(map_stage);
+  order_stages();
   merge_dims();
   std::vector<int> out_args;
   for (Node* r : roots) {

@@ -15,16 +15,23 @@ Schedule run_pipeline(const std::vector<Node*>& outputs, const PipelineOptions& 
   if (opts.verify_each) verify_graph(outputs, "trace");
   step("graph", [&] { return print_graph(outputs, {.source_locations = true}); });
 
-  std::vector<Node*> roots = schedule_unfused(outputs);
-  std::unordered_set<Node*> boundary(roots.begin(), roots.end());
-  auto is_boundary = [&](Node* n) { return boundary.count(n) > 0; };
-
-  Schedule s;
-  for (Node* r : roots) {
-    s.kernels.push_back(lower_kernel({r}, is_boundary));
-    step("kernels", [&] { return print_kernel(s.kernels.back().kernel); });
+  // Schedule, then lower each kernel; a fusion conflict makes the offending node a kernel
+  // output of its own and starts over.
+  std::unordered_set<Node*> forced;
+  for (;;) {
+    std::vector<Node*> roots = schedule(outputs, opts.fusion, forced);
+    std::unordered_set<Node*> boundary(roots.begin(), roots.end());
+    auto is_boundary = [&](Node* n) { return boundary.count(n) > 0; };
+    Schedule s;
+    try {
+      for (Node* r : roots) s.kernels.push_back(lower_kernel({r}, is_boundary));
+    } catch (const FusionConflict& c) {
+      if (!forced.insert(c.node).second) throw;
+      continue;
+    }
+    for (auto& k : s.kernels) step("kernels", [&] { return print_kernel(k.kernel); });
+    return s;
   }
-  return s;
 }
 
 } // namespace kiln

@@ -9,6 +9,7 @@ namespace kiln {
 
 struct PipelineOptions {
   bool verify_each = true;
+  bool fusion = true; // false: one kernel per compute node (the unfused baseline)
   // Called after each named step with its text form (KILN_DUMP and kiln-opt hook in here).
   std::function<void(std::string_view step, const std::string& text)> on_step;
 };

@@ -1,8 +1,22 @@
 #include "passes/schedule.h"
 
 #include <algorithm>
+#include <unordered_map>
 
 namespace kiln {
+namespace {
+
+// Ops whose recomputation costs more than re-reading a written result.
+bool expensive(Op op) {
+  switch (op) {
+  case Op::Exp: case Op::Log: case Op::Log1p: case Op::Expm1: case Op::Sin: case Op::Cos:
+  case Op::Tanh: case Op::Sigmoid: case Op::Erf: case Op::Pow:
+    return true;
+  default: return is_reduce(op) || op == Op::Matmul;
+  }
+}
+
+} // namespace
 
 Node* storage_source(Node* n) {
   Node* base = n;
@@ -10,14 +24,40 @@ Node* storage_source(Node* n) {
   return base->realized() || is_compute(base->op) ? base : n;
 }
 
-std::vector<Node*> schedule_unfused(const std::vector<Node*>& outputs) {
-  std::vector<Node*> roots;
-  std::unordered_set<Node*> is_output(outputs.begin(), outputs.end());
-  for (Node* n : topo_order(outputs, /*stop_at_realized=*/true)) {
-    if (n->realized()) continue;
-    if (is_compute(n->op) || (is_output.count(n) && storage_source(n) == n)) roots.push_back(n);
+std::vector<Node*> schedule(const std::vector<Node*>& outputs, bool fusion, const std::unordered_set<Node*>& forced) {
+  std::vector<Node*> order = topo_order(outputs, /*stop_at_realized=*/true);
+  std::unordered_set<Node*> roots;
+  for (Node* o : outputs)
+    if (storage_source(o) == o) roots.insert(o);
+    else if (!storage_source(o)->realized()) roots.insert(storage_source(o));
+  for (Node* n : order)
+    if (!n->realized() && is_compute(n->op) && (!fusion || forced.count(n))) roots.insert(n);
+
+  if (fusion) {
+    // Walk users before producers: the kernels that would inline each node are known from its
+    // users' decisions. A node inlined by several kernels is recomputed in each.
+    std::unordered_map<Node*, std::vector<Node*>> users;
+    for (Node* n : order)
+      for (auto& in : n->inputs) users[in.get()].push_back(n);
+    std::unordered_map<Node*, std::vector<Node*>> kernels; // node -> kernel roots inlining it
+    for (auto it = order.rbegin(); it != order.rend(); ++it) {
+      Node* n = *it;
+      if (n->realized()) continue;
+      std::vector<Node*> ks;
+      for (Node* u : users[n])
+        for (Node* k : roots.count(u) ? std::vector<Node*>{u} : kernels[u])
+          if (std::find(ks.begin(), ks.end(), k) == ks.end()) ks.push_back(k);
+      bool broadcast = false; // an elementwise op recomputed per element of a much larger output
+      for (Node* k : ks) broadcast = broadcast || (is_elementwise(n->op) && k->numel() > 4 * std::max<int64_t>(n->numel(), 1));
+      if (is_compute(n->op) && !roots.count(n) && expensive(n->op) && (ks.size() > 1 || broadcast))
+        roots.insert(n);
+      kernels[n] = roots.count(n) ? std::vector<Node*>{n} : ks;
+    }
   }
-  return roots;
+  std::vector<Node*> out;
+  for (Node* n : order)
+    if (roots.count(n)) out.push_back(n);
+  return out;
 }
 
 } // namespace kiln

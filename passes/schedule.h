@@ -1,4 +1,4 @@
-// Scheduling: which graph nodes become kernel outputs (all other nodes are inlined into them).
+// Scheduling: which graph nodes become kernel outputs (every other node is inlined into them).
 #pragma once
 #include "ir/node.h"
 
@@ -10,8 +10,10 @@ namespace kiln {
 // a computed or realized node share its buffer instead of getting a copy kernel.
 Node* storage_source(Node* n);
 
-// One kernel per compute node (elementwise, reduction, matmul), in topological order; views and
-// literals are inlined into their consumers. Outputs that are views or literals get a copy kernel.
-std::vector<Node*> schedule_unfused(const std::vector<Node*>& outputs);
+// Kernel outputs in execution (topological) order. Unfused: one kernel per compute node, views and
+// literals inlined into their consumers. Fused: a node is inlined into every kernel that uses it,
+// except reductions and expensive elementwise ops used by several kernels (written once instead
+// of recomputed) and the nodes in `forced` (fusion conflicts found by lowering).
+std::vector<Node*> schedule(const std::vector<Node*>& outputs, bool fusion, const std::unordered_set<Node*>& forced);
 
 } // namespace kiln

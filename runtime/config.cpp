@@ -19,6 +19,7 @@ Options& options() {
   static Options o = [] {
     Options x;
     if (const char* s = std::getenv("KILN_DUMP")) x.dump = s;
+    if (const char* s = std::getenv("KILN_FUSION")) x.fusion = std::string(s) != "0";
     return x;
   }();
   return o;

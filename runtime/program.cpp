@@ -19,6 +19,7 @@ namespace kiln {
 std::shared_ptr<Program> compile_program(const std::vector<Node*>& outputs, const std::vector<Node*>& leaves) {
   auto t0 = std::chrono::steady_clock::now();
   PipelineOptions po;
+  po.fusion = options().fusion;
   if (!options().dump.empty())
     po.on_step = [](std::string_view step, const std::string& text) {
       if (options().dumps(std::string(step))) fmt::print(stderr, "# ---- {} ----\n{}", step, text);
@@ -79,7 +80,7 @@ std::vector<std::shared_ptr<Storage>> run_program(const Program& p, const std::v
     int64_t rows = k.domain.empty() ? 1 : k.domain[0];
     if (k.domain_size() > 0) {
       // Split rows so each thread gets at least ~32K scalar iterations.
-      int64_t per_row = std::max<int64_t>(1, k.domain_size() / rows * std::max<int64_t>(1, numel(k.reduce)));
+      int64_t per_row = std::max<int64_t>(1, k.domain_size() / rows * k.inner_size());
       parallel_for(rows, (32768 + per_row - 1) / per_row, [&](int64_t b, int64_t e) { l.fn(args.data(), b, e); });
       ++mutable_stats().kernels_launched;
     }

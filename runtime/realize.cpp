@@ -1,5 +1,6 @@
 #include "runtime/realize.h"
 
+#include "runtime/config.h"
 #include "runtime/program.h"
 #include "runtime/stats.h"
 
@@ -72,6 +73,7 @@ void realize_nodes(const std::vector<Node*>& roots) {
   std::unordered_map<Node*, uint64_t> pos;
   for (Node* n : order) pos[n] = pos.size();
   for (Node* o : ordered_outputs) key.push_back(pos.at(o));
+  key.push_back(options().fusion); // the same graph fused and unfused are different programs
 
   std::shared_ptr<Program>& prog = programs[key];
   if (prog) ++mutable_stats().program_cache_hits;

@@ -64,13 +64,13 @@ private:
   // Opens a counted loop [lo, hi) by step; returns the index phi. close_loop() finishes it.
   llvm::PHINode* open_loop(Value* lo, Value* hi, const char* name, int64_t step = 1);
   Value* accumulate(const KInst& in, Value* acc, Value* x);
-  void emit_level(const std::vector<Level>& levels, Level level);
-  void emit_stores();
-  std::vector<size_t> reductions() const;
+  void emit_placed(int loop, int after);
+  void emit_stores(int loop);
+  std::vector<size_t> reductions(int stage) const;
   std::optional<int64_t> stride(int inst, Op loop, int64_t axis) const;
   bool use_tiled_reduction() const;
-  void emit_row_reduction(const std::vector<Level>& levels);
-  void emit_tiled_reduction(const std::vector<Level>& levels, Value* lo, Value* hi);
+  void emit_stage(int stage);
+  void emit_tiled_reduction(Value* lo, Value* hi);
   void close_loop(llvm::PHINode* iv);
 
   const Kernel& k_;
@@ -79,6 +79,7 @@ private:
   IRBuilder<> b_;
   llvm::Function* fn_ = nullptr;
   std::vector<Value*> args_, vals_, loop_idx_, reduce_idx_;
+  std::vector<Placement> place_;
   struct LoopState {
     llvm::BasicBlock *header, *exit;
     Value* hi;
@@ -307,13 +308,17 @@ Value* Emitter::accumulate(const KInst& in, Value* acc, Value* x) {
   return r;
 }
 
-void Emitter::emit_level(const std::vector<Level>& levels, Level level) {
+// Emits, in order, the instructions placed inside stage `loop` (-1: outside all stages) that
+// need results of exactly stage `after` (any when after < -1), skipping reductions.
+void Emitter::emit_placed(int loop, int after) {
   for (size_t i = 0; i < k_.insts.size(); ++i)
-    if (levels[i] == level && !is_reduce(k_.insts[i].op)) vals_[i] = emit_inst(i);
+    if (place_[i].loop == loop && (after < -1 || place_[i].after == after) && !is_reduce(k_.insts[i].op))
+      vals_[i] = emit_inst(i);
 }
 
-void Emitter::emit_stores() {
+void Emitter::emit_stores(int loop) {
   for (const KStore& st : k_.stores) {
+    if (k_.store_placement(st, place_).loop != loop) continue;
     DType t = k_.args[st.arg].dtype;
     Value* x = vals_[st.value];
     if (t == DType::Bool) x = b_.CreateZExt(x, b_.getInt8Ty());
@@ -322,10 +327,10 @@ void Emitter::emit_stores() {
   }
 }
 
-std::vector<size_t> Emitter::reductions() const {
+std::vector<size_t> Emitter::reductions(int stage) const {
   std::vector<size_t> r;
   for (size_t i = 0; i < k_.insts.size(); ++i)
-    if (is_reduce(k_.insts[i].op)) r.push_back(i);
+    if (is_reduce(k_.insts[i].op) && k_.insts[i].stage == stage) r.push_back(i);
   return r;
 }
 
@@ -361,10 +366,12 @@ std::optional<int64_t> Emitter::stride(int i, Op loop, int64_t axis) const {
 // the reduce axis (matmul's B, column sums), the reduce loop runs outside a loop over a tile of
 // outputs, accumulating into a small stack array, so the innermost loop vectorizes over outputs.
 bool Emitter::use_tiled_reduction() const {
-  if (k_.reduce.empty() || k_.domain.empty() || k_.domain.back() < 16) return false;
-  for (size_t r : reductions())
+  if (k_.stages.size() != 1 || k_.domain.empty() || k_.domain.back() < 16) return false;
+  for (size_t r : reductions(0))
     if (k_.insts[r].op == Op::ArgMax || k_.insts[r].op == Op::ArgMin) return false;
-  int64_t j = static_cast<int64_t>(k_.domain.size()) - 1, rr = static_cast<int64_t>(k_.reduce.size()) - 1;
+  for (const KStore& st : k_.stores)
+    if (k_.store_placement(st, place_).loop >= 0) return false;
+  int64_t j = static_cast<int64_t>(k_.domain.size()) - 1, rr = static_cast<int64_t>(k_.stages[0].size()) - 1;
   bool along_outputs = false;
   for (const KInst& in : k_.insts) {
     if (in.op != Op::Load) continue;
@@ -375,53 +382,72 @@ bool Emitter::use_tiled_reduction() const {
   return along_outputs;
 }
 
-void Emitter::emit_row_reduction(const std::vector<Level>& levels) {
-  // Accumulators are phis of each reduce loop, carried out through the loop exits.
+// One stage: its loop nest, with reduction accumulators as loop phis carried out through the
+// exits, and the stores a map stage makes.
+void Emitter::emit_stage(int stage) {
+  // Each reduction carries a few loop values ("parts"): the accumulator, plus the index for
+  // argmax/argmin, or a seen-NaN flag for float max/min (maxnum ignores NaN but vectorizes).
   struct Acc {
     size_t inst;
-    Value *value, *index;
+    std::vector<Value*> parts;
+  };
+  auto fp_extremum = [&](const KInst& in) {
+    return (in.op == Op::Max || in.op == Op::Min) && is_float(k_.insts[in.a].dtype);
   };
   std::vector<Acc> accs;
-  for (size_t r : reductions()) {
-    bool arg = k_.insts[r].op == Op::ArgMax || k_.insts[r].op == Op::ArgMin;
-    accs.push_back({r, reduce_init(k_.insts[r]), arg ? b_.getInt64(0) : nullptr});
+  for (size_t r : reductions(stage)) {
+    const KInst& in = k_.insts[r];
+    Acc a{r, {reduce_init(in)}};
+    if (in.op == Op::ArgMax || in.op == Op::ArgMin) a.parts.push_back(b_.getInt64(0));
+    if (fp_extremum(in)) a.parts.push_back(b_.getFalse());
+    accs.push_back(a);
   }
   std::vector<std::vector<llvm::PHINode*>> phis;
   std::vector<llvm::PHINode*> rloops;
-  for (size_t d = 0; d < k_.reduce.size(); ++d) {
+  reduce_idx_.assign(k_.stages[stage].size(), nullptr);
+  for (size_t d = 0; d < k_.stages[stage].size(); ++d) {
     llvm::BasicBlock* pre = b_.GetInsertBlock();
-    auto* iv = open_loop(b_.getInt64(0), b_.getInt64(k_.reduce[d]), "r");
+    auto* iv = open_loop(b_.getInt64(0), b_.getInt64(k_.stages[stage][d]), "r");
     rloops.push_back(iv);
-    reduce_idx_.push_back(iv);
+    reduce_idx_[d] = iv;
     llvm::BasicBlock* body = b_.GetInsertBlock();
     b_.SetInsertPoint(loops_.back().second.header->getFirstNonPHI()); // phis go in the header
     std::vector<llvm::PHINode*> level;
     for (auto& a : accs)
-      for (Value** v : {&a.value, &a.index}) {
-        if (!*v) continue;
-        auto* phi = b_.CreatePHI((*v)->getType(), 2);
-        phi->addIncoming(*v, pre);
-        *v = phi;
+      for (Value*& v : a.parts) {
+        auto* phi = b_.CreatePHI(v->getType(), 2);
+        phi->addIncoming(v, pre);
+        v = phi;
         level.push_back(phi);
       }
     phis.push_back(level);
     b_.SetInsertPoint(body);
   }
-  emit_level(levels, Level::Inner);
+  emit_placed(stage, -2);
+  emit_stores(stage);
   std::vector<Value*> next;
   for (auto& a : accs) {
     const KInst& in = k_.insts[a.inst];
     Value* x = vals_[in.a];
-    if (!a.index) {
-      next.push_back(accumulate(in, a.value, x));
-      continue;
-    }
-    // First index of the max (min); NaN counts as the extreme, like PyTorch.
     DType t = k_.insts[in.a].dtype;
-    Value* better = binary(KInst{in.op == Op::ArgMax ? Op::Gt : Op::Lt, DType::Bool}, t, x, a.value);
-    if (is_float(t)) better = b_.CreateOr(better, b_.CreateAnd(b_.CreateFCmpUNO(x, x), b_.CreateFCmpORD(a.value, a.value)));
-    next.push_back(b_.CreateSelect(better, x, a.value));
-    next.push_back(b_.CreateSelect(better, vals_[in.b], a.index));
+    if (fp_extremum(in)) {
+      // nnan+nsz let LLVM 16 vectorize the reduction; NaN is tracked by the flag beside it.
+      auto id = in.op == Op::Max ? llvm::Intrinsic::maxnum : llvm::Intrinsic::minnum;
+      auto* m = llvm::cast<llvm::Instruction>(b_.CreateBinaryIntrinsic(id, a.parts[0], x));
+      m->setHasNoNaNs(true);
+      m->setHasNoSignedZeros(true);
+      next.push_back(m);
+      next.push_back(b_.CreateOr(a.parts[1], b_.CreateFCmpUNO(x, x)));
+    } else if (in.op == Op::ArgMax || in.op == Op::ArgMin) {
+      // First index of the max (min); NaN counts as the extreme, like PyTorch.
+      Value* better = binary(KInst{in.op == Op::ArgMax ? Op::Gt : Op::Lt, DType::Bool}, t, x, a.parts[0]);
+      if (is_float(t))
+        better = b_.CreateOr(better, b_.CreateAnd(b_.CreateFCmpUNO(x, x), b_.CreateFCmpORD(a.parts[0], a.parts[0])));
+      next.push_back(b_.CreateSelect(better, x, a.parts[0]));
+      next.push_back(b_.CreateSelect(better, vals_[in.b], a.parts[1]));
+    } else {
+      next.push_back(accumulate(in, a.parts[0], x));
+    }
   }
   // Close reduce loops innermost first; after loop d exits, its header phis hold the result.
   for (int d = static_cast<int>(rloops.size()) - 1; d >= 0; --d) {
@@ -432,16 +458,22 @@ void Emitter::emit_row_reduction(const std::vector<Level>& levels) {
   }
   size_t j = 0;
   for (auto& a : accs) {
-    vals_[a.inst] = next[j++];
-    if (a.index) vals_[a.inst] = next[j++];
+    const KInst& in = k_.insts[a.inst];
+    Value* v = next[j];
+    if (fp_extremum(in))
+      v = b_.CreateSelect(next[j + 1], llvm::ConstantFP::getNaN(v->getType()), v);
+    else if (a.parts.size() == 2)
+      v = next[j + 1]; // argmax/argmin: the index
+    vals_[a.inst] = v;
+    j += a.parts.size();
   }
 }
 
-void Emitter::emit_tiled_reduction(const std::vector<Level>& levels, Value* lo, Value* hi) {
+void Emitter::emit_tiled_reduction(Value* lo, Value* hi) {
   const int64_t tile = 256;
   llvm::IRBuilder<> entry(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());
   std::vector<std::pair<size_t, llvm::AllocaInst*>> accs;
-  for (size_t r : reductions()) {
+  for (size_t r : reductions(0)) {
     auto* ty = llvm::ArrayType::get(reg_type(k_.insts[r].dtype), tile);
     accs.push_back({r, entry.CreateAlloca(ty)});
   }
@@ -456,14 +488,14 @@ void Emitter::emit_tiled_reduction(const std::vector<Level>& levels, Value* lo, 
   close_loop(jj);
 
   std::vector<llvm::PHINode*> rloops;
-  for (int64_t extent : k_.reduce) {
+  for (int64_t extent : k_.stages[0]) {
     rloops.push_back(open_loop(b_.getInt64(0), b_.getInt64(extent), "r"));
     reduce_idx_.push_back(rloops.back());
   }
   jj = open_loop(b_.getInt64(0), count, "jj");
   loop_idx_[last] = b_.CreateAdd(j0, jj);
-  emit_level(levels, Level::Outer);
-  emit_level(levels, Level::Inner);
+  emit_placed(-1, -1);
+  emit_placed(0, -2);
   for (auto& [r, a] : accs) {
     Value* p = slot(a, jj);
     b_.CreateStore(accumulate(k_.insts[r], b_.CreateLoad(reg_type(k_.insts[r].dtype), p), vals_[k_.insts[r].a]), p);
@@ -473,10 +505,10 @@ void Emitter::emit_tiled_reduction(const std::vector<Level>& levels, Value* lo, 
 
   jj = open_loop(b_.getInt64(0), count, "jj");
   loop_idx_[last] = b_.CreateAdd(j0, jj);
-  emit_level(levels, Level::Outer);
+  emit_placed(-1, -1);
   for (auto& [r, a] : accs) vals_[r] = b_.CreateLoad(reg_type(k_.insts[r].dtype), slot(a, jj));
-  emit_level(levels, Level::Post);
-  emit_stores();
+  emit_placed(-1, 0);
+  emit_stores(-1);
   close_loop(jj);
   close_loop(j0);
 }
@@ -490,8 +522,8 @@ void Emitter::emit_body(llvm::Function* f) {
   Value* begin = f->getArg(nargs);
   Value* end = f->getArg(nargs + 1);
   std::vector<int64_t> dims = k_.domain.empty() ? std::vector<int64_t>{1} : k_.domain;
+  place_ = k_.placements();
   bool tiled = use_tiled_reduction();
-  auto levels = k_.levels();
   vals_.assign(k_.insts.size(), nullptr);
   loop_idx_.assign(dims.size(), nullptr);
   std::vector<llvm::PHINode*> outer;
@@ -503,13 +535,15 @@ void Emitter::emit_body(llvm::Function* f) {
   }
   if (tiled) {
     bool parallel_is_last = dims.size() == 1;
-    emit_tiled_reduction(levels, parallel_is_last ? begin : b_.getInt64(0),
-                         parallel_is_last ? end : b_.getInt64(dims.back()));
+    emit_tiled_reduction(parallel_is_last ? begin : b_.getInt64(0), parallel_is_last ? end : b_.getInt64(dims.back()));
   } else {
-    emit_level(levels, Level::Outer);
-    if (!k_.reduce.empty()) emit_row_reduction(levels);
-    emit_level(levels, Level::Post);
-    emit_stores();
+    // Stages run in order; what needs stage s's results is computed right after it.
+    emit_placed(-1, -1);
+    for (int s = 0; s < static_cast<int>(k_.stages.size()); ++s) {
+      emit_stage(s);
+      emit_placed(-1, s);
+    }
+    emit_stores(-1);
   }
   for (int d = static_cast<int>(outer.size()) - 1; d >= 0; --d) close_loop(outer[d]);
   b_.CreateRetVoid();
