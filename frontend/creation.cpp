@@ -110,7 +110,8 @@ Tensor scalar_tensor(double value, DType dtype, Loc loc) { return full({}, value
 
 Tensor full(Shape shape, double value, DType dtype, Loc loc) {
   check_shape(shape, "full", loc);
-  return trace::broadcast_to(trace::constant(value, dtype, loc), shape, "full", loc);
+  bool param = is_float(dtype) && value != 0 && value != 1; // zeros/ones stay literals
+  return trace::broadcast_to(trace::constant(value, dtype, loc, param), shape, "full", loc);
 }
 Tensor zeros(Shape shape, DType dtype, Loc loc) { return full(std::move(shape), 0, dtype, loc); }
 Tensor ones(Shape shape, DType dtype, Loc loc) { return full(std::move(shape), 1, dtype, loc); }

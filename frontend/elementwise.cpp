@@ -27,7 +27,8 @@ Tensor unary(Op op, const Tensor& x, Loc loc) {
 }
 
 // Broadcasts operands to one shape in a common dtype.
-std::vector<Tensor> prepare(const char* name, std::initializer_list<const Operand*> ops, DType dtype, Loc loc) {
+std::vector<Tensor> prepare(const char* name, std::initializer_list<const Operand*> ops, DType dtype, Loc loc,
+                            bool bake = false) {
   Shape shape;
   bool first = true;
   for (const Operand* o : ops) {
@@ -37,7 +38,7 @@ std::vector<Tensor> prepare(const char* name, std::initializer_list<const Operan
     first = false;
   }
   std::vector<Tensor> out;
-  for (const Operand* o : ops) out.push_back(trace::broadcast_to(trace::as_tensor(*o, dtype), shape, name, loc));
+  for (const Operand* o : ops) out.push_back(trace::broadcast_to(trace::as_tensor(*o, dtype, bake), shape, name, loc));
   return out;
 }
 
@@ -53,7 +54,15 @@ Tensor binary(Op op, const char* name, const Operand& a, const Operand& b) {
   }
   bool logical = op == Op::LogicalAnd || op == Op::LogicalOr;
   if (logical) t = DType::Bool;
-  auto in = prepare(name, {&a, &b}, t, loc);
+  // Exact identities fold at trace time: x * 1, 1 * x, x / 1, x - 0.
+  auto is = [](const Operand& o, double v) { return !o.is_tensor() && o.number == v; };
+  if (b.is_tensor() && b.tensor.defined() && b.tensor.dtype() == t && ((op == Op::Mul && is(a, 1))))
+    return b.tensor;
+  if (a.is_tensor() && a.tensor.defined() && a.tensor.dtype() == t &&
+      ((op == Op::Mul || op == Op::Div) && is(b, 1) || (op == Op::Sub && is(b, 0))))
+    return a.tensor;
+  // Exponents are compiled in: pow(x, 2) becomes x * x.
+  auto in = prepare(name, {&a, &b}, t, loc, op == Op::Pow);
   DType out = is_comparison(op) || logical ? DType::Bool : t;
   return trace::make(op, out, in[0].shape(), in, NoAttr{}, loc);
 }

@@ -20,8 +20,8 @@ Tensor make(Op op, DType dtype, Shape shape, std::vector<Tensor> inputs, Attr at
   return Tensor(std::move(n));
 }
 
-Tensor constant(double value, DType dtype, Loc loc) {
-  return make(Op::Const, dtype, {}, {}, ConstAttr{Scalar::of(dtype, value)}, loc);
+Tensor constant(double value, DType dtype, Loc loc, bool param) {
+  return make(Op::Const, dtype, {}, {}, ConstAttr{Scalar::of(dtype, value), param}, loc);
 }
 
 Tensor cast(const Tensor& x, DType dtype, Loc loc) {
@@ -73,9 +73,9 @@ DType result_type(std::initializer_list<const Operand*> ops) {
   return *r;
 }
 
-Tensor as_tensor(const Operand& o, DType dtype) {
+Tensor as_tensor(const Operand& o, DType dtype, bool bake) {
   if (o.is_tensor()) return cast(o.tensor, dtype, o.loc);
-  return constant(o.number, dtype, o.loc);
+  return constant(o.number, dtype, o.loc, !bake && !g_label && is_float(dtype));
 }
 
 int64_t normalize_axis(int64_t axis, int64_t rank, const char* op, Loc loc) {

@@ -17,15 +17,17 @@ private:
 };
 
 Tensor make(Op op, DType dtype, Shape shape, std::vector<Tensor> inputs, Attr attr, Loc loc);
-Tensor constant(double value, DType dtype, Loc loc);   // 0-d literal
+// 0-d literal; a parameter's value is passed to kernels at run time instead of compiled in.
+Tensor constant(double value, DType dtype, Loc loc, bool param = false);
 Tensor cast(const Tensor& x, DType dtype, Loc loc);     // no-op when equal
 Tensor broadcast_to(const Tensor& x, const Shape& shape, const char* op, Loc loc);
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op, Loc loc);
 
 // PyTorch result_type over operands: dimensioned tensors, then 0-d tensors, then numbers.
 DType result_type(std::initializer_list<const Operand*> ops);
-// A number operand becomes a 0-d constant of the given dtype.
-Tensor as_tensor(const Operand& o, DType dtype);
+// A number operand becomes a 0-d constant of the given dtype: a parameter when it is a float
+// from user code (a learning rate), baked in when a composite op (gelu's 0.5) or `bake` asks.
+Tensor as_tensor(const Operand& o, DType dtype, bool bake = false);
 
 // kiln::Error "[op] message (at file:line)" pointing at the user's call.
 template <typename... Args>

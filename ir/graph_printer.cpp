@@ -16,7 +16,8 @@ std::string attr_str(const Node& n) {
   return std::visit(
       [&](const auto& a) -> std::string {
         using A = std::decay_t<decltype(a)>;
-        if constexpr (std::is_same_v<A, ConstAttr>) return "{value=" + scalar_str(a.value, n.dtype) + "}";
+        if constexpr (std::is_same_v<A, ConstAttr>)
+          return "{value=" + scalar_str(a.value, n.dtype) + (a.param ? ", param}" : "}");
         if constexpr (std::is_same_v<A, AxesAttr>) return fmt::format("{{axes=[{}]}}", fmt::join(a.axes, ","));
         if constexpr (std::is_same_v<A, PermuteAttr>)
           return fmt::format("{{perm=[{}]}}", fmt::join(a.perm, ","));

@@ -36,6 +36,7 @@ std::string print_kernel(const Kernel& k) {
   for (size_t i = 0; i < k.args.size(); ++i)
     args.push_back(fmt::format("a{}: {}[{}]{}", i, dtype_name(k.args[i].dtype), k.args[i].numel,
                                k.args[i].output ? " out" : ""));
+  for (size_t i = 0; i < k.params.size(); ++i) args.push_back(fmt::format("p{}: {}", i, dtype_name(k.params[i])));
   std::string s = fmt::format("kernel {}({})\n  domain [{}]\n", k.name, fmt::join(args, ", "), fmt::join(k.domain, ", "));
   for (size_t st = 0; st < k.stages.size(); ++st) s += fmt::format("  stage {} [{}]\n", st, fmt::join(k.stages[st], ", "));
   for (size_t i = 0; i < k.insts.size(); ++i) {
@@ -43,6 +44,7 @@ std::string print_kernel(const Kernel& k) {
     std::string rhs;
     if (in.op == Op::Const) rhs = "const " + scalar_str(in.value, in.dtype);
     else if (in.op == Op::LoopIndex) rhs = fmt::format("index {}", in.imm);
+    else if (in.op == Op::Param) rhs = fmt::format("param p{}", in.imm);
     else if (in.op == Op::ReduceIndex) rhs = fmt::format("rindex {}.{}", in.stage, in.imm);
     else if (in.op == Op::Load) rhs = fmt::format("load a{}[%{}]", in.imm, in.a);
     else {
@@ -67,6 +69,8 @@ std::string verify_kernel(const Kernel& k) {
       if (s >= (int)i) return fmt::format("%{} uses a later value", i);
     if (in.op == Op::Load && (in.imm < 0 || in.imm >= (int64_t)k.args.size() || k.args[in.imm].dtype != in.dtype))
       return fmt::format("%{} loads a bad argument", i);
+    if (in.op == Op::Param && (in.imm < 0 || in.imm >= (int64_t)k.params.size() || k.params[in.imm] != in.dtype))
+      return fmt::format("%{} bad parameter", i);
     if (in.op == Op::LoopIndex && (in.imm < 0 || in.imm >= (int64_t)k.domain.size()))
       return fmt::format("%{} bad loop axis", i);
     if ((in.op == Op::ReduceIndex || is_reduce(in.op)) && (in.stage < 0 || in.stage >= nstages))

@@ -25,7 +25,7 @@ struct KInst {
   Op op;           // scalar op from ops.def (elementwise, reduce, Const, LoopIndex, ReduceIndex, Load)
   DType dtype;     // result type
   int a = -1, b = -1, c = -1; // operand instruction ids
-  int64_t imm = 0; // LoopIndex/ReduceIndex: axis; Load: argument number
+  int64_t imm = 0; // LoopIndex/ReduceIndex: axis; Load: argument number; Param: parameter number
   int stage = -1;  // ReduceIndex and reductions: their stage
   Scalar value;    // Const: the literal
   bool operator==(const KInst&) const = default;
@@ -45,6 +45,7 @@ struct Placement {
 struct Kernel {
   std::string name;
   std::vector<KArg> args;
+  std::vector<DType> params; // scalars passed at run time, after the buffers
   std::vector<int64_t> domain;
   std::vector<std::vector<int64_t>> stages; // inner loop extents of each stage, in execution order
   std::vector<KInst> insts;

@@ -26,8 +26,11 @@ struct Scalar {
 struct NoAttr {
   bool operator==(const NoAttr&) const = default;
 };
+// A literal. A parameter's value is not part of any hash or cache key: it is passed to kernels
+// at run time, so a loop over changing scalars (a learning-rate schedule) compiles once.
 struct ConstAttr {
   Scalar value;
+  bool param = false;
   bool operator==(const ConstAttr&) const = default;
 };
 struct AxesAttr { // reductions

@@ -61,6 +61,8 @@ private:
   std::vector<PInst> insts_;
   std::vector<Node*> args_;
   std::unordered_map<Node*, int> arg_of_;
+  std::vector<Node*> params_;
+  std::unordered_map<Node*, int> param_of_;
   std::unordered_map<std::string, int> memo_;
   std::vector<int> stage_done_; // stage ids in completion order = execution order
   std::vector<std::string> op_names_;
@@ -110,7 +112,13 @@ int Lowerer::lower(Node* n, const std::vector<IExprPtr>& coords) {
 
   int id;
   if (!inlined(n)) id = load(n, coords);
-  else if (n->op == Op::Const) id = emit_const(n->dtype, n->get<ConstAttr>().value);
+  else if (n->op == Op::Const && n->get<ConstAttr>().param) {
+    KInst k{Op::Param, n->dtype};
+    auto [it, fresh] = param_of_.try_emplace(n, static_cast<int>(params_.size()));
+    if (fresh) params_.push_back(n);
+    k.imm = it->second;
+    id = emit(k);
+  } else if (n->op == Op::Const) id = emit_const(n->dtype, n->get<ConstAttr>().value);
   else if (is_elementwise(n->op)) {
     KInst k{n->op, n->dtype};
     int* slots[] = {&k.a, &k.b, &k.c};
@@ -315,6 +323,7 @@ Kernel Lowerer::finish(const std::vector<std::pair<int, int>>& outputs, const st
   k.domain = ctx_.domain;
   k.stages = ctx_.stages;
   for (Node* a : args_) k.args.push_back({a->dtype, a->numel(), false});
+  for (Node* p : params_) k.params.push_back(p->dtype);
   // Emit final instructions with value numbering, so equal index math is computed once.
   std::unordered_map<std::string, int> numbering;
   auto add = [&](KInst in) {
@@ -442,7 +451,7 @@ LoweredKernel Lowerer::run(const std::vector<Node*>& roots) {
   Kernel k = finish(outputs, out_args);
   if (std::string err = verify_kernel(k); !err.empty())
     fail("lower", "malformed kernel {}: {}\n{}", k.name, err, print_kernel(k));
-  return {std::move(k), args_};
+  return {std::move(k), args_, params_};
 }
 
 } // namespace

@@ -9,7 +9,8 @@ namespace kiln {
 
 struct LoweredKernel {
   Kernel kernel;
-  std::vector<Node*> args; // the node whose buffer binds each kernel argument
+  std::vector<Node*> args;   // the node whose buffer binds each kernel argument
+  std::vector<Node*> params; // the parameter literal behind each kernel parameter
 };
 
 // Thrown when an inlined node cannot live in the kernel (a reduction that would be recomputed

@@ -10,13 +10,15 @@
 #include "runtime/thread_pool.h"
 
 #include <chrono>
+#include <cstring>
 #include <fmt/format.h>
 #include <mutex>
 #include <unordered_map>
 
 namespace kiln {
 
-std::shared_ptr<Program> compile_program(const std::vector<Node*>& outputs, const std::vector<Node*>& leaves) {
+std::shared_ptr<Program> compile_program(const std::vector<Node*>& outputs, const std::vector<Node*>& leaves,
+                                         const std::vector<Node*>& params) {
   auto t0 = std::chrono::steady_clock::now();
   PipelineOptions po;
   po.fusion = options().fusion;
@@ -33,6 +35,9 @@ std::shared_ptr<Program> compile_program(const std::vector<Node*>& outputs, cons
     p->slots.push_back({l->dtype, l->numel()});
   }
   p->num_inputs = leaves.size();
+  p->num_params = params.size();
+  std::unordered_map<Node*, int> param_of;
+  for (Node* n : params) param_of.emplace(n, static_cast<int>(param_of.size()));
   std::vector<int> last_use;
   for (auto& lk : s.kernels) {
     Program::Launch launch;
@@ -49,6 +54,7 @@ std::shared_ptr<Program> compile_program(const std::vector<Node*>& outputs, cons
       if (it == slot_of.end()) fail("program", "kernel {} reads a buffer no earlier kernel writes", lk.kernel.name);
       launch.slots.push_back(it->second);
     }
+    for (Node* n : lk.params) launch.params.push_back(param_of.at(n));
     p->launches.push_back(std::move(launch));
   }
   for (Node* o : outputs) p->output_slots.push_back(slot_of.at(storage_source(o)));
@@ -65,7 +71,10 @@ std::shared_ptr<Program> compile_program(const std::vector<Node*>& outputs, cons
   return p;
 }
 
-std::vector<std::shared_ptr<Storage>> run_program(const Program& p, const std::vector<std::shared_ptr<Storage>>& inputs) {
+std::vector<std::shared_ptr<Storage>> run_program(const Program& p, const std::vector<std::shared_ptr<Storage>>& inputs,
+                                                  const std::vector<Scalar>& params) {
+  // Each parameter as the kernel reads it: an 8-byte slot holding a value of its dtype.
+  std::vector<uint64_t> param_bits(params.size());
   std::vector<std::shared_ptr<Storage>> buf(p.slots.size());
   for (size_t i = 0; i < p.num_inputs; ++i) buf[i] = inputs[i];
   std::vector<void*> args;
@@ -76,6 +85,18 @@ std::vector<std::shared_ptr<Storage>> run_program(const Program& p, const std::v
       auto& b = buf[l.slots[a]];
       if (k.args[a].output) b = cpu_alloc(p.slots[l.slots[a]].numel * dtype_size(p.slots[l.slots[a]].dtype));
       args.push_back(b->data);
+    }
+    for (size_t i = 0; i < l.params.size(); ++i) {
+      int pi = l.params[i];
+      DType t = k.params[i];
+      dispatch_dtype(t, [&](auto x) {
+        using T = decltype(x);
+        T v;
+        if constexpr (std::is_floating_point_v<T>) v = static_cast<T>(params[pi].f);
+        else v = static_cast<T>(params[pi].i);
+        std::memcpy(&param_bits[pi], &v, sizeof(T));
+      });
+      args.push_back(&param_bits[pi]);
     }
     int64_t rows = k.domain.empty() ? 1 : k.domain[0];
     if (k.domain_size() > 0) {

@@ -15,18 +15,22 @@ struct Program {
     cpu::KernelFn fn;
     std::shared_ptr<const Kernel> kernel;
     std::vector<int> slots;   // buffer slot of each kernel argument
+    std::vector<int> params;  // program parameter behind each kernel parameter
     std::vector<int> release; // intermediate slots dead after this launch
   };
   size_t num_inputs = 0; // slots [0, num_inputs) are the program's leaves, in canonical order
+  size_t num_params = 0; // scalar parameters (ConstAttr::param literals), in canonical order
   std::vector<Slot> slots;
   std::vector<Launch> launches;
   std::vector<int> output_slots;
 };
 
 // Runs the pipeline and compiles every kernel (through the in-memory kernel cache).
-std::shared_ptr<Program> compile_program(const std::vector<Node*>& outputs, const std::vector<Node*>& leaves);
+std::shared_ptr<Program> compile_program(const std::vector<Node*>& outputs, const std::vector<Node*>& leaves,
+                                         const std::vector<Node*>& params);
 
-// Executes with the given leaf storages; returns the output storages.
-std::vector<std::shared_ptr<Storage>> run_program(const Program& p, const std::vector<std::shared_ptr<Storage>>& inputs);
+// Executes with the given leaf storages and parameter values; returns the output storages.
+std::vector<std::shared_ptr<Storage>> run_program(const Program& p, const std::vector<std::shared_ptr<Storage>>& inputs,
+                                                  const std::vector<Scalar>& params);
 
 } // namespace kiln

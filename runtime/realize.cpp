@@ -24,6 +24,7 @@ std::vector<uint64_t> program_key(const std::vector<Node*>& order, const std::un
     for (int64_t d : n->shape) w.push_back(static_cast<uint64_t>(d));
     if (n->realized()) continue;
     w.push_back(static_cast<uint64_t>(n->op));
+    // hash_attr() leaves a parameter's value out: programs differing only there are one.
     w.push_back(hash_attr(n->attr));
     w.push_back(outputs.count(n));
     w.push_back(n->inputs.size());
@@ -48,7 +49,7 @@ void realize_nodes(const std::vector<Node*>& roots) {
   std::lock_guard<std::mutex> lock(mu);
 
   std::vector<Node*> order = topo_order(roots, /*stop_at_realized=*/true);
-  std::vector<Node*> outputs, leaves;
+  std::vector<Node*> outputs, leaves, params;
   std::unordered_set<Node*> out_set;
   auto add_output = [&](Node* n) {
     if (!n->realized() && out_set.insert(n).second) outputs.push_back(n);
@@ -56,6 +57,7 @@ void realize_nodes(const std::vector<Node*>& roots) {
   for (Node* r : roots) add_output(r);
   for (Node* n : order) {
     if (n->realized()) leaves.push_back(n);
+    else if (n->op == Op::Const && n->get<ConstAttr>().param) params.push_back(n);
     else if (is_compute(n->op) && n->user_refs.load() > 0) add_output(n);
   }
   if (outputs.empty()) return;
@@ -77,11 +79,13 @@ void realize_nodes(const std::vector<Node*>& roots) {
 
   std::shared_ptr<Program>& prog = programs[key];
   if (prog) ++mutable_stats().program_cache_hits;
-  else prog = compile_program(ordered_outputs, leaves);
+  else prog = compile_program(ordered_outputs, leaves, params);
 
   std::vector<std::shared_ptr<Storage>> inputs;
   for (Node* l : leaves) inputs.push_back(l->storage);
-  auto results = run_program(*prog, inputs);
+  std::vector<Scalar> values;
+  for (Node* n : params) values.push_back(n->get<ConstAttr>().value);
+  auto results = run_program(*prog, inputs, values);
   for (size_t i = 0; i < ordered_outputs.size(); ++i) ordered_outputs[i]->storage = results[i];
 }
 

@@ -14,6 +14,9 @@
 #include <limits>
 
 namespace kiln::cpu {
+
+llvm::Type* scalar_type(llvm::LLVMContext& ctx, DType t);
+
 namespace {
 
 using llvm::IRBuilder;
@@ -25,17 +28,7 @@ public:
   void emit_body(llvm::Function* f);
 
 private:
-  llvm::Type* reg_type(DType t) { // type in registers
-    switch (t) {
-    case DType::Bool: return b_.getInt1Ty();
-    case DType::U8: return b_.getInt8Ty();
-    case DType::I32: return b_.getInt32Ty();
-    case DType::I64: return b_.getInt64Ty();
-    case DType::F32: return b_.getFloatTy();
-    case DType::F64: return b_.getDoubleTy();
-    }
-    return nullptr;
-  }
+  llvm::Type* reg_type(DType t) { return scalar_type(ctx_, t); } // type in registers
   llvm::Type* mem_type(DType t) { return t == DType::Bool ? b_.getInt8Ty() : reg_type(t); }
   Value* constant(DType t, double f, int64_t i) {
     if (is_float(t)) return llvm::ConstantFP::get(reg_type(t), f);
@@ -274,6 +267,7 @@ Value* Emitter::emit_inst(size_t i) {
   }
   switch (in.op) {
   case Op::LoopIndex: return loop_idx_.at(in.imm);
+  case Op::Param: return fn_->getArg(k_.args.size() + in.imm);
   case Op::ReduceIndex: return reduce_idx_.at(in.imm);
   case Op::FloorDiv:
   case Op::Mod: return binary(in, DType::I64, v(in.a), v(in.b));
@@ -517,10 +511,10 @@ void Emitter::emit_body(llvm::Function* f) {
   fn_ = f;
   auto* entry = llvm::BasicBlock::Create(ctx_, "entry", f);
   b_.SetInsertPoint(entry);
-  size_t nargs = k_.args.size();
+  size_t nargs = k_.args.size(), nparams = k_.params.size();
   for (size_t i = 0; i < nargs; ++i) args_.push_back(f->getArg(i));
-  Value* begin = f->getArg(nargs);
-  Value* end = f->getArg(nargs + 1);
+  Value* begin = f->getArg(nargs + nparams);
+  Value* end = f->getArg(nargs + nparams + 1);
   std::vector<int64_t> dims = k_.domain.empty() ? std::vector<int64_t>{1} : k_.domain;
   place_ = k_.placements();
   bool tiled = use_tiled_reduction();
@@ -551,12 +545,25 @@ void Emitter::emit_body(llvm::Function* f) {
 
 } // namespace
 
+llvm::Type* scalar_type(llvm::LLVMContext& ctx, DType t) {
+  switch (t) {
+  case DType::Bool: return llvm::Type::getInt1Ty(ctx);
+  case DType::U8: return llvm::Type::getInt8Ty(ctx);
+  case DType::I32: return llvm::Type::getInt32Ty(ctx);
+  case DType::I64: return llvm::Type::getInt64Ty(ctx);
+  case DType::F32: return llvm::Type::getFloatTy(ctx);
+  case DType::F64: break;
+  }
+  return llvm::Type::getDoubleTy(ctx);
+}
+
 std::unique_ptr<llvm::Module> emit_llvm(const Kernel& k, llvm::LLVMContext& ctx, const std::string& cpu,
                                         const std::string& features, bool has_avx512) {
   auto m = std::make_unique<llvm::Module>(k.name, ctx);
   auto* i64 = llvm::Type::getInt64Ty(ctx);
   auto* ptr = llvm::PointerType::getUnqual(ctx);
   std::vector<llvm::Type*> params(k.args.size(), ptr);
+  for (DType t : k.params) params.push_back(scalar_type(ctx, t));
   params.push_back(i64);
   params.push_back(i64);
   auto* body_ty = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), params, false);
@@ -575,10 +582,17 @@ std::unique_ptr<llvm::Module> emit_llvm(const Kernel& k, llvm::LLVMContext& ctx,
   Emitter(k, *m).emit_body(body);
 
   llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", entry));
+  // args[] holds the buffer pointers, then a pointer to each parameter's value.
   std::vector<llvm::Value*> call_args;
-  for (size_t i = 0; i < k.args.size(); ++i) {
-    llvm::Value* slot = b.CreateConstInBoundsGEP1_64(ptr, entry->getArg(0), i);
-    call_args.push_back(b.CreateLoad(ptr, slot));
+  for (size_t i = 0; i < k.args.size() + k.params.size(); ++i) {
+    llvm::Value* p = b.CreateLoad(ptr, b.CreateConstInBoundsGEP1_64(ptr, entry->getArg(0), i));
+    if (i >= k.args.size()) {
+      DType t = k.params[i - k.args.size()];
+      llvm::Type* mem = t == DType::Bool ? b.getInt8Ty() : scalar_type(ctx, t);
+      p = b.CreateLoad(mem, p);
+      if (t == DType::Bool) p = b.CreateICmpNE(p, b.getInt8(0));
+    }
+    call_args.push_back(p);
   }
   call_args.push_back(entry->getArg(1));
   call_args.push_back(entry->getArg(2));
