@@ -1,0 +1,155 @@
+// bench_fusion: the workloads of shared/bench/WORKLOADS.md, each run fused and unfused (one
+// kernel per primitive op) through the same codegen, interleaved in one process, beside the
+// physical limits measured in the same run (memory bandwidth probes, OpenBLAS sgemm).
+//
+//   bench_fusion [--reps N] [--threads N] [--only W1,W2] [--json F] [--csv F] [--svg F]
+#include "probes.h"
+#include "report.h"
+
+#include <kiln/kiln.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fmt/format.h>
+#include <functional>
+#include <map>
+
+namespace {
+
+using kiln::Tensor;
+
+Tensor softmax(const Tensor& x) {
+  auto e = (x - x.max({-1}, true)).exp();
+  return e / e.sum({-1}, true);
+}
+
+Tensor layernorm(const Tensor& x, const Tensor& w, const Tensor& b, double eps) {
+  auto mu = x.mean({-1}, true);
+  auto d = x - mu;
+  auto var = (d * d).mean({-1}, true);
+  return d * (var + eps).rsqrt() * w + b;
+}
+
+struct Workload {
+  std::string id, what;
+  double amount;    // minimum bytes moved, or flops
+  bool compute;     // GFLOP/s against sgemm, else GB/s against bandwidth
+  std::function<Tensor()> step; // traces one step; the caller realizes it
+};
+
+struct Options {
+  int reps = 10, threads = 0;
+  std::string only, json, csv, svg;
+};
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw std::runtime_error("missing value after " + a);
+      return argv[++i];
+    };
+    if (a == "--reps") o.reps = std::max(1, std::stoi(value()));
+    else if (a == "--threads") o.threads = std::stoi(value());
+    else if (a == "--only") o.only = value();
+    else if (a == "--json") o.json = value();
+    else if (a == "--csv") o.csv = value();
+    else if (a == "--svg") o.svg = value();
+    else {
+      fmt::print("usage: bench_fusion [--reps N] [--threads N] [--only W1,W2,...] [--json FILE] [--csv FILE] "
+                 "[--svg FILE]\n");
+      std::exit(a == "--help" || a == "-h" ? 0 : 2);
+    }
+  }
+  return o;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Runs a workload fused and unfused, alternating every iteration so machine noise hits both.
+std::vector<bench::Row> measure(const Workload& w, const bench::Limits& lim, int reps) {
+  const char* modes[] = {"fused", "unfused"};
+  std::map<std::string, bench::Row> rows;
+  std::map<std::string, std::vector<double>> times;
+  for (const char* m : modes) {
+    kiln::options().fusion = std::string(m) == "fused";
+    bench::Row r{w.id, w.what, m};
+    auto s0 = kiln::stats();
+    w.step().realize(); // cold: compiles (or loads from the disk cache)
+    auto s1 = kiln::stats();
+    w.step().realize(); // warm: the program cache
+    auto s2 = kiln::stats();
+    r.compile_cold_ms = (s1.compile_seconds - s0.compile_seconds) * 1e3;
+    r.compile_warm_ms = (s2.compile_seconds - s1.compile_seconds) * 1e3;
+    r.kernels = static_cast<double>(s2.kernels_launched - s1.kernels_launched);
+    rows[m] = r;
+  }
+  for (int i = 0; i < reps + 2; ++i) // two more warm-ups each, then the timed runs
+    for (const char* m : modes) {
+      kiln::options().fusion = std::string(m) == "fused";
+      auto t0 = std::chrono::steady_clock::now();
+      w.step().realize();
+      if (i >= 2) times[m].push_back(seconds_since(t0));
+    }
+  kiln::options().fusion = true;
+  std::vector<bench::Row> out;
+  for (const char* m : modes) {
+    auto& t = times[m];
+    std::sort(t.begin(), t.end());
+    bench::Row& r = rows[m];
+    r.ms = t[t.size() / 2] * 1e3;
+    r.unit = w.compute ? "GFLOP/s" : "GB/s";
+    r.achieved = w.amount / (r.ms * 1e-3) / 1e9;
+    r.limit = w.compute ? lim.sgemm_gflops : std::max(lim.copy_gbs, lim.triad_gbs);
+  }
+  rows["fused"].speedup = rows["unfused"].ms / rows["fused"].ms;
+  return {rows["fused"], rows["unfused"]};
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  Options opt = parse(argc, argv);
+  if (opt.threads > 0) kiln::set_num_threads(opt.threads);
+  kiln::manual_seed(0);
+
+  const int64_t n1 = 16777216, rows = 8192, cols = 1024;
+  Tensor x1 = kiln::randn({n1}), a1 = kiln::randn({n1}), b1 = kiln::randn({n1});
+  Tensor x2 = kiln::randn({rows, cols}), w3 = kiln::randn({cols}), b3 = kiln::randn({cols});
+  Tensor m1a = kiln::randn({1024, 1024}), m1b = kiln::randn({1024, 1024});
+  Tensor m2a = kiln::randn({2048, 2048}), m2b = kiln::randn({2048, 2048});
+  Tensor q = kiln::randn({8, 8, 256, 64}), k = kiln::randn({8, 8, 256, 64}), v = kiln::randn({8, 8, 256, 64});
+  const double f4 = 4.0;
+  std::vector<Workload> loads = {
+      {"W1", "gelu_tanh(x*a+b) [16M]", 4 * n1 * f4, false, [&] { return (x1 * a1 + b1).gelu("tanh"); }},
+      {"W2", "softmax [8192,1024]", 2 * rows * cols * f4, false, [&] { return softmax(x2); }},
+      {"W3", "layernorm [8192,1024]", 2 * rows * cols * f4, false, [&] { return layernorm(x2, w3, b3, 1e-5); }},
+      {"W5-1024", "matmul 1024^3", 2.0 * 1024 * 1024 * 1024, true, [&] { return kiln::matmul(m1a, m1b); }},
+      {"W5-2048", "matmul 2048^3", 2.0 * 2048 * 2048 * 2048, true, [&] { return kiln::matmul(m2a, m2b); }},
+      {"W6", "attention [8,8,256,64]", 2.0 * 2 * 64 * 256 * 256 * 64, true,
+       [&] { return kiln::matmul(softmax(kiln::matmul(q, k.transpose(-1, -2)) / 8.0), v); }},
+  };
+
+  bench::Limits lim;
+  lim.threads = kiln::num_threads();
+  lim.reps = opt.reps;
+  lim.copy_gbs = bench::copy_gbs(opt.reps);
+  lim.triad_gbs = bench::triad_gbs(opt.reps);
+  lim.sgemm_gflops = bench::sgemm_gflops(1024, opt.reps);
+
+  std::vector<bench::Row> results;
+  for (auto& w : loads) {
+    if (!opt.only.empty() && ("," + opt.only + ",").find("," + w.id + ",") == std::string::npos) continue;
+    auto r = measure(w, lim, opt.reps);
+    results.insert(results.end(), r.begin(), r.end());
+  }
+  bench::print_table(lim, results);
+  if (!opt.json.empty()) bench::write_json(opt.json, lim, results);
+  if (!opt.csv.empty()) bench::write_csv(opt.csv, results);
+  if (!opt.svg.empty()) bench::write_svg(opt.svg, results);
+  fmt::print("\n{}\n", kiln::stats().str());
+}

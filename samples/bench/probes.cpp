@@ -1,0 +1,72 @@
+#include "probes.h"
+
+#include <kiln/kiln.h>
+
+#include <algorithm>
+#include <cblas.h>
+#include <chrono>
+#include <cstring>
+#include <vector>
+
+namespace bench {
+namespace {
+constexpr size_t kFloats = size_t(32) << 20; // 128 MiB per array: far beyond any cache
+}
+
+double median_seconds(void (*fn)(void*), void* ctx, int reps) {
+  fn(ctx);
+  std::vector<double> t;
+  for (int i = 0; i < reps; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    fn(ctx);
+    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+double copy_gbs(int reps) {
+  struct Ctx {
+    std::vector<float> a, b;
+  } c{std::vector<float>(kFloats, 1.0f), std::vector<float>(kFloats, 2.0f)};
+  auto run = [](void* p) {
+    auto* c = static_cast<Ctx*>(p);
+    kiln::parallel_for(static_cast<int64_t>(kFloats), 1 << 16, [&](int64_t b, int64_t e) {
+      std::memcpy(c->a.data() + b, c->b.data() + b, (e - b) * sizeof(float));
+    });
+  };
+  return 2.0 * kFloats * sizeof(float) / median_seconds(run, &c, reps) / 1e9;
+}
+
+double triad_gbs(int reps) {
+  struct Ctx {
+    std::vector<float> a, b, c;
+  } c{std::vector<float>(kFloats, 0.0f), std::vector<float>(kFloats, 1.0f), std::vector<float>(kFloats, 2.0f)};
+  auto run = [](void* p) {
+    auto* c = static_cast<Ctx*>(p);
+    kiln::parallel_for(static_cast<int64_t>(kFloats), 1 << 16, [&](int64_t b, int64_t e) {
+      float* __restrict a = c->a.data();
+      const float* __restrict x = c->b.data();
+      const float* __restrict y = c->c.data();
+      for (int64_t i = b; i < e; ++i) a[i] = x[i] + 3.0f * y[i];
+    });
+  };
+  return 3.0 * kFloats * sizeof(float) / median_seconds(run, &c, reps) / 1e9;
+}
+
+double sgemm_gflops(int n, int reps) {
+  openblas_set_num_threads(kiln::num_threads());
+  struct Ctx {
+    int n;
+    std::vector<float> a, b, c;
+  } c{n, std::vector<float>(size_t(n) * n, 0.5f), std::vector<float>(size_t(n) * n, 0.25f),
+      std::vector<float>(size_t(n) * n)};
+  auto run = [](void* p) {
+    auto* c = static_cast<Ctx*>(p);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->n, c->n, c->n, 1.0f, c->a.data(), c->n, c->b.data(),
+                c->n, 0.0f, c->c.data(), c->n);
+  };
+  return 2.0 * n * n * double(n) / median_seconds(run, &c, reps) / 1e9;
+}
+
+} // namespace bench
