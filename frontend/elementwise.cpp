@@ -18,7 +18,7 @@ bool float_only(Op op) {
 }
 
 Tensor unary(Op op, const Tensor& x, Loc loc) {
-  if (!x.defined()) fail_at(loc, op_name(op), "called on an undefined tensor");
+  trace::require(x, op_name(op), loc);
   if (op == Op::Neg && x.dtype() == DType::Bool)
     fail_at(loc, "neg", "negation of a bool tensor is not supported (expected a numeric dtype); use logical_not");
   DType t = float_only(op) && !is_float(x.dtype()) ? DType::F32 : x.dtype();
@@ -44,6 +44,8 @@ std::vector<Tensor> prepare(const char* name, std::initializer_list<const Operan
 
 Tensor binary(Op op, const char* name, const Operand& a, const Operand& b) {
   Loc loc = a.is_tensor() ? a.loc : b.loc;
+  for (const Operand* o : {&a, &b})
+    if (o->is_tensor()) trace::require(o->tensor, name, loc);
   DType t = trace::result_type({&a, &b});
   if (op == Op::Div && !is_float(t)) t = DType::F32; // true division, like PyTorch
   if (t == DType::Bool) {
@@ -92,17 +94,24 @@ KILN_UNARY(reciprocal, Reciprocal)
 KILN_UNARY(logical_not, LogicalNot)
 #undef KILN_UNARY
 
-Tensor Tensor::to(DType dtype, Loc loc) const { return trace::cast(*this, dtype, loc); }
+Tensor Tensor::to(DType dtype, Loc loc) const {
+  trace::require(*this, "to", loc);
+  return trace::cast(*this, dtype, loc);
+}
+
+Tensor operator-(const Operand& a) { return a.tensor.neg(a.loc); }
+Tensor operator!(const Operand& a) { return a.tensor.logical_not(a.loc); }
 
 Tensor Tensor::relu(Loc loc) const {
   trace::LabelScope label("relu");
+  trace::require(*this, "relu", loc);
   if (dtype() == DType::Bool) fail_at(loc, "relu", "not defined for bool tensors (expected a numeric dtype)");
   return maximum(Operand(*this, loc), Operand(0, loc));
 }
 
 Tensor Tensor::gelu(std::string_view approximate, Loc loc) const {
   trace::LabelScope label("gelu");
-  Operand x(*this, loc);
+  Operand x(trace::floating(*this, "gelu", loc), loc);
   if (approximate == "tanh") {
     Tensor inner = mul(Operand(std::sqrt(2.0 / M_PI), loc), add(x, mul(Operand(0.044715, loc), pow(x, Operand(3, loc)))));
     return mul(mul(Operand(0.5, loc), x), add(Operand(1, loc), inner.tanh(loc)));
@@ -114,14 +123,16 @@ Tensor Tensor::gelu(std::string_view approximate, Loc loc) const {
 
 Tensor Tensor::silu(Loc loc) const {
   trace::LabelScope label("silu");
-  return mul(Operand(*this, loc), sigmoid(loc));
+  Tensor x = trace::floating(*this, "silu", loc);
+  return mul(Operand(x, loc), x.sigmoid(loc));
 }
 
 Tensor Tensor::softplus(Loc loc) const {
   trace::LabelScope label("softplus");
   // log(1 + e^x) = max(x, 0) + log1p(e^-|x|): never overflows.
-  Tensor tail = abs(loc).neg(loc).exp(loc).log1p(loc);
-  return add(maximum(Operand(*this, loc), Operand(0, loc)), tail);
+  Tensor x = trace::floating(*this, "softplus", loc);
+  Tensor tail = x.abs(loc).neg(loc).exp(loc).log1p(loc);
+  return add(maximum(Operand(x, loc), Operand(0, loc)), tail);
 }
 
 Tensor add(const Operand& a, const Operand& b) { return binary(Op::Add, "add", a, b); }
@@ -143,6 +154,8 @@ Tensor logical_or(const Operand& a, const Operand& b) { return binary(Op::Logica
 
 Tensor where(const Operand& cond, const Operand& a, const Operand& b) {
   Loc loc = cond.loc;
+  for (const Operand* o : {&cond, &a, &b})
+    if (o->is_tensor()) trace::require(o->tensor, "where", loc);
   if (cond.is_tensor() && cond.tensor.defined() && cond.tensor.dtype() != DType::Bool)
     fail_at(loc, "where", "condition must be bool, got {}", trace::describe(cond.tensor));
   DType t = trace::result_type({&a, &b});
@@ -153,6 +166,7 @@ Tensor where(const Operand& cond, const Operand& a, const Operand& b) {
 
 Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi, Loc loc) {
   trace::LabelScope label("clamp");
+  trace::require(x, "clamp", loc);
   if (!lo && !hi) fail_at(loc, "clamp", "at least one of min and max must be given");
   Tensor y = x;
   // Integer tensors clamp with integer bounds, float tensors keep their dtype.

@@ -5,6 +5,16 @@ namespace kiln {
 using trace::describe;
 using trace::fail_at;
 
+namespace {
+bool batch_compatible(const Shape& a, const Shape& b) {
+  for (size_t i = 1; i <= std::min(a.size(), b.size()); ++i) {
+    int64_t x = a[a.size() - i], y = b[b.size() - i];
+    if (x != y && x != 1 && y != 1) return false;
+  }
+  return true;
+}
+} // namespace
+
 Tensor matmul(const Tensor& a_in, const Tensor& b_in, Loc loc) {
   if (!a_in.defined() || !b_in.defined()) fail_at(loc, "matmul", "called on an undefined tensor");
   if (a_in.dim() == 0 || b_in.dim() == 0)
@@ -22,6 +32,9 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in, Loc loc) {
     fail_at(loc, "matmul", "shapes {} and {} cannot be multiplied: {} != {}", shape_str(a_in.shape()),
             shape_str(b_in.shape()), K, K2);
   Shape abatch(a.shape().begin(), a.shape().end() - 2), bbatch(b.shape().begin(), b.shape().end() - 2);
+  if (!batch_compatible(abatch, bbatch))
+    fail_at(loc, "matmul", "batch dims of {} and {} cannot be broadcast (expected equal or 1)", describe(a_in),
+            describe(b_in));
   Shape batch = trace::broadcast_shapes(abatch, bbatch, "matmul", loc);
   Shape ashape = batch, bshape = batch, oshape = batch;
   ashape.insert(ashape.end(), {M, K});

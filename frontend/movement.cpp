@@ -8,14 +8,11 @@ namespace kiln {
 using trace::describe;
 using trace::fail_at;
 
-namespace {
-void require(const Tensor& t, const char* op, Loc loc) {
-  if (!t.defined()) fail_at(loc, op, "called on an undefined tensor");
-}
-} // namespace
+using trace::require;
 
-int64_t Tensor::size(int64_t axis) const {
-  return shape()[trace::normalize_axis(axis, dim(), "size", Loc::current())];
+int64_t Tensor::size(int64_t axis, Loc loc) const {
+  require(*this, "size", loc);
+  return shape()[trace::normalize_axis(axis, dim(), "size", loc)];
 }
 
 Tensor Tensor::reshape(Shape shape, Loc loc) const {
@@ -76,6 +73,7 @@ Tensor Tensor::expand(Shape shape, Loc loc) const {
   size_t lead = shape.size() - this->shape().size();
   for (size_t d = 0; d < shape.size(); ++d) {
     int64_t have = d < lead ? 1 : this->shape()[d - lead];
+    if (shape[d] < -1) fail_at(loc, "expand", "negative size {} in {}", shape[d], shape_str(shape));
     if (shape[d] == -1) {
       if (d < lead) fail_at(loc, "expand", "-1 is not allowed for the new leading dim {} of {}", d, shape_str(shape));
       shape[d] = have;
@@ -99,7 +97,10 @@ Tensor Tensor::squeeze(std::optional<int64_t> axis, Loc loc) const {
 
 Tensor Tensor::unsqueeze(int64_t axis, Loc loc) const {
   require(*this, "unsqueeze", loc);
-  int64_t a = trace::normalize_axis(axis, dim() + 1, "unsqueeze", loc);
+  if (axis < -dim() - 1 || axis > dim())
+    fail_at(loc, "unsqueeze", "axis {} is out of range for {} (expected {} <= axis <= {})", axis, describe(*this),
+            -dim() - 1, dim());
+  int64_t a = axis < 0 ? axis + dim() + 1 : axis;
   Shape out = shape();
   out.insert(out.begin() + a, 1);
   return reshape(out, loc);

@@ -65,16 +65,16 @@ template <typename T> std::vector<T> Tensor::to_vector() const {
   return out;
 }
 
-template <typename T> T Tensor::item() const {
-  if (!defined()) throw Error("[item] called on an undefined tensor");
+template <typename T> T Tensor::item(Loc loc) const {
+  if (!defined()) trace::fail_at(loc, "item", "called on an undefined tensor");
   if (numel() != 1)
-    throw Error(fmt::format("[item] tensor {} has {} elements (expected exactly 1)", trace::describe(*this), numel()));
+    trace::fail_at(loc, "item", "tensor {} has {} elements (expected exactly 1)", trace::describe(*this), numel());
   return to_vector<T>()[0];
 }
 
 #define KILN_INSTANTIATE(T)                               \
   template std::vector<T> Tensor::to_vector<T>() const; \
-  template T Tensor::item<T>() const;
+  template T Tensor::item<T>(Loc) const;
 KILN_INSTANTIATE(bool)
 KILN_INSTANTIATE(uint8_t)
 KILN_INSTANTIATE(int32_t)

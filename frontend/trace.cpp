@@ -78,6 +78,16 @@ Tensor as_tensor(const Operand& o, DType dtype, bool bake) {
   return constant(o.number, dtype, o.loc, !bake && !g_label && is_float(dtype));
 }
 
+void require(const Tensor& t, std::string_view op, Loc loc) {
+  if (!t.defined()) fail_at(loc, op, "called on an undefined tensor");
+}
+
+Tensor floating(const Tensor& t, std::string_view op, Loc loc) {
+  require(t, op, loc);
+  if (t.dtype() == DType::Bool) fail_at(loc, op, "not defined for bool tensors (expected a numeric dtype)");
+  return is_float(t.dtype()) ? t : cast(t, DType::F32, loc);
+}
+
 int64_t normalize_axis(int64_t axis, int64_t rank, const char* op, Loc loc) {
   int64_t r = std::max<int64_t>(rank, 1); // 0-d tensors accept axis 0 and -1, like PyTorch
   if (axis < -r || axis >= r)

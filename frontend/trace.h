@@ -36,6 +36,11 @@ template <typename... Args>
                           loc.line()));
 }
 
+// kiln::Error when t is undefined (a default-constructed Tensor).
+void require(const Tensor& t, std::string_view op, Loc loc);
+// Float tensors as they are, integers and bools as f32: for composites defined on reals.
+Tensor floating(const Tensor& t, std::string_view op, Loc loc);
+
 int64_t normalize_axis(int64_t axis, int64_t rank, const char* op, Loc loc);
 std::string describe(const Tensor& t); // "f32[2, 3]"
 

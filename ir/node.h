@@ -55,7 +55,7 @@ using Attr = std::variant<NoAttr, ConstAttr, AxesAttr, PermuteAttr, SliceAttr, P
 struct Node;
 using NodePtr = std::shared_ptr<Node>;
 
-struct Node {
+struct Node : std::enable_shared_from_this<Node> {
   Op op;
   DType dtype;
   Shape shape;

@@ -163,7 +163,7 @@ static void split_multiples(const IExpr& s, int64_t k, TermMap& q, int64_t& qc, 
 }
 
 IExprPtr idiv(const IExprPtr& a, int64_t k, const IndexContext& ctx) {
-  if (k == 1) return a;
+  if (k == 1 || k <= 0) return a; // k <= 0 only for empty extents, whose loops never run
   auto s = as_sum(a);
   // (x / m) / k == x / (m * k) for positive divisors.
   if (s->terms.size() == 1 && s->c == 0 && s->terms[0].second == 1 && s->terms[0].first->kind == IExpr::Kind::Div)
@@ -182,7 +182,7 @@ IExprPtr idiv(const IExprPtr& a, int64_t k, const IndexContext& ctx) {
 }
 
 IExprPtr imod(const IExprPtr& a, int64_t k, const IndexContext& ctx) {
-  if (k == 1) return iconst(0);
+  if (k == 1 || k <= 0) return iconst(0); // k <= 0 only for empty extents
   auto s = as_sum(a);
   TermMap q, r;
   int64_t qc, rc;

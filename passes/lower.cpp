@@ -262,6 +262,7 @@ bool Lowerer::try_merge(int d, int stage) {
   IndexContext m = ctx_;
   auto& md = stage < 0 ? m.domain : m.stages[stage];
   int64_t inner = md[d + 1];
+  if (inner <= 0 || md[d] <= 0) return false; // an empty loop nest never runs
   md[d] *= inner;
   md.erase(md.begin() + d + 1);
   auto var = [&](int a) { return stage < 0 ? ivar(a) : irvar(stage, a); };
@@ -414,7 +415,9 @@ LoweredKernel Lowerer::run(const std::vector<Node*>& roots) {
   const Shape& shape = roots[0]->shape;
   for (Node* r : roots)
     if (r->shape != shape) fail("lower", "kernel roots differ in shape: {} vs {}", shape_str(shape), shape_str(r->shape));
-  std::vector<int> mapped = map_axes();
+  // A reduction root is its own stage; other roots may take a map stage.
+  bool reducing_root = std::any_of(roots.begin(), roots.end(), reduces);
+  std::vector<int> mapped = reducing_root ? std::vector<int>{} : map_axes();
   // Root coordinates: outer loops for kept axes, a final map stage over the mapped ones.
   int map_stage = -1;
   std::vector<int64_t> map_extents;

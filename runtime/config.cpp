@@ -20,6 +20,7 @@ Options& options() {
     Options x;
     if (const char* s = std::getenv("KILN_DUMP")) x.dump = s;
     if (const char* s = std::getenv("KILN_FUSION")) x.fusion = std::string(s) != "0";
+    if (const char* s = std::getenv("KILN_SIMPLIFY")) x.simplify = std::string(s) != "0";
     return x;
   }();
   return o;

@@ -7,7 +7,8 @@ namespace kiln {
 // Process-wide compiler options; programs compiled after a change use the new values.
 struct Options {
   std::string dump;   // KILN_DUMP: comma list of graph, kernels, llvm, asm
-  bool fusion = true; // KILN_FUSION=0: one kernel per compute node (the unfused baseline)
+  bool fusion = true;   // KILN_FUSION=0: one kernel per compute node (the unfused baseline)
+  bool simplify = true; // KILN_SIMPLIFY=0: skip the graph simplification passes
   bool dumps(const std::string& stage) const;
 };
 

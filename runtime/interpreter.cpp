@@ -1,6 +1,7 @@
 #include "runtime/interpreter.h"
 
 #include "ir/error.h"
+#include "ir/scalar_eval.h"
 #include "runtime/allocator.h"
 
 #include <cmath>
@@ -11,11 +12,7 @@
 namespace kiln {
 namespace {
 
-// One element: floats in f, integers and bools in i.
-struct V {
-  double f = 0;
-  int64_t i = 0;
-};
+using V = Scalar; // one element: floats in f, integers and bools in i
 
 V read(const Storage& s, DType t, int64_t k) {
   V v;
@@ -38,118 +35,6 @@ void write(Storage& s, DType t, int64_t k, V v) {
     else e = static_cast<T>(static_cast<uint64_t>(v.i)); // wraps like the compiled code
     std::memcpy(static_cast<char*>(s.data) + k * sizeof(T), &e, sizeof(T));
   });
-}
-
-int64_t float_to_int(double x) {
-  // x86 gives the "integer indefinite" value for NaN and out-of-range; do the same.
-  if (!(x >= -9.2233720368547758e18 && x < 9.2233720368547758e18)) return std::numeric_limits<int64_t>::min();
-  return static_cast<int64_t>(x);
-}
-
-V cast(V v, DType from, DType to) {
-  V r;
-  if (to == DType::Bool) r.i = is_float(from) ? (v.f != 0 || std::isnan(v.f)) : v.i != 0;
-  else if (is_float(to)) r.f = is_float(from) ? v.f : static_cast<double>(v.i);
-  else r.i = is_float(from) ? float_to_int(v.f) : v.i;
-  if (!is_float(to)) {
-    if (to == DType::U8) r.i = static_cast<uint8_t>(r.i);
-    if (to == DType::I32) r.i = static_cast<int32_t>(static_cast<uint32_t>(r.i));
-  }
-  return r;
-}
-
-double sign(double x) { return x > 0 ? 1 : x < 0 ? -1 : x; }
-
-V unary(Op op, DType t, DType out, V x) {
-  V r;
-  if (op == Op::Cast) return cast(x, t, out);
-  if (op == Op::LogicalNot) return r.i = is_float(t) ? x.f == 0 : x.i == 0, r;
-  if (!is_float(t)) {
-    switch (op) {
-    case Op::Neg: r.i = -x.i; break;
-    case Op::Abs: r.i = x.i < 0 ? -x.i : x.i; break;
-    case Op::Sign: r.i = (x.i > 0) - (x.i < 0); break;
-    default: r.i = x.i; break; // floor/ceil/round of an integer
-    }
-    return cast(r, DType::I64, t);
-  }
-  double a = x.f;
-  switch (op) {
-  case Op::Neg: r.f = -a; break;
-  case Op::Abs: r.f = std::fabs(a); break;
-  case Op::Exp: r.f = std::exp(a); break;
-  case Op::Log: r.f = std::log(a); break;
-  case Op::Log1p: r.f = std::log1p(a); break;
-  case Op::Expm1: r.f = std::expm1(a); break;
-  case Op::Sqrt: r.f = std::sqrt(a); break;
-  case Op::Rsqrt: r.f = 1 / std::sqrt(a); break;
-  case Op::Sin: r.f = std::sin(a); break;
-  case Op::Cos: r.f = std::cos(a); break;
-  case Op::Tanh: r.f = std::tanh(a); break;
-  case Op::Sigmoid: r.f = 1 / (1 + std::exp(-a)); break;
-  case Op::Erf: r.f = std::erf(a); break;
-  case Op::Floor: r.f = std::floor(a); break;
-  case Op::Ceil: r.f = std::ceil(a); break;
-  case Op::Round: r.f = std::nearbyint(a); break;
-  case Op::Sign: r.f = sign(a); break;
-  case Op::Reciprocal: r.f = 1 / a; break;
-  default: fail("interpret", "no rule for {}", op_name(op));
-  }
-  return r;
-}
-
-int64_t ipow(int64_t b, int64_t e) {
-  if (e < 0) return b == 1 ? 1 : b == -1 ? (e % 2 ? -1 : 1) : 0;
-  uint64_t r = 1, ub = static_cast<uint64_t>(b);
-  for (; e; e >>= 1, ub *= ub)
-    if (e & 1) r *= ub;
-  return static_cast<int64_t>(r);
-}
-
-V binary(Op op, DType t, V x, V y) {
-  V r;
-  bool fp = is_float(t);
-  double a = x.f, b = y.f;
-  int64_t p = x.i, q = y.i;
-  auto cmp = [&](bool v) { return r.i = v, r; };
-  switch (op) {
-  case Op::Eq: return cmp(fp ? a == b : p == q);
-  case Op::Ne: return cmp(fp ? a != b : p != q);
-  case Op::Lt: return cmp(fp ? a < b : p < q);
-  case Op::Le: return cmp(fp ? a <= b : p <= q);
-  case Op::Gt: return cmp(fp ? a > b : p > q);
-  case Op::Ge: return cmp(fp ? a >= b : p >= q);
-  case Op::LogicalAnd: return cmp((fp ? a != 0 : p != 0) && (fp ? b != 0 : q != 0));
-  case Op::LogicalOr: return cmp((fp ? a != 0 : p != 0) || (fp ? b != 0 : q != 0));
-  default: break;
-  }
-  if (fp) {
-    switch (op) {
-    case Op::Add: r.f = a + b; break;
-    case Op::Sub: r.f = a - b; break;
-    case Op::Mul: r.f = a * b; break;
-    case Op::Div: r.f = a / b; break;
-    case Op::Pow: r.f = std::pow(a, b); break;
-    case Op::Maximum: r.f = std::isnan(a) || std::isnan(b) ? NAN : std::max(a, b); break;
-    case Op::Minimum: r.f = std::isnan(a) || std::isnan(b) ? NAN : std::min(a, b); break;
-    case Op::Fmod: r.f = std::fmod(a, b); break;
-    default: fail("interpret", "no rule for {}", op_name(op));
-    }
-    return r;
-  }
-  auto wrap = [](auto f) { return static_cast<int64_t>(f); };
-  switch (op) {
-  case Op::Add: r.i = wrap(static_cast<uint64_t>(p) + static_cast<uint64_t>(q)); break;
-  case Op::Sub: r.i = wrap(static_cast<uint64_t>(p) - static_cast<uint64_t>(q)); break;
-  case Op::Mul: r.i = wrap(static_cast<uint64_t>(p) * static_cast<uint64_t>(q)); break;
-  case Op::Pow: r.i = ipow(p, q); break;
-  case Op::Maximum: r.i = std::max(p, q); break;
-  case Op::Minimum: r.i = std::min(p, q); break;
-  case Op::Fmod: r.i = (q == 0 || q == -1) ? 0 : p % q; break;
-  default: fail("interpret", "no rule for {} on {}", op_name(op), dtype_name(t));
-  }
-  if (t == DType::Bool) r.i = r.i != 0;
-  return cast(r, DType::I64, t);
 }
 
 std::vector<int64_t> unravel(int64_t k, const Shape& s) {
@@ -193,8 +78,8 @@ private:
       for (int64_t k = 0; k < total; ++k) {
         V r;
         switch (op_category(n->op)) {
-        case OpCategory::Unary: r = unary(n->op, t, n->dtype, at(0, k)); break;
-        case OpCategory::Binary: r = binary(n->op, t, at(0, k), at(1, k)); break;
+        case OpCategory::Unary: r = eval_unary(n->op, t, n->dtype, at(0, k)); break;
+        case OpCategory::Binary: r = eval_binary(n->op, t, at(0, k), at(1, k)); break;
         default: r = at(0, k).i ? at(1, k) : at(2, k); break;
         }
         write(out, n->dtype, k, r);
@@ -272,8 +157,8 @@ private:
         if (fp) a.f *= v.f;
         else a.i = t == DType::Bool ? (a.i && v.i) : static_cast<int64_t>(static_cast<uint64_t>(a.i) * v.i);
         break;
-      case Op::Max: a = binary(Op::Maximum, t, a, v); break;
-      case Op::Min: a = binary(Op::Minimum, t, a, v); break;
+      case Op::Max: a = eval_binary(Op::Maximum, t, a, v); break;
+      case Op::Min: a = eval_binary(Op::Minimum, t, a, v); break;
       default: {
         bool better = n->op == Op::ArgMax ? (fp ? v.f > a.f : v.i > a.i) : (fp ? v.f < a.f : v.i < a.i);
         if (fp && std::isnan(v.f) && !std::isnan(a.f)) better = true;
@@ -285,7 +170,7 @@ private:
       V r = acc[o];
       if (!started[o]) r = V{n->op == Op::Prod ? 1.0 : 0.0, n->op == Op::Prod ? 1 : 0}; // empty reduction
       if (arg) r = V{0, best_idx[o]};
-      write(out, n->dtype, o, arg ? r : cast(r, t, n->dtype));
+      write(out, n->dtype, o, arg ? r : eval_cast(r, t, n->dtype));
     }
   }
 
@@ -303,7 +188,7 @@ private:
             if (is_float(t)) acc.f += x.f * y.f;
             else acc.i = static_cast<int64_t>(static_cast<uint64_t>(acc.i) + static_cast<uint64_t>(x.i) * y.i);
           }
-          write(out, t, (bt * M + i) * N + j, is_float(t) ? acc : cast(acc, DType::I64, t));
+          write(out, t, (bt * M + i) * N + j, is_float(t) ? acc : eval_cast(acc, DType::I64, t));
         }
   }
 

@@ -22,9 +22,12 @@ std::shared_ptr<Program> compile_program(const std::vector<Node*>& outputs, cons
   auto t0 = std::chrono::steady_clock::now();
   PipelineOptions po;
   po.fusion = options().fusion;
+  po.simplify = options().simplify;
   if (!options().dump.empty())
     po.on_step = [](std::string_view step, const std::string& text) {
-      if (options().dumps(std::string(step))) fmt::print(stderr, "# ---- {} ----\n{}", step, text);
+      bool pass = step != "graph" && step != "kernels"; // KILN_DUMP=passes: after every graph pass
+      if (options().dumps(std::string(step)) || (pass && options().dumps("passes")))
+        fmt::print(stderr, "# ---- {} ----\n{}", step, text);
     };
   Schedule s = run_pipeline(outputs, po);
 
@@ -57,7 +60,13 @@ std::shared_ptr<Program> compile_program(const std::vector<Node*>& outputs, cons
     for (Node* n : lk.params) launch.params.push_back(param_of.at(n));
     p->launches.push_back(std::move(launch));
   }
-  for (Node* o : outputs) p->output_slots.push_back(slot_of.at(storage_source(o)));
+  for (auto& o : s.graph.outputs) {
+    Node* src = storage_source(o.get());
+    // A simplified output may be a realized input itself (x * 1): the output aliases it.
+    auto it = slot_of.find(src);
+    if (it == slot_of.end()) fail("program", "output {} has no buffer", op_name(o->op));
+    p->output_slots.push_back(it->second);
+  }
   // Free each intermediate after its last reader.
   std::vector<int> last(p->slots.size(), -1);
   for (size_t l = 0; l < p->launches.size(); ++l)

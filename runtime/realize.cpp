@@ -1,5 +1,6 @@
 #include "runtime/realize.h"
 
+#include "passes/schedule.h"
 #include "runtime/config.h"
 #include "runtime/program.h"
 #include "runtime/stats.h"
@@ -41,6 +42,16 @@ struct KeyHash {
   }
 };
 
+// What to realize for a node a user holds: the node if it computes or is a reshape of a buffer
+// (which aliases it for free), else the compute node under its views, so that the view becomes
+// cheap index math over a realized buffer.
+Node* held_source(Node* n) {
+  if (is_compute(n->op) || storage_source(n) != n) return n;
+  Node* m = n;
+  while (!m->realized() && is_movement(m->op)) m = m->inputs[0].get();
+  return is_compute(m->op) ? m : nullptr;
+}
+
 } // namespace
 
 void realize_nodes(const std::vector<Node*>& roots) {
@@ -52,13 +63,13 @@ void realize_nodes(const std::vector<Node*>& roots) {
   std::vector<Node*> outputs, leaves, params;
   std::unordered_set<Node*> out_set;
   auto add_output = [&](Node* n) {
-    if (!n->realized() && out_set.insert(n).second) outputs.push_back(n);
+    if (n && !n->realized() && out_set.insert(n).second) outputs.push_back(n);
   };
   for (Node* r : roots) add_output(r);
   for (Node* n : order) {
     if (n->realized()) leaves.push_back(n);
     else if (n->op == Op::Const && n->get<ConstAttr>().param) params.push_back(n);
-    else if (is_compute(n->op) && n->user_refs.load() > 0) add_output(n);
+    else if (n->user_refs.load() > 0) add_output(held_source(n));
   }
   if (outputs.empty()) return;
 
@@ -76,6 +87,7 @@ void realize_nodes(const std::vector<Node*>& roots) {
   for (Node* n : order) pos[n] = pos.size();
   for (Node* o : ordered_outputs) key.push_back(pos.at(o));
   key.push_back(options().fusion); // the same graph fused and unfused are different programs
+  key.push_back(options().simplify);
 
   std::shared_ptr<Program>& prog = programs[key];
   if (prog) ++mutable_stats().program_cache_hits;

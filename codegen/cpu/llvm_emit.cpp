@@ -178,10 +178,24 @@ Value* Emitter::binary(const KInst& in, DType src, Value* x, Value* y) {
   case Op::Sub: return fp ? b_.CreateFSub(x, y) : b_.CreateSub(x, y);
   case Op::Mul: return fp ? b_.CreateFMul(x, y) : b_.CreateMul(x, y);
   case Op::Div:
-    if (fp) return b_.CreateFDiv(x, y);
+    if (fp) {
+      // arcp: a division by a loop-invariant value (softmax's row sum) becomes one reciprocal
+      // and a multiply per element, as PyTorch's kernels do (within an ulp of the quotient).
+      auto* d = llvm::cast<llvm::Instruction>(b_.CreateFDiv(x, y));
+      d->setHasAllowReciprocal(true);
+      return d;
+    }
     break;
-  case Op::FloorDiv: return b_.CreateSDiv(x, y);
-  case Op::Mod: return b_.CreateSRem(x, y);
+  case Op::FloorDiv:
+  case Op::Mod: {
+    // Floor semantics (divisors are positive constants): simplified index math can have a
+    // negative numerator, e.g. after a slice with a negative step.
+    Value* q = b_.CreateSDiv(x, y);
+    Value* r = b_.CreateSRem(x, y);
+    Value* neg = b_.CreateICmpSLT(r, constant(DType::I64, 0, 0));
+    if (in.op == Op::FloorDiv) return b_.CreateSub(q, b_.CreateZExt(neg, q->getType()));
+    return b_.CreateAdd(r, b_.CreateSelect(neg, y, constant(DType::I64, 0, 0)));
+  }
   case Op::Pow:
     if (fp) {
       // Small integer exponents, the common case, become multiplies.

@@ -29,7 +29,7 @@ public:
   DType dtype() const { return node_->dtype; }
   const Shape& shape() const { return node_->shape; }
   int64_t dim() const { return static_cast<int64_t>(node_->shape.size()); }
-  int64_t size(int64_t axis) const;
+  int64_t size(int64_t axis, Loc loc = Loc::current()) const;
   int64_t numel() const { return node_->numel(); }
   bool is_realized() const { return node_->realized(); }
 
@@ -88,7 +88,7 @@ public:
 
   // Evaluation.
   const Tensor& realize() const;
-  template <typename T> T item() const;
+  template <typename T> T item(Loc loc = Loc::current()) const;
   template <typename T> std::vector<T> to_vector() const;
   std::string str() const; // like PyTorch: values, then shape and dtype
 
@@ -144,8 +144,8 @@ inline Tensor operator>(const Operand& a, const Operand& b) { return gt(a, b); }
 inline Tensor operator>=(const Operand& a, const Operand& b) { return ge(a, b); }
 inline Tensor operator&&(const Operand& a, const Operand& b) { return logical_and(a, b); }
 inline Tensor operator||(const Operand& a, const Operand& b) { return logical_or(a, b); }
-inline Tensor operator-(const Tensor& a) { return a.neg(); }
-inline Tensor operator!(const Tensor& a) { return a.logical_not(); }
+Tensor operator-(const Operand& a);
+Tensor operator!(const Operand& a);
 
 // Movement across several tensors.
 Tensor cat(const std::vector<Tensor>& tensors, int64_t axis = 0, Loc loc = Loc::current());

@@ -1,0 +1,13 @@
+// Scalar semantics of every elementwise op: the reference interpreter and constant folding share it.
+#pragma once
+#include "ir/node.h"
+
+namespace kiln {
+
+// Values are Scalars: floats in f (computed in double), integers and bools in i, wrapped to
+// their dtype like the compiled code wraps them.
+Scalar eval_cast(Scalar v, DType from, DType to);
+Scalar eval_unary(Op op, DType in, DType out, Scalar x);
+Scalar eval_binary(Op op, DType in, Scalar x, Scalar y);
+
+} // namespace kiln

@@ -1,0 +1,35 @@
+// Constant folding: elementwise ops whose inputs are all baked literals become one literal.
+#include "ir/scalar_eval.h"
+#include "passes/simplify.h"
+
+namespace kiln {
+
+NodePtr literal_like(const Node& like, DType dtype, Scalar value) {
+  NodePtr c = derived(like, Op::Const, dtype, {}, {}, ConstAttr{value, false});
+  if (like.shape.empty()) return c;
+  NodePtr r = derived(like, Op::Reshape, dtype, Shape(like.shape.size(), 1), {c});
+  if (like.numel() == 1) return r;
+  return derived(like, Op::Expand, dtype, like.shape, {r});
+}
+
+Graph fold_constants(const Graph& g) {
+  return rewrite(g, [](const NodePtr& n) -> NodePtr {
+    if (!is_elementwise(n->op)) return n;
+    std::vector<Scalar> v;
+    for (auto& in : n->inputs) {
+      const Scalar* s = literal(*in);
+      if (!s) return n;
+      v.push_back(*s);
+    }
+    DType t = n->inputs[0]->dtype;
+    Scalar r;
+    switch (op_category(n->op)) {
+    case OpCategory::Unary: r = eval_unary(n->op, t, n->dtype, v[0]); break;
+    case OpCategory::Binary: r = eval_binary(n->op, t, v[0], v[1]); break;
+    default: r = v[0].i ? v[1] : v[2]; break;
+    }
+    return literal_like(*n, n->dtype, r);
+  });
+}
+
+} // namespace kiln
