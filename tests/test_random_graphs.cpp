@@ -218,8 +218,12 @@ bool close_to_ref(const Tensor& got, const Tensor& ref, double rtol, double atol
 
 } // namespace
 
+// Runs with fusion on and off. Intermediates are dropped before realize(), so only the two
+// results are outputs and fusion decides everything else.
 TEST_CASE("random graphs match the reference interpreter", "[random]") {
   const double rtol = 1e-4, atol = 1e-5;
+  bool fusion = GENERATE(true, false);
+  kiln::options().fusion = fusion;
   int checked = 0;
   for (int it = 0; it < kGraphs; ++it) {
     kiln::Generator g(kSeed + static_cast<uint64_t>(it));
@@ -250,9 +254,11 @@ TEST_CASE("random graphs match the reference interpreter", "[random]") {
     }
     // Realize the last result and one earlier one together (multi-output programs).
     Tensor other = results[b.pick(static_cast<int64_t>(results.size()))];
-    INFO("seed " << kSeed << " + iteration " << it << "\n" << b.log.str());
+    INFO("fusion " << fusion << ", seed " << kSeed << " + iteration " << it << "\n" << b.log.str());
     try {
       Tensor ref_x = kiln::reference(x), ref_o = kiln::reference(other);
+      pool.clear();
+      results.clear();
       kiln::realize({x, other});
       std::string why;
       bool ok = close_to_ref(x, ref_x, rtol, atol, why);
@@ -267,4 +273,5 @@ TEST_CASE("random graphs match the reference interpreter", "[random]") {
     ++checked;
   }
   CHECK(checked == kGraphs);
+  kiln::options().fusion = true;
 }
