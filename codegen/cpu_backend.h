@@ -3,6 +3,7 @@
 #include "ir/kernel.h"
 
 #include <string>
+#include <string_view>
 
 namespace kiln::cpu {
 
@@ -12,16 +13,25 @@ using KernelFn = void (*)(void* const* args, int64_t begin, int64_t end);
 struct CompileOptions {
   bool keep_llvm_ir = false; // fill CompiledKernel::llvm_ir / llvm_ir_optimized
   bool keep_asm = false;     // fill CompiledKernel::assembly
+  bool keep_object = false;  // fill CompiledKernel::object (what a disk cache stores)
 };
 
 struct CompiledKernel {
   KernelFn fn = nullptr;
   double compile_seconds = 0;
   std::string llvm_ir, llvm_ir_optimized, assembly;
+  std::string object; // ELF relocatable object of the optimized kernel, for load_object()
 };
 
 CompiledKernel compile(const Kernel& k, const CompileOptions& opts = {});
+// Loads native code made by compile() (CompiledKernel::object, e.g. read back from a disk cache)
+// and returns the kernel `name` in it: links only, no optimization or code generation. Each
+// load gets its own JIT namespace, so the same kernel may be loaded again. Throws kiln::Error
+// when LLVM rejects the object.
+KernelFn load_object(const std::string& name, std::string_view object);
 // "cpu-name +feature,+feature,..." of the host the JIT targets (part of cache keys).
 const std::string& host_target();
+// LLVM_VERSION_STRING of the LLVM that generates code (part of cache keys: other LLVM, other code).
+const std::string& llvm_version();
 
 } // namespace kiln::cpu

@@ -1,4 +1,4 @@
-// Kernel cache: identical kernel IR compiles once per process.
+// Kernel cache: identical kernel IR compiles once per process, and once per machine on disk.
 #pragma once
 #include "codegen/cpu_backend.h"
 
@@ -11,7 +11,8 @@ struct CachedKernel {
   std::shared_ptr<const Kernel> kernel;
 };
 
-// Returns the compiled kernel, compiling it on a miss (counted in stats()).
+// Returns the compiled kernel: from memory, else from the disk cache, else compiled (all counted
+// in stats()).
 CachedKernel cached_compile(const Kernel& k);
 
 } // namespace kiln

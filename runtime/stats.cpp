@@ -12,10 +12,13 @@ Stats stats() { return mutable_stats(); }
 void reset_stats() { mutable_stats() = Stats{}; }
 
 std::string Stats::str() const {
-  return fmt::format("programs compiled {}, program-cache hits {}, kernels compiled {}, kernel-cache hits {}, "
-                     "kernels launched {}, compile time {:.1f} ms",
-                     programs_compiled, program_cache_hits, kernels_compiled, kernel_cache_hits, kernels_launched,
-                     compile_seconds * 1e3);
+  return fmt::format(
+      "programs compiled {}, program-cache hits {}, kernels compiled {}, kernel-cache hits {}, "
+      "disk-cache hits {}, disk-cache misses {}, disk-cache writes {}, disk-cache evictions {}, "
+      "disk-cache bad entries {}, kernels launched {}, compile time {:.1f} ms",
+      programs_compiled, program_cache_hits, kernels_compiled, kernel_cache_hits, disk_cache_hits,
+      disk_cache_misses, disk_cache_writes, disk_cache_evictions, disk_cache_bad_entries,
+      kernels_launched, compile_seconds * 1e3);
 }
 
 } // namespace kiln

@@ -11,7 +11,14 @@ struct Stats {
   int64_t kernels_compiled = 0;
   int64_t kernel_cache_hits = 0;
   int64_t kernels_launched = 0;
-  double compile_seconds = 0; // passes + lowering + LLVM, over all programs
+  // Disk kernel cache (runtime/disk_cache.h). A hit loads native code: it is not counted in
+  // kernels_compiled, its load time is in compile_seconds.
+  int64_t disk_cache_hits = 0;
+  int64_t disk_cache_misses = 0;      // looked up, then compiled
+  int64_t disk_cache_writes = 0;      // entries written
+  int64_t disk_cache_evictions = 0;   // least recently used entries removed to stay in bounds
+  int64_t disk_cache_bad_entries = 0; // truncated, corrupt or foreign entries removed
+  double compile_seconds = 0; // passes + lowering + LLVM (or disk-cache loads), over all programs
   std::string str() const;
 };
 

@@ -1,14 +1,15 @@
-// The process-wide LLVM ORC LLJIT: host target detection, -O3 pipeline, kernel compilation.
+// The process-wide LLVM ORC LLJIT: host target detection, -O3 pipeline, object code, loading.
 #include "codegen/cpu/llvm_emit.h"
 #include "codegen/cpu_backend.h"
 #include "ir/error.h"
 
+#include <llvm/Config/llvm-config.h>
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
-#include <llvm/ExecutionEngine/Orc/ThreadSafeModule.h>
 #include <llvm/IR/LegacyPassManager.h>
 #include <llvm/MC/TargetRegistry.h>
 #include <llvm/Passes/PassBuilder.h>
+#include <llvm/Support/MemoryBuffer.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Transforms/Utils/Cloning.h>
 #include <llvm/Support/raw_ostream.h>
@@ -83,20 +84,26 @@ public:
     std::lock_guard<std::mutex> lock(mu_);
     auto t0 = std::chrono::steady_clock::now();
     CompiledKernel out;
-    auto ctx = std::make_unique<llvm::LLVMContext>();
-    auto m = emit_llvm(k, *ctx, cpu_, features_, avx512_);
+    llvm::LLVMContext ctx;
+    auto m = emit_llvm(k, ctx, cpu_, features_, avx512_);
     m->setDataLayout(jit_->getDataLayout());
     m->setTargetTriple(jit_->getTargetTriple().str());
     if (opts.keep_llvm_ir) out.llvm_ir = print(*m);
     optimize(*m);
     if (opts.keep_llvm_ir) out.llvm_ir_optimized = print(*m);
     if (opts.keep_asm) out.assembly = assembly(*m);
-    if (auto e = jit_->addIRModule(llvm::orc::ThreadSafeModule(std::move(m), std::move(ctx))))
-      fail("codegen", "add module {}: {}", k.name, to_string_err(std::move(e)));
-    auto addr = check(jit_->lookup(k.name), "lookup kernel");
-    out.fn = addr.toPtr<KernelFn>();
+    // Generate the object ourselves and link it like a disk-cache hit would, so a cached
+    // kernel runs exactly the code a fresh compile runs.
+    std::string obj = object_code(*m);
+    out.fn = load_locked(k.name, obj);
+    if (opts.keep_object) out.object = std::move(obj);
     out.compile_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return out;
+  }
+
+  KernelFn load(const std::string& name, std::string_view object) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return load_locked(name, object);
   }
 
   const std::string& target() const { return target_; }
@@ -126,6 +133,32 @@ private:
     pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(m, mam);
   }
 
+  std::string object_code(llvm::Module& m) {
+    llvm::SmallString<0> buf;
+    llvm::raw_svector_ostream os(buf);
+    llvm::legacy::PassManager pm;
+    if (tm_->addPassesToEmitFile(pm, os, nullptr, llvm::CGFT_ObjectFile))
+      fail("codegen", "the target machine cannot emit object files");
+    pm.run(m);
+    return std::string(buf.str());
+  }
+
+  // One JITDylib per loaded object: loading a kernel again (a test that clears the in-memory
+  // cache, a recompile after a rejected disk entry) must not clash with its first definition.
+  KernelFn load_locked(const std::string& name, std::string_view object) {
+    auto jd = jit_->createJITDylib(fmt::format("kiln.{}", dylibs_++));
+    if (!jd) fail("codegen", "create JITDylib for {}: {}", name, to_string_err(jd.takeError()));
+    jd->addToLinkOrder(jit_->getMainJITDylib()); // process symbols and the bound math functions
+    auto buf =
+        llvm::MemoryBuffer::getMemBufferCopy(llvm::StringRef(object.data(), object.size()), name);
+    if (auto e = jit_->addObjectFile(*jd, std::move(buf)))
+      fail("codegen", "load object of {}: {}", name, to_string_err(std::move(e)));
+    auto addr = jit_->lookup(*jd, name);
+    if (!addr)
+      fail("codegen", "look up {} in its object: {}", name, to_string_err(addr.takeError()));
+    return addr->toPtr<KernelFn>();
+  }
+
   std::string assembly(llvm::Module& m) {
     llvm::SmallString<0> buf;
     llvm::raw_svector_ostream os(buf);
@@ -139,6 +172,7 @@ private:
   std::mutex mu_;
   std::string cpu_, features_, target_;
   bool avx512_ = false;
+  int64_t dylibs_ = 0;
   std::unique_ptr<llvm::TargetMachine> tm_;
   std::unique_ptr<llvm::orc::LLJIT> jit_;
 };
@@ -151,6 +185,13 @@ Jit& jit() {
 } // namespace
 
 CompiledKernel compile(const Kernel& k, const CompileOptions& opts) { return jit().compile(k, opts); }
+KernelFn load_object(const std::string& name, std::string_view object) {
+  return jit().load(name, object);
+}
 const std::string& host_target() { return jit().target(); }
+const std::string& llvm_version() {
+  static const std::string v = LLVM_VERSION_STRING;
+  return v;
+}
 
 } // namespace kiln::cpu
