@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <utility>
 #include <vector>
 
 extern char** environ;
@@ -126,10 +127,16 @@ public:
     posix_spawn_file_actions_destroy(&fa);
   }
 
+  // A failed check must not leave a child writing into a folder being removed.
+  ~Child() {
+    if (pid_ > 0) ::waitpid(pid_, nullptr, 0);
+  }
+
   ChildResult wait() {
     ChildResult r;
     int status = 0;
-    REQUIRE(::waitpid(pid_, &status, 0) == pid_);
+    pid_t pid = std::exchange(pid_, -1);
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
     r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     std::istringstream in(read_all(out_));
     std::string k;
@@ -440,7 +447,9 @@ TEST_CASE("KILN_EXPLAIN_CACHE says why kernels missed", "[disk_cache]") {
   env["KILN_EXPLAIN_CACHE"] = "1";
   ChildResult first = run_child("[.disk_cache_child]", work.path, "first", env);
   CHECK(count_of(first.err, "miss, not present") == first.stats["compiled"]);
-  write_all(files_in(cache.path, ".kobj")[0], "garbage");
+  auto entries = files_in(cache.path, ".kobj");
+  REQUIRE(!entries.empty());
+  write_all(entries[0], "garbage");
   ChildResult second = run_child("[.disk_cache_child]", work.path, "second", env);
   CHECK(count_of(second.err, "miss, corrupt or foreign entry") == 1);
   CHECK(count_of(second.err, "miss, not present") == 0);
