@@ -27,9 +27,10 @@ Node* storage_source(Node* n) {
 std::vector<Node*> schedule(const std::vector<Node*>& outputs, bool fusion, const std::unordered_set<Node*>& forced) {
   std::vector<Node*> order = topo_order(outputs, /*stop_at_realized=*/true);
   std::unordered_set<Node*> roots;
-  for (Node* o : outputs)
-    if (storage_source(o) == o) roots.insert(o);
-    else if (!storage_source(o)->realized()) roots.insert(storage_source(o));
+  for (Node* o : outputs) {
+    Node* src = storage_source(o); // the output itself, or the buffer a reshape of it aliases
+    if (!src->realized()) roots.insert(src);
+  }
   for (Node* n : order)
     if (!n->realized() && is_compute(n->op) && (!fusion || forced.count(n))) roots.insert(n);
 
