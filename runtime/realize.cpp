@@ -69,7 +69,7 @@ void realize_nodes(const std::vector<Node*>& roots) {
   for (Node* n : order) {
     if (n->realized()) leaves.push_back(n);
     else if (n->op == Op::Const && n->get<ConstAttr>().param) params.push_back(n);
-    else if (n->user_refs.load() > 0) add_output(held_source(n));
+    else if (n->user_refs.load() > 0 && !out_set.count(n)) add_output(held_source(n)); // roots are outputs already
   }
   if (outputs.empty()) return;
 

@@ -1,0 +1,105 @@
+// Structural fusion tests ("this graph becomes exactly N kernels") beside numeric checks.
+#include "test_util.h"
+
+#include <functional>
+
+using namespace kt;
+
+namespace {
+
+// Kernels launched by one realize of what build() returns, and a check of its values against the
+// interpreter. Built in a function so that no temporary of the expression is still held (held
+// tensors are realized too).
+int64_t kernels_for(const std::function<Tensor()>& build) {
+  Tensor t = build();
+  Tensor ref = kiln::reference(t);
+  auto before = kiln::stats().kernels_launched;
+  t.realize();
+  check_close(t, ref, 1e-5, 1e-5);
+  return kiln::stats().kernels_launched - before;
+}
+
+Tensor softmax(const Tensor& x) {
+  auto e = (x - x.max({-1}, true)).exp();
+  return e / e.sum({-1}, true);
+}
+
+} // namespace
+
+TEST_CASE("an elementwise chain is one kernel", "[fusion]") {
+  kiln::manual_seed(7);
+  auto x = kiln::randn({1000}), a = kiln::randn({1000}), b = kiln::randn({1000});
+  CHECK(kernels_for([&] { return (x * a + b).gelu("tanh"); }) == 1);
+}
+
+TEST_CASE("broadcasts and views fuse", "[fusion]") {
+  kiln::manual_seed(8);
+  auto x = kiln::randn({16, 32}), bias = kiln::randn({32});
+  CHECK(kernels_for([&] { return (x.transpose(0, 1) + bias.reshape({32, 1})).relu().slice(1, 2, std::nullopt, 3); }) == 1);
+}
+
+TEST_CASE("softmax is one kernel with three stages", "[fusion]") {
+  kiln::manual_seed(9);
+  auto x = kiln::randn({64, 128});
+  CHECK(kernels_for([&] { return softmax(x); }) == 1);
+}
+
+TEST_CASE("layernorm is one kernel", "[fusion]") {
+  kiln::manual_seed(10);
+  auto x = kiln::randn({32, 256}), w = kiln::randn({256}), b = kiln::randn({256});
+  CHECK(kernels_for([&] {
+          auto mu = x.mean({-1}, true);
+          auto d = x - mu;
+          return d * ((d * d).mean({-1}, true) + 1e-5).rsqrt() * w + b;
+        }) == 1);
+}
+
+TEST_CASE("matmul epilogue: bias, activation and scale fuse into the matmul", "[fusion]") {
+  kiln::manual_seed(11);
+  auto a = kiln::randn({33, 70}), w = kiln::randn({70, 45}), bias = kiln::randn({45});
+  CHECK(kernels_for([&] { return (kiln::matmul(a, w) + bias).relu() * 0.5; }) == 1);
+}
+
+TEST_CASE("a reduction feeding a reduction of another shape splits", "[fusion]") {
+  kiln::manual_seed(12);
+  auto x = kiln::randn({20, 30});
+  // The column sums are needed by every row: computing them once is a kernel of their own.
+  CHECK(kernels_for([&] { return (x - x.sum({0}, true)).exp().sum({1}); }) == 2);
+}
+
+TEST_CASE("an expensive value used by two kernels is written once", "[fusion]") {
+  kiln::manual_seed(13);
+  auto x = kiln::randn({64, 64});
+  auto e = x.exp();
+  auto s = e.sum({0}, true), t = e.sum({1}, true);
+  e = Tensor();
+  auto before = kiln::stats().kernels_launched;
+  kiln::realize({s, t});
+  CHECK(kiln::stats().kernels_launched - before == 3);
+}
+
+TEST_CASE("fusion off gives one kernel per compute op, same values", "[fusion]") {
+  kiln::manual_seed(14);
+  auto x = kiln::randn({8, 16});
+  kiln::options().fusion = false;
+  CHECK(kernels_for([&] { return softmax(x); }) == 5);
+  kiln::options().fusion = true;
+  CHECK(kernels_for([&] { return softmax(x); }) == 1);
+}
+
+TEST_CASE("a loop over changing learning rates compiles once", "[fusion][params]") {
+  kiln::manual_seed(15);
+  auto w = kiln::randn({256}), g = kiln::randn({256});
+  auto compiled = kiln::stats().programs_compiled;
+  for (int step = 0; step < 100; ++step) {
+    double lr = 0.1 / (1 + step);
+    Tensor next = w - g * lr;
+    auto expected = w.to_vector<float>();
+    auto gv = g.to_vector<float>();
+    next.realize();
+    auto got = next.to_vector<float>();
+    for (size_t i = 0; i < got.size(); i += 37) REQUIRE(got[i] == Approx(expected[i] - gv[i] * float(lr)));
+    w = next;
+  }
+  CHECK(kiln::stats().programs_compiled - compiled == 1);
+}
