@@ -36,6 +36,7 @@ private:
   int lower_reduce(Node* n, const std::vector<IExprPtr>& coords);
   int lower_matmul(Node* n, const std::vector<IExprPtr>& coords);
   int open_stage(Node* n, std::vector<int64_t> extents, const std::vector<IExprPtr>& coords);
+  int lower_stage_input(Node* in, const std::vector<IExprPtr>& coords);
   int emit(KInst k) {
     insts_.push_back({k, nullptr});
     return static_cast<int>(insts_.size()) - 1;
@@ -67,6 +68,7 @@ private:
   std::vector<int> stage_done_; // stage ids in completion order = execution order
   std::vector<std::string> op_names_;
   std::vector<Node*> roots_;
+  std::vector<Node*> stage_inputs_; // top node of each stage input being lowered
 };
 
 // The axes of the roots that become the final map stage: the reduced axes of inlined
@@ -182,16 +184,35 @@ int Lowerer::lower_view(Node* n, const std::vector<IExprPtr>& coords) {
   }
 }
 
+// Lowers what a stage loops over, remembering its top compute node for conflicts.
+int Lowerer::lower_stage_input(Node* in, const std::vector<IExprPtr>& coords) {
+  Node* top = in;
+  while (inlined(top) && is_movement(top->op)) top = top->inputs[0].get();
+  stage_inputs_.push_back(inlined(top) ? top : nullptr);
+  int id = lower(in, coords);
+  stage_inputs_.pop_back();
+  return id;
+}
+
 // A reduction (or matmul) inlined here gets a stage of its own, computed once per outer point.
 int Lowerer::open_stage(Node* n, std::vector<int64_t> extents, const std::vector<IExprPtr>& coords) {
   bool is_root = std::count(roots_.begin(), roots_.end(), n) > 0;
-  for (auto& c : coords)
-    if (uses_rvar(c)) throw FusionConflict(n, fmt::format("{} would run inside another stage's loop", op_name(n->op)));
-  if (!is_root && n->numel() != numel(ctx_.domain))
-    throw FusionConflict(n, fmt::format("{} would be recomputed for each of {} outputs", op_name(n->op),
-                                        numel(ctx_.domain) / std::max<int64_t>(n->numel(), 1)));
-  ctx_.stages.push_back(std::move(extents));
-  return static_cast<int>(ctx_.stages.size()) - 1;
+  bool nested = std::any_of(coords.begin(), coords.end(), uses_rvar);
+  bool recomputed = !is_root && n->numel() != numel(ctx_.domain);
+  if (!nested && !recomputed) {
+    ctx_.stages.push_back(std::move(extents));
+    return static_cast<int>(ctx_.stages.size()) - 1;
+  }
+  // The reduction cannot be a stage here: it would run inside another stage's loop, or once per
+  // output element. If it is a row reduction under an elementwise op of its input's shape that
+  // feeds a stage (a softmax feeding a matmul), that op becomes a kernel output, which makes the
+  // whole softmax one kernel; otherwise the reduction itself does.
+  Node* top = stage_inputs_.empty() ? nullptr : stage_inputs_.back();
+  bool row_wise = is_reduce(n->op) && top && n->inputs[0]->shape == top->shape &&
+                  n->get<AxesAttr>().axes.back() == static_cast<int>(n->shape.size()) - 1;
+  Node* culprit = top && top != n && is_elementwise(top->op) && row_wise ? top : n;
+  throw FusionConflict(culprit, fmt::format("{} would be {}", op_name(n->op),
+                                            nested ? "nested in another stage" : "recomputed per output"));
 }
 
 int Lowerer::lower_reduce(Node* n, const std::vector<IExprPtr>& coords) {
@@ -203,7 +224,7 @@ int Lowerer::lower_reduce(Node* n, const std::vector<IExprPtr>& coords) {
   std::vector<IExprPtr> ic = coords;
   for (size_t j = 0; j < axes.size(); ++j) ic[axes[j]] = irvar(stage, static_cast<int>(j));
   KInst k{n->op, n->dtype};
-  k.a = lower(n->inputs[0].get(), ic);
+  k.a = lower_stage_input(n->inputs[0].get(), ic);
   k.stage = stage;
   if (n->op == Op::ArgMax || n->op == Op::ArgMin) k.b = emit_expr(irvar(stage, 0), DType::I64);
   stage_done_.push_back(stage);
@@ -217,8 +238,8 @@ int Lowerer::lower_matmul(Node* n, const std::vector<IExprPtr>& coords) {
   ac[r - 1] = irvar(stage, 0);
   bc[r - 2] = irvar(stage, 0);
   KInst mul{Op::Mul, n->dtype};
-  mul.a = lower(n->inputs[0].get(), ac);
-  mul.b = lower(n->inputs[1].get(), bc);
+  mul.a = lower_stage_input(n->inputs[0].get(), ac);
+  mul.b = lower_stage_input(n->inputs[1].get(), bc);
   KInst sum{Op::Sum, n->dtype};
   sum.a = emit(mul);
   sum.stage = stage;

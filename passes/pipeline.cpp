@@ -6,6 +6,8 @@
 #include "passes/schedule.h"
 #include "passes/simplify.h"
 
+#include <algorithm>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace kiln {
@@ -23,6 +25,52 @@ const std::vector<GraphPass>& graph_passes() {
 
 namespace {
 
+std::vector<Node*> roots_of(const LoweredKernel& k) {
+  std::vector<Node*> r;
+  for (size_t a = 0; a < k.args.size(); ++a)
+    if (k.kernel.args[a].output) r.push_back(k.args[a]);
+  return r;
+}
+
+// Multi-output kernels: a stage-free kernel moves into an earlier one over the same domain when
+// they share an input and everything it reads exists by then (optimizer updates of a parameter,
+// its momentum and variance become one pass over the gradient).
+std::vector<LoweredKernel> merge_siblings(std::vector<LoweredKernel> ks, const std::function<bool(Node*)>& is_boundary) {
+  std::unordered_map<Node*, size_t> made_by; // kernel output -> kernel position
+  for (size_t i = 0; i < ks.size(); ++i)
+    for (Node* r : roots_of(ks[i])) made_by[r] = i;
+  std::vector<bool> gone(ks.size(), false);
+  for (size_t j = 0; j < ks.size(); ++j) {
+    if (!ks[j].kernel.stages.empty()) continue;
+    for (size_t i = 0; i < j; ++i) {
+      if (gone[i] || !ks[i].kernel.stages.empty() || roots_of(ks[i])[0]->shape != roots_of(ks[j])[0]->shape) continue;
+      bool ready = true, shared = false;
+      for (size_t a = 0; a < ks[j].args.size(); ++a) {
+        if (ks[j].kernel.args[a].output) continue;
+        Node* in = ks[j].args[a];
+        auto it = made_by.find(in);
+        ready = ready && (it == made_by.end() || it->second < i);
+        shared = shared || std::count(ks[i].args.begin(), ks[i].args.end(), in) > 0;
+      }
+      if (!ready || !shared) continue;
+      std::vector<Node*> roots = roots_of(ks[i]);
+      for (Node* r : roots_of(ks[j])) roots.push_back(r);
+      try {
+        ks[i] = lower_kernel(roots, is_boundary);
+      } catch (const FusionConflict&) {
+        continue;
+      }
+      for (Node* r : roots_of(ks[j])) made_by[r] = i;
+      gone[j] = true;
+      break;
+    }
+  }
+  std::vector<LoweredKernel> out;
+  for (size_t i = 0; i < ks.size(); ++i)
+    if (!gone[i]) out.push_back(std::move(ks[i]));
+  return out;
+}
+
 // Schedules and lowers every kernel; a fusion conflict makes the offending node a kernel
 // output of its own and starts over (unfused, which always lowers, if that does not help).
 std::vector<LoweredKernel> lower_all(const std::vector<Node*>& outputs, bool fusion) {
@@ -39,7 +87,7 @@ std::vector<LoweredKernel> lower_all(const std::vector<Node*>& outputs, bool fus
       if (!forced.insert(c.node).second) fusion = false;
       continue;
     }
-    return kernels;
+    return fusion ? merge_siblings(std::move(kernels), is_boundary) : kernels;
   }
 }
 

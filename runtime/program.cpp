@@ -9,6 +9,7 @@
 #include "runtime/stats.h"
 #include "runtime/thread_pool.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <fmt/format.h>
@@ -74,6 +75,13 @@ std::shared_ptr<Program> compile_program(const std::vector<Node*>& outputs, cons
   for (int o : p->output_slots) last[o] = -1;
   for (size_t sl = p->num_inputs; sl < p->slots.size(); ++sl)
     if (last[sl] >= 0) p->launches[last[sl]].release.push_back(static_cast<int>(sl));
+  int64_t live = 0;
+  for (const auto& l : p->launches) {
+    for (size_t a = 0; a < l.slots.size(); ++a)
+      if (l.kernel->args[a].output) live += p->slots[l.slots[a]].numel * dtype_size(p->slots[l.slots[a]].dtype);
+    p->peak_bytes = std::max(p->peak_bytes, live);
+    for (int r : l.release) live -= p->slots[r].numel * dtype_size(p->slots[r].dtype);
+  }
   auto& st = mutable_stats();
   ++st.programs_compiled;
   st.compile_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -116,6 +124,7 @@ std::vector<std::shared_ptr<Storage>> run_program(const Program& p, const std::v
     }
     for (int r : l.release) buf[r].reset();
   }
+  mutable_stats().last_program_peak_bytes = p.peak_bytes;
   std::vector<std::shared_ptr<Storage>> out;
   for (int o : p.output_slots) out.push_back(buf[o]);
   return out;

@@ -23,6 +23,7 @@ struct Program {
   std::vector<Slot> slots;
   std::vector<Launch> launches;
   std::vector<int> output_slots;
+  int64_t peak_bytes = 0; // most bytes of its own buffers live at once (see Stats)
 };
 
 // Runs the pipeline and compiles every kernel (through the in-memory kernel cache).

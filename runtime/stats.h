@@ -19,6 +19,9 @@ struct Stats {
   int64_t disk_cache_evictions = 0;   // least recently used entries removed to stay in bounds
   int64_t disk_cache_bad_entries = 0; // truncated, corrupt or foreign entries removed
   double compile_seconds = 0; // passes + lowering + LLVM (or disk-cache loads), over all programs
+  // Memory plan: bytes of intermediates and outputs live at once, at worst, in the last program
+  // run (its inputs excluded); intermediates are freed after their last reader.
+  int64_t last_program_peak_bytes = 0;
   std::string str() const;
 };
 

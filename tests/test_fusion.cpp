@@ -103,3 +103,45 @@ TEST_CASE("a loop over changing learning rates compiles once", "[fusion][params]
   }
   CHECK(kiln::stats().programs_compiled - compiled == 1);
 }
+
+TEST_CASE("independent outputs over one domain share a kernel", "[fusion][multi-output]") {
+  kiln::manual_seed(16);
+  auto g = kiln::randn({300}), p = kiln::randn({300}), m = kiln::randn({300});
+  Tensor p2 = p - g * 0.1, m2 = m * 0.9 + g;
+  Tensor rp = kiln::reference(p2), rm = kiln::reference(m2);
+  auto before = kiln::stats().kernels_launched;
+  kiln::realize({p2, m2});
+  CHECK(kiln::stats().kernels_launched - before == 1);
+  check_close(p2, rp);
+  check_close(m2, rm);
+}
+
+TEST_CASE("a fused program never needs more memory than the unfused one", "[fusion][memory]") {
+  kiln::manual_seed(17);
+  auto x = kiln::randn({64, 256}), w = kiln::randn({256}), b = kiln::randn({256});
+  auto a = kiln::randn({64, 256}), m = kiln::randn({256, 128});
+  std::vector<std::pair<const char*, std::function<Tensor()>>> graphs = {
+      {"gelu chain", [&] { return (x * a + b).gelu("tanh"); }},
+      {"softmax", [&] { return softmax(x); }},
+      {"layernorm",
+       [&] {
+         auto mu = x.mean({-1}, true);
+         auto d = x - mu;
+         return d * ((d * d).mean({-1}, true) + 1e-5).rsqrt() * w + b;
+       }},
+      {"matmul epilogue", [&] { return (kiln::matmul(x, m) + 1.0).relu(); }},
+      {"attention-like", [&] { return kiln::matmul(softmax(kiln::matmul(x, m) / 8.0), m.transpose(0, 1)); }},
+  };
+  for (auto& [name, build] : graphs) {
+    INFO(name);
+    int64_t peak[2];
+    for (int fused = 0; fused < 2; ++fused) {
+      kiln::options().fusion = fused == 1;
+      build().realize();
+      peak[fused] = kiln::stats().last_program_peak_bytes;
+    }
+    kiln::options().fusion = true;
+    CHECK(peak[1] <= peak[0]);
+    CHECK(peak[1] > 0);
+  }
+}
