@@ -9,29 +9,11 @@
 
 namespace kiln {
 
-Tensor::Tensor(NodePtr node) : node_(std::move(node)) {
-  if (node_) ++node_->user_refs;
-}
-Tensor::Tensor(const Tensor& o) : Tensor(o.node_) {}
-Tensor::Tensor(Tensor&& o) noexcept : node_(std::move(o.node_)) {}
-Tensor& Tensor::operator=(const Tensor& o) {
-  if (this != &o) *this = Tensor(o);
-  return *this;
-}
-Tensor& Tensor::operator=(Tensor&& o) noexcept {
-  if (this != &o) {
-    if (node_) --node_->user_refs;
-    node_ = std::move(o.node_);
-  }
-  return *this;
-}
-Tensor::~Tensor() {
-  if (node_) --node_->user_refs;
-}
+Tensor::Tensor(NodePtr node) : impl_(std::make_shared<TensorImpl>()) { impl_->node.reset(std::move(node)); }
 
 const Tensor& Tensor::realize() const {
   if (!defined()) throw Error("[realize] called on an undefined tensor");
-  realize_nodes({node_.get()});
+  realize_nodes({node().get()});
   return *this;
 }
 
@@ -53,7 +35,7 @@ Tensor reference(const Tensor& t) {
 template <typename T> std::vector<T> Tensor::to_vector() const {
   realize();
   std::vector<T> out(numel());
-  const char* p = static_cast<const char*>(node_->storage->data);
+  const char* p = static_cast<const char*>(node()->storage->data);
   dispatch_dtype(dtype(), [&](auto x) {
     using U = decltype(x);
     for (int64_t i = 0; i < numel(); ++i) {

@@ -15,8 +15,11 @@ LabelScope::~LabelScope() { g_label = prev_; }
 Tensor make(Op op, DType dtype, Shape shape, std::vector<Tensor> inputs, Attr attr, Loc loc) {
   std::vector<NodePtr> in;
   for (auto& t : inputs) in.push_back(t.node());
+  bool grad = false;
+  for (auto& i : in) grad = grad || i->requires_grad;
   NodePtr n = make_node(op, dtype, std::move(shape), std::move(in), std::move(attr), loc);
   n->label = g_label;
+  n->requires_grad = grad && is_float(dtype) && !NoGradGuard::active();
   return Tensor(std::move(n));
 }
 

@@ -69,6 +69,8 @@ struct Node : std::enable_shared_from_this<Node> {
   std::shared_ptr<Storage> storage;
   // Number of live user Tensor handles; such nodes are program outputs when computed.
   std::atomic<int> user_refs{0};
+  // Autograd: gradients flow to this node (set on leaves by the user, inherited by results).
+  bool requires_grad = false;
 
   bool realized() const { return storage != nullptr; }
   int64_t numel() const { return kiln::numel(shape); }

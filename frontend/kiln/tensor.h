@@ -14,24 +14,70 @@ namespace kiln {
 
 using Loc = std::source_location;
 
+// A node reference held on a user's behalf: realize() makes such nodes program outputs, so
+// what a user can observe is never recomputed.
+class HeldNode {
+public:
+  HeldNode() = default;
+  explicit HeldNode(NodePtr n) : n_(std::move(n)) { acquire(); }
+  HeldNode(const HeldNode& o) : HeldNode(o.n_) {}
+  HeldNode& operator=(const HeldNode& o) {
+    reset(o.n_);
+    return *this;
+  }
+  ~HeldNode() { release(); }
+  const NodePtr& get() const { return n_; }
+  void reset(NodePtr n = nullptr) {
+    release();
+    n_ = std::move(n);
+    acquire();
+  }
+
+private:
+  void acquire() {
+    if (n_) ++n_->user_refs;
+  }
+  void release() {
+    if (n_) --n_->user_refs;
+  }
+  NodePtr n_;
+};
+
+// What every copy of a Tensor handle shares, like a PyTorch tensor object: the current value
+// (replaced by assign(), as optimizers do) and the accumulated gradient.
+struct TensorImpl {
+  HeldNode node;
+  HeldNode grad;
+};
+
 class Tensor {
 public:
   Tensor() = default;
   explicit Tensor(NodePtr node);
-  Tensor(const Tensor& o);
-  Tensor(Tensor&& o) noexcept;
-  Tensor& operator=(const Tensor& o);
-  Tensor& operator=(Tensor&& o) noexcept;
-  ~Tensor();
 
-  bool defined() const { return node_ != nullptr; }
-  const NodePtr& node() const { return node_; }
-  DType dtype() const { return node_->dtype; }
-  const Shape& shape() const { return node_->shape; }
-  int64_t dim() const { return static_cast<int64_t>(node_->shape.size()); }
+  bool defined() const { return impl_ && impl_->node.get(); }
+  const NodePtr& node() const { return impl_->node.get(); }
+  DType dtype() const { return node()->dtype; }
+  const Shape& shape() const { return node()->shape; }
+  int64_t dim() const { return static_cast<int64_t>(node()->shape.size()); }
   int64_t size(int64_t axis, Loc loc = Loc::current()) const;
-  int64_t numel() const { return node_->numel(); }
-  bool is_realized() const { return node_->realized(); }
+  int64_t numel() const { return node()->numel(); }
+  bool is_realized() const { return node()->realized(); }
+  // Whether this and the other handle share one tensor (copies of a handle do).
+  bool same(const Tensor& o) const { return impl_ == o.impl_; }
+
+  // Autograd: backward() is a graph pass that appends gradient nodes to the lazy graph, so the
+  // forward, backward and optimizer update of a step compile as one program.
+  bool requires_grad() const { return defined() && node()->requires_grad; }
+  Tensor& requires_grad_(bool on = true, Loc loc = Loc::current()); // on leaves (realized tensors)
+  Tensor grad() const;   // the accumulated gradient; undefined before a backward() reached it
+  void zero_grad();      // forgets the accumulated gradient
+  // Gradients of this tensor (a scalar, or given grad_output of its shape) w.r.t. every leaf
+  // that requires grad, added to their grad().
+  void backward(const Tensor& grad_output = Tensor(), Loc loc = Loc::current()) const;
+  Tensor detach(Loc loc = Loc::current()) const; // same values, no gradient flows through
+  // Replaces the value every copy of this handle sees (an in-place update); shape and dtype stay.
+  void assign(const Tensor& value, Loc loc = Loc::current());
 
   // Elementwise (float-only ops promote integer inputs to f32, like PyTorch).
   Tensor neg(Loc loc = Loc::current()) const;
@@ -93,7 +139,21 @@ public:
   std::string str() const; // like PyTorch: values, then shape and dtype
 
 private:
-  NodePtr node_;
+  friend void set_grad(const Tensor& t, const Tensor& g);
+  std::shared_ptr<TensorImpl> impl_;
+};
+
+// While alive, new ops record no gradient (like torch.no_grad()).
+class NoGradGuard {
+public:
+  NoGradGuard();
+  ~NoGradGuard();
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+  static bool active();
+
+private:
+  bool prev_;
 };
 
 // A Tensor or a C++ number on either side of a binary op; records the user's call site.

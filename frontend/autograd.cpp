@@ -1,0 +1,132 @@
+// Tensor autograd API: requires_grad, backward (the autodiff graph pass), grad accumulation,
+// detach, in-place assignment and NoGradGuard.
+#include "kiln/creation.h"
+#include "passes/autodiff.h"
+#include "trace.h"
+
+#include <mutex>
+#include <unordered_map>
+
+namespace kiln {
+namespace {
+
+thread_local bool g_no_grad = false;
+
+// Leaves that require grad -> the tensors (handles' shared state) whose grad() they feed.
+class LeafRegistry {
+public:
+  void add(Node* n, const std::shared_ptr<TensorImpl>& impl) {
+    std::lock_guard<std::mutex> lock(mu_);
+    leaves_[n] = impl;
+  }
+  void remove(Node* n) {
+    std::lock_guard<std::mutex> lock(mu_);
+    leaves_.erase(n);
+  }
+  std::shared_ptr<TensorImpl> find(Node* n) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = leaves_.find(n);
+    if (it == leaves_.end()) return nullptr;
+    auto impl = it->second.lock();
+    if (!impl || impl->node.get().get() != n) leaves_.erase(it); // gone or reassigned
+    return impl && impl->node.get().get() == n ? impl : nullptr;
+  }
+  std::vector<Node*> nodes() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<Node*> out;
+    for (auto& [n, w] : leaves_) out.push_back(n);
+    return out;
+  }
+
+private:
+  std::mutex mu_;
+  std::unordered_map<Node*, std::weak_ptr<TensorImpl>> leaves_;
+};
+
+LeafRegistry& registry() {
+  static LeafRegistry* r = new LeafRegistry; // leaked: tensors may die during static destruction
+  return *r;
+}
+
+} // namespace
+
+NoGradGuard::NoGradGuard() : prev_(g_no_grad) { g_no_grad = true; }
+NoGradGuard::~NoGradGuard() { g_no_grad = prev_; }
+bool NoGradGuard::active() { return g_no_grad; }
+
+Tensor& Tensor::requires_grad_(bool on, Loc loc) {
+  trace::require(*this, "requires_grad_", loc);
+  if (on && !is_float(dtype()))
+    trace::fail_at(loc, "requires_grad_", "only floating point tensors can require grad, got {}", trace::describe(*this));
+  if (on && !node()->inputs.empty() && !node()->requires_grad)
+    trace::fail_at(loc, "requires_grad_", "{} is computed from other tensors; call it on a leaf (or detach() first)",
+                   trace::describe(*this));
+  node()->requires_grad = on;
+  if (on) registry().add(node().get(), impl_);
+  else registry().remove(node().get());
+  return *this;
+}
+
+Tensor Tensor::grad() const {
+  if (!impl_ || !impl_->grad.get()) return Tensor();
+  return Tensor(impl_->grad.get());
+}
+
+void Tensor::zero_grad() {
+  if (impl_) impl_->grad.reset();
+}
+
+void set_grad(const Tensor& t, const Tensor& g) { t.impl_->grad.reset(g.node()); }
+
+void Tensor::backward(const Tensor& grad_output, Loc loc) const {
+  trace::require(*this, "backward", loc);
+  if (!requires_grad())
+    trace::fail_at(loc, "backward", "{} does not require grad (no leaf with requires_grad_() feeds it)",
+                   trace::describe(*this));
+  Tensor seed = grad_output;
+  if (!seed.defined()) {
+    if (numel() != 1)
+      trace::fail_at(loc, "backward", "{} is not a scalar: pass a gradient of its shape", trace::describe(*this));
+    seed = full(shape(), 1.0, dtype(), loc);
+  } else if (seed.shape() != shape()) {
+    trace::fail_at(loc, "backward", "gradient {} does not match the tensor {} (expected equal shapes)",
+                   trace::describe(seed), trace::describe(*this));
+  }
+  seed = seed.to(dtype(), loc);
+  auto leaves = registry().nodes();
+  auto grads = gradients(node(), seed.node(), leaves);
+  for (auto& [leaf, g] : grads) {
+    auto impl = registry().find(leaf);
+    if (!impl) continue;
+    Tensor holder;
+    holder.impl_ = impl;
+    Tensor prev = holder.grad();
+    Tensor total = prev.defined() ? add(Operand(prev, loc), Operand(Tensor(g), loc)) : Tensor(g);
+    set_grad(holder, total);
+  }
+}
+
+Tensor Tensor::detach(Loc loc) const {
+  trace::require(*this, "detach", loc);
+  if (is_realized()) return Tensor(make_buffer_node(dtype(), shape(), node()->storage, loc));
+  // A same-dtype cast marks the cut: the value flows, gradients do not (simplify removes it).
+  NodePtr n = make_node(Op::Cast, dtype(), shape(), {node()}, NoAttr{}, loc);
+  return Tensor(std::move(n));
+}
+
+void Tensor::assign(const Tensor& value, Loc loc) {
+  trace::require(*this, "assign", loc);
+  trace::require(value, "assign", loc);
+  if (value.shape() != shape() || value.dtype() != dtype())
+    trace::fail_at(loc, "assign", "value {} does not match {} (expected the same shape and dtype)",
+                   trace::describe(value), trace::describe(*this));
+  bool leaf = requires_grad() && node()->inputs.empty();
+  if (leaf) registry().remove(node().get());
+  impl_->node.reset(value.node());
+  if (leaf && value.node()->inputs.empty()) {
+    node()->requires_grad = true;
+    registry().add(node().get(), impl_);
+  }
+}
+
+} // namespace kiln

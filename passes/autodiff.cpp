@@ -1,0 +1,46 @@
+#include "passes/autodiff.h"
+
+#include "ir/error.h"
+#include "passes/grad_builder.h"
+#include "passes/grad_rules.h"
+
+#include <unordered_set>
+
+namespace kiln {
+
+std::unordered_map<Node*, NodePtr> gradients(const NodePtr& output, const NodePtr& seed,
+                                             const std::vector<Node*>& wrt) {
+  // Nodes on a path from a wanted leaf to the output: only those get gradients.
+  std::vector<Node*> order = topo_order({output.get()}, /*stop_at_realized=*/false);
+  std::unordered_set<Node*> wanted(wrt.begin(), wrt.end()), on_path;
+  for (Node* n : order) {
+    bool reaches = wanted.count(n) > 0;
+    for (auto& in : n->inputs) reaches = reaches || on_path.count(in.get());
+    if (reaches && n->requires_grad) on_path.insert(n);
+  }
+  std::unordered_map<Node*, NodePtr> grad;
+  if (!on_path.count(output.get())) return {};
+  grad[output.get()] = seed;
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    Node* n = *it;
+    auto g = grad.find(n);
+    if (g == grad.end() || n->inputs.empty() || !on_path.count(n)) continue;
+    NodePtr self = n->shared_from_this();
+    auto rule = vjp(self, g->second);
+    if (!rule)
+      fail("backward", "{} {}{} has no gradient, but a value that requires grad flows through it", op_name(n->op),
+           dtype_name(n->dtype), shape_str(n->shape));
+    for (size_t i = 0; i < n->inputs.size(); ++i) {
+      Node* in = n->inputs[i].get();
+      if (i >= rule->size() || !(*rule)[i] || !on_path.count(in)) continue;
+      auto [slot, fresh] = grad.try_emplace(in, (*rule)[i]);
+      if (!fresh) slot->second = GradBuilder(*in).add(slot->second, (*rule)[i]); // several uses: sum
+    }
+  }
+  std::unordered_map<Node*, NodePtr> out;
+  for (Node* w : wrt)
+    if (auto it = grad.find(w); it != grad.end()) out[w] = it->second;
+  return out;
+}
+
+} // namespace kiln
