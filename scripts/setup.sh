@@ -2,7 +2,7 @@
 # Installs kiln's build dependencies from Debian 12 packages; a no-op when all are present.
 set -euo pipefail
 
-packages=(cmake ninja-build g++ llvm-16-dev libfmt-dev catch2 libopenblas-dev)
+packages=(cmake ninja-build g++ llvm-16-dev libfmt-dev catch2 libopenblas-dev zlib1g-dev)
 # Optional extras: graphviz renders IR graphs, dataset-fashion-mnist feeds the training samples.
 if [[ "${KILN_SETUP_EXTRAS:-1}" == 1 ]]; then packages+=(graphviz dataset-fashion-mnist); fi
 

@@ -1,0 +1,49 @@
+// kiln::nn::Module: the base of layers and models. It registers named parameters, buffers and
+// submodules so optimizers, train()/eval() and state saving can find them.
+#pragma once
+#include "kiln/tensor.h"
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace kiln::nn {
+
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+class Module {
+public:
+  virtual ~Module() = default;
+  virtual Tensor forward(const Tensor& x) = 0;
+  Tensor operator()(const Tensor& x) { return forward(x); }
+
+  // Dotted names, submodules' entries prefixed with their name ("0.weight", "fc1.bias").
+  NamedTensors named_parameters(bool recurse = true) const;
+  NamedTensors named_buffers(bool recurse = true) const;
+  std::vector<Tensor> parameters(bool recurse = true) const;
+  const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const { return children_; }
+
+  void train(bool on = true); // also for every submodule
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+  // Moves parameters and buffers to a device. Only "cpu" exists in this build.
+  void to(const std::string& device);
+  void zero_grad();
+
+protected:
+  // Registers t (a leaf) as a parameter: it requires grad; the returned handle shares it.
+  Tensor register_parameter(std::string name, Tensor t);
+  Tensor register_buffer(std::string name, Tensor t);
+  template <typename M> std::shared_ptr<M> register_module(std::string name, std::shared_ptr<M> m) {
+    children_.emplace_back(std::move(name), m);
+    return m;
+  }
+
+private:
+  NamedTensors params_, buffers_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  bool training_ = true;
+};
+
+} // namespace kiln::nn

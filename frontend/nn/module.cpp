@@ -1,0 +1,66 @@
+// Module bookkeeping: registration, named traversal, train/eval, device moves.
+#include "kiln/nn/module.h"
+
+#include "../trace.h"
+
+namespace kiln::nn {
+namespace {
+
+void collect(const Module& m, const std::string& prefix, bool recurse, bool params, NamedTensors& out,
+             const NamedTensors& own) {
+  for (auto& [name, t] : own) out.emplace_back(prefix + name, t);
+  if (!recurse) return;
+  for (auto& [name, child] : m.children()) {
+    NamedTensors sub = params ? child->named_parameters(true) : child->named_buffers(true);
+    for (auto& [n, t] : sub) out.emplace_back(prefix + name + "." + n, t);
+  }
+}
+
+} // namespace
+
+NamedTensors Module::named_parameters(bool recurse) const {
+  NamedTensors out;
+  collect(*this, "", recurse, true, out, params_);
+  return out;
+}
+
+NamedTensors Module::named_buffers(bool recurse) const {
+  NamedTensors out;
+  collect(*this, "", recurse, false, out, buffers_);
+  return out;
+}
+
+std::vector<Tensor> Module::parameters(bool recurse) const {
+  std::vector<Tensor> out;
+  for (auto& [name, t] : named_parameters(recurse)) out.push_back(t);
+  return out;
+}
+
+void Module::train(bool on) {
+  training_ = on;
+  for (auto& [name, child] : children_) child->train(on);
+}
+
+void Module::to(const std::string& device) {
+  if (device != "cpu")
+    throw Error("[Module::to] device \"" + device + "\" is not available in this build (expected \"cpu\")");
+}
+
+void Module::zero_grad() {
+  for (auto& p : parameters()) p.zero_grad();
+}
+
+Tensor Module::register_parameter(std::string name, Tensor t) {
+  t = t.realize().detach(); // a leaf of its own
+  t.requires_grad_();
+  params_.emplace_back(std::move(name), t);
+  return t;
+}
+
+Tensor Module::register_buffer(std::string name, Tensor t) {
+  t = t.realize().detach();
+  buffers_.emplace_back(std::move(name), t);
+  return t;
+}
+
+} // namespace kiln::nn

@@ -1,0 +1,110 @@
+// Optimizers: lazily built updates realized as one program per step.
+#include "kiln/optim.h"
+
+#include "kiln/creation.h"
+
+#include <cmath>
+
+namespace kiln::optim {
+
+Optimizer::Optimizer(std::vector<Tensor> params, double lr) : params_(std::move(params)), lr_(lr) {
+  for (auto& p : params_)
+    if (!p.defined() || !p.requires_grad())
+      throw Error("[optim] every parameter must be a defined tensor that requires grad");
+  if (lr < 0) throw Error("[optim] learning rate must be >= 0, got " + std::to_string(lr));
+}
+
+void Optimizer::zero_grad() {
+  for (auto& p : params_) p.zero_grad();
+}
+
+Tensor& Optimizer::state_of(const std::string& name, size_t i) {
+  for (auto& [n, v] : state_)
+    if (n == name) return v[i];
+  state_.emplace_back(name, std::vector<Tensor>(params_.size()));
+  for (size_t k = 0; k < params_.size(); ++k)
+    state_.back().second[k] = zeros(params_[k].shape(), params_[k].dtype()).realize().detach();
+  return state_.back().second[i];
+}
+
+void Optimizer::set_state(const std::string& name, size_t i, const Tensor& value) {
+  pending_.emplace_back(&state_of(name, i), value);
+}
+
+void Optimizer::step() {
+  NoGradGuard no_grad;
+  ++steps_;
+  std::vector<std::pair<size_t, Tensor>> updates;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    Tensor g = params_[i].grad();
+    if (g.defined()) updates.emplace_back(i, update(i, params_[i], g));
+  }
+  std::vector<Tensor> roots;
+  for (auto& [i, v] : updates) roots.push_back(v);
+  for (auto& [slot, v] : pending_) roots.push_back(v);
+  realize(roots);
+  // The new values become fresh leaves, so the next step's graph starts from buffers again.
+  for (auto& [i, v] : updates) params_[i].assign(v.detach());
+  for (auto& [slot, v] : pending_) *slot = v.detach();
+  pending_.clear();
+}
+
+nn::NamedTensors Optimizer::state() const {
+  nn::NamedTensors out{{"step", tensor<int64_t>({steps_})}};
+  for (auto& [name, v] : state_)
+    for (size_t i = 0; i < v.size(); ++i) out.emplace_back(name + "." + std::to_string(i), v[i]);
+  return out;
+}
+
+void Optimizer::load_state(const nn::NamedTensors& state) {
+  for (auto& [name, t] : state) {
+    if (name == "step") {
+      steps_ = t.item<int64_t>();
+      continue;
+    }
+    size_t dot = name.rfind('.');
+    size_t i = dot == std::string::npos ? params_.size() : std::stoul(name.substr(dot + 1));
+    if (i >= params_.size() || t.shape() != params_[i].shape())
+      throw Error("[optim] state entry \"" + name + "\" does not match the parameters");
+    state_of(name.substr(0, dot), i) = t.realize().detach();
+  }
+}
+
+SGD::SGD(std::vector<Tensor> params, SGDOptions o) : Optimizer(std::move(params), o.lr), o_(o) {
+  if (o.nesterov && (o.momentum <= 0 || o.dampening != 0))
+    throw Error("[SGD] Nesterov momentum needs momentum > 0 and dampening 0");
+}
+
+Tensor SGD::update(size_t i, const Tensor& p, const Tensor& grad) {
+  Tensor g = grad;
+  if (o_.weight_decay != 0) g = g + p * o_.weight_decay;
+  if (o_.momentum != 0) {
+    // The first step starts the buffer at g, as PyTorch does.
+    Tensor buf = steps_ == 1 ? g : state_of("momentum", i) * o_.momentum + g * (1 - o_.dampening);
+    set_state("momentum", i, buf);
+    g = o_.nesterov ? g + buf * o_.momentum : buf;
+  }
+  return p - g * lr_;
+}
+
+Adam::Adam(std::vector<Tensor> params, AdamOptions o) : Optimizer(std::move(params), o.lr), o_(o) {}
+
+AdamW::AdamW(std::vector<Tensor> params, AdamOptions o) : Adam(std::move(params), (o.decoupled = true, o)) {}
+
+Tensor Adam::update(size_t i, const Tensor& p, const Tensor& grad) {
+  Tensor g = grad, param = p;
+  if (o_.weight_decay != 0) {
+    if (o_.decoupled) param = p * (1 - lr_ * o_.weight_decay);
+    else g = g + p * o_.weight_decay;
+  }
+  Tensor m = state_of("exp_avg", i) * o_.beta1 + g * (1 - o_.beta1);
+  Tensor v = state_of("exp_avg_sq", i) * o_.beta2 + g * g * (1 - o_.beta2);
+  set_state("exp_avg", i, m);
+  set_state("exp_avg_sq", i, v);
+  double c1 = 1 - std::pow(o_.beta1, static_cast<double>(steps_));
+  double c2 = 1 - std::pow(o_.beta2, static_cast<double>(steps_));
+  // p - lr * (m / c1) / (sqrt(v / c2) + eps); c1, c2 and lr are kernel parameters.
+  return param - (m * (lr_ / c1)) / ((v * (1 / c2)).sqrt() + o_.eps);
+}
+
+} // namespace kiln::optim
