@@ -7,12 +7,16 @@
 #include <kiln/kiln.h>
 
 #include <chrono>
+#include <cmath>
 #include <fmt/format.h>
 
 namespace F = kiln::nn::functional;
 using kiln::Tensor;
 
 namespace {
+
+// Fashion-MNIST's pixel mean and deviation: centred inputs train faster.
+Tensor normalize(const Tensor& x) { return (x - 0.2860) / 0.3530; }
 
 // Accuracy of model on a data set, in batches, without gradients.
 double evaluate(kiln::nn::Module& model, const kiln::data::Dataset& data) {
@@ -21,7 +25,7 @@ double evaluate(kiln::nn::Module& model, const kiln::data::Dataset& data) {
   kiln::data::DataLoader loader(data, 1000, /*shuffle=*/false);
   double correct = 0;
   Tensor x, y;
-  while (loader.next(x, y)) correct += (model(x).argmax(1) == y).sum().item<double>();
+  while (loader.next(x, y)) correct += (model(normalize(x)).argmax(1) == y).sum().item<double>();
   model.train();
   return correct / data.size();
 }
@@ -55,11 +59,13 @@ int main(int argc, char** argv) {
     for (int epoch = 1; epoch <= epochs; ++epoch) {
       auto t0 = std::chrono::steady_clock::now();
       loader.reset();
+      // Halve the learning rate every epoch: it is a kernel parameter, so nothing recompiles.
+      opt.set_lr(lr * std::pow(0.5, epoch - 1));
       double loss_sum = 0, correct = 0;
       int64_t step = 0, seen = 0;
       Tensor x, y;
       while (loader.next(x, y)) {
-        Tensor logits = (*model)(x);
+        Tensor logits = (*model)(normalize(x));
         Tensor loss = F::cross_entropy(logits, y);
         Tensor hits = (logits.argmax(1) == y).sum();
         loss.backward();
