@@ -32,6 +32,11 @@ std::string attr_str(const Node& n) {
       n.attr);
 }
 
+std::string node_origin(const Node& n) {
+  if (n.loc.line() == 0) return n.label ? n.label : "";
+  return fmt::format("{}:{}{}{}", n.loc.file_name(), n.loc.line(), n.label ? " " : "", n.label ? n.label : "");
+}
+
 std::string print_graph(const std::vector<Node*>& roots, GraphPrintOptions opts) {
   std::string out;
   std::unordered_map<const Node*, int> id;
@@ -46,9 +51,7 @@ std::string print_graph(const std::vector<Node*>& roots, GraphPrintOptions opts)
       if (!a.empty()) line += " " + a;
     }
     line += fmt::format(" : {}{}", dtype_name(n->dtype), shape_str(n->shape));
-    if (opts.source_locations && n->loc.line() != 0)
-      line += fmt::format("  # {}:{}{}{}", n->loc.file_name(), n->loc.line(), n->label ? " " : "",
-                          n->label ? n->label : "");
+    if (std::string o = opts.source_locations ? node_origin(*n) : ""; !o.empty()) line += "  # " + o;
     out += line + "\n";
   }
   std::vector<std::string> rs;

@@ -12,6 +12,9 @@ struct GraphPrintOptions {
 
 std::string attr_str(const Node& n); // "{axes=[1]}" or ""
 std::string scalar_str(const Scalar& s, DType t);
+// Where a node came from: "file:line label" (the label alone for a node parsed from text whose
+// comment became its label; "" when unknown). Dumps, DOT graphs and profiles show this.
+std::string node_origin(const Node& n);
 std::string print_graph(const std::vector<Node*>& roots, GraphPrintOptions opts = {});
 
 } // namespace kiln

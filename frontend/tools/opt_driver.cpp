@@ -1,0 +1,217 @@
+#include "tools/opt_driver.h"
+
+#include "codegen/cpu_backend.h"
+#include "ir/error.h"
+#include "ir/graph_parser.h"
+#include "ir/graph_printer.h"
+#include "ir/kernel_parser.h"
+#include "ir/verifier.h"
+#include "passes/dot.h"
+#include "passes/fusion_view.h"
+#include "passes/pipeline.h"
+
+#include <algorithm>
+#include <fmt/format.h>
+
+namespace kiln::opt {
+namespace {
+
+const std::vector<std::string_view> kStages = {"graph", "fused", "kernels", "llvm", "llvm-opt",
+                                               "asm",   "dot",   "cuda",    "ptx"};
+
+const GraphPass* find_pass(std::string_view name) {
+  for (const GraphPass& p : graph_passes())
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+std::vector<std::string> split(std::string_view s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t end = std::min(s.find(',', start), s.size());
+    if (end > start) out.emplace_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+bool starts_kernel_ir(std::string_view text) {
+  size_t i = 0;
+  for (;;) { // skip blank and '#' lines
+    i = text.find_first_not_of(" \t\r\n", i);
+    if (i == std::string_view::npos || text[i] != '#') break;
+    i = text.find('\n', i);
+  }
+  return i != std::string_view::npos && text.substr(i, 7) == "kernel ";
+}
+
+class Driver {
+public:
+  explicit Driver(const Request& r) : r_(r) {}
+  Result run(std::string_view text);
+
+private:
+  bool prints_after(std::string_view pass) const {
+    for (auto& p : r_.print_after)
+      if (p == pass || p == "all") return true;
+    return false;
+  }
+  void after(std::string_view pass, const std::string& text) {
+    if (prints_after(pass)) res_.log += fmt::format("# ---- after {} ----\n{}", pass, text);
+  }
+  std::string code(const std::vector<Kernel>& kernels, std::string_view stage);
+
+  const Request& r_;
+  Result res_;
+};
+
+std::string Driver::code(const std::vector<Kernel>& kernels, std::string_view stage) {
+  if (stage == "kernels") {
+    std::string s;
+    for (auto& k : kernels) s += print_kernel(k);
+    return s;
+  }
+  std::string s;
+  for (auto& k : kernels) {
+    cpu::CompiledKernel ck =
+        cpu::compile(k, {.keep_llvm_ir = stage != "asm", .keep_asm = stage == "asm"});
+    s += fmt::format("{} ---- {} {} ----\n", stage == "asm" ? "#" : ";", stage, k.name);
+    s += stage == "llvm" ? ck.llvm_ir : stage == "llvm-opt" ? ck.llvm_ir_optimized : ck.assembly;
+    if (!s.empty() && s.back() != '\n') s += '\n';
+  }
+  return s;
+}
+
+Result Driver::run(std::string_view text) {
+  std::string emit = r_.emit;
+  if (emit.empty()) {
+    bool lowers = std::find(r_.passes.begin(), r_.passes.end(), "lower") != r_.passes.end();
+    bool schedules = std::find(r_.passes.begin(), r_.passes.end(), "schedule") != r_.passes.end();
+    emit = lowers ? "kernels" : schedules ? "fused" : "graph";
+  }
+  if (emit == "cuda" || emit == "ptx")
+    fail("kiln-opt",
+         "--emit={} is not available in this build: kiln has no CUDA backend yet (CPU stages: "
+         "graph, fused, kernels, llvm, llvm-opt, asm, dot)",
+         emit);
+  if (starts_kernel_ir(text)) {
+    if (!r_.passes.empty())
+      fail("kiln-opt", "the input is kernel IR: graph passes do not apply to it");
+    if (emit != "kernels" && emit != "llvm" && emit != "llvm-opt" && emit != "asm" &&
+        emit != "graph")
+      fail("kiln-opt", "the input is kernel IR: --emit={} needs graph IR", emit);
+    res_.out = code(parse_kernels(text, r_.source_name), emit == "graph" ? "kernels" : emit);
+    return res_;
+  }
+  GraphParseOptions po;
+  po.source_name = r_.source_name;
+  ParsedGraph parsed = parse_graph(text, po);
+  Graph g{parsed.outputs};
+  for (const std::string& name : r_.passes) {
+    if (name == "schedule" || name == "lower") continue; // done below, after the graph passes
+    const GraphPass* p = find_pass(name);
+    g = p->run(g);
+    if (r_.verify_each) verify_graph(g.raw(), p->name);
+    after(p->name, print_graph(g.raw(), {.source_locations = true}));
+  }
+  if (emit == "graph") {
+    res_.out = print_graph(g.raw(), {.source_locations = true});
+    return res_;
+  }
+  // Scheduling and lowering: the pipeline with its graph passes off (they ran above).
+  std::vector<Node*> unrealized;
+  for (Node* o : g.raw())
+    if (!o->realized()) unrealized.push_back(o);
+  PipelineOptions pipe;
+  pipe.verify_each = r_.verify_each;
+  pipe.fusion = r_.fusion;
+  pipe.simplify = false;
+  Schedule s = run_pipeline(unrealized, pipe);
+  s.graph = g; // outputs that are buffers stay in the printed graph
+  after("schedule", print_fused(s));
+  std::vector<Kernel> kernels;
+  for (auto& lk : s.kernels) kernels.push_back(lk.kernel);
+  after("lower", code(kernels, "kernels"));
+  if (emit == "fused")
+    res_.out = print_fused(s);
+  else if (emit == "dot")
+    res_.out = graph_dot(s.graph.raw(), fusion_groups(s));
+  else
+    res_.out = code(kernels, emit);
+  return res_;
+}
+
+} // namespace
+
+Request parse_args(const std::vector<std::string>& args, std::vector<std::string>& files,
+                   bool& help) {
+  Request r;
+  help = false;
+  for (const std::string& a : args) {
+    auto value = [&](std::string_view flag) -> std::string_view {
+      return std::string_view(a).substr(flag.size());
+    };
+    if (a == "-h" || a == "--help")
+      help = true;
+    else if (a.rfind("--passes=", 0) == 0) {
+      for (std::string& p : split(value("--passes="))) {
+        if (p == "simplify")
+          for (const GraphPass& gp : graph_passes()) r.passes.emplace_back(gp.name);
+        else if (p == "fuse")
+          r.passes.push_back("schedule");
+        else if (find_pass(p) || p == "schedule" || p == "lower")
+          r.passes.push_back(p);
+        else
+          fail("kiln-opt", "unknown pass '{}' (see --help)", p);
+      }
+    } else if (a.rfind("--emit=", 0) == 0) {
+      r.emit = value("--emit=");
+      if (std::find(kStages.begin(), kStages.end(), r.emit) == kStages.end())
+        fail("kiln-opt", "unknown stage '{}' for --emit (see --help)", r.emit);
+    } else if (a == "--print-after-all")
+      r.print_after.push_back("all");
+    else if (a.rfind("--print-after=", 0) == 0)
+      for (std::string& p : split(value("--print-after="))) r.print_after.push_back(p);
+    else if (a == "--verify-each")
+      r.verify_each = true;
+    else if (a == "--no-fusion")
+      r.fusion = false;
+    else if (a.size() > 1 && a[0] == '-')
+      fail("kiln-opt", "unknown option '{}' (see --help)", a);
+    else
+      files.push_back(a);
+  }
+  return r;
+}
+
+Result run(std::string_view text, const Request& r) { return Driver(r).run(text); }
+
+std::string help_text() {
+  std::string s =
+      "usage: kiln-opt [options] [file]   (no file or '-': read standard input)\n\n"
+      "Reads graph IR (as KILN_DUMP=graph and kiln::ir_text print it) or kernel IR, runs\n"
+      "passes, and prints one stage of the compiler.\n\noptions:\n"
+      "  --passes=p1,p2,...  passes to run, in order (graph passes, then schedule/lower)\n"
+      "  --emit=STAGE        what to print (default: the last stage the passes reach)\n"
+      "  --print-after-all   print the IR after every pass (to stderr)\n"
+      "  --print-after=p,..  print the IR after these passes\n"
+      "  --verify-each       run the graph verifier after every pass\n"
+      "  --no-fusion         one kernel per compute op (the unfused baseline)\n"
+      "  -h, --help          this text\n\npasses:\n";
+  for (const GraphPass& p : graph_passes()) s += fmt::format("  {:<10} {}\n", p.name, p.summary);
+  s += "  simplify   all of the above, in pipeline order\n"
+       "  schedule   group nodes into kernels (alias: fuse)\n"
+       "  lower      lower each kernel to kernel IR\n\nstages (--emit):\n"
+       "  graph      graph IR after the passes\n"
+       "  fused      graph IR plus one '# kernel' line per fusion group\n"
+       "  kernels    kernel IR\n"
+       "  llvm       LLVM IR of each kernel before optimization\n"
+       "  llvm-opt   LLVM IR after -O3\n"
+       "  asm        host assembly\n"
+       "  dot        Graphviz graph with kernels as clusters (render: dot -Tsvg)\n"
+       "  cuda, ptx  not available in this build (no CUDA backend yet)\n";
+  return s;
+}
+
+} // namespace kiln::opt
