@@ -9,10 +9,12 @@ using llvm::Value;
 
 Value* f(llvm::IRBuilder<>& b, double v) { return llvm::ConstantFP::get(b.getFloatTy(), v); }
 
-// Horner evaluation of c[0]*x^n + ... + c[n].
+// Horner evaluation of c[0]*x^n + ... + c[n], as fused multiply-adds (one rounding per step:
+// as accurate or more, and half the instructions).
 Value* horner(llvm::IRBuilder<>& b, Value* x, std::initializer_list<double> c) {
   Value* acc = nullptr;
-  for (double k : c) acc = acc ? b.CreateFAdd(b.CreateFMul(acc, x), f(b, k)) : f(b, k);
+  for (double k : c)
+    acc = acc ? b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {b.getFloatTy()}, {acc, x, f(b, k)}) : f(b, k);
   return acc;
 }
 
