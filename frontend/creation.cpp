@@ -89,12 +89,7 @@ template <typename T> Tensor tensor(std::initializer_list<std::initializer_list<
 #define KILN_INSTANTIATE(T)                                                          \
   template Tensor tensor<T>(const std::vector<T>&, std::optional<Shape>, Loc);       \
   template Tensor tensor<T>(std::initializer_list<std::initializer_list<T>>, Loc);
-KILN_INSTANTIATE(bool)
-KILN_INSTANTIATE(uint8_t)
-KILN_INSTANTIATE(int32_t)
-KILN_INSTANTIATE(int64_t)
-KILN_INSTANTIATE(float)
-KILN_INSTANTIATE(double)
+KILN_FOR_EACH_CPP_TYPE(KILN_INSTANTIATE)
 #undef KILN_INSTANTIATE
 
 Tensor from_blob(const void* data, Shape shape, DType dtype, Loc loc) {

@@ -57,12 +57,7 @@ template <typename T> T Tensor::item(Loc loc) const {
 #define KILN_INSTANTIATE(T)                               \
   template std::vector<T> Tensor::to_vector<T>() const; \
   template T Tensor::item<T>(Loc) const;
-KILN_INSTANTIATE(bool)
-KILN_INSTANTIATE(uint8_t)
-KILN_INSTANTIATE(int32_t)
-KILN_INSTANTIATE(int64_t)
-KILN_INSTANTIATE(float)
-KILN_INSTANTIATE(double)
+KILN_FOR_EACH_CPP_TYPE(KILN_INSTANTIATE)
 #undef KILN_INSTANTIATE
 
 } // namespace kiln

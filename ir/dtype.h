@@ -30,6 +30,9 @@ template <> constexpr DType dtype_of<int64_t>() { return DType::I64; }
 template <> constexpr DType dtype_of<float>() { return DType::F32; }
 template <> constexpr DType dtype_of<double>() { return DType::F64; }
 
+// X(T) for the C++ type of every dtype: explicit template instantiations.
+#define KILN_FOR_EACH_CPP_TYPE(X) X(bool) X(uint8_t) X(int32_t) X(int64_t) X(float) X(double)
+
 // Calls f(T{}) with the C++ type of a dtype.
 template <typename F> decltype(auto) dispatch_dtype(DType t, F&& f) {
   switch (t) {

@@ -17,15 +17,16 @@ int64_t float_to_int(double x) {
 
 double sign(double x) { return x > 0 ? 1 : x < 0 ? -1 : x; }
 
-int64_t ipow(int64_t b, int64_t e) {
+
+} // namespace
+
+int64_t int_pow(int64_t b, int64_t e) {
   if (e < 0) return b == 1 ? 1 : b == -1 ? (e % 2 ? -1 : 1) : 0;
   uint64_t r = 1, ub = static_cast<uint64_t>(b);
   for (; e; e >>= 1, ub *= ub)
     if (e & 1) r *= ub;
   return static_cast<int64_t>(r);
 }
-
-} // namespace
 
 Scalar eval_cast(Scalar v, DType from, DType to) {
   Scalar r;
@@ -113,7 +114,7 @@ Scalar eval_binary(Op op, DType t, Scalar x, Scalar y) {
   case Op::Add: r.i = wrap(static_cast<uint64_t>(p) + static_cast<uint64_t>(q)); break;
   case Op::Sub: r.i = wrap(static_cast<uint64_t>(p) - static_cast<uint64_t>(q)); break;
   case Op::Mul: r.i = wrap(static_cast<uint64_t>(p) * static_cast<uint64_t>(q)); break;
-  case Op::Pow: r.i = ipow(p, q); break;
+  case Op::Pow: r.i = int_pow(p, q); break;
   case Op::Maximum: r.i = std::max(p, q); break;
   case Op::Minimum: r.i = std::min(p, q); break;
   case Op::Fmod: r.i = (q == 0 || q == -1) ? 0 : p % q; break;

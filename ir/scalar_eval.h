@@ -9,5 +9,7 @@ namespace kiln {
 Scalar eval_cast(Scalar v, DType from, DType to);
 Scalar eval_unary(Op op, DType in, DType out, Scalar x);
 Scalar eval_binary(Op op, DType in, Scalar x, Scalar y);
+// Integer power with wrap-around; negative exponents give 1/b^e truncated (0 unless |b| = 1).
+int64_t int_pow(int64_t base, int64_t exp);
 
 } // namespace kiln

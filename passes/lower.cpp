@@ -55,6 +55,15 @@ private:
   void rewrite_exprs(const std::vector<IExprPtr>& vars, const std::vector<std::vector<IExprPtr>>& rvars,
                      const IndexContext& next);
   bool try_merge(int d, int stage);
+  // Every loop variable standing for itself: the start of a substitution.
+  std::pair<std::vector<IExprPtr>, std::vector<std::vector<IExprPtr>>> identity() const {
+    std::vector<IExprPtr> vars;
+    for (size_t j = 0; j < ctx_.domain.size(); ++j) vars.push_back(ivar(static_cast<int>(j)));
+    std::vector<std::vector<IExprPtr>> rvars(ctx_.stages.size());
+    for (size_t s = 0; s < ctx_.stages.size(); ++s)
+      for (size_t a = 0; a < ctx_.stages[s].size(); ++a) rvars[s].push_back(irvar((int)s, (int)a));
+    return {vars, rvars};
+  }
   Kernel finish(const std::vector<std::pair<int, int>>& outputs, const std::vector<int>& out_args);
 
   const std::function<bool(Node*)>& is_boundary_;
@@ -294,11 +303,7 @@ bool Lowerer::try_merge(int d, int stage) {
     else if (j == d + 1) sub.push_back(imod(var(d), inner, m));
     else sub.push_back(var(j - 1));
   }
-  std::vector<IExprPtr> vars;
-  for (size_t j = 0; j < ctx_.domain.size(); ++j) vars.push_back(ivar(static_cast<int>(j)));
-  std::vector<std::vector<IExprPtr>> rvars(ctx_.stages.size());
-  for (size_t s = 0; s < ctx_.stages.size(); ++s)
-    for (size_t a = 0; a < ctx_.stages[s].size(); ++a) rvars[s].push_back(irvar((int)s, (int)a));
+  auto [vars, rvars] = identity();
   (stage < 0 ? vars : rvars[stage]) = sub;
   int before = 0, after = 0;
   std::vector<IExprPtr> out(insts_.size());
@@ -329,11 +334,7 @@ void Lowerer::merge_dims() {
       if (e != 1) nd.push_back(e);
     }
     if (stage >= 0 && nd.empty()) continue;
-    std::vector<IExprPtr> vars;
-    for (size_t j = 0; j < ctx_.domain.size(); ++j) vars.push_back(ivar(static_cast<int>(j)));
-    std::vector<std::vector<IExprPtr>> rvars(ctx_.stages.size());
-    for (size_t s = 0; s < ctx_.stages.size(); ++s)
-      for (size_t a = 0; a < ctx_.stages[s].size(); ++a) rvars[s].push_back(irvar((int)s, (int)a));
+    auto [vars, rvars] = identity();
     (stage < 0 ? vars : rvars[stage]) = sub;
     rewrite_exprs(vars, rvars, next);
     for (int d = static_cast<int>(dims_of().size()) - 2; d >= 0; --d) try_merge(d, stage);

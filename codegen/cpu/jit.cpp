@@ -2,6 +2,7 @@
 #include "codegen/cpu/llvm_emit.h"
 #include "codegen/cpu_backend.h"
 #include "ir/error.h"
+#include "ir/scalar_eval.h"
 
 #include <llvm/Config/llvm-config.h>
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
@@ -20,13 +21,8 @@
 #include <cmath>
 #include <mutex>
 
-extern "C" int64_t kiln_ipow(int64_t base, int64_t exp) {
-  if (exp < 0) return base == 1 ? 1 : base == -1 ? (exp % 2 ? -1 : 1) : 0;
-  uint64_t r = 1, b = static_cast<uint64_t>(base);
-  for (; exp; exp >>= 1, b *= b)
-    if (exp & 1) r *= b;
-  return static_cast<int64_t>(r);
-}
+// Integer pow for kernels: the interpreter's semantics, bound into the JIT by address.
+extern "C" int64_t kiln_ipow(int64_t base, int64_t exp) { return kiln::int_pow(base, exp); }
 
 namespace kiln::cpu {
 namespace {
