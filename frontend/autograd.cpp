@@ -57,13 +57,17 @@ bool NoGradGuard::active() { return g_no_grad; }
 Tensor& Tensor::requires_grad_(bool on, Loc loc) {
   trace::require(*this, "requires_grad_", loc);
   if (on && !is_float(dtype()))
-    trace::fail_at(loc, "requires_grad_", "only floating point tensors can require grad, got {}", trace::describe(*this));
+    trace::fail_at(loc, "requires_grad_", "only floating point tensors can require grad, got {}",
+                   trace::describe(*this));
   if (on && !node()->inputs.empty() && !node()->requires_grad)
-    trace::fail_at(loc, "requires_grad_", "{} is computed from other tensors; call it on a leaf (or detach() first)",
+    trace::fail_at(loc, "requires_grad_",
+                   "{} is computed from other tensors; call it on a leaf (or detach() first)",
                    trace::describe(*this));
   node()->requires_grad = on;
-  if (on) registry().add(node().get(), impl_);
-  else registry().remove(node().get());
+  if (on)
+    registry().add(node().get(), impl_);
+  else
+    registry().remove(node().get());
   return *this;
 }
 
@@ -81,15 +85,18 @@ void set_grad(const Tensor& t, const Tensor& g) { t.impl_->grad.reset(g.node());
 void Tensor::backward(const Tensor& grad_output, Loc loc) const {
   trace::require(*this, "backward", loc);
   if (!requires_grad())
-    trace::fail_at(loc, "backward", "{} does not require grad (no leaf with requires_grad_() feeds it)",
+    trace::fail_at(loc, "backward",
+                   "{} does not require grad (no leaf with requires_grad_() feeds it)",
                    trace::describe(*this));
   Tensor seed = grad_output;
   if (!seed.defined()) {
     if (numel() != 1)
-      trace::fail_at(loc, "backward", "{} is not a scalar: pass a gradient of its shape", trace::describe(*this));
+      trace::fail_at(loc, "backward", "{} is not a scalar: pass a gradient of its shape",
+                     trace::describe(*this));
     seed = full(shape(), 1.0, dtype(), loc);
   } else if (seed.shape() != shape()) {
-    trace::fail_at(loc, "backward", "gradient {} does not match the tensor {} (expected equal shapes)",
+    trace::fail_at(loc, "backward",
+                   "gradient {} does not match the tensor {} (expected equal shapes)",
                    trace::describe(seed), trace::describe(*this));
   }
   seed = seed.to(dtype(), loc);

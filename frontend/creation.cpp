@@ -18,7 +18,8 @@ void check_shape(const Shape& s, const char* op, Loc loc) {
 }
 
 // A realized tensor whose buffer fill() writes as T.
-template <typename T, typename F> Tensor host_tensor(const Shape& shape, DType dtype, F fill, Loc loc) {
+template <typename T, typename F>
+Tensor host_tensor(const Shape& shape, DType dtype, F fill, Loc loc) {
   auto storage = cpu_alloc(static_cast<size_t>(numel(shape)) * dtype_size(dtype));
   dispatch_dtype(dtype, [&](auto x) {
     using U = decltype(x);
@@ -67,12 +68,15 @@ Generator& default_generator() {
 }
 void manual_seed(uint64_t seed) { default_generator().seed_(seed); }
 
-template <typename T> Tensor tensor(const std::vector<T>& values, std::optional<Shape> shape, Loc loc) {
+template <typename T>
+Tensor tensor(const std::vector<T>& values, std::optional<Shape> shape, Loc loc) {
   Shape s = shape ? *shape : Shape{static_cast<int64_t>(values.size())};
   check_shape(s, "tensor", loc);
   if (numel(s) != static_cast<int64_t>(values.size()))
-    fail_at(loc, "tensor", "{} values do not fill shape {} ({} elements)", values.size(), shape_str(s), numel(s));
-  return host_tensor<T>(s, dtype_of<T>(), [&](int64_t i) { return values[i]; }, loc);
+    fail_at(loc, "tensor", "{} values do not fill shape {} ({} elements)", values.size(),
+            shape_str(s), numel(s));
+  return host_tensor<T>(
+      s, dtype_of<T>(), [&](int64_t i) { return values[i]; }, loc);
 }
 
 template <typename T> Tensor tensor(std::initializer_list<std::initializer_list<T>> rows, Loc loc) {
@@ -80,21 +84,23 @@ template <typename T> Tensor tensor(std::initializer_list<std::initializer_list<
   size_t width = rows.size() ? rows.begin()->size() : 0;
   for (auto& r : rows) {
     if (r.size() != width)
-      fail_at(loc, "tensor", "ragged rows: {} vs {} elements (expected equal lengths)", r.size(), width);
+      fail_at(loc, "tensor", "ragged rows: {} vs {} elements (expected equal lengths)", r.size(),
+              width);
     flat.insert(flat.end(), r.begin(), r.end());
   }
   return tensor(flat, Shape{static_cast<int64_t>(rows.size()), static_cast<int64_t>(width)}, loc);
 }
 
-#define KILN_INSTANTIATE(T)                                                          \
-  template Tensor tensor<T>(const std::vector<T>&, std::optional<Shape>, Loc);       \
+#define KILN_INSTANTIATE(T)                                                                        \
+  template Tensor tensor<T>(const std::vector<T>&, std::optional<Shape>, Loc);                     \
   template Tensor tensor<T>(std::initializer_list<std::initializer_list<T>>, Loc);
 KILN_FOR_EACH_CPP_TYPE(KILN_INSTANTIATE)
 #undef KILN_INSTANTIATE
 
 Tensor from_blob(const void* data, Shape shape, DType dtype, Loc loc) {
   check_shape(shape, "from_blob", loc);
-  if (!data && numel(shape) > 0) fail_at(loc, "from_blob", "null data pointer for shape {}", shape_str(shape));
+  if (!data && numel(shape) > 0)
+    fail_at(loc, "from_blob", "null data pointer for shape {}", shape_str(shape));
   size_t bytes = static_cast<size_t>(numel(shape)) * dtype_size(dtype);
   auto storage = cpu_alloc(bytes);
   if (bytes) std::memcpy(storage->data, data, bytes);
@@ -114,29 +120,36 @@ Tensor ones(Shape shape, DType dtype, Loc loc) { return full(std::move(shape), 1
 Tensor arange(double start, double end, double step, DType dtype, Loc loc) {
   if (step == 0) fail_at(loc, "arange", "step must not be 0");
   if ((end - start) * step < 0)
-    fail_at(loc, "arange", "range [{}, {}) is inconsistent with the sign of step {}", start, end, step);
+    fail_at(loc, "arange", "range [{}, {}) is inconsistent with the sign of step {}", start, end,
+            step);
   int64_t n = static_cast<int64_t>(std::ceil((end - start) / step));
-  return host_tensor<double>({n}, dtype, [&](int64_t i) { return start + static_cast<double>(i) * step; }, loc);
+  return host_tensor<double>(
+      {n}, dtype, [&](int64_t i) { return start + static_cast<double>(i) * step; }, loc);
 }
 
 Tensor eye(int64_t n, std::optional<int64_t> m, DType dtype, Loc loc) {
   int64_t cols = m.value_or(n);
   check_shape({n, cols}, "eye", loc);
-  return host_tensor<double>({n, cols}, dtype, [&](int64_t i) { return i / cols == i % cols ? 1.0 : 0.0; }, loc);
+  return host_tensor<double>(
+      {n, cols}, dtype, [&](int64_t i) { return i / cols == i % cols ? 1.0 : 0.0; }, loc);
 }
 
 Tensor rand(Shape shape, DType dtype, Generator* gen, Loc loc) {
   check_shape(shape, "rand", loc);
-  if (!is_float(dtype)) fail_at(loc, "rand", "dtype must be floating point, got {}", dtype_name(dtype));
+  if (!is_float(dtype))
+    fail_at(loc, "rand", "dtype must be floating point, got {}", dtype_name(dtype));
   Generator& g = gen ? *gen : default_generator();
-  return host_tensor<double>(shape, dtype, [&](int64_t) { return g.uniform(); }, loc);
+  return host_tensor<double>(
+      shape, dtype, [&](int64_t) { return g.uniform(); }, loc);
 }
 
 Tensor randn(Shape shape, DType dtype, Generator* gen, Loc loc) {
   check_shape(shape, "randn", loc);
-  if (!is_float(dtype)) fail_at(loc, "randn", "dtype must be floating point, got {}", dtype_name(dtype));
+  if (!is_float(dtype))
+    fail_at(loc, "randn", "dtype must be floating point, got {}", dtype_name(dtype));
   Generator& g = gen ? *gen : default_generator();
-  return host_tensor<double>(shape, dtype, [&](int64_t) { return g.normal(); }, loc);
+  return host_tensor<double>(
+      shape, dtype, [&](int64_t) { return g.normal(); }, loc);
 }
 
 Tensor randint(int64_t low, int64_t high, Shape shape, DType dtype, Generator* gen, Loc loc) {
@@ -144,7 +157,8 @@ Tensor randint(int64_t low, int64_t high, Shape shape, DType dtype, Generator* g
   if (high <= low) fail_at(loc, "randint", "empty range [{}, {}) (expected low < high)", low, high);
   Generator& g = gen ? *gen : default_generator();
   uint64_t span = static_cast<uint64_t>(high - low);
-  return host_tensor<int64_t>(shape, dtype, [&](int64_t) { return low + static_cast<int64_t>(g.next() % span); }, loc);
+  return host_tensor<int64_t>(
+      shape, dtype, [&](int64_t) { return low + static_cast<int64_t>(g.next() % span); }, loc);
 }
 
 } // namespace kiln

@@ -22,7 +22,9 @@ std::vector<uint8_t> read_gz(const std::string& path) {
   return out;
 }
 
-uint32_t big_endian(const uint8_t* p) { return (uint32_t(p[0]) << 24) | (p[1] << 16) | (p[2] << 8) | p[3]; }
+uint32_t big_endian(const uint8_t* p) {
+  return (uint32_t(p[0]) << 24) | (p[1] << 16) | (p[2] << 8) | p[3];
+}
 
 } // namespace
 
@@ -36,8 +38,8 @@ Tensor read_idx(const std::string& path) {
   for (int d = 0; d < dims; ++d) shape.push_back(big_endian(&bytes[4 + 4 * d]));
   size_t offset = 4 + 4 * size_t(dims);
   if (bytes.size() - offset != static_cast<size_t>(numel(shape)))
-    throw Error("[data] " + path + " holds " + std::to_string(bytes.size() - offset) + " bytes for shape " +
-                shape_str(shape));
+    throw Error("[data] " + path + " holds " + std::to_string(bytes.size() - offset) +
+                " bytes for shape " + shape_str(shape));
   return from_blob(bytes.data() + offset, shape, DType::U8);
 }
 
@@ -46,17 +48,22 @@ Dataset fashion_mnist(bool train, bool flatten, const std::string& root) {
   std::string images = prefix + "-images-idx3-ubyte.gz", labels = prefix + "-labels-idx1-ubyte.gz";
   if (!std::filesystem::exists(images) || !std::filesystem::exists(labels))
     throw Error("[fashion_mnist] data set not found under " + root +
-                ": install the Debian package dataset-fashion-mnist (apt-get install dataset-fashion-mnist)");
+                ": install the Debian package dataset-fashion-mnist (apt-get install "
+                "dataset-fashion-mnist)");
   Tensor x = read_idx(images), y = read_idx(labels);
   int64_t n = x.shape()[0];
   Tensor inputs = (x.to(DType::F32) / 255.0).reshape(flatten ? Shape{n, 784} : Shape{n, 1, 28, 28});
   return {inputs.realize(), y.to(DType::I64).realize()};
 }
 
-DataLoader::DataLoader(Dataset data, int64_t batch_size, bool shuffle, uint64_t seed, bool drop_last)
-    : data_(std::move(data)), batch_(batch_size), shuffle_(shuffle), drop_last_(drop_last), seed_(seed) {
-  if (batch_size <= 0) throw Error("[DataLoader] batch size must be positive, got " + std::to_string(batch_size));
-  if (!data_.inputs.defined() || !data_.targets.defined() || data_.targets.shape()[0] != data_.size())
+DataLoader::DataLoader(Dataset data, int64_t batch_size, bool shuffle, uint64_t seed,
+                       bool drop_last)
+    : data_(std::move(data)), batch_(batch_size), shuffle_(shuffle), drop_last_(drop_last),
+      seed_(seed) {
+  if (batch_size <= 0)
+    throw Error("[DataLoader] batch size must be positive, got " + std::to_string(batch_size));
+  if (!data_.inputs.defined() || !data_.targets.defined() ||
+      data_.targets.shape()[0] != data_.size())
     throw Error("[DataLoader] inputs and targets must have the same first dimension");
   data_.inputs.realize();
   data_.targets.realize();
@@ -81,9 +88,11 @@ void DataLoader::reset() {
 
 namespace {
 // Gathers rows of a realized tensor into a new one on the host.
-Tensor gather_rows(const Tensor& t, const std::vector<int64_t>& order, int64_t begin, int64_t count) {
+Tensor gather_rows(const Tensor& t, const std::vector<int64_t>& order, int64_t begin,
+                   int64_t count) {
   Shape shape = t.shape();
-  size_t row = static_cast<size_t>(numel(shape) / std::max<int64_t>(shape[0], 1)) * dtype_size(t.dtype());
+  size_t row =
+      static_cast<size_t>(numel(shape) / std::max<int64_t>(shape[0], 1)) * dtype_size(t.dtype());
   shape[0] = count;
   std::vector<uint8_t> buf(row * static_cast<size_t>(count));
   const auto* src = static_cast<const uint8_t*>(t.node()->storage->data);

@@ -10,35 +10,50 @@ namespace {
 
 bool float_only(Op op) {
   switch (op) {
-  case Op::Exp: case Op::Log: case Op::Log1p: case Op::Expm1: case Op::Sqrt: case Op::Rsqrt:
-  case Op::Sin: case Op::Cos: case Op::Tanh: case Op::Sigmoid: case Op::Erf: case Op::Reciprocal:
+  case Op::Exp:
+  case Op::Log:
+  case Op::Log1p:
+  case Op::Expm1:
+  case Op::Sqrt:
+  case Op::Rsqrt:
+  case Op::Sin:
+  case Op::Cos:
+  case Op::Tanh:
+  case Op::Sigmoid:
+  case Op::Erf:
+  case Op::Reciprocal:
     return true;
-  default: return false;
+  default:
+    return false;
   }
 }
 
 Tensor unary(Op op, const Tensor& x, Loc loc) {
   trace::require(x, op_name(op), loc);
   if (op == Op::Neg && x.dtype() == DType::Bool)
-    fail_at(loc, "neg", "negation of a bool tensor is not supported (expected a numeric dtype); use logical_not");
+    fail_at(
+        loc, "neg",
+        "negation of a bool tensor is not supported (expected a numeric dtype); use logical_not");
   DType t = float_only(op) && !is_float(x.dtype()) ? DType::F32 : x.dtype();
   Tensor in = trace::cast(x, t, loc);
   return trace::make(op, op == Op::LogicalNot ? DType::Bool : t, x.shape(), {in}, NoAttr{}, loc);
 }
 
 // Broadcasts operands to one shape in a common dtype.
-std::vector<Tensor> prepare(const char* name, std::initializer_list<const Operand*> ops, DType dtype, Loc loc,
-                            bool bake = false) {
+std::vector<Tensor> prepare(const char* name, std::initializer_list<const Operand*> ops,
+                            DType dtype, Loc loc, bool bake = false) {
   Shape shape;
   bool first = true;
   for (const Operand* o : ops) {
     if (!o->is_tensor()) continue;
     if (!o->tensor.defined()) fail_at(loc, name, "called on an undefined tensor");
-    shape = first ? o->tensor.shape() : trace::broadcast_shapes(shape, o->tensor.shape(), name, loc);
+    shape =
+        first ? o->tensor.shape() : trace::broadcast_shapes(shape, o->tensor.shape(), name, loc);
     first = false;
   }
   std::vector<Tensor> out;
-  for (const Operand* o : ops) out.push_back(trace::broadcast_to(trace::as_tensor(*o, dtype, bake), shape, name, loc));
+  for (const Operand* o : ops)
+    out.push_back(trace::broadcast_to(trace::as_tensor(*o, dtype, bake), shape, name, loc));
   return out;
 }
 
@@ -49,7 +64,8 @@ Tensor binary(Op op, const char* name, const Operand& a, const Operand& b) {
   DType t = trace::result_type({&a, &b});
   if (op == Op::Div && !is_float(t)) t = DType::F32; // true division, like PyTorch
   if (t == DType::Bool) {
-    if (op == Op::Sub) fail_at(loc, name, "subtraction of bool tensors is not supported; use logical ops");
+    if (op == Op::Sub)
+      fail_at(loc, name, "subtraction of bool tensors is not supported; use logical ops");
     if (op == Op::Add) op = Op::LogicalOr; // PyTorch: True + True == True
     if (op == Op::Mul) op = Op::LogicalAnd;
     if (op == Op::Pow || op == Op::Fmod) t = DType::I64;
@@ -71,7 +87,7 @@ Tensor binary(Op op, const char* name, const Operand& a, const Operand& b) {
 
 } // namespace
 
-#define KILN_UNARY(method, OP) \
+#define KILN_UNARY(method, OP)                                                                     \
   Tensor Tensor::method(Loc loc) const { return unary(Op::OP, *this, loc); }
 KILN_UNARY(neg, Neg)
 KILN_UNARY(abs, Abs)
@@ -105,7 +121,8 @@ Tensor operator!(const Operand& a) { return a.tensor.logical_not(a.loc); }
 Tensor Tensor::relu(Loc loc) const {
   trace::LabelScope label("relu");
   trace::require(*this, "relu", loc);
-  if (dtype() == DType::Bool) fail_at(loc, "relu", "not defined for bool tensors (expected a numeric dtype)");
+  if (dtype() == DType::Bool)
+    fail_at(loc, "relu", "not defined for bool tensors (expected a numeric dtype)");
   return maximum(Operand(*this, loc), Operand(0, loc));
 }
 
@@ -113,10 +130,12 @@ Tensor Tensor::gelu(std::string_view approximate, Loc loc) const {
   trace::LabelScope label("gelu");
   Operand x(trace::floating(*this, "gelu", loc), loc);
   if (approximate == "tanh") {
-    Tensor inner = mul(Operand(std::sqrt(2.0 / M_PI), loc), add(x, mul(Operand(0.044715, loc), pow(x, Operand(3, loc)))));
+    Tensor inner = mul(Operand(std::sqrt(2.0 / M_PI), loc),
+                       add(x, mul(Operand(0.044715, loc), pow(x, Operand(3, loc)))));
     return mul(mul(Operand(0.5, loc), x), add(Operand(1, loc), inner.tanh(loc)));
   }
-  if (approximate != "none") fail_at(loc, "gelu", "approximate must be \"none\" or \"tanh\", got \"{}\"", approximate);
+  if (approximate != "none")
+    fail_at(loc, "gelu", "approximate must be \"none\" or \"tanh\", got \"{}\"", approximate);
   Tensor e = mul(x, Operand(M_SQRT1_2, loc)).erf(loc);
   return mul(mul(Operand(0.5, loc), x), add(Operand(1, loc), e));
 }
@@ -149,8 +168,12 @@ Tensor lt(const Operand& a, const Operand& b) { return binary(Op::Lt, "lt", a, b
 Tensor le(const Operand& a, const Operand& b) { return binary(Op::Le, "le", a, b); }
 Tensor gt(const Operand& a, const Operand& b) { return binary(Op::Gt, "gt", a, b); }
 Tensor ge(const Operand& a, const Operand& b) { return binary(Op::Ge, "ge", a, b); }
-Tensor logical_and(const Operand& a, const Operand& b) { return binary(Op::LogicalAnd, "logical_and", a, b); }
-Tensor logical_or(const Operand& a, const Operand& b) { return binary(Op::LogicalOr, "logical_or", a, b); }
+Tensor logical_and(const Operand& a, const Operand& b) {
+  return binary(Op::LogicalAnd, "logical_and", a, b);
+}
+Tensor logical_or(const Operand& a, const Operand& b) {
+  return binary(Op::LogicalOr, "logical_or", a, b);
+}
 
 Tensor where(const Operand& cond, const Operand& a, const Operand& b) {
   Loc loc = cond.loc;
@@ -170,7 +193,9 @@ Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi
   if (!lo && !hi) fail_at(loc, "clamp", "at least one of min and max must be given");
   Tensor y = x;
   // Integer tensors clamp with integer bounds, float tensors keep their dtype.
-  auto bound = [&](double v) { return is_float(x.dtype()) ? Operand(v, loc) : Operand(static_cast<int64_t>(v), loc); };
+  auto bound = [&](double v) {
+    return is_float(x.dtype()) ? Operand(v, loc) : Operand(static_cast<int64_t>(v), loc);
+  };
   if (lo) y = maximum(Operand(y, loc), bound(*lo));
   if (hi) y = minimum(Operand(y, loc), bound(*hi));
   return y;

@@ -22,17 +22,20 @@ Tensor Tensor::reshape(Shape shape, Loc loc) const {
     if (shape[d] == -1) {
       if (infer >= 0) fail_at(loc, "reshape", "only one -1 allowed in shape {}", shape_str(shape));
       infer = static_cast<int64_t>(d);
-    } else if (shape[d] < 0) fail_at(loc, "reshape", "negative extent in shape {}", shape_str(shape));
-    else known *= shape[d];
+    } else if (shape[d] < 0)
+      fail_at(loc, "reshape", "negative extent in shape {}", shape_str(shape));
+    else
+      known *= shape[d];
   }
   if (infer >= 0) {
     if (known == 0 || numel() % known != 0)
-      fail_at(loc, "reshape", "cannot infer -1 in {} for {} ({} elements)", shape_str(shape), describe(*this), numel());
+      fail_at(loc, "reshape", "cannot infer -1 in {} for {} ({} elements)", shape_str(shape),
+              describe(*this), numel());
     shape[infer] = numel() / known;
   }
   if (kiln::numel(shape) != numel())
-    fail_at(loc, "reshape", "shape {} has {} elements but {} has {} (expected equal counts)", shape_str(shape),
-            kiln::numel(shape), describe(*this), numel());
+    fail_at(loc, "reshape", "shape {} has {} elements but {} has {} (expected equal counts)",
+            shape_str(shape), kiln::numel(shape), describe(*this), numel());
   if (shape == this->shape()) return *this;
   return trace::make(Op::Reshape, dtype(), shape, {*this}, NoAttr{}, loc);
 }
@@ -40,13 +43,15 @@ Tensor Tensor::reshape(Shape shape, Loc loc) const {
 Tensor Tensor::permute(std::vector<int64_t> dims, Loc loc) const {
   require(*this, "permute", loc);
   if (static_cast<int64_t>(dims.size()) != dim())
-    fail_at(loc, "permute", "got {} dims for {} (expected a permutation of all {} axes)", dims.size(), describe(*this), dim());
+    fail_at(loc, "permute", "got {} dims for {} (expected a permutation of all {} axes)",
+            dims.size(), describe(*this), dim());
   std::vector<int> perm;
   std::vector<bool> seen(dim(), false);
   Shape out;
   for (int64_t d : dims) {
     int64_t a = trace::normalize_axis(d, dim(), "permute", loc);
-    if (seen[a]) fail_at(loc, "permute", "axis {} repeated in the permutation of {}", d, describe(*this));
+    if (seen[a])
+      fail_at(loc, "permute", "axis {} repeated in the permutation of {}", d, describe(*this));
     seen[a] = true;
     perm.push_back(static_cast<int>(a));
     out.push_back(shape()[a]);
@@ -62,7 +67,8 @@ Tensor Tensor::transpose(int64_t a, int64_t b, Loc loc) const {
   if (dim() < 2 && (a == 0 || a == -1) && (b == 0 || b == -1)) return *this;
   std::vector<int64_t> dims(dim());
   std::iota(dims.begin(), dims.end(), 0);
-  std::swap(dims[trace::normalize_axis(a, dim(), "transpose", loc)], dims[trace::normalize_axis(b, dim(), "transpose", loc)]);
+  std::swap(dims[trace::normalize_axis(a, dim(), "transpose", loc)],
+            dims[trace::normalize_axis(b, dim(), "transpose", loc)]);
   return permute(dims, loc);
 }
 
@@ -75,12 +81,14 @@ Tensor Tensor::expand(Shape shape, Loc loc) const {
     int64_t have = d < lead ? 1 : this->shape()[d - lead];
     if (shape[d] < -1) fail_at(loc, "expand", "negative size {} in {}", shape[d], shape_str(shape));
     if (shape[d] == -1) {
-      if (d < lead) fail_at(loc, "expand", "-1 is not allowed for the new leading dim {} of {}", d, shape_str(shape));
+      if (d < lead)
+        fail_at(loc, "expand", "-1 is not allowed for the new leading dim {} of {}", d,
+                shape_str(shape));
       shape[d] = have;
     }
     if (shape[d] != have && have != 1)
-      fail_at(loc, "expand", "cannot expand {} to {}: dim {} is {} (expected 1 or {})", describe(*this),
-              shape_str(shape), d, have, shape[d]);
+      fail_at(loc, "expand", "cannot expand {} to {}: dim {} is {} (expected 1 or {})",
+              describe(*this), shape_str(shape), d, have, shape[d]);
   }
   return trace::broadcast_to(*this, shape, "expand", loc);
 }
@@ -98,8 +106,8 @@ Tensor Tensor::squeeze(std::optional<int64_t> axis, Loc loc) const {
 Tensor Tensor::unsqueeze(int64_t axis, Loc loc) const {
   require(*this, "unsqueeze", loc);
   if (axis < -dim() - 1 || axis > dim())
-    fail_at(loc, "unsqueeze", "axis {} is out of range for {} (expected {} <= axis <= {})", axis, describe(*this),
-            -dim() - 1, dim());
+    fail_at(loc, "unsqueeze", "axis {} is out of range for {} (expected {} <= axis <= {})", axis,
+            describe(*this), -dim() - 1, dim());
   int64_t a = axis < 0 ? axis + dim() + 1 : axis;
   Shape out = shape();
   out.insert(out.begin() + a, 1);
@@ -109,7 +117,8 @@ Tensor Tensor::unsqueeze(int64_t axis, Loc loc) const {
 Tensor Tensor::flatten(int64_t start, int64_t end, Loc loc) const {
   require(*this, "flatten", loc);
   if (dim() == 0) return reshape({1}, loc);
-  int64_t s = trace::normalize_axis(start, dim(), "flatten", loc), e = trace::normalize_axis(end, dim(), "flatten", loc);
+  int64_t s = trace::normalize_axis(start, dim(), "flatten", loc),
+          e = trace::normalize_axis(end, dim(), "flatten", loc);
   if (s > e) fail_at(loc, "flatten", "start axis {} is after end axis {}", start, end);
   Shape out(shape().begin(), shape().begin() + s);
   int64_t n = 1;
@@ -119,7 +128,8 @@ Tensor Tensor::flatten(int64_t start, int64_t end, Loc loc) const {
   return reshape(out, loc);
 }
 
-Tensor Tensor::slice(int64_t axis, std::optional<int64_t> start, std::optional<int64_t> end, int64_t step, Loc loc) const {
+Tensor Tensor::slice(int64_t axis, std::optional<int64_t> start, std::optional<int64_t> end,
+                     int64_t step, Loc loc) const {
   require(*this, "slice", loc);
   if (dim() == 0) fail_at(loc, "slice", "cannot slice a 0-d tensor");
   if (step == 0) fail_at(loc, "slice", "step must not be 0");
@@ -131,7 +141,8 @@ Tensor Tensor::slice(int64_t axis, std::optional<int64_t> start, std::optional<i
     return step > 0 ? std::clamp<int64_t>(x, 0, n) : std::clamp<int64_t>(x, -1, n - 1);
   };
   int64_t b = clampi(start, step > 0 ? 0 : n - 1), e = clampi(end, step > 0 ? n : -1);
-  int64_t count = step > 0 ? std::max<int64_t>(0, (e - b + step - 1) / step) : std::max<int64_t>(0, (b - e - step - 1) / -step);
+  int64_t count = step > 0 ? std::max<int64_t>(0, (e - b + step - 1) / step)
+                           : std::max<int64_t>(0, (b - e - step - 1) / -step);
   if (count == n && step == 1) return *this;
   Shape out = shape();
   out[a] = count;
@@ -144,8 +155,8 @@ Tensor Tensor::slice(int64_t axis, std::optional<int64_t> start, std::optional<i
 Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, double value, Loc loc) {
   require(x, "pad", loc);
   if (pads.size() % 2 || static_cast<int64_t>(pads.size()) > 2 * x.dim())
-    fail_at(loc, "pad", "{} pad values for {} (expected (before, after) pairs for at most {} axes)", pads.size(),
-            describe(x), x.dim());
+    fail_at(loc, "pad", "{} pad values for {} (expected (before, after) pairs for at most {} axes)",
+            pads.size(), describe(x), x.dim());
   Shape out = x.shape();
   PadAttr attr{std::vector<int64_t>(x.dim(), 0), Scalar::of(x.dtype(), value)};
   for (size_t i = 0; i < pads.size() / 2; ++i) {
@@ -165,7 +176,8 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t axis, Loc loc) {
   trace::LabelScope label("cat");
   const Tensor& first = tensors[0];
   for (auto& t : tensors) require(t, "cat", loc);
-  if (first.dim() == 0) fail_at(loc, "cat", "zero-dimensional tensor {} cannot be concatenated", describe(first));
+  if (first.dim() == 0)
+    fail_at(loc, "cat", "zero-dimensional tensor {} cannot be concatenated", describe(first));
   int64_t a = trace::normalize_axis(axis, first.dim(), "cat", loc);
   DType t = first.dtype();
   int64_t total = 0;
@@ -174,7 +186,8 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t axis, Loc loc) {
     bool same = x.dim() == first.dim();
     for (int64_t d = 0; same && d < x.dim(); ++d) same = d == a || x.shape()[d] == first.shape()[d];
     if (!same)
-      fail_at(loc, "cat", "tensor {} is {} but tensor 0 is {} (expected equal shapes except along axis {})", i,
+      fail_at(loc, "cat",
+              "tensor {} is {} but tensor 0 is {} (expected equal shapes except along axis {})", i,
               describe(x), describe(first), a);
     t = promote(t, x.dtype());
     total += x.shape()[a];
@@ -202,7 +215,8 @@ Tensor stack(const std::vector<Tensor>& tensors, int64_t axis, Loc loc) {
   for (auto& t : tensors) {
     require(t, "stack", loc);
     if (t.shape() != tensors[0].shape())
-      fail_at(loc, "stack", "tensors differ in shape: {} vs {} (expected all equal)", describe(tensors[0]), describe(t));
+      fail_at(loc, "stack", "tensors differ in shape: {} vs {} (expected all equal)",
+              describe(tensors[0]), describe(t));
   }
   int64_t a = trace::normalize_axis(axis, tensors[0].dim() + 1, "stack", loc);
   std::vector<Tensor> parts;

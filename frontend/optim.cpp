@@ -89,13 +89,16 @@ Tensor SGD::update(size_t i, const Tensor& p, const Tensor& grad) {
 
 Adam::Adam(std::vector<Tensor> params, AdamOptions o) : Optimizer(std::move(params), o.lr), o_(o) {}
 
-AdamW::AdamW(std::vector<Tensor> params, AdamOptions o) : Adam(std::move(params), (o.decoupled = true, o)) {}
+AdamW::AdamW(std::vector<Tensor> params, AdamOptions o)
+    : Adam(std::move(params), (o.decoupled = true, o)) {}
 
 Tensor Adam::update(size_t i, const Tensor& p, const Tensor& grad) {
   Tensor g = grad, param = p;
   if (o_.weight_decay != 0) {
-    if (o_.decoupled) param = p * (1 - lr_ * o_.weight_decay);
-    else g = g + p * o_.weight_decay;
+    if (o_.decoupled)
+      param = p * (1 - lr_ * o_.weight_decay);
+    else
+      g = g + p * o_.weight_decay;
   }
   Tensor m = state_of("exp_avg", i) * o_.beta1 + g * (1 - o_.beta1);
   Tensor v = state_of("exp_avg_sq", i) * o_.beta2 + g * g * (1 - o_.beta2);

@@ -19,8 +19,8 @@ std::string format_value(double v, DType t) {
   return fmt::format("{:.4f}", v);
 }
 
-void format_rec(std::string& out, const std::vector<double>& v, const Shape& s, size_t d, int64_t offset, DType t,
-                bool summarize, int indent) {
+void format_rec(std::string& out, const std::vector<double>& v, const Shape& s, size_t d,
+                int64_t offset, DType t, bool summarize, int indent) {
   if (d == s.size()) {
     out += format_value(v[offset], t);
     return;

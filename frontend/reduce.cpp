@@ -8,14 +8,16 @@ using trace::fail_at;
 
 namespace {
 
-std::vector<int> normalize_axes(const Tensor& x, const std::vector<int64_t>& axes, const char* op, Loc loc) {
+std::vector<int> normalize_axes(const Tensor& x, const std::vector<int64_t>& axes, const char* op,
+                                Loc loc) {
   std::vector<int> out;
   if (axes.empty())
     for (int64_t d = 0; d < x.dim(); ++d) out.push_back(static_cast<int>(d));
   for (int64_t a : axes) {
     int n = static_cast<int>(trace::normalize_axis(a, x.dim(), op, loc));
     if (std::find(out.begin(), out.end(), n) != out.end())
-      fail_at(loc, op, "axis {} appears twice in the axes of a reduction over {}", a, trace::describe(x));
+      fail_at(loc, op, "axis {} appears twice in the axes of a reduction over {}", a,
+              trace::describe(x));
     out.push_back(n);
   }
   if (x.dim() == 0) out.clear(); // axis 0 / -1 of a 0-d tensor reduces nothing
@@ -27,19 +29,23 @@ Shape reduced_shape(const Shape& s, const std::vector<int>& axes, bool keepdim) 
   Shape out;
   for (size_t d = 0; d < s.size(); ++d) {
     bool r = std::find(axes.begin(), axes.end(), static_cast<int>(d)) != axes.end();
-    if (!r) out.push_back(s[d]);
-    else if (keepdim) out.push_back(1);
+    if (!r)
+      out.push_back(s[d]);
+    else if (keepdim)
+      out.push_back(1);
   }
   return out;
 }
 
-Tensor reduce(Op op, const char* name, const Tensor& x, const std::vector<int64_t>& axes_in, bool keepdim, Loc loc) {
+Tensor reduce(Op op, const char* name, const Tensor& x, const std::vector<int64_t>& axes_in,
+              bool keepdim, Loc loc) {
   if (!x.defined()) fail_at(loc, name, "called on an undefined tensor");
   auto axes = normalize_axes(x, axes_in, name, loc);
   bool extremum = op == Op::Max || op == Op::Min;
   for (int a : axes)
     if (extremum && x.shape()[a] == 0)
-      fail_at(loc, name, "cannot reduce an empty axis {} of {} (no identity for {})", a, trace::describe(x), name);
+      fail_at(loc, name, "cannot reduce an empty axis {} of {} (no identity for {})", a,
+              trace::describe(x), name);
   // Sums and products of integers and bools accumulate in i64, like PyTorch.
   DType t = (op == Op::Sum || op == Op::Prod) && !is_float(x.dtype()) ? DType::I64 : x.dtype();
   Tensor in = trace::cast(x, t, loc);
@@ -49,9 +55,11 @@ Tensor reduce(Op op, const char* name, const Tensor& x, const std::vector<int64_
   return trace::make(Op::Reshape, t, reduced_shape(x.shape(), axes, false), {r}, NoAttr{}, loc);
 }
 
-Tensor arg_reduce(Op op, const char* name, const Tensor& x, std::optional<int64_t> axis, bool keepdim, Loc loc) {
+Tensor arg_reduce(Op op, const char* name, const Tensor& x, std::optional<int64_t> axis,
+                  bool keepdim, Loc loc) {
   if (!x.defined()) fail_at(loc, name, "called on an undefined tensor");
-  if (x.numel() == 0) fail_at(loc, name, "cannot take {} of an empty tensor {}", name, trace::describe(x));
+  if (x.numel() == 0)
+    fail_at(loc, name, "cannot take {} of an empty tensor {}", name, trace::describe(x));
   if (!axis) {
     Tensor flat = trace::make(Op::Reshape, x.dtype(), {x.numel()}, {x}, NoAttr{}, loc);
     Tensor r = arg_reduce(op, name, flat, 0, false, loc);
@@ -60,9 +68,11 @@ Tensor arg_reduce(Op op, const char* name, const Tensor& x, std::optional<int64_
   }
   int a = static_cast<int>(trace::normalize_axis(*axis, x.dim(), name, loc));
   if (x.dim() == 0) return trace::constant(0, DType::I64, loc);
-  Tensor r = trace::make(op, DType::I64, reduced_shape(x.shape(), {a}, true), {x}, AxesAttr{{a}}, loc);
+  Tensor r =
+      trace::make(op, DType::I64, reduced_shape(x.shape(), {a}, true), {x}, AxesAttr{{a}}, loc);
   if (keepdim) return r;
-  return trace::make(Op::Reshape, DType::I64, reduced_shape(x.shape(), {a}, false), {r}, NoAttr{}, loc);
+  return trace::make(Op::Reshape, DType::I64, reduced_shape(x.shape(), {a}, false), {r}, NoAttr{},
+                     loc);
 }
 
 } // namespace
@@ -90,7 +100,8 @@ Tensor Tensor::mean(std::vector<int64_t> axes, bool keepdim, Loc loc) const {
   trace::LabelScope label("mean");
   if (!defined()) fail_at(loc, "mean", "called on an undefined tensor");
   if (!is_float(dtype()))
-    fail_at(loc, "mean", "input must be floating point, got {} (cast with .to(kiln::DType::F32))", trace::describe(*this));
+    fail_at(loc, "mean", "input must be floating point, got {} (cast with .to(kiln::DType::F32))",
+            trace::describe(*this));
   auto ax = normalize_axes(*this, axes, "mean", loc);
   int64_t count = 1;
   for (int a : ax) count *= shape()[a];

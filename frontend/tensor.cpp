@@ -9,7 +9,9 @@
 
 namespace kiln {
 
-Tensor::Tensor(NodePtr node) : impl_(std::make_shared<TensorImpl>()) { impl_->node.reset(std::move(node)); }
+Tensor::Tensor(NodePtr node) : impl_(std::make_shared<TensorImpl>()) {
+  impl_->node.reset(std::move(node));
+}
 
 const Tensor& Tensor::realize() const {
   if (!defined()) throw Error("[realize] called on an undefined tensor");
@@ -50,12 +52,13 @@ template <typename T> std::vector<T> Tensor::to_vector() const {
 template <typename T> T Tensor::item(Loc loc) const {
   if (!defined()) trace::fail_at(loc, "item", "called on an undefined tensor");
   if (numel() != 1)
-    trace::fail_at(loc, "item", "tensor {} has {} elements (expected exactly 1)", trace::describe(*this), numel());
+    trace::fail_at(loc, "item", "tensor {} has {} elements (expected exactly 1)",
+                   trace::describe(*this), numel());
   return to_vector<T>()[0];
 }
 
-#define KILN_INSTANTIATE(T)                               \
-  template std::vector<T> Tensor::to_vector<T>() const; \
+#define KILN_INSTANTIATE(T)                                                                        \
+  template std::vector<T> Tensor::to_vector<T>() const;                                            \
   template T Tensor::item<T>(Loc) const;
 KILN_FOR_EACH_CPP_TYPE(KILN_INSTANTIATE)
 #undef KILN_INSTANTIATE

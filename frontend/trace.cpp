@@ -32,7 +32,9 @@ Tensor cast(const Tensor& x, DType dtype, Loc loc) {
   return make(Op::Cast, dtype, x.shape(), {x}, NoAttr{}, loc);
 }
 
-std::string describe(const Tensor& t) { return std::string(dtype_name(t.dtype())) + shape_str(t.shape()); }
+std::string describe(const Tensor& t) {
+  return std::string(dtype_name(t.dtype())) + shape_str(t.shape());
+}
 
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op, Loc loc) {
   size_t r = std::max(a.size(), b.size());
@@ -41,8 +43,10 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op, Loc loc) 
     int64_t x = i < r - a.size() ? 1 : a[i - (r - a.size())];
     int64_t y = i < r - b.size() ? 1 : b[i - (r - b.size())];
     if (x != y && x != 1 && y != 1)
-      fail_at(loc, op, "shapes {} and {} cannot be broadcast: dim {} is {} vs {} (expected equal, or one of them 1)",
-           shape_str(a), shape_str(b), i, x, y);
+      fail_at(loc, op,
+              "shapes {} and {} cannot be broadcast: dim {} is {} vs {} (expected equal, or one of "
+              "them 1)",
+              shape_str(a), shape_str(b), i, x, y);
     out[i] = x == 1 ? y : x;
   }
   return out;
@@ -87,14 +91,16 @@ void require(const Tensor& t, std::string_view op, Loc loc) {
 
 Tensor floating(const Tensor& t, std::string_view op, Loc loc) {
   require(t, op, loc);
-  if (t.dtype() == DType::Bool) fail_at(loc, op, "not defined for bool tensors (expected a numeric dtype)");
+  if (t.dtype() == DType::Bool)
+    fail_at(loc, op, "not defined for bool tensors (expected a numeric dtype)");
   return is_float(t.dtype()) ? t : cast(t, DType::F32, loc);
 }
 
 int64_t normalize_axis(int64_t axis, int64_t rank, const char* op, Loc loc) {
   int64_t r = std::max<int64_t>(rank, 1); // 0-d tensors accept axis 0 and -1, like PyTorch
   if (axis < -r || axis >= r)
-    fail_at(loc, op, "axis {} is out of range for a tensor of rank {} (expected {} <= axis < {})", axis, rank, -r, r);
+    fail_at(loc, op, "axis {} is out of range for a tensor of rank {} (expected {} <= axis < {})",
+            axis, rank, -r, r);
   return axis < 0 ? axis + r : axis;
 }
 

@@ -19,7 +19,7 @@ private:
 Tensor make(Op op, DType dtype, Shape shape, std::vector<Tensor> inputs, Attr attr, Loc loc);
 // 0-d literal; a parameter's value is passed to kernels at run time instead of compiled in.
 Tensor constant(double value, DType dtype, Loc loc, bool param = false);
-Tensor cast(const Tensor& x, DType dtype, Loc loc);     // no-op when equal
+Tensor cast(const Tensor& x, DType dtype, Loc loc); // no-op when equal
 Tensor broadcast_to(const Tensor& x, const Shape& shape, const char* op, Loc loc);
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op, Loc loc);
 
@@ -31,9 +31,10 @@ Tensor as_tensor(const Operand& o, DType dtype, bool bake = false);
 
 // kiln::Error "[op] message (at file:line)" pointing at the user's call.
 template <typename... Args>
-[[noreturn]] void fail_at(Loc loc, std::string_view op, fmt::format_string<Args...> f, Args&&... args) {
-  throw Error(fmt::format("[{}] {} (at {}:{})", op, fmt::format(f, std::forward<Args>(args)...), loc.file_name(),
-                          loc.line()));
+[[noreturn]] void fail_at(Loc loc, std::string_view op, fmt::format_string<Args...> f,
+                          Args&&... args) {
+  throw Error(fmt::format("[{}] {} (at {}:{})", op, fmt::format(f, std::forward<Args>(args)...),
+                          loc.file_name(), loc.line()));
 }
 
 // kiln::Error when t is undefined (a default-constructed Tensor).

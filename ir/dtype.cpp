@@ -6,12 +6,18 @@ namespace kiln {
 
 std::string_view dtype_name(DType t) {
   switch (t) {
-  case DType::Bool: return "bool";
-  case DType::U8: return "u8";
-  case DType::I32: return "i32";
-  case DType::I64: return "i64";
-  case DType::F32: return "f32";
-  case DType::F64: return "f64";
+  case DType::Bool:
+    return "bool";
+  case DType::U8:
+    return "u8";
+  case DType::I32:
+    return "i32";
+  case DType::I64:
+    return "i64";
+  case DType::F32:
+    return "f32";
+  case DType::F64:
+    return "f64";
   }
   return "?";
 }
@@ -25,11 +31,14 @@ bool parse_dtype(std::string_view name, DType& out) {
 size_t dtype_size(DType t) {
   switch (t) {
   case DType::Bool:
-  case DType::U8: return 1;
+  case DType::U8:
+    return 1;
   case DType::I32:
-  case DType::F32: return 4;
+  case DType::F32:
+    return 4;
   case DType::I64:
-  case DType::F64: return 8;
+  case DType::F64:
+    return 8;
   }
   return 0;
 }

@@ -36,12 +36,18 @@ template <> constexpr DType dtype_of<double>() { return DType::F64; }
 // Calls f(T{}) with the C++ type of a dtype.
 template <typename F> decltype(auto) dispatch_dtype(DType t, F&& f) {
   switch (t) {
-  case DType::Bool: return f(bool{});
-  case DType::U8: return f(uint8_t{});
-  case DType::I32: return f(int32_t{});
-  case DType::I64: return f(int64_t{});
-  case DType::F32: return f(float{});
-  case DType::F64: break;
+  case DType::Bool:
+    return f(bool{});
+  case DType::U8:
+    return f(uint8_t{});
+  case DType::I32:
+    return f(int32_t{});
+  case DType::I64:
+    return f(int64_t{});
+  case DType::F32:
+    return f(float{});
+  case DType::F64:
+    break;
   }
   return f(double{});
 }

@@ -18,14 +18,17 @@ std::string attr_str(const Node& n) {
         using A = std::decay_t<decltype(a)>;
         if constexpr (std::is_same_v<A, ConstAttr>)
           return "{value=" + scalar_str(a.value, n.dtype) + (a.param ? ", param}" : "}");
-        if constexpr (std::is_same_v<A, AxesAttr>) return fmt::format("{{axes=[{}]}}", fmt::join(a.axes, ","));
+        if constexpr (std::is_same_v<A, AxesAttr>)
+          return fmt::format("{{axes=[{}]}}", fmt::join(a.axes, ","));
         if constexpr (std::is_same_v<A, PermuteAttr>)
           return fmt::format("{{perm=[{}]}}", fmt::join(a.perm, ","));
         if constexpr (std::is_same_v<A, SliceAttr>)
-          return fmt::format("{{start=[{}], step=[{}]}}", fmt::join(a.start, ","), fmt::join(a.step, ","));
+          return fmt::format("{{start=[{}], step=[{}]}}", fmt::join(a.start, ","),
+                             fmt::join(a.step, ","));
         if constexpr (std::is_same_v<A, PadAttr>) {
           DType vt = n.inputs.empty() ? n.dtype : n.inputs[0]->dtype;
-          return fmt::format("{{before=[{}], value={}}}", fmt::join(a.before, ","), scalar_str(a.value, vt));
+          return fmt::format("{{before=[{}], value={}}}", fmt::join(a.before, ","),
+                             scalar_str(a.value, vt));
         }
         return "";
       },
@@ -34,7 +37,8 @@ std::string attr_str(const Node& n) {
 
 std::string node_origin(const Node& n) {
   if (n.loc.line() == 0) return n.label ? n.label : "";
-  return fmt::format("{}:{}{}{}", n.loc.file_name(), n.loc.line(), n.label ? " " : "", n.label ? n.label : "");
+  return fmt::format("{}:{}{}{}", n.loc.file_name(), n.loc.line(), n.label ? " " : "",
+                     n.label ? n.label : "");
 }
 
 std::string print_graph(const std::vector<Node*>& roots, GraphPrintOptions opts) {
@@ -43,7 +47,8 @@ std::string print_graph(const std::vector<Node*>& roots, GraphPrintOptions opts)
   for (Node* n : topo_order(roots, /*stop_at_realized=*/true)) {
     int k = static_cast<int>(id.size());
     id[n] = k;
-    std::string line = fmt::format("%{} = {}", k, n->realized() && n->op != Op::Buffer ? "buffer" : op_name(n->op));
+    std::string line = fmt::format(
+        "%{} = {}", k, n->realized() && n->op != Op::Buffer ? "buffer" : op_name(n->op));
     if (!n->realized()) {
       for (size_t i = 0; i < n->inputs.size(); ++i)
         line += fmt::format("{}%{}", i ? ", " : " ", id.at(n->inputs[i].get()));
@@ -51,7 +56,8 @@ std::string print_graph(const std::vector<Node*>& roots, GraphPrintOptions opts)
       if (!a.empty()) line += " " + a;
     }
     line += fmt::format(" : {}{}", dtype_name(n->dtype), shape_str(n->shape));
-    if (std::string o = opts.source_locations ? node_origin(*n) : ""; !o.empty()) line += "  # " + o;
+    if (std::string o = opts.source_locations ? node_origin(*n) : ""; !o.empty())
+      line += "  # " + o;
     out += line + "\n";
   }
   std::vector<std::string> rs;

@@ -12,17 +12,21 @@ std::vector<Placement> Kernel::placements() const {
   std::vector<Placement> p(insts.size());
   for (size_t i = 0; i < insts.size(); ++i) {
     const KInst& in = insts[i];
-    if (in.op == Op::ReduceIndex) p[i] = {in.stage, -1};
-    else if (is_reduce(in.op)) p[i] = {-1, in.stage};
+    if (in.op == Op::ReduceIndex)
+      p[i] = {in.stage, -1};
+    else if (is_reduce(in.op))
+      p[i] = {-1, in.stage};
     else
       for (int s : {in.a, in.b, in.c})
-        if (s >= 0 && s < (int)i) p[i] = {std::max(p[i].loop, p[s].loop), std::max(p[i].after, p[s].after)};
+        if (s >= 0 && s < (int)i)
+          p[i] = {std::max(p[i].loop, p[s].loop), std::max(p[i].after, p[s].after)};
   }
   return p;
 }
 
 Placement Kernel::store_placement(const KStore& st, const std::vector<Placement>& p) const {
-  return {std::max(p[st.index].loop, p[st.value].loop), std::max(p[st.index].after, p[st.value].after)};
+  return {std::max(p[st.index].loop, p[st.value].loop),
+          std::max(p[st.index].after, p[st.value].after)};
 }
 
 int64_t Kernel::inner_size() const {
@@ -36,17 +40,25 @@ std::string print_kernel(const Kernel& k) {
   for (size_t i = 0; i < k.args.size(); ++i)
     args.push_back(fmt::format("a{}: {}[{}]{}", i, dtype_name(k.args[i].dtype), k.args[i].numel,
                                k.args[i].output ? " out" : ""));
-  for (size_t i = 0; i < k.params.size(); ++i) args.push_back(fmt::format("p{}: {}", i, dtype_name(k.params[i])));
-  std::string s = fmt::format("kernel {}({})\n  domain [{}]\n", k.name, fmt::join(args, ", "), fmt::join(k.domain, ", "));
-  for (size_t st = 0; st < k.stages.size(); ++st) s += fmt::format("  stage {} [{}]\n", st, fmt::join(k.stages[st], ", "));
+  for (size_t i = 0; i < k.params.size(); ++i)
+    args.push_back(fmt::format("p{}: {}", i, dtype_name(k.params[i])));
+  std::string s = fmt::format("kernel {}({})\n  domain [{}]\n", k.name, fmt::join(args, ", "),
+                              fmt::join(k.domain, ", "));
+  for (size_t st = 0; st < k.stages.size(); ++st)
+    s += fmt::format("  stage {} [{}]\n", st, fmt::join(k.stages[st], ", "));
   for (size_t i = 0; i < k.insts.size(); ++i) {
     const KInst& in = k.insts[i];
     std::string rhs;
-    if (in.op == Op::Const) rhs = "const " + scalar_str(in.value, in.dtype);
-    else if (in.op == Op::LoopIndex) rhs = fmt::format("index {}", in.imm);
-    else if (in.op == Op::Param) rhs = fmt::format("param p{}", in.imm);
-    else if (in.op == Op::ReduceIndex) rhs = fmt::format("rindex {}.{}", in.stage, in.imm);
-    else if (in.op == Op::Load) rhs = fmt::format("load a{}[%{}]", in.imm, in.a);
+    if (in.op == Op::Const)
+      rhs = "const " + scalar_str(in.value, in.dtype);
+    else if (in.op == Op::LoopIndex)
+      rhs = fmt::format("index {}", in.imm);
+    else if (in.op == Op::Param)
+      rhs = fmt::format("param p{}", in.imm);
+    else if (in.op == Op::ReduceIndex)
+      rhs = fmt::format("rindex {}.{}", in.stage, in.imm);
+    else if (in.op == Op::Load)
+      rhs = fmt::format("load a{}[%{}]", in.imm, in.a);
     else {
       rhs = std::string(op_name(in.op));
       int n = 0;
@@ -56,7 +68,8 @@ std::string print_kernel(const Kernel& k) {
     }
     s += fmt::format("  %{} = {} : {}\n", i, rhs, dtype_name(in.dtype));
   }
-  for (const KStore& st : k.stores) s += fmt::format("  store a{}[%{}] = %{}\n", st.arg, st.index, st.value);
+  for (const KStore& st : k.stores)
+    s += fmt::format("  store a{}[%{}] = %{}\n", st.arg, st.index, st.value);
   return s;
 }
 
@@ -67,9 +80,11 @@ std::string verify_kernel(const Kernel& k) {
     const KInst& in = k.insts[i];
     for (int s : {in.a, in.b, in.c})
       if (s >= (int)i) return fmt::format("%{} uses a later value", i);
-    if (in.op == Op::Load && (in.imm < 0 || in.imm >= (int64_t)k.args.size() || k.args[in.imm].dtype != in.dtype))
+    if (in.op == Op::Load &&
+        (in.imm < 0 || in.imm >= (int64_t)k.args.size() || k.args[in.imm].dtype != in.dtype))
       return fmt::format("%{} loads a bad argument", i);
-    if (in.op == Op::Param && (in.imm < 0 || in.imm >= (int64_t)k.params.size() || k.params[in.imm] != in.dtype))
+    if (in.op == Op::Param &&
+        (in.imm < 0 || in.imm >= (int64_t)k.params.size() || k.params[in.imm] != in.dtype))
       return fmt::format("%{} bad parameter", i);
     if (in.op == Op::LoopIndex && (in.imm < 0 || in.imm >= (int64_t)k.domain.size()))
       return fmt::format("%{} bad loop axis", i);
@@ -77,20 +92,24 @@ std::string verify_kernel(const Kernel& k) {
       return fmt::format("%{} bad stage", i);
     if (in.op == Op::ReduceIndex && (in.imm < 0 || in.imm >= (int64_t)k.stages[in.stage].size()))
       return fmt::format("%{} bad stage axis", i);
-    if (is_reduce(in.op) && (p[in.a].loop > in.stage || p[in.a].after >= in.stage || (p[in.a].loop >= 0 && p[in.a].loop != in.stage)))
+    if (is_reduce(in.op) && (p[in.a].loop > in.stage || p[in.a].after >= in.stage ||
+                             (p[in.a].loop >= 0 && p[in.a].loop != in.stage)))
       return fmt::format("%{} reduces a value of another stage", i);
     for (int s : {in.a, in.b, in.c})
       if (s >= 0 && p[s].loop >= 0 && p[i].loop >= 0 && p[s].loop != p[i].loop && !is_reduce(in.op))
         return fmt::format("%{} mixes the loops of two stages", i);
-    if (p[i].loop >= 0 && p[i].after >= p[i].loop) return fmt::format("%{} runs in a stage before its inputs", i);
+    if (p[i].loop >= 0 && p[i].after >= p[i].loop)
+      return fmt::format("%{} runs in a stage before its inputs", i);
   }
   for (const KStore& st : k.stores) {
-    if (st.arg < 0 || st.arg >= (int)k.args.size() || !k.args[st.arg].output) return "store to a non-output";
+    if (st.arg < 0 || st.arg >= (int)k.args.size() || !k.args[st.arg].output)
+      return "store to a non-output";
     if (k.insts[st.value].dtype != k.args[st.arg].dtype) return "store dtype";
     Placement sp = k.store_placement(st, p);
-    if (sp.loop >= 0 && (sp.after >= sp.loop || !std::all_of(k.insts.begin(), k.insts.end(), [&](const KInst& in) {
-                           return !is_reduce(in.op) || in.stage != sp.loop;
-                         })))
+    if (sp.loop >= 0 &&
+        (sp.after >= sp.loop || !std::all_of(k.insts.begin(), k.insts.end(), [&](const KInst& in) {
+           return !is_reduce(in.op) || in.stage != sp.loop;
+         })))
       return "store inside a reduction stage";
   }
   return "";

@@ -22,8 +22,8 @@ struct KArg {
 };
 
 struct KInst {
-  Op op;           // scalar op from ops.def (elementwise, reduce, Const, LoopIndex, ReduceIndex, Load)
-  DType dtype;     // result type
+  Op op;       // scalar op from ops.def (elementwise, reduce, Const, LoopIndex, ReduceIndex, Load)
+  DType dtype; // result type
   int a = -1, b = -1, c = -1; // operand instruction ids
   int64_t imm = 0; // LoopIndex/ReduceIndex: axis; Load: argument number; Param: parameter number
   int stage = -1;  // ReduceIndex and reductions: their stage

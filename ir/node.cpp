@@ -9,9 +9,12 @@ namespace kiln {
 
 Scalar Scalar::of(DType t, double v) {
   Scalar s;
-  if (is_float(t)) s.f = v;
-  else if (t == DType::Bool) s.i = v != 0;
-  else s.i = static_cast<int64_t>(v);
+  if (is_float(t))
+    s.f = v;
+  else if (t == DType::Bool)
+    s.i = v != 0;
+  else
+    s.i = static_cast<int64_t>(v);
   return s;
 }
 
@@ -41,7 +44,8 @@ uint64_t hash_scalar(uint64_t h, const Scalar& s) {
 
 uint64_t hash_attr(const Attr& a) {
   uint64_t h = a.index();
-  if (auto* c = std::get_if<ConstAttr>(&a)) h = c->param ? hash_combine(h, 0x9a7a) : hash_scalar(h, c->value);
+  if (auto* c = std::get_if<ConstAttr>(&a))
+    h = c->param ? hash_combine(h, 0x9a7a) : hash_scalar(h, c->value);
   if (auto* x = std::get_if<AxesAttr>(&a)) h = hash_list(h, x->axes);
   if (auto* p = std::get_if<PermuteAttr>(&a)) h = hash_list(h, p->perm);
   if (auto* s = std::get_if<SliceAttr>(&a)) h = hash_list(hash_list(h, s->start), s->step);

@@ -61,9 +61,9 @@ struct Node : std::enable_shared_from_this<Node> {
   Shape shape;
   std::vector<NodePtr> inputs;
   Attr attr;
-  std::source_location loc;     // the user's call site; never hashed
-  const char* label = nullptr;  // frontend op that created it (e.g. "gelu"); never hashed
-  uint64_t hash = 0;            // structural hash: op, dtype, shape, attr, input hashes
+  std::source_location loc;    // the user's call site; never hashed
+  const char* label = nullptr; // frontend op that created it (e.g. "gelu"); never hashed
+  uint64_t hash = 0;           // structural hash: op, dtype, shape, attr, input hashes
 
   // Runtime state: the realized value, set once. A realized node acts as a leaf.
   std::shared_ptr<Storage> storage;

@@ -11,7 +11,16 @@ enum class Op : uint8_t {
 #undef KILN_OP
 };
 
-enum class OpCategory : uint8_t { Leaf, Unary, Binary, Ternary, Reduce, Movement, Contraction, Kernel };
+enum class OpCategory : uint8_t {
+  Leaf,
+  Unary,
+  Binary,
+  Ternary,
+  Reduce,
+  Movement,
+  Contraction,
+  Kernel
+};
 
 std::string_view op_name(Op op);
 bool parse_op(std::string_view name, Op& out);
@@ -26,7 +35,9 @@ inline bool is_movement(Op op) { return op_category(op) == OpCategory::Movement;
 inline bool is_reduce(Op op) { return op_category(op) == OpCategory::Reduce; }
 inline bool is_leaf(Op op) { return op_category(op) == OpCategory::Leaf; }
 // Ops that compute values (each a kernel when unfused), as opposed to views and leaves.
-inline bool is_compute(Op op) { return is_elementwise(op) || is_reduce(op) || op_category(op) == OpCategory::Contraction; }
+inline bool is_compute(Op op) {
+  return is_elementwise(op) || is_reduce(op) || op_category(op) == OpCategory::Contraction;
+}
 inline bool is_comparison(Op op) { return op >= Op::Eq && op <= Op::Ge; }
 
 } // namespace kiln

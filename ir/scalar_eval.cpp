@@ -11,12 +11,12 @@ namespace {
 
 int64_t float_to_int(double x) {
   // x86 gives the "integer indefinite" value for NaN and out-of-range; do the same.
-  if (!(x >= -9.2233720368547758e18 && x < 9.2233720368547758e18)) return std::numeric_limits<int64_t>::min();
+  if (!(x >= -9.2233720368547758e18 && x < 9.2233720368547758e18))
+    return std::numeric_limits<int64_t>::min();
   return static_cast<int64_t>(x);
 }
 
 double sign(double x) { return x > 0 ? 1 : x < 0 ? -1 : x; }
-
 
 } // namespace
 
@@ -30,9 +30,12 @@ int64_t int_pow(int64_t b, int64_t e) {
 
 Scalar eval_cast(Scalar v, DType from, DType to) {
   Scalar r;
-  if (to == DType::Bool) r.i = is_float(from) ? (v.f != 0 || std::isnan(v.f)) : v.i != 0;
-  else if (is_float(to)) r.f = is_float(from) ? v.f : static_cast<double>(v.i);
-  else r.i = is_float(from) ? float_to_int(v.f) : v.i;
+  if (to == DType::Bool)
+    r.i = is_float(from) ? (v.f != 0 || std::isnan(v.f)) : v.i != 0;
+  else if (is_float(to))
+    r.f = is_float(from) ? v.f : static_cast<double>(v.i);
+  else
+    r.i = is_float(from) ? float_to_int(v.f) : v.i;
   if (!is_float(to)) {
     if (to == DType::U8) r.i = static_cast<uint8_t>(r.i);
     if (to == DType::I32) r.i = static_cast<int32_t>(static_cast<uint32_t>(r.i));
@@ -46,34 +49,79 @@ Scalar eval_unary(Op op, DType t, DType out, Scalar x) {
   if (op == Op::LogicalNot) return r.i = is_float(t) ? x.f == 0 : x.i == 0, r;
   if (!is_float(t)) {
     switch (op) {
-    case Op::Neg: r.i = -x.i; break;
-    case Op::Abs: r.i = x.i < 0 ? -x.i : x.i; break;
-    case Op::Sign: r.i = (x.i > 0) - (x.i < 0); break;
-    default: r.i = x.i; break; // floor/ceil/round of an integer
+    case Op::Neg:
+      r.i = -x.i;
+      break;
+    case Op::Abs:
+      r.i = x.i < 0 ? -x.i : x.i;
+      break;
+    case Op::Sign:
+      r.i = (x.i > 0) - (x.i < 0);
+      break;
+    default:
+      r.i = x.i;
+      break; // floor/ceil/round of an integer
     }
     return eval_cast(r, DType::I64, t);
   }
   double a = x.f;
   switch (op) {
-  case Op::Neg: r.f = -a; break;
-  case Op::Abs: r.f = std::fabs(a); break;
-  case Op::Exp: r.f = std::exp(a); break;
-  case Op::Log: r.f = std::log(a); break;
-  case Op::Log1p: r.f = std::log1p(a); break;
-  case Op::Expm1: r.f = std::expm1(a); break;
-  case Op::Sqrt: r.f = std::sqrt(a); break;
-  case Op::Rsqrt: r.f = 1 / std::sqrt(a); break;
-  case Op::Sin: r.f = std::sin(a); break;
-  case Op::Cos: r.f = std::cos(a); break;
-  case Op::Tanh: r.f = std::tanh(a); break;
-  case Op::Sigmoid: r.f = 1 / (1 + std::exp(-a)); break;
-  case Op::Erf: r.f = std::erf(a); break;
-  case Op::Floor: r.f = std::floor(a); break;
-  case Op::Ceil: r.f = std::ceil(a); break;
-  case Op::Round: r.f = std::nearbyint(a); break;
-  case Op::Sign: r.f = sign(a); break;
-  case Op::Reciprocal: r.f = 1 / a; break;
-  default: fail("interpret", "no rule for {}", op_name(op));
+  case Op::Neg:
+    r.f = -a;
+    break;
+  case Op::Abs:
+    r.f = std::fabs(a);
+    break;
+  case Op::Exp:
+    r.f = std::exp(a);
+    break;
+  case Op::Log:
+    r.f = std::log(a);
+    break;
+  case Op::Log1p:
+    r.f = std::log1p(a);
+    break;
+  case Op::Expm1:
+    r.f = std::expm1(a);
+    break;
+  case Op::Sqrt:
+    r.f = std::sqrt(a);
+    break;
+  case Op::Rsqrt:
+    r.f = 1 / std::sqrt(a);
+    break;
+  case Op::Sin:
+    r.f = std::sin(a);
+    break;
+  case Op::Cos:
+    r.f = std::cos(a);
+    break;
+  case Op::Tanh:
+    r.f = std::tanh(a);
+    break;
+  case Op::Sigmoid:
+    r.f = 1 / (1 + std::exp(-a));
+    break;
+  case Op::Erf:
+    r.f = std::erf(a);
+    break;
+  case Op::Floor:
+    r.f = std::floor(a);
+    break;
+  case Op::Ceil:
+    r.f = std::ceil(a);
+    break;
+  case Op::Round:
+    r.f = std::nearbyint(a);
+    break;
+  case Op::Sign:
+    r.f = sign(a);
+    break;
+  case Op::Reciprocal:
+    r.f = 1 / a;
+    break;
+  default:
+    fail("interpret", "no rule for {}", op_name(op));
   }
   return r;
 }
@@ -85,40 +133,81 @@ Scalar eval_binary(Op op, DType t, Scalar x, Scalar y) {
   int64_t p = x.i, q = y.i;
   auto cmp = [&](bool v) { return r.i = v, r; };
   switch (op) {
-  case Op::Eq: return cmp(fp ? a == b : p == q);
-  case Op::Ne: return cmp(fp ? a != b : p != q);
-  case Op::Lt: return cmp(fp ? a < b : p < q);
-  case Op::Le: return cmp(fp ? a <= b : p <= q);
-  case Op::Gt: return cmp(fp ? a > b : p > q);
-  case Op::Ge: return cmp(fp ? a >= b : p >= q);
-  case Op::LogicalAnd: return cmp((fp ? a != 0 : p != 0) && (fp ? b != 0 : q != 0));
-  case Op::LogicalOr: return cmp((fp ? a != 0 : p != 0) || (fp ? b != 0 : q != 0));
-  default: break;
+  case Op::Eq:
+    return cmp(fp ? a == b : p == q);
+  case Op::Ne:
+    return cmp(fp ? a != b : p != q);
+  case Op::Lt:
+    return cmp(fp ? a < b : p < q);
+  case Op::Le:
+    return cmp(fp ? a <= b : p <= q);
+  case Op::Gt:
+    return cmp(fp ? a > b : p > q);
+  case Op::Ge:
+    return cmp(fp ? a >= b : p >= q);
+  case Op::LogicalAnd:
+    return cmp((fp ? a != 0 : p != 0) && (fp ? b != 0 : q != 0));
+  case Op::LogicalOr:
+    return cmp((fp ? a != 0 : p != 0) || (fp ? b != 0 : q != 0));
+  default:
+    break;
   }
   if (fp) {
     switch (op) {
-    case Op::Add: r.f = a + b; break;
-    case Op::Sub: r.f = a - b; break;
-    case Op::Mul: r.f = a * b; break;
-    case Op::Div: r.f = a / b; break;
-    case Op::Pow: r.f = std::pow(a, b); break;
-    case Op::Maximum: r.f = std::isnan(a) || std::isnan(b) ? NAN : std::max(a, b); break;
-    case Op::Minimum: r.f = std::isnan(a) || std::isnan(b) ? NAN : std::min(a, b); break;
-    case Op::Fmod: r.f = std::fmod(a, b); break;
-    default: fail("interpret", "no rule for {}", op_name(op));
+    case Op::Add:
+      r.f = a + b;
+      break;
+    case Op::Sub:
+      r.f = a - b;
+      break;
+    case Op::Mul:
+      r.f = a * b;
+      break;
+    case Op::Div:
+      r.f = a / b;
+      break;
+    case Op::Pow:
+      r.f = std::pow(a, b);
+      break;
+    case Op::Maximum:
+      r.f = std::isnan(a) || std::isnan(b) ? NAN : std::max(a, b);
+      break;
+    case Op::Minimum:
+      r.f = std::isnan(a) || std::isnan(b) ? NAN : std::min(a, b);
+      break;
+    case Op::Fmod:
+      r.f = std::fmod(a, b);
+      break;
+    default:
+      fail("interpret", "no rule for {}", op_name(op));
     }
     return r;
   }
   auto wrap = [](auto f) { return static_cast<int64_t>(f); };
   switch (op) {
-  case Op::Add: r.i = wrap(static_cast<uint64_t>(p) + static_cast<uint64_t>(q)); break;
-  case Op::Sub: r.i = wrap(static_cast<uint64_t>(p) - static_cast<uint64_t>(q)); break;
-  case Op::Mul: r.i = wrap(static_cast<uint64_t>(p) * static_cast<uint64_t>(q)); break;
-  case Op::Pow: r.i = int_pow(p, q); break;
-  case Op::Maximum: r.i = std::max(p, q); break;
-  case Op::Minimum: r.i = std::min(p, q); break;
-  case Op::Fmod: r.i = (q == 0 || q == -1) ? 0 : p % q; break;
-  default: fail("interpret", "no rule for {} on {}", op_name(op), dtype_name(t));
+  case Op::Add:
+    r.i = wrap(static_cast<uint64_t>(p) + static_cast<uint64_t>(q));
+    break;
+  case Op::Sub:
+    r.i = wrap(static_cast<uint64_t>(p) - static_cast<uint64_t>(q));
+    break;
+  case Op::Mul:
+    r.i = wrap(static_cast<uint64_t>(p) * static_cast<uint64_t>(q));
+    break;
+  case Op::Pow:
+    r.i = int_pow(p, q);
+    break;
+  case Op::Maximum:
+    r.i = std::max(p, q);
+    break;
+  case Op::Minimum:
+    r.i = std::min(p, q);
+    break;
+  case Op::Fmod:
+    r.i = (q == 0 || q == -1) ? 0 : p % q;
+    break;
+  default:
+    fail("interpret", "no rule for {} on {}", op_name(op), dtype_name(t));
   }
   if (t == DType::Bool) r.i = r.i != 0;
   return eval_cast(r, DType::I64, t);

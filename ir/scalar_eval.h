@@ -1,4 +1,5 @@
-// Scalar semantics of every elementwise op: the reference interpreter and constant folding share it.
+// Scalar semantics of every elementwise op: the reference interpreter and constant folding share
+// it.
 #pragma once
 #include "ir/node.h"
 

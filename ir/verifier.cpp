@@ -11,7 +11,8 @@ namespace {
 
 std::string check_elementwise(const Node& n) {
   for (auto& in : n.inputs)
-    if (in->shape != n.shape) return "elementwise input shape " + shape_str(in->shape) + " != output";
+    if (in->shape != n.shape)
+      return "elementwise input shape " + shape_str(in->shape) + " != output";
   DType a = n.inputs[0]->dtype;
   switch (op_category(n.op)) {
   case OpCategory::Unary:
@@ -51,12 +52,14 @@ std::string check_movement(const Node& n) {
   if (n.dtype != in.dtype) return "view changes dtype";
   size_t r = n.shape.size();
   switch (n.op) {
-  case Op::Reshape: return numel(n.shape) == numel(in.shape) ? "" : "reshape changes numel";
+  case Op::Reshape:
+    return numel(n.shape) == numel(in.shape) ? "" : "reshape changes numel";
   case Op::Permute: {
     auto perm = n.get<PermuteAttr>().perm;
     if (perm.size() != r || in.shape.size() != r) return "permute rank";
     for (size_t d = 0; d < r; ++d)
-      if (perm[d] < 0 || perm[d] >= (int)r || n.shape[d] != in.shape[perm[d]]) return "permute shape";
+      if (perm[d] < 0 || perm[d] >= (int)r || n.shape[d] != in.shape[perm[d]])
+        return "permute shape";
     return "";
   }
   case Op::Expand:
@@ -90,7 +93,8 @@ std::string check_matmul(const Node& n) {
   const Shape &a = n.inputs[0]->shape, &b = n.inputs[1]->shape;
   size_t r = n.shape.size();
   if (r < 2 || a.size() != r || b.size() != r) return "matmul rank";
-  if (!std::equal(a.begin(), a.end() - 2, b.begin()) || !std::equal(a.begin(), a.end() - 2, n.shape.begin()))
+  if (!std::equal(a.begin(), a.end() - 2, b.begin()) ||
+      !std::equal(a.begin(), a.end() - 2, n.shape.begin()))
     return "matmul batch dims";
   if (a[r - 1] != b[r - 2] || n.shape[r - 2] != a[r - 2] || n.shape[r - 1] != b[r - 1])
     return "matmul inner dims";
@@ -112,11 +116,16 @@ std::string verify_node(const Node& n) {
     return n.op == Op::Buffer ? "unrealized buffer" : "";
   case OpCategory::Unary:
   case OpCategory::Binary:
-  case OpCategory::Ternary: return check_elementwise(n);
-  case OpCategory::Reduce: return check_reduce(n);
-  case OpCategory::Movement: return check_movement(n);
-  case OpCategory::Contraction: return check_matmul(n);
-  case OpCategory::Kernel: return "kernel-IR op in graph IR";
+  case OpCategory::Ternary:
+    return check_elementwise(n);
+  case OpCategory::Reduce:
+    return check_reduce(n);
+  case OpCategory::Movement:
+    return check_movement(n);
+  case OpCategory::Contraction:
+    return check_matmul(n);
+  case OpCategory::Kernel:
+    return "kernel-IR op in graph IR";
   }
   return "";
 }

@@ -18,12 +18,16 @@ Graph simplify_algebra(const Graph& g) {
     const NodePtr& a = n->inputs[0];
     bool integral = !is_float(n->dtype);
     switch (n->op) {
-    case Op::Cast: return a->dtype == n->dtype ? a : n;
+    case Op::Cast:
+      return a->dtype == n->dtype ? a : n;
     case Op::Neg:
       return a->op == Op::Neg && !a->realized() ? a->inputs[0] : n;
     case Op::LogicalNot:
-      return a->op == Op::LogicalNot && !a->realized() && a->inputs[0]->dtype == DType::Bool ? a->inputs[0] : n;
-    default: break;
+      return a->op == Op::LogicalNot && !a->realized() && a->inputs[0]->dtype == DType::Bool
+                 ? a->inputs[0]
+                 : n;
+    default:
+      break;
     }
     if (op_category(n->op) != OpCategory::Binary) return n;
     const NodePtr& b = n->inputs[1];
@@ -31,9 +35,11 @@ Graph simplify_algebra(const Graph& g) {
     case Op::Mul:
       if (is_literal(*b, 1)) return a;
       if (is_literal(*a, 1)) return b;
-      if (integral && (is_literal(*a, 0) || is_literal(*b, 0))) return literal_like(*n, n->dtype, Scalar{});
+      if (integral && (is_literal(*a, 0) || is_literal(*b, 0)))
+        return literal_like(*n, n->dtype, Scalar{});
       return n;
-    case Op::Div: return is_literal(*b, 1) ? a : n;
+    case Op::Div:
+      return is_literal(*b, 1) ? a : n;
     case Op::Sub:
       if (is_literal(*b, 0)) return a;
       if (integral && a == b) return literal_like(*n, n->dtype, Scalar{});
@@ -42,10 +48,13 @@ Graph simplify_algebra(const Graph& g) {
       if (integral && is_literal(*b, 0)) return a;
       if (integral && is_literal(*a, 0)) return b;
       return n;
-    case Op::Pow: return is_literal(*b, 1) ? a : n;
+    case Op::Pow:
+      return is_literal(*b, 1) ? a : n;
     case Op::Maximum:
-    case Op::Minimum: return a == b ? a : n;
-    default: return n;
+    case Op::Minimum:
+      return a == b ? a : n;
+    default:
+      return n;
     }
   });
 }

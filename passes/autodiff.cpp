@@ -28,13 +28,14 @@ std::unordered_map<Node*, NodePtr> gradients(const NodePtr& output, const NodePt
     NodePtr self = n->shared_from_this();
     auto rule = vjp(self, g->second);
     if (!rule)
-      fail("backward", "{} {}{} has no gradient, but a value that requires grad flows through it", op_name(n->op),
-           dtype_name(n->dtype), shape_str(n->shape));
+      fail("backward", "{} {}{} has no gradient, but a value that requires grad flows through it",
+           op_name(n->op), dtype_name(n->dtype), shape_str(n->shape));
     for (size_t i = 0; i < n->inputs.size(); ++i) {
       Node* in = n->inputs[i].get();
       if (i >= rule->size() || !(*rule)[i] || !on_path.count(in)) continue;
       auto [slot, fresh] = grad.try_emplace(in, (*rule)[i]);
-      if (!fresh) slot->second = GradBuilder(*in).add(slot->second, (*rule)[i]); // several uses: sum
+      if (!fresh)
+        slot->second = GradBuilder(*in).add(slot->second, (*rule)[i]); // several uses: sum
     }
   }
   std::unordered_map<Node*, NodePtr> out;

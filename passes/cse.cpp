@@ -14,7 +14,8 @@ Graph eliminate_common_subexpressions(const Graph& g) {
     auto [lo, hi] = seen.equal_range(h);
     for (auto it = lo; it != hi; ++it) {
       const Node& m = *it->second;
-      if (m.op == n->op && m.dtype == n->dtype && m.shape == n->shape && m.attr == n->attr && m.inputs == n->inputs)
+      if (m.op == n->op && m.dtype == n->dtype && m.shape == n->shape && m.attr == n->attr &&
+          m.inputs == n->inputs)
         return it->second;
     }
     seen.emplace(h, n);

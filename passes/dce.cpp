@@ -21,7 +21,8 @@ Graph eliminate_dead_code(const Graph& g) {
           return literal_like(*n, DType::Bool, Scalar{0, absorbing});
       return n;
     }
-    default: return n;
+    default:
+      return n;
     }
   });
 }

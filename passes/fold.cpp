@@ -24,9 +24,15 @@ Graph fold_constants(const Graph& g) {
     DType t = n->inputs[0]->dtype;
     Scalar r;
     switch (op_category(n->op)) {
-    case OpCategory::Unary: r = eval_unary(n->op, t, n->dtype, v[0]); break;
-    case OpCategory::Binary: r = eval_binary(n->op, t, v[0], v[1]); break;
-    default: r = v[0].i ? v[1] : v[2]; break;
+    case OpCategory::Unary:
+      r = eval_unary(n->op, t, n->dtype, v[0]);
+      break;
+    case OpCategory::Binary:
+      r = eval_binary(n->op, t, v[0], v[1]);
+      break;
+    default:
+      r = v[0].i ? v[1] : v[2];
+      break;
     }
     return literal_like(*n, n->dtype, r);
   });

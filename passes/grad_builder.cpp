@@ -27,7 +27,9 @@ NodePtr GradBuilder::lit(double v, const NodePtr& like) {
   return like->numel() == 1 ? r : make(Op::Expand, like->dtype, like->shape, {r});
 }
 
-NodePtr GradBuilder::cast(const NodePtr& a, DType t) { return a->dtype == t ? a : make(Op::Cast, t, a->shape, {a}); }
+NodePtr GradBuilder::cast(const NodePtr& a, DType t) {
+  return a->dtype == t ? a : make(Op::Cast, t, a->shape, {a});
+}
 
 NodePtr GradBuilder::where(const NodePtr& c, const NodePtr& a, const NodePtr& b) {
   return make(Op::Where, a->dtype, a->shape, {c, a, b});
@@ -61,8 +63,10 @@ NodePtr GradBuilder::permute(const NodePtr& a, std::vector<int> perm) {
   return make(Op::Permute, a->dtype, s, {a}, PermuteAttr{std::move(perm)});
 }
 
-NodePtr GradBuilder::slice(const NodePtr& a, std::vector<int64_t> start, std::vector<int64_t> step, Shape shape) {
-  return make(Op::Slice, a->dtype, std::move(shape), {a}, SliceAttr{std::move(start), std::move(step)});
+NodePtr GradBuilder::slice(const NodePtr& a, std::vector<int64_t> start, std::vector<int64_t> step,
+                           Shape shape) {
+  return make(Op::Slice, a->dtype, std::move(shape), {a},
+              SliceAttr{std::move(start), std::move(step)});
 }
 
 NodePtr GradBuilder::pad(const NodePtr& a, std::vector<int64_t> before, Shape shape) {

@@ -21,12 +21,13 @@ public:
   NodePtr scale(const NodePtr& a, double v) { return mul(a, lit(v, a)); }
   NodePtr cast(const NodePtr& a, DType t);
   NodePtr where(const NodePtr& c, const NodePtr& a, const NodePtr& b);
-  NodePtr sum(const NodePtr& a, std::vector<int> axes); // keeps dims
-  NodePtr expand(const NodePtr& a, const Shape& shape);  // same rank, size-1 dims grow
+  NodePtr sum(const NodePtr& a, std::vector<int> axes);    // keeps dims
+  NodePtr expand(const NodePtr& a, const Shape& shape);    // same rank, size-1 dims grow
   NodePtr reduce_to(const NodePtr& a, const Shape& shape); // sums the dims expand() grew
   NodePtr reshape(const NodePtr& a, const Shape& shape);
   NodePtr permute(const NodePtr& a, std::vector<int> perm);
-  NodePtr slice(const NodePtr& a, std::vector<int64_t> start, std::vector<int64_t> step, Shape shape);
+  NodePtr slice(const NodePtr& a, std::vector<int64_t> start, std::vector<int64_t> step,
+                Shape shape);
   NodePtr pad(const NodePtr& a, std::vector<int64_t> before, Shape shape);
   NodePtr matmul(const NodePtr& a, const NodePtr& b);
   NodePtr transpose_last(const NodePtr& a); // swaps the two last axes

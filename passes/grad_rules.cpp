@@ -11,26 +11,43 @@ using Grads = std::vector<NodePtr>;
 Grads unary_rule(GradBuilder& b, const NodePtr& n, const NodePtr& g) {
   const NodePtr& a = n->inputs[0];
   switch (n->op) {
-  case Op::Neg: return {b.neg(g)};
-  case Op::Abs: return {b.mul(g, b.unary(Op::Sign, a))};
-  case Op::Exp: return {b.mul(g, n)};
-  case Op::Log: return {b.div(g, a)};
-  case Op::Log1p: return {b.div(g, b.add(a, b.lit(1, a)))};
-  case Op::Expm1: return {b.mul(g, b.add(n, b.lit(1, n)))};
-  case Op::Sqrt: return {b.div(b.scale(g, 0.5), n)};
-  case Op::Rsqrt: return {b.mul(b.scale(g, -0.5), b.mul(n, b.mul(n, n)))};
-  case Op::Sin: return {b.mul(g, b.unary(Op::Cos, a))};
-  case Op::Cos: return {b.neg(b.mul(g, b.unary(Op::Sin, a)))};
-  case Op::Tanh: return {b.mul(g, b.sub(b.lit(1, n), b.mul(n, n)))};
-  case Op::Sigmoid: return {b.mul(g, b.mul(n, b.sub(b.lit(1, n), n)))};
-  case Op::Erf: return {b.mul(g, b.scale(b.unary(Op::Exp, b.neg(b.mul(a, a))), 2 / std::sqrt(M_PI)))};
-  case Op::Reciprocal: return {b.neg(b.mul(g, b.mul(n, n)))};
+  case Op::Neg:
+    return {b.neg(g)};
+  case Op::Abs:
+    return {b.mul(g, b.unary(Op::Sign, a))};
+  case Op::Exp:
+    return {b.mul(g, n)};
+  case Op::Log:
+    return {b.div(g, a)};
+  case Op::Log1p:
+    return {b.div(g, b.add(a, b.lit(1, a)))};
+  case Op::Expm1:
+    return {b.mul(g, b.add(n, b.lit(1, n)))};
+  case Op::Sqrt:
+    return {b.div(b.scale(g, 0.5), n)};
+  case Op::Rsqrt:
+    return {b.mul(b.scale(g, -0.5), b.mul(n, b.mul(n, n)))};
+  case Op::Sin:
+    return {b.mul(g, b.unary(Op::Cos, a))};
+  case Op::Cos:
+    return {b.neg(b.mul(g, b.unary(Op::Sin, a)))};
+  case Op::Tanh:
+    return {b.mul(g, b.sub(b.lit(1, n), b.mul(n, n)))};
+  case Op::Sigmoid:
+    return {b.mul(g, b.mul(n, b.sub(b.lit(1, n), n)))};
+  case Op::Erf:
+    return {b.mul(g, b.scale(b.unary(Op::Exp, b.neg(b.mul(a, a))), 2 / std::sqrt(M_PI)))};
+  case Op::Reciprocal:
+    return {b.neg(b.mul(g, b.mul(n, n)))};
   case Op::Floor:
   case Op::Ceil:
   case Op::Round:
-  case Op::Sign: return {b.lit(0, a)}; // piecewise constant, like PyTorch
-  case Op::Cast: return {is_float(a->dtype) ? b.cast(g, a->dtype) : nullptr};
-  default: return {nullptr};
+  case Op::Sign:
+    return {b.lit(0, a)}; // piecewise constant, like PyTorch
+  case Op::Cast:
+    return {is_float(a->dtype) ? b.cast(g, a->dtype) : nullptr};
+  default:
+    return {nullptr};
   }
 }
 
@@ -48,10 +65,14 @@ Grads extremum_rule(GradBuilder& b, const NodePtr& n, const NodePtr& g) {
 Grads binary_rule(GradBuilder& b, const NodePtr& n, const NodePtr& g) {
   const NodePtr &x = n->inputs[0], &y = n->inputs[1];
   switch (n->op) {
-  case Op::Add: return {g, g};
-  case Op::Sub: return {g, b.neg(g)};
-  case Op::Mul: return {b.mul(g, y), b.mul(g, x)};
-  case Op::Div: return {b.div(g, y), b.neg(b.div(b.mul(g, n), y))};
+  case Op::Add:
+    return {g, g};
+  case Op::Sub:
+    return {g, b.neg(g)};
+  case Op::Mul:
+    return {b.mul(g, y), b.mul(g, x)};
+  case Op::Div:
+    return {b.div(g, y), b.neg(b.div(b.mul(g, n), y))};
   case Op::Pow: {
     // d/dx x^y = y x^(y-1); d/dy x^y = x^y log x (0 where x^y is 0, as PyTorch does for x = 0).
     NodePtr gx = b.mul(g, b.mul(y, b.binary(Op::Pow, x, b.sub(y, b.lit(1, y)))));
@@ -60,13 +81,15 @@ Grads binary_rule(GradBuilder& b, const NodePtr& n, const NodePtr& g) {
     return {gx, gy};
   }
   case Op::Maximum:
-  case Op::Minimum: return extremum_rule(b, n, g);
+  case Op::Minimum:
+    return extremum_rule(b, n, g);
   case Op::Fmod: { // fmod(x, y) = x - trunc(x / y) * y
     NodePtr q = b.div(x, y);
     NodePtr trunc = b.mul(b.unary(Op::Sign, q), b.unary(Op::Floor, b.unary(Op::Abs, q)));
     return {g, b.neg(b.mul(g, trunc))};
   }
-  default: return {nullptr, nullptr};
+  default:
+    return {nullptr, nullptr};
   }
 }
 
@@ -74,8 +97,10 @@ Grads reduce_rule(GradBuilder& b, const NodePtr& n, const NodePtr& g) {
   const NodePtr& x = n->inputs[0];
   NodePtr ge = b.expand(g, x->shape);
   switch (n->op) {
-  case Op::Sum: return {ge};
-  case Op::Prod: return {b.div(b.mul(ge, b.expand(n, x->shape)), x)}; // inputs without zeros
+  case Op::Sum:
+    return {ge};
+  case Op::Prod:
+    return {b.div(b.mul(ge, b.expand(n, x->shape)), x)}; // inputs without zeros
   default: {
     // max/min: the gradient is shared evenly by the elements equal to the result (like amax).
     auto& axes = n->get<AxesAttr>().axes;
@@ -132,15 +157,18 @@ NodePtr unslice(GradBuilder& b, const NodePtr& n, NodePtr g) {
 Grads movement_rule(GradBuilder& b, const NodePtr& n, const NodePtr& g) {
   const NodePtr& x = n->inputs[0];
   switch (n->op) {
-  case Op::Reshape: return {b.reshape(g, x->shape)};
+  case Op::Reshape:
+    return {b.reshape(g, x->shape)};
   case Op::Permute: {
     auto& p = n->get<PermuteAttr>().perm;
     std::vector<int> inv(p.size());
     for (size_t d = 0; d < p.size(); ++d) inv[p[d]] = static_cast<int>(d);
     return {b.permute(g, inv)};
   }
-  case Op::Expand: return {b.reduce_to(g, x->shape)};
-  case Op::Slice: return {unslice(b, n, g)};
+  case Op::Expand:
+    return {b.reduce_to(g, x->shape)};
+  case Op::Slice:
+    return {unslice(b, n, g)};
   default: { // pad: the gradient of the input is the slice of g it landed in
     auto& p = n->get<PadAttr>();
     return {b.slice(g, p.before, std::vector<int64_t>(x->shape.size(), 1), x->shape)};
@@ -153,9 +181,11 @@ Grads movement_rule(GradBuilder& b, const NodePtr& n, const NodePtr& g) {
 std::optional<std::vector<NodePtr>> vjp(const NodePtr& n, const NodePtr& g) {
   GradBuilder b(*n);
   switch (op_category(n->op)) {
-  case OpCategory::Unary: return unary_rule(b, n, g);
+  case OpCategory::Unary:
+    return unary_rule(b, n, g);
   case OpCategory::Binary:
-    if (is_comparison(n->op) || n->op == Op::LogicalAnd || n->op == Op::LogicalOr) return std::nullopt;
+    if (is_comparison(n->op) || n->op == Op::LogicalAnd || n->op == Op::LogicalOr)
+      return std::nullopt;
     return binary_rule(b, n, g);
   case OpCategory::Ternary: {
     NodePtr zero = b.lit(0, g);
@@ -164,10 +194,13 @@ std::optional<std::vector<NodePtr>> vjp(const NodePtr& n, const NodePtr& g) {
   case OpCategory::Reduce:
     if (n->op == Op::ArgMax || n->op == Op::ArgMin) return std::nullopt;
     return reduce_rule(b, n, g);
-  case OpCategory::Movement: return movement_rule(b, n, g);
+  case OpCategory::Movement:
+    return movement_rule(b, n, g);
   case OpCategory::Contraction: // C = A B: dA = G B^T, dB = A^T G
-    return Grads{b.matmul(g, b.transpose_last(n->inputs[1])), b.matmul(b.transpose_last(n->inputs[0]), g)};
-  default: return Grads{};
+    return Grads{b.matmul(g, b.transpose_last(n->inputs[1])),
+                 b.matmul(b.transpose_last(n->inputs[0]), g)};
+  default:
+    return Grads{};
   }
 }
 

@@ -12,19 +12,37 @@ int64_t floormod(int64_t a, int64_t b) { return a - floordiv(a, b) * b; }
 IExprPtr make(IExpr e) {
   auto p = std::make_shared<IExpr>(std::move(e));
   switch (p->kind) {
-  case IExpr::Kind::Var: p->key = fmt::format("i{}", p->c); break;
-  case IExpr::Kind::RVar: p->key = fmt::format("r{}.{}", p->stage, p->c); break;
-  case IExpr::Kind::Div: p->key = fmt::format("({} / {})", p->a->key, p->c); break;
-  case IExpr::Kind::Mod: p->key = fmt::format("({} % {})", p->a->key, p->c); break;
-  case IExpr::Kind::Lt: p->key = fmt::format("({} < {})", p->a->key, p->c); break;
-  case IExpr::Kind::Ge: p->key = fmt::format("({} >= {})", p->a->key, p->c); break;
-  case IExpr::Kind::And: p->key = fmt::format("({} && {})", p->a->key, p->b->key); break;
-  case IExpr::Kind::Select: p->key = fmt::format("({} ? {} : {})", p->cond->key, p->a->key, p->b->key); break;
+  case IExpr::Kind::Var:
+    p->key = fmt::format("i{}", p->c);
+    break;
+  case IExpr::Kind::RVar:
+    p->key = fmt::format("r{}.{}", p->stage, p->c);
+    break;
+  case IExpr::Kind::Div:
+    p->key = fmt::format("({} / {})", p->a->key, p->c);
+    break;
+  case IExpr::Kind::Mod:
+    p->key = fmt::format("({} % {})", p->a->key, p->c);
+    break;
+  case IExpr::Kind::Lt:
+    p->key = fmt::format("({} < {})", p->a->key, p->c);
+    break;
+  case IExpr::Kind::Ge:
+    p->key = fmt::format("({} >= {})", p->a->key, p->c);
+    break;
+  case IExpr::Kind::And:
+    p->key = fmt::format("({} && {})", p->a->key, p->b->key);
+    break;
+  case IExpr::Kind::Select:
+    p->key = fmt::format("({} ? {} : {})", p->cond->key, p->a->key, p->b->key);
+    break;
   case IExpr::Kind::Sum: {
     std::string k;
-    for (auto& [atom, coef] : p->terms) k += fmt::format("{}{}*{}", k.empty() ? "" : " + ", coef, atom->key);
+    for (auto& [atom, coef] : p->terms)
+      k += fmt::format("{}{}*{}", k.empty() ? "" : " + ", coef, atom->key);
     if (p->c != 0 || k.empty()) k += fmt::format("{}{}", k.empty() ? "" : " + ", p->c);
-    p->key = p->terms.size() == 1 && p->terms[0].second == 1 && p->c == 0 ? p->terms[0].first->key : k;
+    p->key =
+        p->terms.size() == 1 && p->terms[0].second == 1 && p->c == 0 ? p->terms[0].first->key : k;
     break;
   }
   }
@@ -71,7 +89,8 @@ bool fold_div_mod(TermMap& m, int64_t& constant) {
 }
 
 IExprPtr build_sum(TermMap m, int64_t constant) {
-  while (fold_div_mod(m, constant)) {}
+  while (fold_div_mod(m, constant)) {
+  }
   IExpr s{IExpr::Kind::Sum};
   s.c = constant;
   for (auto& [key, entry] : m)
@@ -106,8 +125,10 @@ bool is_const(const IExprPtr& e, int64_t* value) {
 
 Range irange(const IExprPtr& e, const IndexContext& ctx) {
   switch (e->kind) {
-  case IExpr::Kind::Var: return {0, std::max<int64_t>(ctx.domain.at(e->c) - 1, 0)};
-  case IExpr::Kind::RVar: return {0, std::max<int64_t>(ctx.stages.at(e->stage).at(e->c) - 1, 0)};
+  case IExpr::Kind::Var:
+    return {0, std::max<int64_t>(ctx.domain.at(e->c) - 1, 0)};
+  case IExpr::Kind::RVar:
+    return {0, std::max<int64_t>(ctx.stages.at(e->stage).at(e->c) - 1, 0)};
   case IExpr::Kind::Div: {
     Range r = irange(e->a, ctx);
     return {floordiv(r.lo, e->c), floordiv(r.hi, e->c)};
@@ -123,7 +144,8 @@ Range irange(const IExprPtr& e, const IndexContext& ctx) {
   }
   case IExpr::Kind::Lt:
   case IExpr::Kind::Ge:
-  case IExpr::Kind::And: return {0, 1};
+  case IExpr::Kind::And:
+    return {0, 1};
   case IExpr::Kind::Sum: {
     Range r{e->c, e->c};
     for (auto& [atom, coef] : e->terms) {
@@ -153,7 +175,8 @@ IExprPtr imul(const IExprPtr& a, int64_t k, const IndexContext&) {
 }
 
 // Splits a sum into the part whose coefficients (and constant) are multiples of k and the rest.
-static void split_multiples(const IExpr& s, int64_t k, TermMap& q, int64_t& qc, TermMap& r, int64_t& rc) {
+static void split_multiples(const IExpr& s, int64_t k, TermMap& q, int64_t& qc, TermMap& r,
+                            int64_t& rc) {
   for (auto& [atom, coef] : s.terms) {
     auto& slot = (coef % k == 0) ? q[atom->key] : r[atom->key];
     slot = {atom, coef % k == 0 ? coef / k : coef};
@@ -166,7 +189,8 @@ IExprPtr idiv(const IExprPtr& a, int64_t k, const IndexContext& ctx) {
   if (k == 1 || k <= 0) return a; // k <= 0 only for empty extents, whose loops never run
   auto s = as_sum(a);
   // (x / m) / k == x / (m * k) for positive divisors.
-  if (s->terms.size() == 1 && s->c == 0 && s->terms[0].second == 1 && s->terms[0].first->kind == IExpr::Kind::Div)
+  if (s->terms.size() == 1 && s->c == 0 && s->terms[0].second == 1 &&
+      s->terms[0].first->kind == IExpr::Kind::Div)
     return idiv(s->terms[0].first->a, s->terms[0].first->c * k, ctx);
   TermMap q, r;
   int64_t qc, rc;
@@ -241,17 +265,24 @@ IExprPtr isubstitute(const IExprPtr& e, const std::vector<IExprPtr>& vars,
   if (!e) return e;
   auto sub = [&](const IExprPtr& x) { return isubstitute(x, vars, rvars, ctx); };
   switch (e->kind) {
-  case IExpr::Kind::Var: return vars.at(e->c);
-  case IExpr::Kind::RVar: return rvars.at(e->stage).at(e->c);
-  case IExpr::Kind::Div: return idiv(sub(e->a), e->c, ctx);
-  case IExpr::Kind::Mod: return imod(sub(e->a), e->c, ctx);
+  case IExpr::Kind::Var:
+    return vars.at(e->c);
+  case IExpr::Kind::RVar:
+    return rvars.at(e->stage).at(e->c);
+  case IExpr::Kind::Div:
+    return idiv(sub(e->a), e->c, ctx);
+  case IExpr::Kind::Mod:
+    return imod(sub(e->a), e->c, ctx);
   case IExpr::Kind::Lt: {
     auto r = ilt(sub(e->a), e->c, ctx);
     return r ? r : nullptr;
   }
-  case IExpr::Kind::Ge: return ige(sub(e->a), e->c, ctx);
-  case IExpr::Kind::And: return iand(sub(e->a), sub(e->b));
-  case IExpr::Kind::Select: return iselect(sub(e->cond), sub(e->a), sub(e->b), ctx);
+  case IExpr::Kind::Ge:
+    return ige(sub(e->a), e->c, ctx);
+  case IExpr::Kind::And:
+    return iand(sub(e->a), sub(e->b));
+  case IExpr::Kind::Select:
+    return iselect(sub(e->cond), sub(e->a), sub(e->b), ctx);
   case IExpr::Kind::Sum: {
     IExprPtr acc = iconst(e->c);
     for (auto& [atom, coef] : e->terms) acc = iadd(acc, imul(sub(atom), coef, ctx), ctx);
@@ -275,8 +306,11 @@ int inonaffine_count(const IExprPtr& e) {
   switch (e->kind) {
   case IExpr::Kind::Div:
   case IExpr::Kind::Mod:
-  case IExpr::Kind::Select: n = 1; break;
-  default: break;
+  case IExpr::Kind::Select:
+    n = 1;
+    break;
+  default:
+    break;
   }
   for (auto& [atom, coef] : e->terms) n += inonaffine_count(atom);
   return n + inonaffine_count(e->a) + inonaffine_count(e->b) + inonaffine_count(e->cond);

@@ -18,8 +18,8 @@ using IExprPtr = std::shared_ptr<const IExpr>;
 
 struct IExpr {
   enum class Kind { Sum, Var, RVar, Div, Mod, Select, Lt, Ge, And } kind;
-  int64_t c = 0;  // Sum: constant term; Var/RVar: axis; Div/Mod: divisor; Lt/Ge: bound
-  int stage = 0;  // RVar: the stage whose loop it indexes
+  int64_t c = 0; // Sum: constant term; Var/RVar: axis; Div/Mod: divisor; Lt/Ge: bound
+  int stage = 0; // RVar: the stage whose loop it indexes
   std::vector<std::pair<IExprPtr, int64_t>> terms; // Sum: (atom, coefficient), sorted by key
   IExprPtr a, b, cond; // Div/Mod/Lt/Ge: a; And: a, b; Select: cond ? a : b
   std::string key;     // canonical text: structural equality and printing
@@ -45,7 +45,8 @@ IExprPtr imod(const IExprPtr& a, int64_t k, const IndexContext& ctx); // k > 0
 IExprPtr ilt(const IExprPtr& a, int64_t k, const IndexContext& ctx);  // a < k (bool)
 IExprPtr ige(const IExprPtr& a, int64_t k, const IndexContext& ctx);  // a >= k (bool)
 IExprPtr iand(const IExprPtr& a, const IExprPtr& b);                  // nullptr = true
-IExprPtr iselect(const IExprPtr& cond, const IExprPtr& a, const IExprPtr& b, const IndexContext& ctx);
+IExprPtr iselect(const IExprPtr& cond, const IExprPtr& a, const IExprPtr& b,
+                 const IndexContext& ctx);
 
 Range irange(const IExprPtr& e, const IndexContext& ctx);
 bool is_const(const IExprPtr& e, int64_t* value = nullptr);

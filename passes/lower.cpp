@@ -27,7 +27,8 @@ public:
 
 private:
   bool inlined(Node* n) const {
-    return !n->realized() && (std::find(roots_.begin(), roots_.end(), n) != roots_.end() || !is_boundary_(n));
+    return !n->realized() &&
+           (std::find(roots_.begin(), roots_.end(), n) != roots_.end() || !is_boundary_(n));
   }
   std::vector<int> map_axes();
   int lower(Node* n, const std::vector<IExprPtr>& coords);
@@ -52,8 +53,8 @@ private:
   }
   void order_stages();
   void merge_dims();
-  void rewrite_exprs(const std::vector<IExprPtr>& vars, const std::vector<std::vector<IExprPtr>>& rvars,
-                     const IndexContext& next);
+  void rewrite_exprs(const std::vector<IExprPtr>& vars,
+                     const std::vector<std::vector<IExprPtr>>& rvars, const IndexContext& next);
   bool try_merge(int d, int stage);
   // Every loop variable standing for itself: the start of a substitution.
   std::pair<std::vector<IExprPtr>, std::vector<std::vector<IExprPtr>>> identity() const {
@@ -93,9 +94,12 @@ std::vector<int> Lowerer::map_axes() {
     stack.pop_back();
     if (!seen.insert(n).second || !inlined(n)) continue;
     for (auto& in : n->inputs) stack.push_back(in.get());
-    if (!is_reduce(n->op) || n->inputs[0]->shape != shape || std::count(roots_.begin(), roots_.end(), n)) continue;
+    if (!is_reduce(n->op) || n->inputs[0]->shape != shape ||
+        std::count(roots_.begin(), roots_.end(), n))
+      continue;
     auto& a = n->get<AxesAttr>().axes;
-    bool trailing = a.back() == static_cast<int>(shape.size()) - 1 && a.back() - a.front() + 1 == (int)a.size();
+    bool trailing =
+        a.back() == static_cast<int>(shape.size()) - 1 && a.back() - a.front() + 1 == (int)a.size();
     if (!trailing) throw FusionConflict(n, "a fused reduction over non-trailing axes");
     if (owner && a != axes) throw FusionConflict(n, "fused reductions over different axes");
     axes = a;
@@ -109,7 +113,8 @@ int Lowerer::load(Node* n, const std::vector<IExprPtr>& coords) {
   if (fresh) args_.push_back(n);
   auto strides = contiguous_strides(n->shape);
   IExprPtr idx = iconst(0);
-  for (size_t d = 0; d < coords.size(); ++d) idx = iadd(idx, imul(coords[d], strides[d], ctx_), ctx_);
+  for (size_t d = 0; d < coords.size(); ++d)
+    idx = iadd(idx, imul(coords[d], strides[d], ctx_), ctx_);
   KInst k{Op::Load, n->dtype};
   k.a = emit_expr(idx, DType::I64);
   k.imm = it->second;
@@ -122,23 +127,30 @@ int Lowerer::lower(Node* n, const std::vector<IExprPtr>& coords) {
   if (auto it = memo_.find(key); it != memo_.end()) return it->second;
 
   int id;
-  if (!inlined(n)) id = load(n, coords);
+  if (!inlined(n))
+    id = load(n, coords);
   else if (n->op == Op::Const && n->get<ConstAttr>().param) {
     KInst k{Op::Param, n->dtype};
     auto [it, fresh] = param_of_.try_emplace(n, static_cast<int>(params_.size()));
     if (fresh) params_.push_back(n);
     k.imm = it->second;
     id = emit(k);
-  } else if (n->op == Op::Const) id = emit_const(n->dtype, n->get<ConstAttr>().value);
+  } else if (n->op == Op::Const)
+    id = emit_const(n->dtype, n->get<ConstAttr>().value);
   else if (is_elementwise(n->op)) {
     KInst k{n->op, n->dtype};
     int* slots[] = {&k.a, &k.b, &k.c};
     for (size_t i = 0; i < n->inputs.size(); ++i) *slots[i] = lower(n->inputs[i].get(), coords);
     id = emit(k);
-  } else if (is_movement(n->op)) id = lower_view(n, coords);
-  else if (is_reduce(n->op)) id = lower_reduce(n, coords);
-  else if (n->op == Op::Matmul) id = lower_matmul(n, coords);
-  else fail("lower", "cannot lower {} : {}{}", op_name(n->op), dtype_name(n->dtype), shape_str(n->shape));
+  } else if (is_movement(n->op))
+    id = lower_view(n, coords);
+  else if (is_reduce(n->op))
+    id = lower_reduce(n, coords);
+  else if (n->op == Op::Matmul)
+    id = lower_matmul(n, coords);
+  else
+    fail("lower", "cannot lower {} : {}{}", op_name(n->op), dtype_name(n->dtype),
+         shape_str(n->shape));
 
   if (inlined(n) && is_compute(n->op) && op_names_.size() < 4 &&
       std::find(op_names_.begin(), op_names_.end(), op_name(n->op)) == op_names_.end())
@@ -169,7 +181,8 @@ int Lowerer::lower_view(Node* n, const std::vector<IExprPtr>& coords) {
     return lower(in, ic);
   case Op::Slice: {
     auto& s = n->get<SliceAttr>();
-    for (size_t d = 0; d < is.size(); ++d) ic[d] = iadd(iconst(s.start[d]), imul(coords[d], s.step[d], ctx_), ctx_);
+    for (size_t d = 0; d < is.size(); ++d)
+      ic[d] = iadd(iconst(s.start[d]), imul(coords[d], s.step[d], ctx_), ctx_);
     return lower(in, ic);
   }
   default: {
@@ -204,7 +217,8 @@ int Lowerer::lower_stage_input(Node* in, const std::vector<IExprPtr>& coords) {
 }
 
 // A reduction (or matmul) inlined here gets a stage of its own, computed once per outer point.
-int Lowerer::open_stage(Node* n, std::vector<int64_t> extents, const std::vector<IExprPtr>& coords) {
+int Lowerer::open_stage(Node* n, std::vector<int64_t> extents,
+                        const std::vector<IExprPtr>& coords) {
   bool is_root = std::count(roots_.begin(), roots_.end(), n) > 0;
   bool nested = std::any_of(coords.begin(), coords.end(), uses_rvar);
   bool recomputed = !is_root && n->numel() != numel(ctx_.domain);
@@ -220,8 +234,9 @@ int Lowerer::open_stage(Node* n, std::vector<int64_t> extents, const std::vector
   bool row_wise = is_reduce(n->op) && top && n->inputs[0]->shape == top->shape &&
                   n->get<AxesAttr>().axes.back() == static_cast<int>(n->shape.size()) - 1;
   Node* culprit = top && top != n && is_elementwise(top->op) && row_wise ? top : n;
-  throw FusionConflict(culprit, fmt::format("{} would be {}", op_name(n->op),
-                                            nested ? "nested in another stage" : "recomputed per output"));
+  throw FusionConflict(culprit,
+                       fmt::format("{} would be {}", op_name(n->op),
+                                   nested ? "nested in another stage" : "recomputed per output"));
 }
 
 int Lowerer::lower_reduce(Node* n, const std::vector<IExprPtr>& coords) {
@@ -256,7 +271,8 @@ int Lowerer::lower_matmul(Node* n, const std::vector<IExprPtr>& coords) {
   return emit(sum);
 }
 
-void Lowerer::rewrite_exprs(const std::vector<IExprPtr>& vars, const std::vector<std::vector<IExprPtr>>& rvars,
+void Lowerer::rewrite_exprs(const std::vector<IExprPtr>& vars,
+                            const std::vector<std::vector<IExprPtr>>& rvars,
                             const IndexContext& next) {
   for (auto& p : insts_)
     if (p.expr) {
@@ -279,7 +295,8 @@ void Lowerer::order_stages() {
   for (size_t d = 0; d < ctx_.domain.size(); ++d) vars.push_back(ivar(static_cast<int>(d)));
   std::vector<std::vector<IExprPtr>> rvars(ctx_.stages.size());
   for (size_t s = 0; s < ctx_.stages.size(); ++s)
-    for (size_t a = 0; a < ctx_.stages[s].size(); ++a) rvars[s].push_back(irvar(final_id[s], static_cast<int>(a)));
+    for (size_t a = 0; a < ctx_.stages[s].size(); ++a)
+      rvars[s].push_back(irvar(final_id[s], static_cast<int>(a)));
   for (auto& p : insts_)
     if (p.k.stage >= 0) p.k.stage = final_id[p.k.stage];
   rewrite_exprs(vars, rvars, next);
@@ -298,10 +315,14 @@ bool Lowerer::try_merge(int d, int stage) {
   auto var = [&](int a) { return stage < 0 ? ivar(a) : irvar(stage, a); };
   std::vector<IExprPtr> sub;
   for (int j = 0; j < static_cast<int>(md.size()) + 1; ++j) {
-    if (j < d) sub.push_back(var(j));
-    else if (j == d) sub.push_back(idiv(var(d), inner, m));
-    else if (j == d + 1) sub.push_back(imod(var(d), inner, m));
-    else sub.push_back(var(j - 1));
+    if (j < d)
+      sub.push_back(var(j));
+    else if (j == d)
+      sub.push_back(idiv(var(d), inner, m));
+    else if (j == d + 1)
+      sub.push_back(imod(var(d), inner, m));
+    else
+      sub.push_back(var(j - 1));
   }
   auto [vars, rvars] = identity();
   (stage < 0 ? vars : rvars[stage]) = sub;
@@ -322,7 +343,9 @@ bool Lowerer::try_merge(int d, int stage) {
 
 void Lowerer::merge_dims() {
   for (int stage = -1; stage < static_cast<int>(ctx_.stages.size()); ++stage) {
-    auto dims_of = [&]() -> std::vector<int64_t>& { return stage < 0 ? ctx_.domain : ctx_.stages[stage]; };
+    auto dims_of = [&]() -> std::vector<int64_t>& {
+      return stage < 0 ? ctx_.domain : ctx_.stages[stage];
+    };
     // Drop extent-1 loops (but keep one loop per stage).
     IndexContext next = ctx_;
     auto& nd = stage < 0 ? next.domain : next.stages[stage];
@@ -341,7 +364,8 @@ void Lowerer::merge_dims() {
   }
 }
 
-Kernel Lowerer::finish(const std::vector<std::pair<int, int>>& outputs, const std::vector<int>& out_args) {
+Kernel Lowerer::finish(const std::vector<std::pair<int, int>>& outputs,
+                       const std::vector<int>& out_args) {
   Kernel k;
   k.domain = ctx_.domain;
   k.stages = ctx_.stages;
@@ -350,8 +374,8 @@ Kernel Lowerer::finish(const std::vector<std::pair<int, int>>& outputs, const st
   // Emit final instructions with value numbering, so equal index math is computed once.
   std::unordered_map<std::string, int> numbering;
   auto add = [&](KInst in) {
-    std::string key = fmt::format("{}.{}.{}.{}.{}.{}.{}.{}.{}", (int)in.op, (int)in.dtype, in.a, in.b, in.c, in.imm,
-                                  in.stage, in.value.f, in.value.i);
+    std::string key = fmt::format("{}.{}.{}.{}.{}.{}.{}.{}.{}", (int)in.op, (int)in.dtype, in.a,
+                                  in.b, in.c, in.imm, in.stage, in.value.f, in.value.i);
     auto [it, fresh] = numbering.try_emplace(key, static_cast<int>(k.insts.size()));
     if (fresh) k.insts.push_back(in);
     return it->second;
@@ -376,11 +400,16 @@ Kernel Lowerer::finish(const std::vector<std::pair<int, int>>& outputs, const st
       if (e->kind == IExpr::Kind::RVar) i.stage = e->stage;
       return add(i);
     }
-    case IExpr::Kind::Div: return bin(Op::FloorDiv, DType::I64, expr(e->a), cst(e->c));
-    case IExpr::Kind::Mod: return bin(Op::Mod, DType::I64, expr(e->a), cst(e->c));
-    case IExpr::Kind::Lt: return bin(Op::Lt, DType::Bool, expr(e->a), cst(e->c));
-    case IExpr::Kind::Ge: return bin(Op::Ge, DType::Bool, expr(e->a), cst(e->c));
-    case IExpr::Kind::And: return bin(Op::LogicalAnd, DType::Bool, expr(e->a), expr(e->b));
+    case IExpr::Kind::Div:
+      return bin(Op::FloorDiv, DType::I64, expr(e->a), cst(e->c));
+    case IExpr::Kind::Mod:
+      return bin(Op::Mod, DType::I64, expr(e->a), cst(e->c));
+    case IExpr::Kind::Lt:
+      return bin(Op::Lt, DType::Bool, expr(e->a), cst(e->c));
+    case IExpr::Kind::Ge:
+      return bin(Op::Ge, DType::Bool, expr(e->a), cst(e->c));
+    case IExpr::Kind::And:
+      return bin(Op::LogicalAnd, DType::Bool, expr(e->a), expr(e->b));
     case IExpr::Kind::Select: {
       KInst i{Op::Where, DType::I64};
       i.a = expr(e->cond);
@@ -436,7 +465,9 @@ LoweredKernel Lowerer::run(const std::vector<Node*>& roots) {
   roots_ = roots;
   const Shape& shape = roots[0]->shape;
   for (Node* r : roots)
-    if (r->shape != shape) fail("lower", "kernel roots differ in shape: {} vs {}", shape_str(shape), shape_str(r->shape));
+    if (r->shape != shape)
+      fail("lower", "kernel roots differ in shape: {} vs {}", shape_str(shape),
+           shape_str(r->shape));
   // A reduction root is its own stage; other roots may take a map stage.
   bool reducing_root = std::any_of(roots.begin(), roots.end(), reduces);
   std::vector<int> mapped = reducing_root ? std::vector<int>{} : map_axes();
@@ -451,7 +482,8 @@ LoweredKernel Lowerer::run(const std::vector<Node*>& roots) {
   std::vector<IExprPtr> coords;
   for (size_t d = 0; d < shape.size(); ++d) {
     auto it = std::find(mapped.begin(), mapped.end(), static_cast<int>(d));
-    if (it != mapped.end()) coords.push_back(irvar(map_stage, static_cast<int>(it - mapped.begin())));
+    if (it != mapped.end())
+      coords.push_back(irvar(map_stage, static_cast<int>(it - mapped.begin())));
     else {
       coords.push_back(ivar(static_cast<int>(ctx_.domain.size())));
       ctx_.domain.push_back(shape[d]);
@@ -462,7 +494,8 @@ LoweredKernel Lowerer::run(const std::vector<Node*>& roots) {
   for (Node* r : roots) {
     int value = lower(r, coords);
     IExprPtr idx = iconst(0);
-    for (size_t d = 0; d < shape.size(); ++d) idx = iadd(idx, imul(coords[d], strides[d], ctx_), ctx_);
+    for (size_t d = 0; d < shape.size(); ++d)
+      idx = iadd(idx, imul(coords[d], strides[d], ctx_), ctx_);
     outputs.push_back({value, emit_expr(idx, DType::I64)});
   }
   if (map_stage >= 0) stage_done_.push_back(map_stage);
@@ -481,7 +514,8 @@ LoweredKernel Lowerer::run(const std::vector<Node*>& roots) {
 
 } // namespace
 
-LoweredKernel lower_kernel(const std::vector<Node*>& roots, const std::function<bool(Node*)>& is_boundary) {
+LoweredKernel lower_kernel(const std::vector<Node*>& roots,
+                           const std::function<bool(Node*)>& is_boundary) {
   return Lowerer(is_boundary).run(roots);
 }
 

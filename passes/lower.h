@@ -26,6 +26,7 @@ struct FusionConflict : std::runtime_error {
 // arithmetic, elementwise ops scalar instructions, reductions and matmuls stages of inner loops.
 // When the roots have the shape of a fused reduction's input (softmax), the reduced axes become
 // a final map stage, so the outer loops run over rows.
-LoweredKernel lower_kernel(const std::vector<Node*>& roots, const std::function<bool(Node*)>& is_boundary);
+LoweredKernel lower_kernel(const std::vector<Node*>& roots,
+                           const std::function<bool(Node*)>& is_boundary);
 
 } // namespace kiln

@@ -35,7 +35,8 @@ std::vector<Node*> roots_of(const LoweredKernel& k) {
 // Multi-output kernels: a stage-free kernel moves into an earlier one over the same domain when
 // they share an input and everything it reads exists by then (optimizer updates of a parameter,
 // its momentum and variance become one pass over the gradient).
-std::vector<LoweredKernel> merge_siblings(std::vector<LoweredKernel> ks, const std::function<bool(Node*)>& is_boundary) {
+std::vector<LoweredKernel> merge_siblings(std::vector<LoweredKernel> ks,
+                                          const std::function<bool(Node*)>& is_boundary) {
   std::unordered_map<Node*, size_t> made_by; // kernel output -> kernel position
   for (size_t i = 0; i < ks.size(); ++i)
     for (Node* r : roots_of(ks[i])) made_by[r] = i;
@@ -43,7 +44,9 @@ std::vector<LoweredKernel> merge_siblings(std::vector<LoweredKernel> ks, const s
   for (size_t j = 0; j < ks.size(); ++j) {
     if (!ks[j].kernel.stages.empty()) continue;
     for (size_t i = 0; i < j; ++i) {
-      if (gone[i] || !ks[i].kernel.stages.empty() || roots_of(ks[i])[0]->shape != roots_of(ks[j])[0]->shape) continue;
+      if (gone[i] || !ks[i].kernel.stages.empty() ||
+          roots_of(ks[i])[0]->shape != roots_of(ks[j])[0]->shape)
+        continue;
       bool ready = true, shared = false;
       for (size_t a = 0; a < ks[j].args.size(); ++a) {
         if (ks[j].kernel.args[a].output) continue;

@@ -14,13 +14,16 @@ NodePtr with_inputs(const Node& n, std::vector<NodePtr> inputs) {
   return derived(n, n.op, n.dtype, n.shape, std::move(inputs), n.attr);
 }
 
-NodePtr derived(const Node& n, Op op, DType dtype, Shape shape, std::vector<NodePtr> inputs, Attr attr) {
+NodePtr derived(const Node& n, Op op, DType dtype, Shape shape, std::vector<NodePtr> inputs,
+                Attr attr) {
   NodePtr m = make_node(op, dtype, std::move(shape), std::move(inputs), std::move(attr), n.loc);
   m->label = n.label;
   return m;
 }
 
-bool is_param(const Node& n) { return n.op == Op::Const && !n.realized() && n.get<ConstAttr>().param; }
+bool is_param(const Node& n) {
+  return n.op == Op::Const && !n.realized() && n.get<ConstAttr>().param;
+}
 
 const Scalar* literal(const Node& n) {
   const Node* c = &n;

@@ -20,7 +20,8 @@ Graph rewrite(const Graph& g, const Rule& rule);
 // A copy of n with other inputs (same op, dtype, shape, attribute, source location and label).
 NodePtr with_inputs(const Node& n, std::vector<NodePtr> inputs);
 // A new node that keeps n's source location and label (so dumps still point at the user's line).
-NodePtr derived(const Node& n, Op op, DType dtype, Shape shape, std::vector<NodePtr> inputs, Attr attr = {});
+NodePtr derived(const Node& n, Op op, DType dtype, Shape shape, std::vector<NodePtr> inputs,
+                Attr attr = {});
 
 bool is_param(const Node& n);
 // The baked literal behind a const or a view of one (expand/reshape of a 0-d const), if any.

@@ -9,10 +9,19 @@ namespace {
 // Ops whose recomputation costs more than re-reading a written result.
 bool expensive(Op op) {
   switch (op) {
-  case Op::Exp: case Op::Log: case Op::Log1p: case Op::Expm1: case Op::Sin: case Op::Cos:
-  case Op::Tanh: case Op::Sigmoid: case Op::Erf: case Op::Pow:
+  case Op::Exp:
+  case Op::Log:
+  case Op::Log1p:
+  case Op::Expm1:
+  case Op::Sin:
+  case Op::Cos:
+  case Op::Tanh:
+  case Op::Sigmoid:
+  case Op::Erf:
+  case Op::Pow:
     return true;
-  default: return is_reduce(op) || op == Op::Matmul;
+  default:
+    return is_reduce(op) || op == Op::Matmul;
   }
 }
 
@@ -24,7 +33,8 @@ Node* storage_source(Node* n) {
   return base->realized() || is_compute(base->op) ? base : n;
 }
 
-std::vector<Node*> schedule(const std::vector<Node*>& outputs, bool fusion, const std::unordered_set<Node*>& forced) {
+std::vector<Node*> schedule(const std::vector<Node*>& outputs, bool fusion,
+                            const std::unordered_set<Node*>& forced) {
   std::vector<Node*> order = topo_order(outputs, /*stop_at_realized=*/true);
   std::unordered_set<Node*> roots;
   for (Node* o : outputs) {
@@ -49,7 +59,9 @@ std::vector<Node*> schedule(const std::vector<Node*>& outputs, bool fusion, cons
         for (Node* k : roots.count(u) ? std::vector<Node*>{u} : kernels[u])
           if (std::find(ks.begin(), ks.end(), k) == ks.end()) ks.push_back(k);
       bool broadcast = false; // an elementwise op recomputed per element of a much larger output
-      for (Node* k : ks) broadcast = broadcast || (is_elementwise(n->op) && k->numel() > 4 * std::max<int64_t>(n->numel(), 1));
+      for (Node* k : ks)
+        broadcast = broadcast ||
+                    (is_elementwise(n->op) && k->numel() > 4 * std::max<int64_t>(n->numel(), 1));
       if (is_compute(n->op) && !roots.count(n) && expensive(n->op) && (ks.size() > 1 || broadcast))
         roots.insert(n);
       kernels[n] = roots.count(n) ? std::vector<Node*>{n} : ks;

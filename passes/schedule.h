@@ -14,6 +14,7 @@ Node* storage_source(Node* n);
 // literals inlined into their consumers. Fused: a node is inlined into every kernel that uses it,
 // except reductions and expensive elementwise ops used by several kernels (written once instead
 // of recomputed) and the nodes in `forced` (fusion conflicts found by lowering).
-std::vector<Node*> schedule(const std::vector<Node*>& outputs, bool fusion, const std::unordered_set<Node*>& forced);
+std::vector<Node*> schedule(const std::vector<Node*>& outputs, bool fusion,
+                            const std::unordered_set<Node*>& forced);
 
 } // namespace kiln

@@ -46,10 +46,12 @@ NodePtr canonical(const NodePtr& n) {
     std::vector<int> big;
     for (int a : p)
       if (x->shape[a] != 1) big.push_back(a);
-    if (std::is_sorted(big.begin(), big.end())) return derived(*n, Op::Reshape, n->dtype, n->shape, {x});
+    if (std::is_sorted(big.begin(), big.end()))
+      return derived(*n, Op::Reshape, n->dtype, n->shape, {x});
     return n;
   }
-  default: return n;
+  default:
+    return n;
   }
 }
 

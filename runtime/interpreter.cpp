@@ -20,8 +20,10 @@ V read(const Storage& s, DType t, int64_t k) {
     using T = decltype(x);
     T e;
     std::memcpy(&e, static_cast<const char*>(s.data) + k * sizeof(T), sizeof(T));
-    if constexpr (std::is_floating_point_v<T>) v.f = e;
-    else v.i = static_cast<int64_t>(e);
+    if constexpr (std::is_floating_point_v<T>)
+      v.f = e;
+    else
+      v.i = static_cast<int64_t>(e);
   });
   return v;
 }
@@ -30,9 +32,12 @@ void write(Storage& s, DType t, int64_t k, V v) {
   dispatch_dtype(t, [&](auto x) {
     using T = decltype(x);
     T e;
-    if constexpr (std::is_same_v<T, bool>) e = v.i != 0;
-    else if constexpr (std::is_floating_point_v<T>) e = static_cast<T>(v.f);
-    else e = static_cast<T>(static_cast<uint64_t>(v.i)); // wraps like the compiled code
+    if constexpr (std::is_same_v<T, bool>)
+      e = v.i != 0;
+    else if constexpr (std::is_floating_point_v<T>)
+      e = static_cast<T>(v.f);
+    else
+      e = static_cast<T>(static_cast<uint64_t>(v.i)); // wraps like the compiled code
     std::memcpy(static_cast<char*>(s.data) + k * sizeof(T), &e, sizeof(T));
   });
 }
@@ -78,9 +83,15 @@ private:
       for (int64_t k = 0; k < total; ++k) {
         V r;
         switch (op_category(n->op)) {
-        case OpCategory::Unary: r = eval_unary(n->op, t, n->dtype, at(0, k)); break;
-        case OpCategory::Binary: r = eval_binary(n->op, t, at(0, k), at(1, k)); break;
-        default: r = at(0, k).i ? at(1, k) : at(2, k); break;
+        case OpCategory::Unary:
+          r = eval_unary(n->op, t, n->dtype, at(0, k));
+          break;
+        case OpCategory::Binary:
+          r = eval_binary(n->op, t, at(0, k), at(1, k));
+          break;
+        default:
+          r = at(0, k).i ? at(1, k) : at(2, k);
+          break;
         }
         write(out, n->dtype, k, r);
       }
@@ -98,7 +109,9 @@ private:
       std::vector<int64_t> ic(is.size());
       bool inside = true;
       switch (n->op) {
-      case Op::Reshape: ic = unravel(k, is); break;
+      case Op::Reshape:
+        ic = unravel(k, is);
+        break;
       case Op::Permute: {
         auto& perm = n->get<PermuteAttr>().perm;
         for (size_t d = 0; d < perm.size(); ++d) ic[perm[d]] = c[d];
@@ -150,17 +163,28 @@ private:
       V& a = acc[o];
       switch (n->op) {
       case Op::Sum:
-        if (fp) a.f += v.f;
-        else a.i = t == DType::Bool ? (a.i || v.i) : static_cast<int64_t>(static_cast<uint64_t>(a.i) + v.i);
+        if (fp)
+          a.f += v.f;
+        else
+          a.i = t == DType::Bool ? (a.i || v.i)
+                                 : static_cast<int64_t>(static_cast<uint64_t>(a.i) + v.i);
         break;
       case Op::Prod:
-        if (fp) a.f *= v.f;
-        else a.i = t == DType::Bool ? (a.i && v.i) : static_cast<int64_t>(static_cast<uint64_t>(a.i) * v.i);
+        if (fp)
+          a.f *= v.f;
+        else
+          a.i = t == DType::Bool ? (a.i && v.i)
+                                 : static_cast<int64_t>(static_cast<uint64_t>(a.i) * v.i);
         break;
-      case Op::Max: a = eval_binary(Op::Maximum, t, a, v); break;
-      case Op::Min: a = eval_binary(Op::Minimum, t, a, v); break;
+      case Op::Max:
+        a = eval_binary(Op::Maximum, t, a, v);
+        break;
+      case Op::Min:
+        a = eval_binary(Op::Minimum, t, a, v);
+        break;
       default: {
-        bool better = n->op == Op::ArgMax ? (fp ? v.f > a.f : v.i > a.i) : (fp ? v.f < a.f : v.i < a.i);
+        bool better =
+            n->op == Op::ArgMax ? (fp ? v.f > a.f : v.i > a.i) : (fp ? v.f < a.f : v.i < a.i);
         if (fp && std::isnan(v.f) && !std::isnan(a.f)) better = true;
         if (better) a = v, best_idx[o] = along;
       }
@@ -168,7 +192,8 @@ private:
     }
     for (int64_t o = 0; o < m; ++o) {
       V r = acc[o];
-      if (!started[o]) r = V{n->op == Op::Prod ? 1.0 : 0.0, n->op == Op::Prod ? 1 : 0}; // empty reduction
+      if (!started[o])
+        r = V{n->op == Op::Prod ? 1.0 : 0.0, n->op == Op::Prod ? 1 : 0}; // empty reduction
       if (arg) r = V{0, best_idx[o]};
       write(out, n->dtype, o, arg ? r : eval_cast(r, t, n->dtype));
     }
@@ -185,8 +210,11 @@ private:
           V acc;
           for (int64_t k = 0; k < K; ++k) {
             V x = read(a, t, (bt * M + i) * K + k), y = read(b, t, (bt * K + k) * N + j);
-            if (is_float(t)) acc.f += x.f * y.f;
-            else acc.i = static_cast<int64_t>(static_cast<uint64_t>(acc.i) + static_cast<uint64_t>(x.i) * y.i);
+            if (is_float(t))
+              acc.f += x.f * y.f;
+            else
+              acc.i = static_cast<int64_t>(static_cast<uint64_t>(acc.i) +
+                                           static_cast<uint64_t>(x.i) * y.i);
           }
           write(out, t, (bt * M + i) * N + j, is_float(t) ? acc : eval_cast(acc, DType::I64, t));
         }

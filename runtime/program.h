@@ -27,11 +27,13 @@ struct Program {
 };
 
 // Runs the pipeline and compiles every kernel (through the in-memory kernel cache).
-std::shared_ptr<Program> compile_program(const std::vector<Node*>& outputs, const std::vector<Node*>& leaves,
+std::shared_ptr<Program> compile_program(const std::vector<Node*>& outputs,
+                                         const std::vector<Node*>& leaves,
                                          const std::vector<Node*>& params);
 
 // Executes with the given leaf storages and parameter values; returns the output storages.
-std::vector<std::shared_ptr<Storage>> run_program(const Program& p, const std::vector<std::shared_ptr<Storage>>& inputs,
-                                                  const std::vector<Scalar>& params);
+std::vector<std::shared_ptr<Storage>>
+run_program(const Program& p, const std::vector<std::shared_ptr<Storage>>& inputs,
+            const std::vector<Scalar>& params);
 
 } // namespace kiln

@@ -14,7 +14,8 @@ namespace kiln {
 namespace {
 
 // The structure of a subgraph with leaves numbered by position: equal words, equal program.
-std::vector<uint64_t> program_key(const std::vector<Node*>& order, const std::unordered_set<Node*>& outputs) {
+std::vector<uint64_t> program_key(const std::vector<Node*>& order,
+                                  const std::unordered_set<Node*>& outputs) {
   std::vector<uint64_t> w;
   std::unordered_map<Node*, uint64_t> pos;
   for (Node* n : order) {
@@ -67,9 +68,12 @@ void realize_nodes(const std::vector<Node*>& roots) {
   };
   for (Node* r : roots) add_output(r);
   for (Node* n : order) {
-    if (n->realized()) leaves.push_back(n);
-    else if (n->op == Op::Const && n->get<ConstAttr>().param) params.push_back(n);
-    else if (n->user_refs.load() > 0 && !out_set.count(n)) add_output(held_source(n)); // roots are outputs already
+    if (n->realized())
+      leaves.push_back(n);
+    else if (n->op == Op::Const && n->get<ConstAttr>().param)
+      params.push_back(n);
+    else if (n->user_refs.load() > 0 && !out_set.count(n))
+      add_output(held_source(n)); // roots are outputs already
   }
   if (outputs.empty()) return;
 
@@ -77,10 +81,12 @@ void realize_nodes(const std::vector<Node*>& roots) {
   // Outputs in key order so the cached program's output slots line up with this graph's.
   std::vector<Node*> ordered_outputs;
   for (Node* r : roots)
-    if (!r->realized() && std::find(ordered_outputs.begin(), ordered_outputs.end(), r) == ordered_outputs.end())
+    if (!r->realized() &&
+        std::find(ordered_outputs.begin(), ordered_outputs.end(), r) == ordered_outputs.end())
       ordered_outputs.push_back(r);
   for (Node* n : order)
-    if (out_set.count(n) && std::find(ordered_outputs.begin(), ordered_outputs.end(), n) == ordered_outputs.end())
+    if (out_set.count(n) &&
+        std::find(ordered_outputs.begin(), ordered_outputs.end(), n) == ordered_outputs.end())
       ordered_outputs.push_back(n);
   // Roots' positions are part of the key too (realize({a, b}) vs realize({b, a})).
   std::unordered_map<Node*, uint64_t> pos;
@@ -90,8 +96,10 @@ void realize_nodes(const std::vector<Node*>& roots) {
   key.push_back(options().simplify);
 
   std::shared_ptr<Program>& prog = programs[key];
-  if (prog) ++mutable_stats().program_cache_hits;
-  else prog = compile_program(ordered_outputs, leaves, params);
+  if (prog)
+    ++mutable_stats().program_cache_hits;
+  else
+    prog = compile_program(ordered_outputs, leaves, params);
 
   std::vector<std::shared_ptr<Storage>> inputs;
   for (Node* l : leaves) inputs.push_back(l->storage);

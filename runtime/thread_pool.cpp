@@ -90,7 +90,8 @@ void set_num_threads(int n) { g_threads = std::max(1, n); }
 
 void parallel_for(int64_t n, int64_t min_chunk, const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
-  int64_t chunks = std::min<int64_t>(g_threads, std::max<int64_t>(1, n / std::max<int64_t>(min_chunk, 1)));
+  int64_t chunks =
+      std::min<int64_t>(g_threads, std::max<int64_t>(1, n / std::max<int64_t>(min_chunk, 1)));
   if (chunks <= 1) return fn(0, n);
   std::lock_guard<std::mutex> lock(g_pool_mu); // one parallel region at a time
   ThreadPool& pool = pool_for(g_threads);

@@ -39,19 +39,25 @@ int main(int argc, char** argv) {
   std::string csv = "mlp_fashion_mnist.csv", svg = "mlp_fashion_mnist.svg";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
-    if (a == "--epochs") epochs = std::stoi(argv[i + 1]);
-    else if (a == "--batch") batch = std::stoll(argv[i + 1]);
-    else if (a == "--lr") lr = std::stod(argv[i + 1]);
-    else if (a == "--csv") csv = argv[i + 1];
-    else if (a == "--svg") svg = argv[i + 1];
+    if (a == "--epochs")
+      epochs = std::stoi(argv[i + 1]);
+    else if (a == "--batch")
+      batch = std::stoll(argv[i + 1]);
+    else if (a == "--lr")
+      lr = std::stod(argv[i + 1]);
+    else if (a == "--csv")
+      csv = argv[i + 1];
+    else if (a == "--svg")
+      svg = argv[i + 1];
   }
   try {
     kiln::manual_seed(0);
     auto train = kiln::data::fashion_mnist(true), test = kiln::data::fashion_mnist(false);
-    auto model = std::make_shared<kiln::nn::Sequential>(std::initializer_list<std::shared_ptr<kiln::nn::Module>>{
-        std::make_shared<kiln::nn::Linear>(784, 512), std::make_shared<kiln::nn::ReLU>(),
-        std::make_shared<kiln::nn::Linear>(512, 256), std::make_shared<kiln::nn::ReLU>(),
-        std::make_shared<kiln::nn::Linear>(256, 10)});
+    auto model = std::make_shared<kiln::nn::Sequential>(
+        std::initializer_list<std::shared_ptr<kiln::nn::Module>>{
+            std::make_shared<kiln::nn::Linear>(784, 512), std::make_shared<kiln::nn::ReLU>(),
+            std::make_shared<kiln::nn::Linear>(512, 256), std::make_shared<kiln::nn::ReLU>(),
+            std::make_shared<kiln::nn::Linear>(256, 10)});
     kiln::optim::Adam opt(model->parameters(), {.lr = lr});
     // drop_last keeps every batch the same shape, so one program serves every step.
     kiln::data::DataLoader loader(train, batch, /*shuffle=*/true, /*seed=*/0, /*drop_last=*/true);
@@ -77,14 +83,16 @@ int main(int argc, char** argv) {
         ++step;
         double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         if (step % 20 == 0 || step == loader.batches())
-          sample::progress(epoch, epochs, step, loader.batches(), loss_sum / step, correct / seen, seen / secs);
+          sample::progress(epoch, epochs, step, loader.batches(), loss_sum / step, correct / seen,
+                           seen / secs);
       }
       double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       double test_acc = evaluate(*model, test);
       fmt::print("  test acc {:.2f}%  ({:.1f} s)\n", 100 * test_acc, secs);
       log.push_back({epoch, loss_sum / step, correct / seen, test_acc, secs});
     }
-    fmt::print("final test accuracy: {:.2f}%\n{}\n", 100 * log.back().test_acc, kiln::stats().str());
+    fmt::print("final test accuracy: {:.2f}%\n{}\n", 100 * log.back().test_acc,
+               kiln::stats().str());
     sample::write_csv(csv, log);
     sample::write_svg(svg, "kiln MLP on Fashion-MNIST", log);
     fmt::print("wrote {} and {}\n", csv, svg);

@@ -6,8 +6,8 @@
 int main() {
   kiln::manual_seed(0);
   auto x = kiln::tensor({{1.f, 2.f, 3.f}, {4.f, 5.f, 6.f}});
-  auto y = (x * 2 + 1).relu();          // nothing runs yet: y is a lazy graph node
-  std::cout << "y = " << y << "\n";     // printing realizes it
+  auto y = (x * 2 + 1).relu();      // nothing runs yet: y is a lazy graph node
+  std::cout << "y = " << y << "\n"; // printing realizes it
   std::cout << "y.T = " << y.transpose(0, 1) << "\n";
   std::cout << "row sums = " << y.sum({1}) << "\n";
   std::cout << "x @ x.T = " << kiln::matmul(x, x.transpose(0, 1)) << "\n";

@@ -11,9 +11,11 @@ struct EpochRecord {
 };
 
 // Redraws "epoch e/E [#####-----] step/steps loss acc samples/s" on one terminal line.
-void progress(int epoch, int epochs, int64_t step, int64_t steps, double loss, double acc, double samples_per_s);
+void progress(int epoch, int epochs, int64_t step, int64_t steps, double loss, double acc,
+              double samples_per_s);
 void write_csv(const std::string& path, const std::vector<EpochRecord>& log);
 // Loss (left axis) and accuracies (right axis, %) per epoch.
-void write_svg(const std::string& path, const std::string& title, const std::vector<EpochRecord>& log);
+void write_svg(const std::string& path, const std::string& title,
+               const std::vector<EpochRecord>& log);
 
 } // namespace sample

@@ -10,7 +10,8 @@ namespace {
 using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
 
 // Checks d sum(f(inputs) * w) / d inputs against central differences, w random.
-void check_grad(const Fn& f, const std::vector<Shape>& shapes, double lo = -2, double hi = 2, uint64_t seed = 1) {
+void check_grad(const Fn& f, const std::vector<Shape>& shapes, double lo = -2, double hi = 2,
+                uint64_t seed = 1) {
   kiln::Generator gen(seed);
   std::vector<std::vector<double>> values;
   for (auto& s : shapes) {
@@ -44,8 +45,11 @@ void check_grad(const Fn& f, const std::vector<Shape>& shapes, double lo = -2, d
       auto plus = values, minus = values;
       plus[i][k] += eps;
       minus[i][k] -= eps;
-      double fd = (loss(make(plus, false)).item<double>() - loss(make(minus, false)).item<double>()) / (2 * eps);
-      INFO("input " << i << " element " << k << ": autodiff " << gv[k] << ", finite difference " << fd);
+      double fd =
+          (loss(make(plus, false)).item<double>() - loss(make(minus, false)).item<double>()) /
+          (2 * eps);
+      INFO("input " << i << " element " << k << ": autodiff " << gv[k] << ", finite difference "
+                    << fd);
       CHECK(values_close(gv[k], fd, 1e-5, 1e-6));
     }
   }
@@ -150,15 +154,19 @@ TEST_CASE("casts pass gradients through", "[autodiff]") {
 }
 
 TEST_CASE("composite: softmax, layernorm, log-softmax", "[autodiff]") {
-  check_grad([](auto& in) {
-    auto e = (in[0] - in[0].max({-1}, true)).exp();
-    return e / e.sum({-1}, true);
-  }, {{3, 5}});
-  check_grad([](auto& in) {
-    auto mu = in[0].mean({-1}, true);
-    auto d = in[0] - mu;
-    return d * ((d * d).mean({-1}, true) + 1e-5).rsqrt() * in[1] + in[2];
-  }, {{3, 6}, {6}, {6}});
+  check_grad(
+      [](auto& in) {
+        auto e = (in[0] - in[0].max({-1}, true)).exp();
+        return e / e.sum({-1}, true);
+      },
+      {{3, 5}});
+  check_grad(
+      [](auto& in) {
+        auto mu = in[0].mean({-1}, true);
+        auto d = in[0] - mu;
+        return d * ((d * d).mean({-1}, true) + 1e-5).rsqrt() * in[1] + in[2];
+      },
+      {{3, 6}, {6}, {6}});
 }
 
 TEST_CASE("second derivatives (grad of grad)", "[autodiff]") {
@@ -198,16 +206,22 @@ TEST_CASE("detach, NoGradGuard and backward with a given gradient", "[autodiff]"
 
 TEST_CASE("backward errors", "[autodiff][errors]") {
   Tensor x = kiln::tensor<double>({1.0, 2.0}).requires_grad_();
-  REQUIRE_THROWS_WITH((x * 2).backward(), Catch::Contains("[backward]") && Catch::Contains("not a scalar"));
-  REQUIRE_THROWS_WITH(kiln::tensor<double>({1.0}).backward(), Catch::Contains("does not require grad"));
-  REQUIRE_THROWS_WITH(x.argmax().to(DType::F64).backward(), Catch::Contains("does not require grad"));
-  REQUIRE_THROWS_WITH(kiln::tensor<int32_t>({1}).requires_grad_(), Catch::Contains("floating point"));
-  REQUIRE_THROWS_WITH((x * 2).sum().backward(kiln::tensor<double>({1.0, 2.0})), Catch::Contains("does not match"));
+  REQUIRE_THROWS_WITH((x * 2).backward(),
+                      Catch::Contains("[backward]") && Catch::Contains("not a scalar"));
+  REQUIRE_THROWS_WITH(kiln::tensor<double>({1.0}).backward(),
+                      Catch::Contains("does not require grad"));
+  REQUIRE_THROWS_WITH(x.argmax().to(DType::F64).backward(),
+                      Catch::Contains("does not require grad"));
+  REQUIRE_THROWS_WITH(kiln::tensor<int32_t>({1}).requires_grad_(),
+                      Catch::Contains("floating point"));
+  REQUIRE_THROWS_WITH((x * 2).sum().backward(kiln::tensor<double>({1.0, 2.0})),
+                      Catch::Contains("does not match"));
 }
 
 TEST_CASE("a training step compiles once", "[autodiff][cache]") {
   kiln::manual_seed(3);
-  Tensor w = kiln::randn({8, 4}).requires_grad_(), xin = kiln::randn({16, 8}), target = kiln::randn({16, 4});
+  Tensor w = kiln::randn({8, 4}).requires_grad_(), xin = kiln::randn({16, 8}),
+         target = kiln::randn({16, 4});
   int64_t compiled = 0;
   for (int step = 0; step < 10; ++step) {
     if (step == 2) compiled = kiln::stats().programs_compiled;

@@ -16,8 +16,8 @@ namespace {
 struct UnaryCase {
   const char* name;
   std::function<Tensor(const Tensor&)> fn;
-  double lo, hi;      // float input range
-  int64_t ilo, ihi;   // integer input range
+  double lo, hi;    // float input range
+  int64_t ilo, ihi; // integer input range
   bool bool_ok = true;
   bool int_ok = true;
   double rtol = 2e-5, atol = 1e-6; // for f32
@@ -40,7 +40,8 @@ std::vector<UnaryCase> unary_cases() {
       {"erf", [](const Tensor& x) { return x.erf(); }, -3, 3, -3, 3},
       {"relu", [](const Tensor& x) { return x.relu(); }, -3, 3, -5, 5, false},
       {"gelu", [](const Tensor& x) { return x.gelu(); }, -4, 4, -4, 4, false, true, 2e-5, 1e-5},
-      {"gelu_tanh", [](const Tensor& x) { return x.gelu("tanh"); }, -4, 4, -4, 4, false, true, 2e-5, 1e-5},
+      {"gelu_tanh", [](const Tensor& x) { return x.gelu("tanh"); }, -4, 4, -4, 4, false, true, 2e-5,
+       1e-5},
       {"silu", [](const Tensor& x) { return x.silu(); }, -5, 5, -5, 5, false},
       {"softplus", [](const Tensor& x) { return x.softplus(); }, -5, 5, -5, 5, false},
       {"floor", [](const Tensor& x) { return x.floor(); }, -5, 5, -5, 5},
@@ -55,7 +56,7 @@ std::vector<UnaryCase> unary_cases() {
 struct BinaryCase {
   const char* name;
   std::function<Tensor(const Tensor&, const Tensor&)> fn;
-  double alo, ahi, blo, bhi;     // float ranges
+  double alo, ahi, blo, bhi;      // float ranges
   int64_t ialo, iahi, iblo, ibhi; // integer ranges
   bool bool_ok = true;
 };
@@ -64,27 +65,35 @@ std::vector<BinaryCase> binary_cases() {
   using kiln::Operand;
   return {
       {"add", [](const Tensor& a, const Tensor& b) { return a + b; }, -3, 3, -3, 3, -9, 9, -9, 9},
-      {"sub", [](const Tensor& a, const Tensor& b) { return a - b; }, -3, 3, -3, 3, -9, 9, -9, 9, false},
+      {"sub", [](const Tensor& a, const Tensor& b) { return a - b; }, -3, 3, -3, 3, -9, 9, -9, 9,
+       false},
       {"mul", [](const Tensor& a, const Tensor& b) { return a * b; }, -3, 3, -3, 3, -9, 9, -9, 9},
       {"div", [](const Tensor& a, const Tensor& b) { return a / b; }, -3, 3, 0.5, 3, -9, 9, 1, 5},
-      {"pow", [](const Tensor& a, const Tensor& b) { return kiln::pow(a, b); }, 0.1, 3, -2, 2, -3, 4, 0, 4},
-      {"maximum", [](const Tensor& a, const Tensor& b) { return kiln::maximum(a, b); }, -3, 3, -3, 3, -9, 9, -9, 9},
-      {"minimum", [](const Tensor& a, const Tensor& b) { return kiln::minimum(a, b); }, -3, 3, -3, 3, -9, 9, -9, 9},
-      {"fmod", [](const Tensor& a, const Tensor& b) { return kiln::fmod(a, b); }, -5, 5, -3, 3, -9, 9, -3, 4},
+      {"pow", [](const Tensor& a, const Tensor& b) { return kiln::pow(a, b); }, 0.1, 3, -2, 2, -3,
+       4, 0, 4},
+      {"maximum", [](const Tensor& a, const Tensor& b) { return kiln::maximum(a, b); }, -3, 3, -3,
+       3, -9, 9, -9, 9},
+      {"minimum", [](const Tensor& a, const Tensor& b) { return kiln::minimum(a, b); }, -3, 3, -3,
+       3, -9, 9, -9, 9},
+      {"fmod", [](const Tensor& a, const Tensor& b) { return kiln::fmod(a, b); }, -5, 5, -3, 3, -9,
+       9, -3, 4},
       {"eq", [](const Tensor& a, const Tensor& b) { return a == b; }, -2, 3, -2, 3, -2, 3, -2, 3},
       {"ne", [](const Tensor& a, const Tensor& b) { return a != b; }, -2, 3, -2, 3, -2, 3, -2, 3},
       {"lt", [](const Tensor& a, const Tensor& b) { return a < b; }, -2, 3, -2, 3, -2, 3, -2, 3},
       {"le", [](const Tensor& a, const Tensor& b) { return a <= b; }, -2, 3, -2, 3, -2, 3, -2, 3},
       {"gt", [](const Tensor& a, const Tensor& b) { return a > b; }, -2, 3, -2, 3, -2, 3, -2, 3},
       {"ge", [](const Tensor& a, const Tensor& b) { return a >= b; }, -2, 3, -2, 3, -2, 3, -2, 3},
-      {"logical_and", [](const Tensor& a, const Tensor& b) { return a && b; }, -1, 2, -1, 2, -1, 2, -1, 2},
-      {"logical_or", [](const Tensor& a, const Tensor& b) { return a || b; }, -1, 2, -1, 2, -1, 2, -1, 2},
+      {"logical_and", [](const Tensor& a, const Tensor& b) { return a && b; }, -1, 2, -1, 2, -1, 2,
+       -1, 2},
+      {"logical_or", [](const Tensor& a, const Tensor& b) { return a || b; }, -1, 2, -1, 2, -1, 2,
+       -1, 2},
   };
 }
 
 // Comparisons and logical ops see ties and zeros: use integer-valued inputs for them.
 Tensor binary_input(const BinaryCase& c, bool left, const Shape& shape, DType t) {
-  static const std::set<std::string> discrete_ops{"eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or"};
+  static const std::set<std::string> discrete_ops{"eq", "ne", "lt",          "le",
+                                                  "gt", "ge", "logical_and", "logical_or"};
   bool discrete = discrete_ops.count(c.name) > 0;
   if (kiln::is_float(t) && !discrete)
     return random_input(shape, t, left ? c.alo : c.blo, left ? c.ahi : c.bhi);
@@ -100,7 +109,8 @@ TEST_CASE("unary ops match the reference on every accepted dtype", "[elementwise
       if (t == DType::Bool && !c.bool_ok) continue;
       if (!kiln::is_float(t) && t != DType::Bool && !c.int_ok) continue;
       INFO("op " << c.name << " dtype " << dtype_s(t));
-      Tensor x = kiln::is_float(t) ? random_input({3, 5}, t, c.lo, c.hi) : small_ints({3, 5}, t, c.ilo, c.ihi);
+      Tensor x = kiln::is_float(t) ? random_input({3, 5}, t, c.lo, c.hi)
+                                   : small_ints({3, 5}, t, c.ilo, c.ihi);
       Tensor y = c.fn(x);
       bool f32 = y.dtype() == DType::F32;
       check_vs_reference(y, f32 ? c.rtol : 1e-12, f32 ? c.atol : 1e-12);
@@ -120,7 +130,8 @@ TEST_CASE("float-only unary ops promote integer inputs to f32", "[elementwise][u
   CHECK(kiln::tensor<double>({1.0}).exp().dtype() == DType::F64);
 }
 
-TEST_CASE("binary ops match the reference on every accepted dtype with broadcasting", "[elementwise][binary]") {
+TEST_CASE("binary ops match the reference on every accepted dtype with broadcasting",
+          "[elementwise][binary]") {
   kiln::manual_seed(202);
   for (const auto& c : binary_cases()) {
     for (DType t : all_dtypes()) {
@@ -187,7 +198,8 @@ TEST_CASE("where and clamp match the reference", "[elementwise][where][clamp]") 
 
 TEST_CASE("where and clamp hand values", "[elementwise][where][clamp]") {
   Tensor c = kiln::tensor<bool>({true, false, true});
-  check_values(kiln::where(c, kiln::tensor({1.f, 2.f, 3.f}), kiln::tensor({10.f, 20.f, 30.f})), {1, 20, 3});
+  check_values(kiln::where(c, kiln::tensor({1.f, 2.f, 3.f}), kiln::tensor({10.f, 20.f, 30.f})),
+               {1, 20, 3});
   check_values(kiln::where(c, kiln::tensor({1.f, 2.f, 3.f}), -1), {1, -1, 3});
   check_values(kiln::clamp(kiln::tensor({-5.f, 0.5f, 7.f}), -1, 1), {-1, 0.5, 1});
   Tensor ci = kiln::clamp(kiln::tensor<int32_t>({-5, 2, 9}), 0, 5);
@@ -215,7 +227,7 @@ TEST_CASE("cast hand values", "[elementwise][cast]") {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   check_values(kiln::tensor({-2.7f, 2.7f, -0.5f}).to(DType::I32), {-2, 2, 0}); // truncation
   check_values(kiln::tensor({0.f, 2.5f, nan, -1.f}).to(DType::Bool), {0, 1, 1, 1});
-  check_values(kiln::tensor<int32_t>({300, -1, 255}).to(DType::U8), {44, 255, 255});     // wraps
+  check_values(kiln::tensor<int32_t>({300, -1, 255}).to(DType::U8), {44, 255, 255});  // wraps
   check_values(kiln::tensor<int64_t>({(1ll << 32) + 5, -1}).to(DType::I32), {5, -1}); // wraps
   check_values(kiln::tensor<bool>({true, false}).to(DType::F32), {1, 0});
   check_values(kiln::tensor<uint8_t>({200, 7}).to(DType::I64), {200, 7});
@@ -253,14 +265,17 @@ TEST_CASE("elementwise hand values", "[elementwise]") {
     check_values(kiln::tensor({nan, 0.f, 2.5f}).logical_not(), {0, 1, 0});
   }
   SECTION("fmod sign follows the dividend") {
-    check_values(kiln::fmod(kiln::tensor({-7.f, 7.f, -7.f, 7.f}), kiln::tensor({3.f, -3.f, -3.f, 3.f})),
-                 {-1, 1, -1, 1});
+    check_values(
+        kiln::fmod(kiln::tensor({-7.f, 7.f, -7.f, 7.f}), kiln::tensor({3.f, -3.f, -3.f, 3.f})),
+        {-1, 1, -1, 1});
     check_values(kiln::tensor({5.5f, -5.5f}) % 2, {1.5, -1.5});
-    Tensor fi = kiln::fmod(kiln::tensor<int32_t>({-7, 7, -7, 7}), kiln::tensor<int32_t>({3, -3, -3, 3}));
+    Tensor fi =
+        kiln::fmod(kiln::tensor<int32_t>({-7, 7, -7, 7}), kiln::tensor<int32_t>({3, -3, -3, 3}));
     CHECK(fi.dtype() == DType::I32);
     check_values(fi, {-1, 1, -1, 1});
     // kiln's documented choice: integer fmod by 0 (and by -1) gives 0 instead of trapping.
-    check_values(kiln::fmod(kiln::tensor<int64_t>({5, -5, 4}), kiln::tensor<int64_t>({0, 0, -1})), {0, 0, 0});
+    check_values(kiln::fmod(kiln::tensor<int64_t>({5, -5, 4}), kiln::tensor<int64_t>({0, 0, -1})),
+                 {0, 0, 0});
   }
   SECTION("math") {
     check_values(kiln::tensor({0.f, 1.f}).exp(), {1, std::exp(1.0)});
@@ -269,22 +284,26 @@ TEST_CASE("elementwise hand values", "[elementwise]") {
     check_values(kiln::tensor({4.f, 0.25f}).rsqrt(), {0.5, 2});
     check_values(kiln::tensor({0.f, 100.f, -100.f}).sigmoid(), {0.5, 1, 0}, 1e-6, 1e-7);
     check_values(kiln::tensor({0.f, 1.f}).erf(), {0, std::erf(1.0)});
-    check_values(kiln::tensor({0.f, 1.f, -1.f}).gelu(), {0, 0.8413447460685429, -0.15865525393145707});
+    check_values(kiln::tensor({0.f, 1.f, -1.f}).gelu(),
+                 {0, 0.8413447460685429, -0.15865525393145707});
     check_values(kiln::tensor({1.f}).gelu("tanh"), {0.8411919906082768});
     check_values(kiln::tensor({0.f, 1.f}).silu(), {0, 1 / (1 + std::exp(-1.0))});
-    check_values(kiln::tensor({0.f, 100.f, -100.f}).softplus(), {std::log(2.0), 100, 0}, 1e-6, 1e-7);
+    check_values(kiln::tensor({0.f, 100.f, -100.f}).softplus(), {std::log(2.0), 100, 0}, 1e-6,
+                 1e-7);
     check_values(kiln::tensor({2.f, -0.5f}).reciprocal(), {0.5, -2});
     check_values(kiln::tensor({1e-10f}).log1p(), {1e-10}, 1e-5, 0);
     check_values(kiln::tensor({1e-10f}).expm1(), {1e-10}, 1e-5, 0);
   }
   SECTION("integer pow") {
-    Tensor p = kiln::pow(kiln::tensor<int32_t>({2, -3, 5, 7}), kiln::tensor<int32_t>({10, 3, 0, 1}));
+    Tensor p =
+        kiln::pow(kiln::tensor<int32_t>({2, -3, 5, 7}), kiln::tensor<int32_t>({10, 3, 0, 1}));
     CHECK(p.dtype() == DType::I32);
     check_values(p, {1024, -27, 1, 7});
     check_values(kiln::pow(kiln::tensor({2.f, 9.f}), 0.5), {std::sqrt(2.0), 3});
   }
   SECTION("bool arithmetic like PyTorch") {
-    Tensor a = kiln::tensor<bool>({true, false, true, false}), b = kiln::tensor<bool>({true, true, false, false});
+    Tensor a = kiln::tensor<bool>({true, false, true, false}),
+           b = kiln::tensor<bool>({true, true, false, false});
     Tensor s = a + b, m = a * b;
     CHECK(s.dtype() == DType::Bool);
     CHECK(m.dtype() == DType::Bool);
@@ -308,8 +327,10 @@ TEST_CASE("elementwise hand values", "[elementwise]") {
 }
 
 TEST_CASE("integer wraparound and special values match the reference", "[elementwise]") {
-  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
-  const int32_t imin = std::numeric_limits<int32_t>::min(), imax = std::numeric_limits<int32_t>::max();
+  const float nan = std::numeric_limits<float>::quiet_NaN(),
+              inf = std::numeric_limits<float>::infinity();
+  const int32_t imin = std::numeric_limits<int32_t>::min(),
+                imax = std::numeric_limits<int32_t>::max();
   auto exact = [](const Tensor& t) { check_vs_reference(t, 0, 0); };
   exact(kiln::tensor<int32_t>({imax, imin}) + kiln::tensor<int32_t>({1, -1})); // wraps
   exact(kiln::tensor<int32_t>({65536}) * kiln::tensor<int32_t>({65536}));
@@ -318,10 +339,12 @@ TEST_CASE("integer wraparound and special values match the reference", "[element
   exact(kiln::tensor<int32_t>({imin}).abs());
   exact(kiln::tensor<float>({-3.7f, 300.5f, 255.9f}).to(DType::U8));
   exact(kiln::tensor<float>({-0.0f, nan, 1e-45f}).to(DType::Bool));
-  exact(kiln::pow(kiln::tensor<int32_t>({2, 1, -1, -1, 0}), kiln::tensor<int32_t>({-1, -3, -3, -2, 0})));
+  exact(kiln::pow(kiln::tensor<int32_t>({2, 1, -1, -1, 0}),
+                  kiln::tensor<int32_t>({-1, -3, -3, -2, 0})));
   exact(kiln::pow(kiln::tensor<int64_t>({3, -2}), kiln::tensor<int64_t>({40, 63})));
   exact(kiln::pow(kiln::tensor<uint8_t>({3, 2}), kiln::tensor<uint8_t>({5, 8})));
-  exact(kiln::pow(kiln::tensor<float>({-8.f, 0.f, nan, 2.f}), kiln::tensor<float>({1.f / 3, 0.f, 0.f, -inf})));
+  exact(kiln::pow(kiln::tensor<float>({-8.f, 0.f, nan, 2.f}),
+                  kiln::tensor<float>({1.f / 3, 0.f, 0.f, -inf})));
   exact(kiln::fmod(kiln::tensor<float>({1.f, inf, -2.f}), kiln::tensor<float>({0.f, 2.f, inf})));
   exact(kiln::fmod(kiln::tensor<int32_t>({imin, 7}), kiln::tensor<int32_t>({-1, -1})));
   exact(kiln::fmod(kiln::tensor<uint8_t>({200, 7}), kiln::tensor<uint8_t>({7, 0})));
@@ -331,7 +354,8 @@ TEST_CASE("integer wraparound and special values match the reference", "[element
   exact(kiln::tensor<float>({0.f, -0.f}).rsqrt());
   exact(kiln::tensor<float>({8388609.f, -0.5f, 2.5f, 1e30f}).round());
   exact(kiln::maximum(kiln::tensor<float>({-inf, inf}), kiln::tensor<float>({nan, 0.f})));
-  exact(kiln::logical_and(kiln::tensor<float>({nan, 0.f, 2.f}), kiln::tensor<float>({1.f, 1.f, -0.f})));
+  exact(kiln::logical_and(kiln::tensor<float>({nan, 0.f, 2.f}),
+                          kiln::tensor<float>({1.f, 1.f, -0.f})));
   exact(kiln::clamp(kiln::tensor<float>({nan, -5.f, 5.f}), -1, 1));
   exact(kiln::clamp(kiln::tensor<int32_t>({0, -5, 5}), -1.5, 2.7));
   check_vs_reference(kiln::tensor<float>({-100.f, 100.f, nan}).sigmoid(), 1e-6, 1e-30 + 1e-6);
@@ -361,10 +385,11 @@ TEST_CASE("identity folding keeps dtype, shape and values", "[elementwise][promo
 
 TEST_CASE("softplus of integer inputs", "[elementwise]") {
   // softplus(x) = log(1 + e^x); integer inputs promote to f32 like other float ops.
-  check_values(kiln::tensor<int32_t>({3, -2}).softplus(), {std::log1p(std::exp(3.0)), std::log1p(std::exp(-2.0))},
-               1e-5, 1e-6);
+  check_values(kiln::tensor<int32_t>({3, -2}).softplus(),
+               {std::log1p(std::exp(3.0)), std::log1p(std::exp(-2.0))}, 1e-5, 1e-6);
   // Known bug: for u8, abs().neg() wraps around in u8 before exp, giving inf.
-  check_values(kiln::tensor<uint8_t>({3, 0}).softplus(), {std::log1p(std::exp(3.0)), std::log(2.0)}, 1e-5, 1e-6);
+  check_values(kiln::tensor<uint8_t>({3, 0}).softplus(), {std::log1p(std::exp(3.0)), std::log(2.0)},
+               1e-5, 1e-6);
 }
 
 TEST_CASE("scalars on either side of operators", "[elementwise][broadcast]") {
@@ -419,7 +444,8 @@ TEST_CASE("type promotion follows PyTorch", "[elementwise][promotion]") {
   CHECK((i32 + kiln::tensor<int64_t>({1, 1, 1})).dtype() == DType::I64);
   CHECK((u8 + kiln::tensor<bool>({true, true, true})).dtype() == DType::U8);
   CHECK((kiln::scalar_tensor(1, DType::I32) + 2.5).dtype() == DType::F32);
-  CHECK((kiln::scalar_tensor(1, DType::I32) + kiln::scalar_tensor(1, DType::I64)).dtype() == DType::I64);
+  CHECK((kiln::scalar_tensor(1, DType::I32) + kiln::scalar_tensor(1, DType::I64)).dtype() ==
+        DType::I64);
   check_vs_reference(i32 + f64_0d, 1e-12, 1e-12);
   check_vs_reference(u8 + i32 * 2.5, 1e-6, 1e-6);
 }
@@ -427,13 +453,15 @@ TEST_CASE("type promotion follows PyTorch", "[elementwise][promotion]") {
 TEST_CASE("broadcasting edge cases", "[elementwise][broadcast]") {
   kiln::manual_seed(505);
   SECTION("size-1 dims") {
-    Tensor a = kiln::tensor<float>({1, 2, 3}, Shape{3, 1}), b = kiln::tensor<float>({10, 20, 30, 40}, Shape{1, 4});
+    Tensor a = kiln::tensor<float>({1, 2, 3}, Shape{3, 1}),
+           b = kiln::tensor<float>({10, 20, 30, 40}, Shape{1, 4});
     Tensor s = a + b;
     CHECK(s.shape() == Shape{3, 4});
     check_values(s, {11, 21, 31, 41, 12, 22, 32, 42, 13, 23, 33, 43});
     check_vs_reference(random_input({2, 1, 4}, DType::F32) * random_input({3, 1}, DType::F32));
     check_vs_reference(random_input({1, 1, 1}, DType::F32) - random_input({2, 3}, DType::F32));
-    check_vs_reference(random_input({5, 1, 3}, DType::F32) / random_input({1, 4, 1}, DType::F32, 1, 2));
+    check_vs_reference(random_input({5, 1, 3}, DType::F32) /
+                       random_input({1, 4, 1}, DType::F32, 1, 2));
   }
   SECTION("0-d tensors") {
     Tensor z = kiln::scalar_tensor(2.0);

@@ -35,7 +35,9 @@ TEST_CASE("an elementwise chain is one kernel", "[fusion]") {
 TEST_CASE("broadcasts and views fuse", "[fusion]") {
   kiln::manual_seed(8);
   auto x = kiln::randn({16, 32}), bias = kiln::randn({32});
-  CHECK(kernels_for([&] { return (x.transpose(0, 1) + bias.reshape({32, 1})).relu().slice(1, 2, std::nullopt, 3); }) == 1);
+  CHECK(kernels_for([&] {
+          return (x.transpose(0, 1) + bias.reshape({32, 1})).relu().slice(1, 2, std::nullopt, 3);
+        }) == 1);
 }
 
 TEST_CASE("softmax is one kernel with three stages", "[fusion]") {
@@ -98,7 +100,8 @@ TEST_CASE("a loop over changing learning rates compiles once", "[fusion][params]
     auto gv = g.to_vector<float>();
     next.realize();
     auto got = next.to_vector<float>();
-    for (size_t i = 0; i < got.size(); i += 37) REQUIRE(got[i] == Approx(expected[i] - gv[i] * float(lr)));
+    for (size_t i = 0; i < got.size(); i += 37)
+      REQUIRE(got[i] == Approx(expected[i] - gv[i] * float(lr)));
     w = next;
   }
   CHECK(kiln::stats().programs_compiled - compiled == 1);
@@ -130,7 +133,8 @@ TEST_CASE("a fused program never needs more memory than the unfused one", "[fusi
          return d * ((d * d).mean({-1}, true) + 1e-5).rsqrt() * w + b;
        }},
       {"matmul epilogue", [&] { return (kiln::matmul(x, m) + 1.0).relu(); }},
-      {"attention-like", [&] { return kiln::matmul(softmax(kiln::matmul(x, m) / 8.0), m.transpose(0, 1)); }},
+      {"attention-like",
+       [&] { return kiln::matmul(softmax(kiln::matmul(x, m) / 8.0), m.transpose(0, 1)); }},
   };
   for (auto& [name, build] : graphs) {
     INFO(name);

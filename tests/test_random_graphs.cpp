@@ -42,23 +42,57 @@ struct Builder {
 
   Tensor unary(const Tensor& x) {
     switch (pick(17)) {
-    case 0: log << "neg; "; return x.neg();
-    case 1: log << "abs; "; return x.abs();
-    case 2: log << "clamp(-4,4).exp; "; return kiln::clamp(x, -4, 4).exp();
-    case 3: log << "(abs+1).log; "; return (x.abs() + 1).log();
-    case 4: log << "(abs+1).sqrt; "; return (x.abs() + 1).sqrt();
-    case 5: log << "tanh; "; return x.tanh();
-    case 6: log << "sigmoid; "; return x.sigmoid();
-    case 7: log << "sin; "; return x.sin();
-    case 8: log << "cos; "; return x.cos();
-    case 9: log << "relu; "; return x.relu();
-    case 10: log << "gelu; "; return x.gelu();
-    case 11: log << "gelu(tanh); "; return x.gelu("tanh");
-    case 12: log << "silu; "; return x.silu();
-    case 13: log << "softplus; "; return x.softplus();
-    case 14: log << "erf; "; return x.erf();
-    case 15: log << "(abs+1).rsqrt; "; return (x.abs() + 1).rsqrt();
-    default: log << "x*x*0.5; "; return x * x * 0.5;
+    case 0:
+      log << "neg; ";
+      return x.neg();
+    case 1:
+      log << "abs; ";
+      return x.abs();
+    case 2:
+      log << "clamp(-4,4).exp; ";
+      return kiln::clamp(x, -4, 4).exp();
+    case 3:
+      log << "(abs+1).log; ";
+      return (x.abs() + 1).log();
+    case 4:
+      log << "(abs+1).sqrt; ";
+      return (x.abs() + 1).sqrt();
+    case 5:
+      log << "tanh; ";
+      return x.tanh();
+    case 6:
+      log << "sigmoid; ";
+      return x.sigmoid();
+    case 7:
+      log << "sin; ";
+      return x.sin();
+    case 8:
+      log << "cos; ";
+      return x.cos();
+    case 9:
+      log << "relu; ";
+      return x.relu();
+    case 10:
+      log << "gelu; ";
+      return x.gelu();
+    case 11:
+      log << "gelu(tanh); ";
+      return x.gelu("tanh");
+    case 12:
+      log << "silu; ";
+      return x.silu();
+    case 13:
+      log << "softplus; ";
+      return x.softplus();
+    case 14:
+      log << "erf; ";
+      return x.erf();
+    case 15:
+      log << "(abs+1).rsqrt; ";
+      return (x.abs() + 1).rsqrt();
+    default:
+      log << "x*x*0.5; ";
+      return x * x * 0.5;
     }
   }
 
@@ -96,13 +130,27 @@ struct Builder {
     const Tensor& a = swap ? y : x;
     const Tensor& b = swap ? x : y;
     switch (pick(7)) {
-    case 0: log << "add; "; return a + b;
-    case 1: log << "sub; "; return a - b;
-    case 2: log << "mul; "; return a * b;
-    case 3: log << "div(abs+1); "; return a / (b.abs() + 1);
-    case 4: log << "maximum; "; return kiln::maximum(a, b);
-    case 5: log << "minimum; "; return kiln::minimum(a, b);
-    default: log << "scalar-mix; "; return 0.5 * a - b * 0.25 + 1;
+    case 0:
+      log << "add; ";
+      return a + b;
+    case 1:
+      log << "sub; ";
+      return a - b;
+    case 2:
+      log << "mul; ";
+      return a * b;
+    case 3:
+      log << "div(abs+1); ";
+      return a / (b.abs() + 1);
+    case 4:
+      log << "maximum; ";
+      return kiln::maximum(a, b);
+    case 5:
+      log << "minimum; ";
+      return kiln::minimum(a, b);
+    default:
+      log << "scalar-mix; ";
+      return 0.5 * a - b * 0.25 + 1;
     }
   }
 
@@ -114,11 +162,20 @@ struct Builder {
     std::ostringstream a;
     for (int64_t v : axes) a << v << ",";
     switch (pick(5)) {
-    case 0: log << "sum({" << a.str() << "}," << keep << "); "; return x.sum(axes, keep);
-    case 1: log << "mean({" << a.str() << "}," << keep << "); "; return x.mean(axes, keep);
-    case 2: log << "max({" << a.str() << "}," << keep << "); "; return x.max(axes, keep);
-    case 3: log << "min({" << a.str() << "}," << keep << "); "; return x.min(axes, keep);
-    default: log << "(sigmoid+0.5).prod({" << a.str() << "}," << keep << "); ";
+    case 0:
+      log << "sum({" << a.str() << "}," << keep << "); ";
+      return x.sum(axes, keep);
+    case 1:
+      log << "mean({" << a.str() << "}," << keep << "); ";
+      return x.mean(axes, keep);
+    case 2:
+      log << "max({" << a.str() << "}," << keep << "); ";
+      return x.max(axes, keep);
+    case 3:
+      log << "min({" << a.str() << "}," << keep << "); ";
+      return x.min(axes, keep);
+    default:
+      log << "(sigmoid+0.5).prod({" << a.str() << "}," << keep << "); ";
       return (x.sigmoid() + 0.5).prod(axes, keep);
     }
   }
@@ -140,7 +197,8 @@ struct Builder {
       if (x.dim() < 2) break;
       std::vector<int64_t> p(x.dim());
       std::iota(p.begin(), p.end(), 0);
-      for (size_t i = p.size() - 1; i > 0; --i) std::swap(p[i], p[pick(static_cast<int64_t>(i) + 1)]);
+      for (size_t i = p.size() - 1; i > 0; --i)
+        std::swap(p[i], p[pick(static_cast<int64_t>(i) + 1)]);
       log << "permute(" << shape_s(p) << "); ";
       return x.permute(p);
     }
@@ -198,10 +256,11 @@ struct Builder {
 };
 
 // Elementwise closeness with the test's tolerances (NaN == NaN).
-bool close_to_ref(const Tensor& got, const Tensor& ref, double rtol, double atol, std::string& why) {
+bool close_to_ref(const Tensor& got, const Tensor& ref, double rtol, double atol,
+                  std::string& why) {
   if (got.shape() != ref.shape() || got.dtype() != ref.dtype()) {
-    why = "shape/dtype " + shape_s(got.shape()) + dtype_s(got.dtype()) + " vs " + shape_s(ref.shape()) +
-          dtype_s(ref.dtype());
+    why = "shape/dtype " + shape_s(got.shape()) + dtype_s(got.dtype()) + " vs " +
+          shape_s(ref.shape()) + dtype_s(ref.dtype());
     return false;
   }
   std::vector<double> g = got.to_vector<double>(), r = ref.to_vector<double>();
@@ -209,7 +268,8 @@ bool close_to_ref(const Tensor& got, const Tensor& ref, double rtol, double atol
     if (!values_close(g[i], r[i], rtol, atol)) {
       std::ostringstream os;
       os.precision(9);
-      os << "index " << i << " of " << shape_s(ref.shape()) << ": got " << g[i] << ", expected " << r[i];
+      os << "index " << i << " of " << shape_s(ref.shape()) << ": got " << g[i] << ", expected "
+         << r[i];
       why = os.str();
       return false;
     }
@@ -241,9 +301,12 @@ TEST_CASE("random graphs match the reference interpreter", "[random]") {
     for (int d = 0; d < kDepth; ++d) {
       b.log << "  step " << d << " on " << shape_s(x.shape()) << ": ";
       int64_t kind = b.pick(10);
-      if (kind < 2) x = b.unary(x);
-      else if (kind < 5) x = b.binary(x, pool);
-      else if (kind < 7) x = b.reduce(x);
+      if (kind < 2)
+        x = b.unary(x);
+      else if (kind < 5)
+        x = b.binary(x, pool);
+      else if (kind < 7)
+        x = b.reduce(x);
       else {
         x = b.view(x);
         if (b.pick(3) == 0) x = b.view(x); // views of views

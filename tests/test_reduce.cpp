@@ -17,7 +17,8 @@ double rtol_red(DType t) { return t == DType::F64 ? 1e-12 : kSumRtol; }
 double atol_red(DType t) { return t == DType::F64 ? 1e-12 : kSumAtol; }
 
 const std::vector<std::vector<int64_t>>& axis_sets() {
-  static const std::vector<std::vector<int64_t>> v{{}, {0}, {1}, {2}, {-1}, {-2}, {0, 2}, {-1, 0}, {1, 2}, {0, 1, 2}};
+  static const std::vector<std::vector<int64_t>> v{{},   {0},    {1},     {2},    {-1},
+                                                   {-2}, {0, 2}, {-1, 0}, {1, 2}, {0, 1, 2}};
   return v;
 }
 
@@ -34,7 +35,8 @@ TEST_CASE("sum max min prod mean over axes match the reference", "[reduce]") {
   for (DType t : all_dtypes()) {
     // prod: values near 1 (floats) or small (ints) so products stay representable.
     Tensor x = random_input({3, 4, 5}, t, -3, 3);
-    Tensor xp = kiln::is_float(t) ? random_input({3, 4, 5}, t, 0.5, 1.5) : small_ints({3, 4, 5}, t, -2, 3);
+    Tensor xp =
+        kiln::is_float(t) ? random_input({3, 4, 5}, t, 0.5, 1.5) : small_ints({3, 4, 5}, t, -2, 3);
     for (const auto& axes : axis_sets()) {
       for (bool keep : {false, true}) {
         INFO("dtype " << dtype_s(t) << " axes " << axes_s(axes) << " keepdim " << keep);
@@ -109,11 +111,12 @@ TEST_CASE("argmax and argmin match the reference", "[reduce][arg]") {
     // Small integer values force many ties; the first index must win.
     Tensor x = small_ints({3, 4, 5}, t, -2, 3);
     Tensor xf = random_input({3, 4, 5}, t);
-    for (std::optional<int64_t> axis : {std::optional<int64_t>{}, std::optional<int64_t>{0},
-                                        std::optional<int64_t>{1}, std::optional<int64_t>{2},
-                                        std::optional<int64_t>{-1}}) {
+    for (std::optional<int64_t> axis :
+         {std::optional<int64_t>{}, std::optional<int64_t>{0}, std::optional<int64_t>{1},
+          std::optional<int64_t>{2}, std::optional<int64_t>{-1}}) {
       for (bool keep : {false, true}) {
-        INFO("dtype " << dtype_s(t) << " axis " << (axis ? std::to_string(*axis) : "none") << " keep " << keep);
+        INFO("dtype " << dtype_s(t) << " axis " << (axis ? std::to_string(*axis) : "none")
+                      << " keep " << keep);
         check_vs_reference(x.argmax(axis, keep));
         check_vs_reference(x.argmin(axis, keep));
         check_vs_reference(xf.argmax(axis, keep));

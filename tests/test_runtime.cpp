@@ -16,7 +16,8 @@ struct ThreadGuard {
 };
 
 bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+  return a.size() == b.size() &&
+         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 
 } // namespace
@@ -59,8 +60,9 @@ TEST_CASE("float scalars change values but not programs", "[runtime][cache]") {
     INFO("c = " << c);
     Tensor y = x * c + (c + 0.125);
     std::vector<double> expect;
-    for (float v : xv) expect.push_back(static_cast<float>(static_cast<float>(v * static_cast<float>(c)) +
-                                                           static_cast<float>(c + 0.125)));
+    for (float v : xv)
+      expect.push_back(static_cast<float>(static_cast<float>(v * static_cast<float>(c)) +
+                                          static_cast<float>(c + 0.125)));
     check_values(y, expect, 1e-6, 1e-6);
   }
   // Float scalars are kernel parameters: one program for all four steps.
@@ -75,8 +77,10 @@ TEST_CASE("float scalars change values but not programs", "[runtime][cache]") {
   std::vector<double> d = (kiln::tensor<double>({1.0, 3.0}) * 0.1).to_vector<double>();
   CHECK(d[0] == 1.0 * 0.1);
   CHECK(d[1] == 3.0 * 0.1);
-  check_values(kiln::where(kiln::tensor<bool>({true, false}), 1.5, kiln::tensor({7.f, 8.f})), {1.5, 8});
-  check_values(kiln::where(kiln::tensor<bool>({true, false}), 2.5, kiln::tensor({7.f, 8.f})), {2.5, 8});
+  check_values(kiln::where(kiln::tensor<bool>({true, false}), 1.5, kiln::tensor({7.f, 8.f})),
+               {1.5, 8});
+  check_values(kiln::where(kiln::tensor<bool>({true, false}), 2.5, kiln::tensor({7.f, 8.f})),
+               {2.5, 8});
   check_values(kiln::full({2}, 2.5) + kiln::full({2}, 3.5), {6, 6});
 }
 
@@ -125,7 +129,8 @@ TEST_CASE("realize of several roots", "[runtime]") {
   CHECK(b.is_realized());
   CHECK(c.is_realized());
   // One program for all roots.
-  CHECK((after.programs_compiled + after.program_cache_hits) - (before.programs_compiled + before.program_cache_hits) ==
+  CHECK((after.programs_compiled + after.program_cache_hits) -
+            (before.programs_compiled + before.program_cache_hits) ==
         1);
   check_close(a, ra, 2e-5, 1e-6);
   check_close(b, rb, 1e-5, 1e-5);
@@ -140,9 +145,9 @@ TEST_CASE("realize of several roots", "[runtime]") {
 TEST_CASE("intermediates held by the user are realized with the graph", "[runtime]") {
   kiln::manual_seed(33);
   Tensor x = random_input({5, 4}, DType::F32);
-  Tensor a = x * 2 + 1;                  // held intermediate (elementwise)
-  Tensor m = a.exp().sum({1}, true);     // held intermediate (reduction, keepdim)
-  Tensor b = (m / 3).max();              // the root
+  Tensor a = x * 2 + 1;              // held intermediate (elementwise)
+  Tensor m = a.exp().sum({1}, true); // held intermediate (reduction, keepdim)
+  Tensor b = (m / 3).max();          // the root
   Tensor ra = kiln::reference(a), rm = kiln::reference(m), rb = kiln::reference(b);
   CHECK_FALSE(a.is_realized());
   b.realize();
@@ -221,7 +226,8 @@ TEST_CASE("reading values back", "[runtime]") {
   CHECK(kiln::scalar_tensor(7, DType::I32).item<int32_t>() == 7);
   CHECK((kiln::tensor({1.f, 2.f, 3.f}).sum()).item<float>() == 6.f);
   CHECK(kiln::tensor({1.f, 2.f}).sum().item<double>() == 3.0);
-  CHECK(kiln::arange(0, 5, 1, DType::I64).to_vector<int64_t>() == std::vector<int64_t>{0, 1, 2, 3, 4});
+  CHECK(kiln::arange(0, 5, 1, DType::I64).to_vector<int64_t>() ==
+        std::vector<int64_t>{0, 1, 2, 3, 4});
   CHECK(kiln::tensor({1.9f, -1.9f}).to_vector<int64_t>() == std::vector<int64_t>{1, -1});
   CHECK(kiln::tensor<int32_t>({3, 4}).to_vector<double>() == std::vector<double>{3, 4});
   CHECK(kiln::tensor<bool>({true, false}).to_vector<bool>() == std::vector<bool>{true, false});
@@ -243,7 +249,8 @@ TEST_CASE("seeded generators are reproducible", "[runtime][random]") {
   std::vector<float> b = kiln::randn({8}).to_vector<float>();
   CHECK(a == b);
   kiln::Generator g1(7), g2(7);
-  CHECK(kiln::rand({5}, DType::F64, &g1).to_vector<double>() == kiln::rand({5}, DType::F64, &g2).to_vector<double>());
+  CHECK(kiln::rand({5}, DType::F64, &g1).to_vector<double>() ==
+        kiln::rand({5}, DType::F64, &g2).to_vector<double>());
   std::vector<int64_t> r = kiln::randint(-3, 4, {1000}, DType::I64, &g1).to_vector<int64_t>();
   for (int64_t v : r) REQUIRE((v >= -3 && v < 4));
   std::vector<double> u = kiln::rand({1000}, DType::F64, &g1).to_vector<double>();

@@ -27,7 +27,8 @@ inline bool values_close(double g, double r, double rtol, double atol) {
 }
 
 // Compares shapes, dtypes and values; integer and bool dtypes must match exactly.
-inline void check_close(const Tensor& got, const Tensor& ref, double rtol = 1e-5, double atol = 1e-6) {
+inline void check_close(const Tensor& got, const Tensor& ref, double rtol = 1e-5,
+                        double atol = 1e-6) {
   REQUIRE(got.defined());
   REQUIRE(ref.defined());
   INFO("got " << dtype_s(got.dtype()) << shape_s(got.shape()) << ", ref " << dtype_s(ref.dtype())
@@ -48,8 +49,8 @@ inline void check_close(const Tensor& got, const Tensor& ref, double rtol = 1e-5
   if (bad) {
     std::ostringstream os;
     os.precision(9);
-    os << bad << " of " << g.size() << " elements differ; first at flat index " << first << ": got " << g[first]
-       << ", expected " << r[first] << " (rtol " << rtol << ", atol " << atol << ")";
+    os << bad << " of " << g.size() << " elements differ; first at flat index " << first << ": got "
+       << g[first] << ", expected " << r[first] << " (rtol " << rtol << ", atol " << atol << ")";
     if (g.size() <= 64) {
       os << "\n got: ";
       for (double v : g) os << v << " ";
@@ -99,9 +100,11 @@ inline Tensor random_input(const Shape& shape, DType dtype, double lo = -3, doub
     for (auto& x : v) x = lo + (hi - lo) * g.uniform();
     return kiln::tensor(v, shape);
   }
-  case DType::Bool: return kiln::randint(0, 2, shape, DType::Bool, &g);
+  case DType::Bool:
+    return kiln::randint(0, 2, shape, DType::Bool, &g);
   default:
-    return kiln::randint(static_cast<int64_t>(std::floor(lo)), static_cast<int64_t>(std::ceil(hi)), shape, dtype, &g);
+    return kiln::randint(static_cast<int64_t>(std::floor(lo)), static_cast<int64_t>(std::ceil(hi)),
+                         shape, dtype, &g);
   }
 }
 
@@ -118,7 +121,8 @@ inline const std::vector<DType>& float_dtypes() {
   return v;
 }
 inline const std::vector<DType>& all_dtypes() {
-  static const std::vector<DType> v{DType::F32, DType::F64, DType::I32, DType::I64, DType::U8, DType::Bool};
+  static const std::vector<DType> v{DType::F32, DType::F64, DType::I32,
+                                    DType::I64, DType::U8,  DType::Bool};
   return v;
 }
 inline const std::vector<DType>& numeric_dtypes() {

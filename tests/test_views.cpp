@@ -16,7 +16,8 @@ std::vector<double> iota_vals(int64_t n, double start = 0) {
 }
 
 // Host-side permute of a contiguous row-major array.
-std::vector<double> host_permute(const std::vector<double>& v, const Shape& s, const std::vector<int>& perm) {
+std::vector<double> host_permute(const std::vector<double>& v, const Shape& s,
+                                 const std::vector<int>& perm) {
   Shape os;
   for (int p : perm) os.push_back(s[p]);
   std::vector<int64_t> is = kiln::contiguous_strides(s);
@@ -53,7 +54,8 @@ TEST_CASE("reshape and view", "[views]") {
 TEST_CASE("permute and transpose", "[views]") {
   Tensor x = kiln::arange(0, 24).reshape({2, 3, 4});
   std::vector<double> v = iota_vals(24);
-  for (std::vector<int> perm : {std::vector<int>{2, 0, 1}, {1, 0, 2}, {0, 2, 1}, {2, 1, 0}, {1, 2, 0}}) {
+  for (std::vector<int> perm :
+       {std::vector<int>{2, 0, 1}, {1, 0, 2}, {0, 2, 1}, {2, 1, 0}, {1, 2, 0}}) {
     INFO("perm " << perm[0] << perm[1] << perm[2]);
     Tensor p = x.permute({perm[0], perm[1], perm[2]});
     CHECK(p.shape() == Shape{x.shape()[perm[0]], x.shape()[perm[1]], x.shape()[perm[2]]});
@@ -78,7 +80,8 @@ TEST_CASE("expand", "[views]") {
   CHECK(kiln::tensor({1.f, 2.f}).expand({2, 3, 2}).shape() == Shape{2, 3, 2});
   CHECK(c.expand({-1, 5}).shape() == Shape{3, 5});
   CHECK(c.expand({2, -1, 5}).shape() == Shape{2, 3, 5});
-  CHECK(kiln::scalar_tensor(4.0).expand({2, 2}).to_vector<float>() == std::vector<float>{4, 4, 4, 4});
+  CHECK(kiln::scalar_tensor(4.0).expand({2, 2}).to_vector<float>() ==
+        std::vector<float>{4, 4, 4, 4});
   kiln::manual_seed(21);
   Tensor r = random_input({1, 3, 1}, DType::F32);
   check_vs_reference(r.expand({2, 3, 4}) * random_input({2, 3, 4}, DType::F32));
@@ -103,7 +106,8 @@ TEST_CASE("squeeze, unsqueeze and flatten", "[views]") {
   CHECK(x.flatten(-2).shape() == Shape{1, 2, 3});
   CHECK(kiln::scalar_tensor(1.0).flatten().shape() == Shape{1});
   check_values(x.flatten(), iota_vals(6));
-  check_vs_reference(x.squeeze().unsqueeze(1) * kiln::tensor({1.f, 10.f}).unsqueeze(1).unsqueeze(2));
+  check_vs_reference(x.squeeze().unsqueeze(1) *
+                     kiln::tensor({1.f, 10.f}).unsqueeze(1).unsqueeze(2));
 }
 
 TEST_CASE("slice", "[views]") {
@@ -171,7 +175,8 @@ TEST_CASE("cat and stack", "[views]") {
   Tensor bc = kiln::cat({kiln::tensor<bool>({true, false}), kiln::tensor<bool>({false, true})});
   CHECK(bc.dtype() == DType::Bool);
   check_values(bc, {1, 0, 0, 1});
-  check_values(kiln::cat({kiln::tensor<int64_t>({-1, -2}), kiln::tensor<int64_t>({-3})}), {-1, -2, -3});
+  check_values(kiln::cat({kiln::tensor<int64_t>({-1, -2}), kiln::tensor<int64_t>({-3})}),
+               {-1, -2, -3});
   Tensor with_empty = kiln::cat({a, kiln::zeros({0, 2}), b});
   CHECK(with_empty.shape() == Shape{3, 2});
   check_values(with_empty, {1, 2, 3, 4, 5, 6});
@@ -199,7 +204,8 @@ TEST_CASE("contiguous and chains of views", "[views]") {
   Tensor c = t.contiguous();
   CHECK(c.shape() == t.shape());
   check_close(c, kiln::reference(t), 0, 0);
-  Tensor chain = x.reshape({4, 30}).transpose(0, 1).slice(0, 2, 28, 3).unsqueeze(1).expand({-1, 2, -1});
+  Tensor chain =
+      x.reshape({4, 30}).transpose(0, 1).slice(0, 2, 28, 3).unsqueeze(1).expand({-1, 2, -1});
   CHECK(chain.shape() == Shape{9, 2, 4});
   check_vs_reference(chain);
   check_vs_reference(chain.reshape({-1, 4}).permute({1, 0}) * 2 + 1);
@@ -213,7 +219,8 @@ TEST_CASE("contiguous and chains of views", "[views]") {
   Tensor u = random_input({5, 6}, DType::F32), w = random_input({6, 5}, DType::F32);
   check_vs_reference(u * w.transpose(0, 1));
   check_vs_reference(kiln::maximum(u.slice(0, std::nullopt, std::nullopt, -1), w.transpose(0, 1)));
-  check_vs_reference(kiln::where(u > 0, u.slice(1, std::nullopt, std::nullopt, -1), w.transpose(1, 0)));
+  check_vs_reference(
+      kiln::where(u > 0, u.slice(1, std::nullopt, std::nullopt, -1), w.transpose(1, 0)));
   // Views on integer and bool tensors.
   Tensor i = random_input({3, 4}, DType::I32, -50, 50);
   check_vs_reference(i.transpose(0, 1).slice(0, 1, std::nullopt, 2) * 3);
@@ -243,7 +250,8 @@ TEST_CASE("long chain of views of views", "[views]") {
   CHECK(chain.shape() == Shape{4, 18});
   check_vs_reference(chain);
   check_vs_reference(chain * 2 + 1);
-  check_vs_reference(kiln::pad(chain.flatten().reshape({6, 12}), {1, 0, 0, 2}, 3.0).sum({0}), 1e-5, 1e-5);
+  check_vs_reference(kiln::pad(chain.flatten().reshape({6, 12}), {1, 0, 0, 2}, 3.0).sum({0}), 1e-5,
+                     1e-5);
 }
 
 TEST_CASE("matmul hand values", "[matmul]") {
@@ -259,7 +267,8 @@ TEST_CASE("matmul hand values", "[matmul]") {
   Tensor mv = kiln::matmul(a, kiln::tensor({1.f, 2.f}));
   CHECK(mv.shape() == Shape{2});
   check_values(mv, {5, 11});
-  Tensor ia = kiln::tensor<int32_t>({{1, -2}, {3, 4}}), ib = kiln::tensor<int32_t>({{5, 6}, {7, 8}});
+  Tensor ia = kiln::tensor<int32_t>({{1, -2}, {3, 4}}),
+         ib = kiln::tensor<int32_t>({{5, 6}, {7, 8}});
   Tensor ip = kiln::matmul(ia, ib);
   CHECK(ip.dtype() == DType::I32);
   check_values(ip, {-9, -10, 43, 50});
@@ -299,7 +308,8 @@ TEST_CASE("matmul shapes and dtypes against the reference", "[matmul]") {
     check_vs_reference(kiln::matmul(r({3, 4, 6}).transpose(-1, -2), r({3, 4, 2})), rt, at);
     check_vs_reference(kiln::matmul(a.slice(0, std::nullopt, std::nullopt, 2), r({5, 3})), rt, at);
     check_vs_reference(kiln::matmul(r({1, 5}).expand({3, 5}), a.transpose(0, 1)), rt, at);
-    check_vs_reference(kiln::matmul((a * 2 + 1).transpose(0, 1), (b - 1).transpose(0, 1)).relu(), rt, at);
+    check_vs_reference(kiln::matmul((a * 2 + 1).transpose(0, 1), (b - 1).transpose(0, 1)).relu(),
+                       rt, at);
   }
   SECTION("integer and f64") {
     for (DType t : {DType::I32, DType::I64, DType::U8, DType::F64}) {
@@ -315,10 +325,13 @@ TEST_CASE("matmul shapes and dtypes against the reference", "[matmul]") {
 
 // matmul with inner dim K == 1 (an outer product: a reduction of extent 1).
 TEST_CASE("matmul with inner dim 1", "[matmul]") {
-  Tensor col = kiln::tensor<float>({1, 2, 3}, Shape{3, 1}), row = kiln::tensor<float>({4, 5}, Shape{1, 2});
+  Tensor col = kiln::tensor<float>({1, 2, 3}, Shape{3, 1}),
+         row = kiln::tensor<float>({4, 5}, Shape{1, 2});
   check_values(kiln::matmul(col, row), {4, 5, 8, 10, 12, 15});
   kiln::manual_seed(28);
-  check_vs_reference(kiln::matmul(random_input({2, 5, 1}, DType::F32), random_input({1, 3}, DType::F32)));
+  check_vs_reference(
+      kiln::matmul(random_input({2, 5, 1}, DType::F32), random_input({1, 3}, DType::F32)));
   check_vs_reference(kiln::matmul(random_input({1}, DType::F32), random_input({1, 4}, DType::F32)));
-  check_vs_reference(kiln::matmul(random_input({4, 1}, DType::I32, -5, 5), random_input({1}, DType::I32, -5, 5)));
+  check_vs_reference(
+      kiln::matmul(random_input({4, 1}, DType::I32, -5, 5), random_input({1}, DType::I32, -5, 5)));
 }

@@ -12,10 +12,10 @@
 #include <llvm/Passes/PassBuilder.h>
 #include <llvm/Support/MemoryBuffer.h>
 #include <llvm/Support/TargetSelect.h>
-#include <llvm/Transforms/Utils/Cloning.h>
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Target/TargetMachine.h>
 #include <llvm/TargetParser/Host.h>
+#include <llvm/Transforms/Utils/Cloning.h>
 
 #include <chrono>
 #include <cmath>
@@ -51,7 +51,8 @@ public:
     avx512_ = features_.find("+avx512f") != std::string::npos;
     target_ = cpu_ + " " + features_;
     tm_ = check(jtmb.createTargetMachine(), "create target machine");
-    jit_ = check(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(jtmb).create(), "create LLJIT");
+    jit_ =
+        check(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(jtmb).create(), "create LLJIT");
     auto& dylib = jit_->getMainJITDylib();
     dylib.addGenerator(check(llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
                                  jit_->getDataLayout().getGlobalPrefix()),
@@ -93,7 +94,8 @@ public:
     std::string obj = object_code(*m);
     out.fn = load_locked(k.name, obj);
     if (opts.keep_object) out.object = std::move(obj);
-    out.compile_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    out.compile_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return out;
   }
 
@@ -159,7 +161,8 @@ private:
     llvm::SmallString<0> buf;
     llvm::raw_svector_ostream os(buf);
     llvm::legacy::PassManager pm;
-    if (tm_->addPassesToEmitFile(pm, os, nullptr, llvm::CGFT_AssemblyFile)) return "<no assembly printer>";
+    if (tm_->addPassesToEmitFile(pm, os, nullptr, llvm::CGFT_AssemblyFile))
+      return "<no assembly printer>";
     auto clone = llvm::CloneModule(m);
     pm.run(*clone);
     return std::string(buf.str());
@@ -180,7 +183,9 @@ Jit& jit() {
 
 } // namespace
 
-CompiledKernel compile(const Kernel& k, const CompileOptions& opts) { return jit().compile(k, opts); }
+CompiledKernel compile(const Kernel& k, const CompileOptions& opts) {
+  return jit().compile(k, opts);
+}
 KernelFn load_object(const std::string& name, std::string_view object) {
   return jit().load(name, object);
 }

@@ -10,8 +10,8 @@
 #include <llvm/Support/raw_ostream.h>
 
 #include <cmath>
-#include <optional>
 #include <limits>
+#include <optional>
 
 namespace kiln::cpu {
 
@@ -45,9 +45,11 @@ private:
     call->setDoesNotThrow();
     return call;
   }
-  // x if take_x else y, but NaN when either is NaN (llvm.maximum does not select on x86 in LLVM 16).
+  // x if take_x else y, but NaN when either is NaN (llvm.maximum does not select on x86 in LLVM
+  // 16).
   Value* nan_propagating(Value* x, Value* y, Value* take_x) {
-    return b_.CreateSelect(b_.CreateFCmpUNO(x, y), b_.CreateFAdd(x, y), b_.CreateSelect(take_x, x, y));
+    return b_.CreateSelect(b_.CreateFCmpUNO(x, y), b_.CreateFAdd(x, y),
+                           b_.CreateSelect(take_x, x, y));
   }
   Value* unary(const KInst& in, DType src, Value* x);
   Value* binary(const KInst& in, DType src, Value* x, Value* y);
@@ -109,7 +111,8 @@ Value* Emitter::cast(DType from, DType to, Value* x) {
   if (from == to) return x;
   llvm::Type* t = reg_type(to);
   if (to == DType::Bool)
-    return is_float(from) ? b_.CreateFCmpUNE(x, constant(from, 0, 0)) : b_.CreateICmpNE(x, constant(from, 0, 0));
+    return is_float(from) ? b_.CreateFCmpUNE(x, constant(from, 0, 0))
+                          : b_.CreateICmpNE(x, constant(from, 0, 0));
   if (is_float(from) && is_float(to)) return b_.CreateFPCast(x, t);
   if (is_float(from)) {
     // Through i64 so that narrow targets wrap like C++ casts of in-range values instead of poison.
@@ -126,27 +129,43 @@ Value* Emitter::unary(const KInst& in, DType src, Value* x) {
   DType t = in.dtype;
   auto fp_only = [&](llvm::Intrinsic::ID id) -> Value* { return intrinsic(id, {x}); };
   switch (in.op) {
-  case Op::Neg: return fp ? b_.CreateFNeg(x) : b_.CreateNeg(x);
+  case Op::Neg:
+    return fp ? b_.CreateFNeg(x) : b_.CreateNeg(x);
   case Op::Abs:
     if (fp) return fp_only(llvm::Intrinsic::fabs);
     if (!is_signed(src)) return x;
     return b_.CreateSelect(b_.CreateICmpSLT(x, constant(src, 0, 0)), b_.CreateNeg(x), x);
-  case Op::Exp: return f32 ? emit_exp_f32(b_, x) : fp_only(llvm::Intrinsic::exp);
-  case Op::Log: return f32 ? emit_log_f32(b_, x) : fp_only(llvm::Intrinsic::log);
-  case Op::Sqrt: return fp_only(llvm::Intrinsic::sqrt);
-  case Op::Sin: return fp_only(llvm::Intrinsic::sin);
-  case Op::Cos: return fp_only(llvm::Intrinsic::cos);
-  case Op::Floor: return fp ? fp_only(llvm::Intrinsic::floor) : x;
-  case Op::Ceil: return fp ? fp_only(llvm::Intrinsic::ceil) : x;
-  case Op::Round: return fp ? fp_only(llvm::Intrinsic::roundeven) : x;
-  case Op::Log1p: return libm("log1pf", "log1p", x);
-  case Op::Expm1: return libm("expm1f", "expm1", x);
-  case Op::Tanh: return f32 ? emit_tanh_f32(b_, x) : libm("tanhf", "tanh", x);
-  case Op::Erf: return libm("erff", "erf", x);
-  case Op::Rsqrt: return b_.CreateFDiv(constant(t, 1, 1), fp_only(llvm::Intrinsic::sqrt));
-  case Op::Reciprocal: return b_.CreateFDiv(constant(t, 1, 1), x);
+  case Op::Exp:
+    return f32 ? emit_exp_f32(b_, x) : fp_only(llvm::Intrinsic::exp);
+  case Op::Log:
+    return f32 ? emit_log_f32(b_, x) : fp_only(llvm::Intrinsic::log);
+  case Op::Sqrt:
+    return fp_only(llvm::Intrinsic::sqrt);
+  case Op::Sin:
+    return fp_only(llvm::Intrinsic::sin);
+  case Op::Cos:
+    return fp_only(llvm::Intrinsic::cos);
+  case Op::Floor:
+    return fp ? fp_only(llvm::Intrinsic::floor) : x;
+  case Op::Ceil:
+    return fp ? fp_only(llvm::Intrinsic::ceil) : x;
+  case Op::Round:
+    return fp ? fp_only(llvm::Intrinsic::roundeven) : x;
+  case Op::Log1p:
+    return libm("log1pf", "log1p", x);
+  case Op::Expm1:
+    return libm("expm1f", "expm1", x);
+  case Op::Tanh:
+    return f32 ? emit_tanh_f32(b_, x) : libm("tanhf", "tanh", x);
+  case Op::Erf:
+    return libm("erff", "erf", x);
+  case Op::Rsqrt:
+    return b_.CreateFDiv(constant(t, 1, 1), fp_only(llvm::Intrinsic::sqrt));
+  case Op::Reciprocal:
+    return b_.CreateFDiv(constant(t, 1, 1), x);
   case Op::Sigmoid: {
-    Value* e = f32 ? emit_exp_f32(b_, b_.CreateFNeg(x)) : intrinsic(llvm::Intrinsic::exp, {b_.CreateFNeg(x)});
+    Value* e = f32 ? emit_exp_f32(b_, b_.CreateFNeg(x))
+                   : intrinsic(llvm::Intrinsic::exp, {b_.CreateFNeg(x)});
     return b_.CreateFDiv(constant(t, 1, 1), b_.CreateFAdd(constant(t, 1, 1), e));
   }
   case Op::Sign: {
@@ -156,13 +175,18 @@ Value* Emitter::unary(const KInst& in, DType src, Value* x) {
       Value* s = b_.CreateSelect(b_.CreateFCmpOLT(x, zero), constant(t, -1, -1), x);
       return b_.CreateSelect(b_.CreateFCmpOGT(x, zero), constant(t, 1, 1), s);
     }
-    Value* pos = b_.CreateICmp(is_signed(src) ? llvm::CmpInst::ICMP_SGT : llvm::CmpInst::ICMP_UGT, x, zero);
+    Value* pos =
+        b_.CreateICmp(is_signed(src) ? llvm::CmpInst::ICMP_SGT : llvm::CmpInst::ICMP_UGT, x, zero);
     Value* neg = b_.CreateICmpSLT(x, zero);
-    return b_.CreateSub(b_.CreateZExt(pos, x->getType()), b_.CreateZExt(is_signed(src) ? neg : b_.getFalse(), x->getType()));
+    return b_.CreateSub(b_.CreateZExt(pos, x->getType()),
+                        b_.CreateZExt(is_signed(src) ? neg : b_.getFalse(), x->getType()));
   }
-  case Op::LogicalNot: return b_.CreateNot(cast(src, DType::Bool, x));
-  case Op::Cast: return cast(src, t, x);
-  default: break;
+  case Op::LogicalNot:
+    return b_.CreateNot(cast(src, DType::Bool, x));
+  case Op::Cast:
+    return cast(src, t, x);
+  default:
+    break;
   }
   fail("codegen", "no CPU lowering for unary {} on {}", op_name(in.op), dtype_name(src));
 }
@@ -174,9 +198,12 @@ Value* Emitter::binary(const KInst& in, DType src, Value* x, Value* y) {
     return fp ? b_.CreateFCmp(fpred, x, y) : b_.CreateICmp(sg ? spred : upred, x, y);
   };
   switch (in.op) {
-  case Op::Add: return fp ? b_.CreateFAdd(x, y) : b_.CreateAdd(x, y);
-  case Op::Sub: return fp ? b_.CreateFSub(x, y) : b_.CreateSub(x, y);
-  case Op::Mul: return fp ? b_.CreateFMul(x, y) : b_.CreateMul(x, y);
+  case Op::Add:
+    return fp ? b_.CreateFAdd(x, y) : b_.CreateAdd(x, y);
+  case Op::Sub:
+    return fp ? b_.CreateFSub(x, y) : b_.CreateSub(x, y);
+  case Op::Mul:
+    return fp ? b_.CreateFMul(x, y) : b_.CreateMul(x, y);
   case Op::Div:
     if (fp) {
       // arcp: a division by a loop-invariant value (softmax's row sum) becomes one reciprocal
@@ -210,7 +237,8 @@ Value* Emitter::binary(const KInst& in, DType src, Value* x, Value* y) {
       return intrinsic(llvm::Intrinsic::pow, {x, y});
     }
     {
-      auto callee = m_.getOrInsertFunction("kiln_ipow", b_.getInt64Ty(), b_.getInt64Ty(), b_.getInt64Ty());
+      auto callee =
+          m_.getOrInsertFunction("kiln_ipow", b_.getInt64Ty(), b_.getInt64Ty(), b_.getInt64Ty());
       Value* r = b_.CreateCall(callee, {cast(src, DType::I64, x), cast(src, DType::I64, y)});
       return cast(DType::I64, src, r);
     }
@@ -231,15 +259,24 @@ Value* Emitter::binary(const KInst& in, DType src, Value* x, Value* y) {
     Value* safe = b_.CreateSelect(bad, constant(src, 1, 1), y);
     return b_.CreateSelect(bad, zero, sg ? b_.CreateSRem(x, safe) : b_.CreateURem(x, safe));
   }
-  case Op::Eq: return cmp(P::FCMP_OEQ, P::ICMP_EQ, P::ICMP_EQ);
-  case Op::Ne: return cmp(P::FCMP_UNE, P::ICMP_NE, P::ICMP_NE);
-  case Op::Lt: return cmp(P::FCMP_OLT, P::ICMP_SLT, P::ICMP_ULT);
-  case Op::Le: return cmp(P::FCMP_OLE, P::ICMP_SLE, P::ICMP_ULE);
-  case Op::Gt: return cmp(P::FCMP_OGT, P::ICMP_SGT, P::ICMP_UGT);
-  case Op::Ge: return cmp(P::FCMP_OGE, P::ICMP_SGE, P::ICMP_UGE);
-  case Op::LogicalAnd: return b_.CreateAnd(cast(src, DType::Bool, x), cast(src, DType::Bool, y));
-  case Op::LogicalOr: return b_.CreateOr(cast(src, DType::Bool, x), cast(src, DType::Bool, y));
-  default: break;
+  case Op::Eq:
+    return cmp(P::FCMP_OEQ, P::ICMP_EQ, P::ICMP_EQ);
+  case Op::Ne:
+    return cmp(P::FCMP_UNE, P::ICMP_NE, P::ICMP_NE);
+  case Op::Lt:
+    return cmp(P::FCMP_OLT, P::ICMP_SLT, P::ICMP_ULT);
+  case Op::Le:
+    return cmp(P::FCMP_OLE, P::ICMP_SLE, P::ICMP_ULE);
+  case Op::Gt:
+    return cmp(P::FCMP_OGT, P::ICMP_SGT, P::ICMP_UGT);
+  case Op::Ge:
+    return cmp(P::FCMP_OGE, P::ICMP_SGE, P::ICMP_UGE);
+  case Op::LogicalAnd:
+    return b_.CreateAnd(cast(src, DType::Bool, x), cast(src, DType::Bool, y));
+  case Op::LogicalOr:
+    return b_.CreateOr(cast(src, DType::Bool, x), cast(src, DType::Bool, y));
+  default:
+    break;
   }
   fail("codegen", "no CPU lowering for binary {} on {}", op_name(in.op), dtype_name(src));
 }
@@ -251,20 +288,28 @@ Value* Emitter::reduce_init(const KInst& in) {
   auto lowest = [&]() -> Value* {
     if (is_float(t)) return constant(t, -inf, 0);
     if (!is_signed(t)) return constant(t, 0, 0);
-    return constant(t, 0, t == DType::I32 ? std::numeric_limits<int32_t>::min() : std::numeric_limits<int64_t>::min());
+    return constant(t, 0,
+                    t == DType::I32 ? std::numeric_limits<int32_t>::min()
+                                    : std::numeric_limits<int64_t>::min());
   };
   auto highest = [&]() -> Value* {
     if (is_float(t)) return constant(t, inf, 0);
     if (t == DType::Bool) return constant(t, 1, 1);
     if (t == DType::U8) return constant(t, 255, 255);
-    return constant(t, 0, t == DType::I32 ? std::numeric_limits<int32_t>::max() : std::numeric_limits<int64_t>::max());
+    return constant(t, 0,
+                    t == DType::I32 ? std::numeric_limits<int32_t>::max()
+                                    : std::numeric_limits<int64_t>::max());
   };
   switch (in.op) {
-  case Op::Sum: return constant(t, 0, 0);
-  case Op::Prod: return constant(t, 1, 1);
+  case Op::Sum:
+    return constant(t, 0, 0);
+  case Op::Prod:
+    return constant(t, 1, 1);
   case Op::Max:
-  case Op::ArgMax: return lowest();
-  default: return highest();
+  case Op::ArgMax:
+    return lowest();
+  default:
+    return highest();
   }
 }
 
@@ -273,25 +318,35 @@ Value* Emitter::emit_inst(size_t i) {
   auto v = [&](int s) { return vals_[s]; };
   auto src_t = [&](int s) { return k_.insts[s].dtype; };
   switch (op_category(in.op)) {
-  case OpCategory::Unary: return unary(in, src_t(in.a), v(in.a));
-  case OpCategory::Binary: return binary(in, src_t(in.a), v(in.a), v(in.b));
-  case OpCategory::Ternary: return b_.CreateSelect(v(in.a), v(in.b), v(in.c));
-  case OpCategory::Leaf: return constant(in.dtype, in.value.f, in.value.i);
-  default: break;
+  case OpCategory::Unary:
+    return unary(in, src_t(in.a), v(in.a));
+  case OpCategory::Binary:
+    return binary(in, src_t(in.a), v(in.a), v(in.b));
+  case OpCategory::Ternary:
+    return b_.CreateSelect(v(in.a), v(in.b), v(in.c));
+  case OpCategory::Leaf:
+    return constant(in.dtype, in.value.f, in.value.i);
+  default:
+    break;
   }
   switch (in.op) {
-  case Op::LoopIndex: return loop_idx_.at(in.imm);
-  case Op::Param: return fn_->getArg(k_.args.size() + in.imm);
-  case Op::ReduceIndex: return reduce_idx_.at(in.imm);
+  case Op::LoopIndex:
+    return loop_idx_.at(in.imm);
+  case Op::Param:
+    return fn_->getArg(k_.args.size() + in.imm);
+  case Op::ReduceIndex:
+    return reduce_idx_.at(in.imm);
   case Op::FloorDiv:
-  case Op::Mod: return binary(in, DType::I64, v(in.a), v(in.b));
+  case Op::Mod:
+    return binary(in, DType::I64, v(in.a), v(in.b));
   case Op::Load: {
     llvm::Type* mt = mem_type(in.dtype);
     Value* p = b_.CreateInBoundsGEP(mt, args_[in.imm], {v(in.a)});
     Value* x = b_.CreateAlignedLoad(mt, p, llvm::Align(dtype_size(in.dtype)));
     return in.dtype == DType::Bool ? b_.CreateICmpNE(x, b_.getInt8(0)) : x;
   }
-  default: break;
+  default:
+    break;
   }
   fail("codegen", "unexpected {} in kernel {}", op_name(in.op), k_.name);
 }
@@ -309,8 +364,10 @@ Value* Emitter::accumulate(const KInst& in, Value* acc, Value* x) {
   case Op::Prod:
     r = fp ? b_.CreateFMul(acc, x) : t == DType::Bool ? b_.CreateAnd(acc, x) : b_.CreateMul(acc, x);
     break;
-  case Op::Max: return binary(KInst{Op::Maximum, t}, t, acc, x);
-  default: return binary(KInst{Op::Minimum, t}, t, acc, x);
+  case Op::Max:
+    return binary(KInst{Op::Maximum, t}, t, acc, x);
+  default:
+    return binary(KInst{Op::Minimum, t}, t, acc, x);
   }
   if (fp) llvm::cast<llvm::Instruction>(r)->setFastMathFlags(reassoc);
   return r;
@@ -320,7 +377,8 @@ Value* Emitter::accumulate(const KInst& in, Value* acc, Value* x) {
 // need results of exactly stage `after` (any when after < -1), skipping reductions.
 void Emitter::emit_placed(int loop, int after) {
   for (size_t i = 0; i < k_.insts.size(); ++i)
-    if (place_[i].loop == loop && (after < -1 || place_[i].after == after) && !is_reduce(k_.insts[i].op))
+    if (place_[i].loop == loop && (after < -1 || place_[i].after == after) &&
+        !is_reduce(k_.insts[i].op))
       vals_[i] = emit_inst(i);
 }
 
@@ -349,8 +407,10 @@ std::optional<int64_t> Emitter::stride(int i, Op loop, int64_t axis) const {
   auto sub = [&](int s) { return stride(s, loop, axis); };
   switch (in.op) {
   case Op::LoopIndex:
-  case Op::ReduceIndex: return in.op == loop && in.imm == axis ? 1 : 0;
-  case Op::Const: return 0;
+  case Op::ReduceIndex:
+    return in.op == loop && in.imm == axis ? 1 : 0;
+  case Op::Const:
+    return 0;
   case Op::Add: {
     auto a = sub(in.a), b = sub(in.b);
     if (!a || !b) return std::nullopt;
@@ -379,7 +439,8 @@ bool Emitter::use_tiled_reduction() const {
     if (k_.insts[r].op == Op::ArgMax || k_.insts[r].op == Op::ArgMin) return false;
   for (const KStore& st : k_.stores)
     if (k_.store_placement(st, place_).loop >= 0) return false;
-  int64_t j = static_cast<int64_t>(k_.domain.size()) - 1, rr = static_cast<int64_t>(k_.stages[0].size()) - 1;
+  int64_t j = static_cast<int64_t>(k_.domain.size()) - 1,
+          rr = static_cast<int64_t>(k_.stages[0].size()) - 1;
   bool along_outputs = false;
   for (const KInst& in : k_.insts) {
     if (in.op != Op::Load) continue;
@@ -448,9 +509,11 @@ void Emitter::emit_stage(int stage) {
       next.push_back(b_.CreateOr(a.parts[1], b_.CreateFCmpUNO(x, x)));
     } else if (in.op == Op::ArgMax || in.op == Op::ArgMin) {
       // First index of the max (min); NaN counts as the extreme, like PyTorch.
-      Value* better = binary(KInst{in.op == Op::ArgMax ? Op::Gt : Op::Lt, DType::Bool}, t, x, a.parts[0]);
+      Value* better =
+          binary(KInst{in.op == Op::ArgMax ? Op::Gt : Op::Lt, DType::Bool}, t, x, a.parts[0]);
       if (is_float(t))
-        better = b_.CreateOr(better, b_.CreateAnd(b_.CreateFCmpUNO(x, x), b_.CreateFCmpORD(a.parts[0], a.parts[0])));
+        better = b_.CreateOr(
+            better, b_.CreateAnd(b_.CreateFCmpUNO(x, x), b_.CreateFCmpORD(a.parts[0], a.parts[0])));
       next.push_back(b_.CreateSelect(better, x, a.parts[0]));
       next.push_back(b_.CreateSelect(better, vals_[in.b], a.parts[1]));
     } else {
@@ -490,7 +553,8 @@ void Emitter::emit_tiled_reduction(Value* lo, Value* hi) {
   };
   size_t last = k_.domain.size() - 1;
   auto* j0 = open_loop(lo, hi, "j0", tile);
-  Value* count = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, b_.getInt64(tile), b_.CreateSub(hi, j0));
+  Value* count =
+      b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, b_.getInt64(tile), b_.CreateSub(hi, j0));
   auto* jj = open_loop(b_.getInt64(0), count, "jj");
   for (auto& [r, a] : accs) b_.CreateStore(reduce_init(k_.insts[r]), slot(a, jj));
   close_loop(jj);
@@ -506,7 +570,9 @@ void Emitter::emit_tiled_reduction(Value* lo, Value* hi) {
   emit_placed(0, -2);
   for (auto& [r, a] : accs) {
     Value* p = slot(a, jj);
-    b_.CreateStore(accumulate(k_.insts[r], b_.CreateLoad(reg_type(k_.insts[r].dtype), p), vals_[k_.insts[r].a]), p);
+    b_.CreateStore(accumulate(k_.insts[r], b_.CreateLoad(reg_type(k_.insts[r].dtype), p),
+                              vals_[k_.insts[r].a]),
+                   p);
   }
   close_loop(jj);
   for (int d = static_cast<int>(rloops.size()) - 1; d >= 0; --d) close_loop(rloops[d]);
@@ -537,13 +603,15 @@ void Emitter::emit_body(llvm::Function* f) {
   std::vector<llvm::PHINode*> outer;
   size_t looped = tiled ? dims.size() - 1 : dims.size(); // the tiled path owns the last loop
   for (size_t d = 0; d < looped; ++d) {
-    auto* iv = d == 0 ? open_loop(begin, end, "i0") : open_loop(b_.getInt64(0), b_.getInt64(dims[d]), "i");
+    auto* iv =
+        d == 0 ? open_loop(begin, end, "i0") : open_loop(b_.getInt64(0), b_.getInt64(dims[d]), "i");
     outer.push_back(iv);
     loop_idx_[d] = iv;
   }
   if (tiled) {
     bool parallel_is_last = dims.size() == 1;
-    emit_tiled_reduction(parallel_is_last ? begin : b_.getInt64(0), parallel_is_last ? end : b_.getInt64(dims.back()));
+    emit_tiled_reduction(parallel_is_last ? begin : b_.getInt64(0),
+                         parallel_is_last ? end : b_.getInt64(dims.back()));
   } else {
     // Stages run in order; what needs stage s's results is computed right after it.
     emit_placed(-1, -1);
@@ -561,18 +629,25 @@ void Emitter::emit_body(llvm::Function* f) {
 
 llvm::Type* scalar_type(llvm::LLVMContext& ctx, DType t) {
   switch (t) {
-  case DType::Bool: return llvm::Type::getInt1Ty(ctx);
-  case DType::U8: return llvm::Type::getInt8Ty(ctx);
-  case DType::I32: return llvm::Type::getInt32Ty(ctx);
-  case DType::I64: return llvm::Type::getInt64Ty(ctx);
-  case DType::F32: return llvm::Type::getFloatTy(ctx);
-  case DType::F64: break;
+  case DType::Bool:
+    return llvm::Type::getInt1Ty(ctx);
+  case DType::U8:
+    return llvm::Type::getInt8Ty(ctx);
+  case DType::I32:
+    return llvm::Type::getInt32Ty(ctx);
+  case DType::I64:
+    return llvm::Type::getInt64Ty(ctx);
+  case DType::F32:
+    return llvm::Type::getFloatTy(ctx);
+  case DType::F64:
+    break;
   }
   return llvm::Type::getDoubleTy(ctx);
 }
 
-std::unique_ptr<llvm::Module> emit_llvm(const Kernel& k, llvm::LLVMContext& ctx, const std::string& cpu,
-                                        const std::string& features, bool has_avx512) {
+std::unique_ptr<llvm::Module> emit_llvm(const Kernel& k, llvm::LLVMContext& ctx,
+                                        const std::string& cpu, const std::string& features,
+                                        bool has_avx512) {
   auto m = std::make_unique<llvm::Module>(k.name, ctx);
   auto* i64 = llvm::Type::getInt64Ty(ctx);
   auto* ptr = llvm::PointerType::getUnqual(ctx);
@@ -581,7 +656,8 @@ std::unique_ptr<llvm::Module> emit_llvm(const Kernel& k, llvm::LLVMContext& ctx,
   params.push_back(i64);
   params.push_back(i64);
   auto* body_ty = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), params, false);
-  auto* body = llvm::Function::Create(body_ty, llvm::Function::InternalLinkage, k.name + ".body", *m);
+  auto* body =
+      llvm::Function::Create(body_ty, llvm::Function::InternalLinkage, k.name + ".body", *m);
   auto* entry_ty = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr, i64, i64}, false);
   auto* entry = llvm::Function::Create(entry_ty, llvm::Function::ExternalLinkage, k.name, *m);
   for (llvm::Function* f : {body, entry}) {

@@ -9,7 +9,8 @@
 namespace kiln::cpu {
 
 // Builds `void <k.name>(ptr args, i64 begin, i64 end)` and its always-inlined noalias body.
-std::unique_ptr<llvm::Module> emit_llvm(const Kernel& k, llvm::LLVMContext& ctx, const std::string& cpu,
-                                        const std::string& features, bool has_avx512);
+std::unique_ptr<llvm::Module> emit_llvm(const Kernel& k, llvm::LLVMContext& ctx,
+                                        const std::string& cpu, const std::string& features,
+                                        bool has_avx512);
 
 } // namespace kiln::cpu

@@ -14,7 +14,8 @@ Value* f(llvm::IRBuilder<>& b, double v) { return llvm::ConstantFP::get(b.getFlo
 Value* horner(llvm::IRBuilder<>& b, Value* x, std::initializer_list<double> c) {
   Value* acc = nullptr;
   for (double k : c)
-    acc = acc ? b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {b.getFloatTy()}, {acc, x, f(b, k)}) : f(b, k);
+    acc = acc ? b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {b.getFloatTy()}, {acc, x, f(b, k)})
+              : f(b, k);
   return acc;
 }
 
@@ -26,17 +27,20 @@ Value* emit_exp_f32(llvm::IRBuilder<>& b, Value* x) {
   Value* xc = b.CreateSelect(b.CreateFCmpOGT(x, f(b, hi)), f(b, hi), x);
   xc = b.CreateSelect(b.CreateFCmpOLT(xc, f(b, lo)), f(b, lo), xc);
   // x = n*ln2 + r, |r| <= ln2/2, ln2 split in two for an exact product n*C1.
-  Value* n = b.CreateUnaryIntrinsic(llvm::Intrinsic::rint, b.CreateFMul(xc, f(b, 1.44269504088896341)));
+  Value* n =
+      b.CreateUnaryIntrinsic(llvm::Intrinsic::rint, b.CreateFMul(xc, f(b, 1.44269504088896341)));
   Value* r = b.CreateFSub(xc, b.CreateFMul(n, f(b, 0.693359375)));
   r = b.CreateFSub(r, b.CreateFMul(n, f(b, -2.12194440e-4)));
-  Value* p = horner(b, r, {1.9875691500E-4, 1.3981999507E-3, 8.3334519073E-3, 4.1665795894E-2, 1.6666665459E-1,
-                           5.0000001201E-1});
+  Value* p = horner(b, r,
+                    {1.9875691500E-4, 1.3981999507E-3, 8.3334519073E-3, 4.1665795894E-2,
+                     1.6666665459E-1, 5.0000001201E-1});
   Value* y = b.CreateFAdd(b.CreateFAdd(b.CreateFMul(p, b.CreateFMul(r, r)), r), f(b, 1.0));
   // 2^n as 2 * 2^(n-1): n reaches 128 near the top of the range.
   Value* k = b.CreateAdd(b.CreateFPToSI(n, b.getInt32Ty()), b.getInt32(126));
   Value* scale = b.CreateBitCast(b.CreateShl(k, 23), b.getFloatTy());
   Value* res = b.CreateFMul(b.CreateFMul(y, scale), f(b, 2.0));
-  res = b.CreateSelect(b.CreateFCmpOGT(x, f(b, hi)), f(b, std::numeric_limits<double>::infinity()), res);
+  res = b.CreateSelect(b.CreateFCmpOGT(x, f(b, hi)), f(b, std::numeric_limits<double>::infinity()),
+                       res);
   return b.CreateSelect(b.CreateFCmpOLT(x, f(b, lo)), f(b, 0.0), res);
 }
 
@@ -48,15 +52,18 @@ Value* emit_log_f32(llvm::IRBuilder<>& b, Value* x) {
   Value* e = b.CreateSub(b.CreateLShr(bits, 23), b.getInt32(126));
   e = b.CreateSub(e, b.CreateSelect(tiny, b.getInt32(23), b.getInt32(0)));
   // Mantissa m in [0.5, 1).
-  Value* m = b.CreateBitCast(b.CreateOr(b.CreateAnd(bits, b.getInt32(0x007fffff)), b.getInt32(0x3f000000)),
-                             b.getFloatTy());
+  Value* m =
+      b.CreateBitCast(b.CreateOr(b.CreateAnd(bits, b.getInt32(0x007fffff)), b.getInt32(0x3f000000)),
+                      b.getFloatTy());
   Value* small = b.CreateFCmpOLT(m, f(b, 0.707106781186547524));
   e = b.CreateSub(e, b.CreateZExt(small, b.getInt32Ty()));
-  Value* t = b.CreateSelect(small, b.CreateFSub(b.CreateFAdd(m, m), f(b, 1.0)), b.CreateFSub(m, f(b, 1.0)));
+  Value* t = b.CreateSelect(small, b.CreateFSub(b.CreateFAdd(m, m), f(b, 1.0)),
+                            b.CreateFSub(m, f(b, 1.0)));
   Value* z = b.CreateFMul(t, t);
-  Value* y = horner(b, t,
-                    {7.0376836292E-2, -1.1514610310E-1, 1.1676998740E-1, -1.2420140846E-1, 1.4249322787E-1,
-                     -1.6668057665E-1, 2.0000714765E-1, -2.4999993993E-1, 3.3333331174E-1});
+  Value* y =
+      horner(b, t,
+             {7.0376836292E-2, -1.1514610310E-1, 1.1676998740E-1, -1.2420140846E-1, 1.4249322787E-1,
+              -1.6668057665E-1, 2.0000714765E-1, -2.4999993993E-1, 3.3333331174E-1});
   y = b.CreateFMul(y, b.CreateFMul(t, z));
   Value* fe = b.CreateSIToFP(e, b.getFloatTy());
   y = b.CreateFAdd(y, b.CreateFMul(fe, f(b, -2.12194440e-4)));
@@ -66,14 +73,17 @@ Value* emit_log_f32(llvm::IRBuilder<>& b, Value* x) {
   double inf = std::numeric_limits<double>::infinity();
   res = b.CreateSelect(b.CreateFCmpOEQ(x, f(b, inf)), f(b, inf), res);
   res = b.CreateSelect(b.CreateFCmpOEQ(x, f(b, 0.0)), f(b, -inf), res);
-  return b.CreateSelect(b.CreateFCmpULT(x, f(b, 0.0)), f(b, std::numeric_limits<double>::quiet_NaN()), res);
+  return b.CreateSelect(b.CreateFCmpULT(x, f(b, 0.0)),
+                        f(b, std::numeric_limits<double>::quiet_NaN()), res);
 }
 
 Value* emit_tanh_f32(llvm::IRBuilder<>& b, Value* x) {
   Value* ax = b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x);
   // Small |x|: odd polynomial (no cancellation); else 1 - 2 / (e^(2|x|) + 1) with x's sign.
   Value* z = b.CreateFMul(x, x);
-  Value* p = horner(b, z, {-5.70498872745E-3, 2.06390887954E-2, -5.37397155531E-2, 1.33314422036E-1, -3.33332819422E-1});
+  Value* p = horner(b, z,
+                    {-5.70498872745E-3, 2.06390887954E-2, -5.37397155531E-2, 1.33314422036E-1,
+                     -3.33332819422E-1});
   Value* small = b.CreateFAdd(b.CreateFMul(b.CreateFMul(p, z), x), x);
   Value* e = emit_exp_f32(b, b.CreateFMul(ax, f(b, 2.0)));
   Value* big = b.CreateFSub(f(b, 1.0), b.CreateFDiv(f(b, 2.0), b.CreateFAdd(e, f(b, 1.0))));

@@ -24,7 +24,8 @@ void manual_seed(uint64_t seed);
 
 // Copies host data. The dtype follows T unless given.
 template <typename T>
-Tensor tensor(const std::vector<T>& values, std::optional<Shape> shape = {}, Loc loc = Loc::current());
+Tensor tensor(const std::vector<T>& values, std::optional<Shape> shape = {},
+              Loc loc = Loc::current());
 template <typename T> Tensor tensor(std::initializer_list<T> values, Loc loc = Loc::current()) {
   return tensor(std::vector<T>(values), std::nullopt, loc);
 }
@@ -36,12 +37,16 @@ Tensor scalar_tensor(double value, DType dtype = DType::F32, Loc loc = Loc::curr
 Tensor full(Shape shape, double value, DType dtype = DType::F32, Loc loc = Loc::current());
 Tensor zeros(Shape shape, DType dtype = DType::F32, Loc loc = Loc::current());
 Tensor ones(Shape shape, DType dtype = DType::F32, Loc loc = Loc::current());
-Tensor arange(double start, double end, double step = 1, DType dtype = DType::F32, Loc loc = Loc::current());
-Tensor eye(int64_t n, std::optional<int64_t> m = {}, DType dtype = DType::F32, Loc loc = Loc::current());
+Tensor arange(double start, double end, double step = 1, DType dtype = DType::F32,
+              Loc loc = Loc::current());
+Tensor eye(int64_t n, std::optional<int64_t> m = {}, DType dtype = DType::F32,
+           Loc loc = Loc::current());
 
-Tensor rand(Shape shape, DType dtype = DType::F32, Generator* gen = nullptr, Loc loc = Loc::current());
-Tensor randn(Shape shape, DType dtype = DType::F32, Generator* gen = nullptr, Loc loc = Loc::current());
-Tensor randint(int64_t low, int64_t high, Shape shape, DType dtype = DType::I64, Generator* gen = nullptr,
-               Loc loc = Loc::current());
+Tensor rand(Shape shape, DType dtype = DType::F32, Generator* gen = nullptr,
+            Loc loc = Loc::current());
+Tensor randn(Shape shape, DType dtype = DType::F32, Generator* gen = nullptr,
+             Loc loc = Loc::current());
+Tensor randint(int64_t low, int64_t high, Shape shape, DType dtype = DType::I64,
+               Generator* gen = nullptr, Loc loc = Loc::current());
 
 } // namespace kiln

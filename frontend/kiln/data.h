@@ -23,7 +23,8 @@ Tensor read_idx(const std::string& path);
 
 class DataLoader {
 public:
-  DataLoader(Dataset data, int64_t batch_size, bool shuffle = true, uint64_t seed = 0, bool drop_last = false);
+  DataLoader(Dataset data, int64_t batch_size, bool shuffle = true, uint64_t seed = 0,
+             bool drop_last = false);
   int64_t batches() const;
   // Starts an epoch: reshuffles (seeded, different every epoch) when shuffling.
   void reset();

@@ -70,8 +70,8 @@ public:
   // forward, backward and optimizer update of a step compile as one program.
   bool requires_grad() const { return defined() && node()->requires_grad; }
   Tensor& requires_grad_(bool on = true, Loc loc = Loc::current()); // on leaves (realized tensors)
-  Tensor grad() const;   // the accumulated gradient; undefined before a backward() reached it
-  void zero_grad();      // forgets the accumulated gradient
+  Tensor grad() const; // the accumulated gradient; undefined before a backward() reached it
+  void zero_grad();    // forgets the accumulated gradient
   // Gradients of this tensor (a scalar, or given grad_output of its shape) w.r.t. every leaf
   // that requires grad, added to their grad().
   void backward(const Tensor& grad_output = Tensor(), Loc loc = Loc::current()) const;
@@ -113,12 +113,16 @@ public:
   Tensor min(std::vector<int64_t> axes = {}, bool keepdim = false, Loc loc = Loc::current()) const;
   Tensor prod(std::vector<int64_t> axes = {}, bool keepdim = false, Loc loc = Loc::current()) const;
   // No axis = index into the flattened tensor.
-  Tensor argmax(std::optional<int64_t> axis = {}, bool keepdim = false, Loc loc = Loc::current()) const;
-  Tensor argmin(std::optional<int64_t> axis = {}, bool keepdim = false, Loc loc = Loc::current()) const;
+  Tensor argmax(std::optional<int64_t> axis = {}, bool keepdim = false,
+                Loc loc = Loc::current()) const;
+  Tensor argmin(std::optional<int64_t> axis = {}, bool keepdim = false,
+                Loc loc = Loc::current()) const;
 
   // Views: lazy index arithmetic, never copies.
   Tensor reshape(Shape shape, Loc loc = Loc::current()) const; // one -1 allowed
-  Tensor view(Shape shape, Loc loc = Loc::current()) const { return reshape(std::move(shape), loc); }
+  Tensor view(Shape shape, Loc loc = Loc::current()) const {
+    return reshape(std::move(shape), loc);
+  }
   Tensor permute(std::vector<int64_t> dims, Loc loc = Loc::current()) const;
   Tensor transpose(int64_t a, int64_t b, Loc loc = Loc::current()) const;
   Tensor expand(Shape shape, Loc loc = Loc::current()) const; // -1 keeps a dim
@@ -126,8 +130,8 @@ public:
   Tensor unsqueeze(int64_t axis, Loc loc = Loc::current()) const;
   Tensor flatten(int64_t start = 0, int64_t end = -1, Loc loc = Loc::current()) const;
   // NumPy slicing along one axis: start/end may be negative or omitted, step may be negative.
-  Tensor slice(int64_t axis, std::optional<int64_t> start, std::optional<int64_t> end, int64_t step = 1,
-               Loc loc = Loc::current()) const;
+  Tensor slice(int64_t axis, std::optional<int64_t> start, std::optional<int64_t> end,
+               int64_t step = 1, Loc loc = Loc::current()) const;
   // Realized tensors are always contiguous; views stay lazy. Returns the same values.
   Tensor contiguous(Loc loc = Loc::current()) const { return *this; }
   Tensor matmul(const Tensor& other, Loc loc = Loc::current()) const;
@@ -164,10 +168,11 @@ struct Operand {
   Loc loc;
   Operand(const Tensor& t, Loc l = Loc::current()) : tensor(t), loc(l) {}
   template <typename T>
-    requires std::is_arithmetic_v<T>
-  Operand(T v, Loc l = Loc::current())
-      : number(static_cast<double>(v)),
-        category(std::is_same_v<T, bool> ? 0 : std::is_integral_v<T> ? 1 : 2), loc(l) {}
+  requires std::is_arithmetic_v<T> Operand(T v, Loc l = Loc::current())
+      : number(static_cast<double>(v)), category(std::is_same_v<T, bool> ? 0
+                                                 : std::is_integral_v<T> ? 1
+                                                                         : 2),
+        loc(l) {}
   bool is_tensor() const { return category < 0; }
 };
 
@@ -189,7 +194,8 @@ Tensor ge(const Operand& a, const Operand& b);
 Tensor logical_and(const Operand& a, const Operand& b);
 Tensor logical_or(const Operand& a, const Operand& b);
 Tensor where(const Operand& cond, const Operand& a, const Operand& b);
-Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi, Loc loc = Loc::current());
+Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi,
+             Loc loc = Loc::current());
 
 inline Tensor operator+(const Operand& a, const Operand& b) { return add(a, b); }
 inline Tensor operator-(const Operand& a, const Operand& b) { return sub(a, b); }
@@ -211,7 +217,8 @@ Tensor operator!(const Operand& a);
 Tensor cat(const std::vector<Tensor>& tensors, int64_t axis = 0, Loc loc = Loc::current());
 Tensor stack(const std::vector<Tensor>& tensors, int64_t axis = 0, Loc loc = Loc::current());
 // pads: (before, after) pairs starting from the LAST axis, like torch.nn.functional.pad.
-Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, double value = 0, Loc loc = Loc::current());
+Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, double value = 0,
+           Loc loc = Loc::current());
 Tensor matmul(const Tensor& a, const Tensor& b, Loc loc = Loc::current());
 
 // Realizes several roots as one program.

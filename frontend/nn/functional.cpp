@@ -11,9 +11,12 @@ namespace {
 
 Tensor reduce(const Tensor& per_item, Reduction r, Loc loc) {
   switch (r) {
-  case Reduction::Mean: return per_item.mean({}, false, loc);
-  case Reduction::Sum: return per_item.sum({}, false, loc);
-  default: return per_item;
+  case Reduction::Mean:
+    return per_item.mean({}, false, loc);
+  case Reduction::Sum:
+    return per_item.sum({}, false, loc);
+  default:
+    return per_item;
   }
 }
 
@@ -24,8 +27,8 @@ void check_targets(const char* op, const Tensor& scores, const Tensor& target, L
     fail_at(loc, op, "input {} must be floating point [N, C]", describe(scores));
   if (target.dim() != 1 || target.shape()[0] != scores.shape()[0] || is_float(target.dtype()) ||
       target.dtype() == DType::Bool)
-    fail_at(loc, op, "target {} must hold N = {} class indices (integers) for input {}", describe(target),
-            scores.shape()[0], describe(scores));
+    fail_at(loc, op, "target {} must hold N = {} class indices (integers) for input {}",
+            describe(target), scores.shape()[0], describe(scores));
 }
 
 } // namespace
@@ -58,23 +61,26 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator* gen, Loc loc
   trace::LabelScope label("dropout");
   // The mask is drawn on the host from the seeded generator: a new input each step, same program.
   Tensor keep = lt(Operand(rand(x.shape(), DType::F32, gen, loc), loc), Operand(1 - p, loc));
-  return mul(Operand(where(Operand(keep, loc), Operand(x, loc), Operand(0, loc)), loc), Operand(1 / (1 - p), loc));
+  return mul(Operand(where(Operand(keep, loc), Operand(x, loc), Operand(0, loc)), loc),
+             Operand(1 / (1 - p), loc));
 }
 
-Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias, double eps,
-                  Loc loc) {
+Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight,
+                  const Tensor& bias, double eps, Loc loc) {
   trace::LabelScope label("layer_norm");
   trace::require(x, "layer_norm", loc);
   int64_t k = static_cast<int64_t>(normalized_shape.size());
-  if (k > x.dim() || !std::equal(normalized_shape.begin(), normalized_shape.end(), x.shape().end() - k))
-    fail_at(loc, "layer_norm", "normalized shape {} is not the trailing shape of {}", shape_str(normalized_shape),
-            describe(x));
+  if (k > x.dim() ||
+      !std::equal(normalized_shape.begin(), normalized_shape.end(), x.shape().end() - k))
+    fail_at(loc, "layer_norm", "normalized shape {} is not the trailing shape of {}",
+            shape_str(normalized_shape), describe(x));
   std::vector<int64_t> axes;
   for (int64_t d = x.dim() - k; d < x.dim(); ++d) axes.push_back(d);
   Tensor mu = x.mean(axes, true, loc);
   Tensor d = sub(Operand(x, loc), Operand(mu, loc));
   Tensor var = mul(Operand(d, loc), Operand(d, loc)).mean(axes, true, loc);
-  Tensor y = mul(Operand(d, loc), Operand(add(Operand(var, loc), Operand(eps, loc)).rsqrt(loc), loc));
+  Tensor y =
+      mul(Operand(d, loc), Operand(add(Operand(var, loc), Operand(eps, loc)).rsqrt(loc), loc));
   if (weight.defined()) y = mul(Operand(y, loc), Operand(weight, loc));
   if (bias.defined()) y = add(Operand(y, loc), Operand(bias, loc));
   return y;
@@ -89,7 +95,8 @@ Tensor one_hot(const Tensor& indices, int64_t classes, DType dtype, Loc loc) {
 Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction r, Loc loc) {
   check_targets("nll_loss", log_probs, target, loc);
   trace::LabelScope label("nll_loss");
-  Tensor picked = mul(Operand(log_probs, loc), Operand(one_hot(target, log_probs.shape()[1], log_probs.dtype(), loc), loc));
+  Tensor picked = mul(Operand(log_probs, loc),
+                      Operand(one_hot(target, log_probs.shape()[1], log_probs.dtype(), loc), loc));
   return reduce(picked.sum({1}, false, loc).neg(loc), r, loc);
 }
 
@@ -103,22 +110,26 @@ Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction r, Loc loc)
   trace::require(input, "mse_loss", loc);
   trace::require(target, "mse_loss", loc);
   if (input.shape() != target.shape())
-    fail_at(loc, "mse_loss", "input {} and target {} differ in shape", describe(input), describe(target));
+    fail_at(loc, "mse_loss", "input {} and target {} differ in shape", describe(input),
+            describe(target));
   trace::LabelScope label("mse_loss");
   Tensor d = sub(Operand(input, loc), Operand(target, loc));
   return reduce(mul(Operand(d, loc), Operand(d, loc)), r, loc);
 }
 
-Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target, Reduction r, Loc loc) {
+Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target, Reduction r,
+                                        Loc loc) {
   trace::require(logits, "binary_cross_entropy_with_logits", loc);
   trace::require(target, "binary_cross_entropy_with_logits", loc);
   if (logits.shape() != target.shape())
-    fail_at(loc, "binary_cross_entropy_with_logits", "logits {} and target {} differ in shape", describe(logits),
-            describe(target));
+    fail_at(loc, "binary_cross_entropy_with_logits", "logits {} and target {} differ in shape",
+            describe(logits), describe(target));
   trace::LabelScope label("binary_cross_entropy_with_logits");
   // max(x, 0) - x * t + log(1 + e^-|x|): stable for large |x|.
   Tensor x = logits;
-  Tensor loss = add(Operand(sub(Operand(x.relu(loc), loc), Operand(mul(Operand(x, loc), Operand(target, loc)), loc)), loc),
+  Tensor loss = add(Operand(sub(Operand(x.relu(loc), loc),
+                                Operand(mul(Operand(x, loc), Operand(target, loc)), loc)),
+                            loc),
                     Operand(x.abs(loc).neg(loc).exp(loc).log1p(loc), loc));
   return reduce(loss, r, loc);
 }

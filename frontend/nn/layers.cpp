@@ -8,11 +8,13 @@ namespace kiln::nn {
 
 Linear::Linear(int64_t in_features, int64_t out_features, bool with_bias, Generator* gen) {
   if (in_features <= 0 || out_features <= 0)
-    throw Error("[Linear] features must be positive, got in " + std::to_string(in_features) + ", out " +
-                std::to_string(out_features));
+    throw Error("[Linear] features must be positive, got in " + std::to_string(in_features) +
+                ", out " + std::to_string(out_features));
   double bound = 1.0 / std::sqrt(static_cast<double>(in_features));
-  weight = register_parameter("weight", init::uniform({out_features, in_features}, -bound, bound, gen));
-  if (with_bias) bias = register_parameter("bias", init::uniform({out_features}, -bound, bound, gen));
+  weight =
+      register_parameter("weight", init::uniform({out_features, in_features}, -bound, bound, gen));
+  if (with_bias)
+    bias = register_parameter("bias", init::uniform({out_features}, -bound, bound, gen));
 }
 
 Tensor Linear::forward(const Tensor& x) { return functional::linear(x, weight, bias); }
@@ -21,7 +23,9 @@ Sequential::Sequential(std::initializer_list<std::shared_ptr<Module>> modules) {
   for (auto& m : modules) push_back(m);
 }
 
-void Sequential::push_back(std::shared_ptr<Module> m) { register_module(std::to_string(size()), std::move(m)); }
+void Sequential::push_back(std::shared_ptr<Module> m) {
+  register_module(std::to_string(size()), std::move(m));
+}
 
 Tensor Sequential::forward(const Tensor& x) {
   Tensor y = x;

@@ -6,8 +6,8 @@
 namespace kiln::nn {
 namespace {
 
-void collect(const Module& m, const std::string& prefix, bool recurse, bool params, NamedTensors& out,
-             const NamedTensors& own) {
+void collect(const Module& m, const std::string& prefix, bool recurse, bool params,
+             NamedTensors& out, const NamedTensors& own) {
   for (auto& [name, t] : own) out.emplace_back(prefix + name, t);
   if (!recurse) return;
   for (auto& [name, child] : m.children()) {
@@ -43,7 +43,8 @@ void Module::train(bool on) {
 
 void Module::to(const std::string& device) {
   if (device != "cpu")
-    throw Error("[Module::to] device \"" + device + "\" is not available in this build (expected \"cpu\")");
+    throw Error("[Module::to] device \"" + device +
+                "\" is not available in this build (expected \"cpu\")");
 }
 
 void Module::zero_grad() {

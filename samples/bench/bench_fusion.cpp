@@ -33,8 +33,8 @@ Tensor layernorm(const Tensor& x, const Tensor& w, const Tensor& b, double eps) 
 
 struct Workload {
   std::string id, what;
-  double amount;    // minimum bytes moved, or flops
-  bool compute;     // GFLOP/s against sgemm, else GB/s against bandwidth
+  double amount;                // minimum bytes moved, or flops
+  bool compute;                 // GFLOP/s against sgemm, else GB/s against bandwidth
   std::function<Tensor()> step; // traces one step; the caller realizes it
 };
 
@@ -51,14 +51,21 @@ Options parse(int argc, char** argv) {
       if (i + 1 >= argc) throw std::runtime_error("missing value after " + a);
       return argv[++i];
     };
-    if (a == "--reps") o.reps = std::max(1, std::stoi(value()));
-    else if (a == "--threads") o.threads = std::stoi(value());
-    else if (a == "--only") o.only = value();
-    else if (a == "--json") o.json = value();
-    else if (a == "--csv") o.csv = value();
-    else if (a == "--svg") o.svg = value();
+    if (a == "--reps")
+      o.reps = std::max(1, std::stoi(value()));
+    else if (a == "--threads")
+      o.threads = std::stoi(value());
+    else if (a == "--only")
+      o.only = value();
+    else if (a == "--json")
+      o.json = value();
+    else if (a == "--csv")
+      o.csv = value();
+    else if (a == "--svg")
+      o.svg = value();
     else {
-      fmt::print("usage: bench_fusion [--reps N] [--threads N] [--only W1,W2,...] [--json FILE] [--csv FILE] "
+      fmt::print("usage: bench_fusion [--reps N] [--threads N] [--only W1,W2,...] [--json FILE] "
+                 "[--csv FILE] "
                  "[--svg FILE]\n");
       std::exit(a == "--help" || a == "-h" ? 0 : 2);
     }
@@ -122,14 +129,19 @@ int main(int argc, char** argv) {
   Tensor x2 = kiln::randn({rows, cols}), w3 = kiln::randn({cols}), b3 = kiln::randn({cols});
   Tensor m1a = kiln::randn({1024, 1024}), m1b = kiln::randn({1024, 1024});
   Tensor m2a = kiln::randn({2048, 2048}), m2b = kiln::randn({2048, 2048});
-  Tensor q = kiln::randn({8, 8, 256, 64}), k = kiln::randn({8, 8, 256, 64}), v = kiln::randn({8, 8, 256, 64});
+  Tensor q = kiln::randn({8, 8, 256, 64}), k = kiln::randn({8, 8, 256, 64}),
+         v = kiln::randn({8, 8, 256, 64});
   const double f4 = 4.0;
   std::vector<Workload> loads = {
-      {"W1", "gelu_tanh(x*a+b) [16M]", 4 * n1 * f4, false, [&] { return (x1 * a1 + b1).gelu("tanh"); }},
+      {"W1", "gelu_tanh(x*a+b) [16M]", 4 * n1 * f4, false,
+       [&] { return (x1 * a1 + b1).gelu("tanh"); }},
       {"W2", "softmax [8192,1024]", 2 * rows * cols * f4, false, [&] { return softmax(x2); }},
-      {"W3", "layernorm [8192,1024]", 2 * rows * cols * f4, false, [&] { return layernorm(x2, w3, b3, 1e-5); }},
-      {"W5-1024", "matmul 1024^3", 2.0 * 1024 * 1024 * 1024, true, [&] { return kiln::matmul(m1a, m1b); }},
-      {"W5-2048", "matmul 2048^3", 2.0 * 2048 * 2048 * 2048, true, [&] { return kiln::matmul(m2a, m2b); }},
+      {"W3", "layernorm [8192,1024]", 2 * rows * cols * f4, false,
+       [&] { return layernorm(x2, w3, b3, 1e-5); }},
+      {"W5-1024", "matmul 1024^3", 2.0 * 1024 * 1024 * 1024, true,
+       [&] { return kiln::matmul(m1a, m1b); }},
+      {"W5-2048", "matmul 2048^3", 2.0 * 2048 * 2048 * 2048, true,
+       [&] { return kiln::matmul(m2a, m2b); }},
       {"W6", "attention [8,8,256,64]", 2.0 * 2 * 64 * 256 * 256 * 64, true,
        [&] { return kiln::matmul(softmax(kiln::matmul(q, k.transpose(-1, -2)) / 8.0), v); }},
   };
@@ -143,7 +155,8 @@ int main(int argc, char** argv) {
 
   std::vector<bench::Row> results;
   for (auto& w : loads) {
-    if (!opt.only.empty() && ("," + opt.only + ",").find("," + w.id + ",") == std::string::npos) continue;
+    if (!opt.only.empty() && ("," + opt.only + ",").find("," + w.id + ",") == std::string::npos)
+      continue;
     auto r = measure(w, lim, opt.reps);
     results.insert(results.end(), r.begin(), r.end());
   }

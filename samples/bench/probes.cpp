@@ -41,7 +41,8 @@ double copy_gbs(int reps) {
 double triad_gbs(int reps) {
   struct Ctx {
     std::vector<float> a, b, c;
-  } c{std::vector<float>(kFloats, 0.0f), std::vector<float>(kFloats, 1.0f), std::vector<float>(kFloats, 2.0f)};
+  } c{std::vector<float>(kFloats, 0.0f), std::vector<float>(kFloats, 1.0f),
+      std::vector<float>(kFloats, 2.0f)};
   auto run = [](void* p) {
     auto* c = static_cast<Ctx*>(p);
     kiln::parallel_for(static_cast<int64_t>(kFloats), 1 << 16, [&](int64_t b, int64_t e) {
@@ -63,8 +64,8 @@ double sgemm_gflops(int n, int reps) {
       std::vector<float>(size_t(n) * n)};
   auto run = [](void* p) {
     auto* c = static_cast<Ctx*>(p);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->n, c->n, c->n, 1.0f, c->a.data(), c->n, c->b.data(),
-                c->n, 0.0f, c->c.data(), c->n);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->n, c->n, c->n, 1.0f, c->a.data(),
+                c->n, c->b.data(), c->n, 0.0f, c->c.data(), c->n);
   };
   return 2.0 * n * n * double(n) / median_seconds(run, &c, reps) / 1e9;
 }

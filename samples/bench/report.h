@@ -6,15 +6,15 @@
 namespace bench {
 
 struct Row {
-  std::string id, what, mode;  // mode: "fused" / "unfused"
-  double ms = 0;               // median per iteration
-  double kernels = 0;          // launched per iteration
-  double compile_cold_ms = 0;  // first trace: passes + codegen (0 on a disk-cache hit)
-  double compile_warm_ms = 0;  // second trace of the same step (program cache: 0)
-  double achieved = 0;         // GB/s or GFLOP/s
-  std::string unit;            // "GB/s" or "GFLOP/s"
-  double limit = 0;            // the physical limit measured in this run, same unit
-  double speedup = 0;          // unfused ms / fused ms (fused rows)
+  std::string id, what, mode; // mode: "fused" / "unfused"
+  double ms = 0;              // median per iteration
+  double kernels = 0;         // launched per iteration
+  double compile_cold_ms = 0; // first trace: passes + codegen (0 on a disk-cache hit)
+  double compile_warm_ms = 0; // second trace of the same step (program cache: 0)
+  double achieved = 0;        // GB/s or GFLOP/s
+  std::string unit;           // "GB/s" or "GFLOP/s"
+  double limit = 0;           // the physical limit measured in this run, same unit
+  double speedup = 0;         // unfused ms / fused ms (fused rows)
 };
 
 struct Limits {

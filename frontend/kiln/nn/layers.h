@@ -42,7 +42,8 @@ struct Sigmoid : Lambda {
   Sigmoid() : Lambda([](const Tensor& x) { return x.sigmoid(); }) {}
 };
 struct Softmax : Lambda {
-  explicit Softmax(int64_t axis = -1) : Lambda([axis](const Tensor& x) { return functional::softmax(x, axis); }) {}
+  explicit Softmax(int64_t axis = -1)
+      : Lambda([axis](const Tensor& x) { return functional::softmax(x, axis); }) {}
 };
 struct Flatten : Lambda {
   explicit Flatten(int64_t start = 1, int64_t end = -1)
