@@ -45,9 +45,12 @@ std::vector<FusionGroup> fusion_groups(const Schedule& s) {
 
 std::vector<std::string> group_origins(const FusionGroup& g) {
   std::vector<std::string> out;
+  bool computes =
+      std::any_of(g.nodes.begin(), g.nodes.end(), [](Node* n) { return is_compute(n->op); });
   for (Node* n : g.nodes) {
-    // Literals and views come from the same lines as the ops that use them: list compute nodes.
-    if (!is_compute(n->op)) continue;
+    // Literals and views come from the same lines as the ops that use them: list compute nodes
+    // (all nodes of a kernel that only copies a view).
+    if (computes && !is_compute(n->op)) continue;
     std::string o = node_origin(*n);
     if (!o.empty() && std::find(out.begin(), out.end(), o) == out.end()) out.push_back(o);
   }

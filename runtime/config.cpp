@@ -19,6 +19,8 @@ Options& options() {
   static Options o = [] {
     Options x;
     if (const char* s = std::getenv("KILN_DUMP")) x.dump = s;
+    if (const char* s = std::getenv("KILN_DUMP_DIR")) x.dump_dir = s;
+    if (!x.dump_dir.empty() && x.dump.empty()) x.dump = "graph,passes,kernels"; // a folder asks for dumps
     if (const char* s = std::getenv("KILN_FUSION")) x.fusion = std::string(s) != "0";
     if (const char* s = std::getenv("KILN_SIMPLIFY")) x.simplify = std::string(s) != "0";
     return x;

@@ -7,6 +7,7 @@ namespace kiln {
 // Process-wide compiler options; programs compiled after a change use the new values.
 struct Options {
   std::string dump;   // KILN_DUMP: comma list of graph, kernels, llvm, asm
+  std::string dump_dir; // KILN_DUMP_DIR: dumps go to files there (runtime/dump.h), not stderr
   bool fusion = true;   // KILN_FUSION=0: one kernel per compute node (the unfused baseline)
   bool simplify = true; // KILN_SIMPLIFY=0: skip the graph simplification passes
   bool dumps(const std::string& stage) const;

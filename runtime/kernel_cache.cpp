@@ -4,6 +4,7 @@
 #include "ir/error.h"
 #include "runtime/config.h"
 #include "runtime/disk_cache.h"
+#include "runtime/dump.h"
 #include "runtime/stats.h"
 
 #include <fmt/format.h>
@@ -56,10 +57,11 @@ CachedKernel cached_compile(const Kernel& k) {
   if (!fn) {
     cpu::CompiledKernel ck = cpu::compile(
         k, {.keep_llvm_ir = o.dumps("llvm"), .keep_asm = o.dumps("asm"), .keep_object = use_disk});
-    if (o.dumps("llvm"))
-      fmt::print(stderr, "; ---- llvm {} ----\n{}\n; ---- llvm optimized {} ----\n{}\n", k.name,
-                 ck.llvm_ir, k.name, ck.llvm_ir_optimized);
-    if (o.dumps("asm")) fmt::print(stderr, "# ---- asm {} ----\n{}\n", k.name, ck.assembly);
+    if (o.dumps("llvm")) {
+      write_dump("llvm", k.name, ck.llvm_ir);
+      write_dump("llvm-opt", k.name, ck.llvm_ir_optimized);
+    }
+    if (o.dumps("asm")) write_dump("asm", k.name, ck.assembly);
     ++mutable_stats().kernels_compiled;
     fn = ck.fn;
     if (use_disk) disk_cache::store(key, ck.object, k.name);

@@ -1,11 +1,14 @@
 #include "runtime/program.h"
 
 #include "ir/error.h"
+#include "passes/fusion_view.h"
 #include "passes/pipeline.h"
 #include "passes/schedule.h"
 #include "runtime/allocator.h"
 #include "runtime/config.h"
+#include "runtime/dump.h"
 #include "runtime/kernel_cache.h"
+#include "runtime/profile.h"
 #include "runtime/stats.h"
 #include "runtime/thread_pool.h"
 
@@ -24,13 +27,17 @@ std::shared_ptr<Program> compile_program(const std::vector<Node*>& outputs, cons
   PipelineOptions po;
   po.fusion = options().fusion;
   po.simplify = options().simplify;
+  uint64_t program_hash = 0;
+  for (Node* o : outputs) program_hash = hash_combine(program_hash, o->hash);
+  set_dump_program(program_hash);
   if (!options().dump.empty())
     po.on_step = [](std::string_view step, const std::string& text) {
       bool pass = step != "graph" && step != "kernels"; // KILN_DUMP=passes: after every graph pass
       if (options().dumps(std::string(step)) || (pass && options().dumps("passes")))
-        fmt::print(stderr, "# ---- {} ----\n{}", step, text);
+        write_dump(step, step == "kernels" ? text.substr(7, text.find('(') - 7) : "", text);
     };
   Schedule s = run_pipeline(outputs, po);
+  if (options().dumps("fused")) write_dump("fused", "", print_fused(s));
 
   auto p = std::make_shared<Program>();
   std::unordered_map<Node*, int> slot_of;
@@ -43,9 +50,15 @@ std::shared_ptr<Program> compile_program(const std::vector<Node*>& outputs, cons
   std::unordered_map<Node*, int> param_of;
   for (Node* n : params) param_of.emplace(n, static_cast<int>(param_of.size()));
   std::vector<int> last_use;
+  std::vector<FusionGroup> groups = profile::enabled() ? fusion_groups(s) : std::vector<FusionGroup>{};
   for (auto& lk : s.kernels) {
     Program::Launch launch;
+    double start = profile::now();
+    int64_t hits = mutable_stats().kernel_cache_hits + mutable_stats().disk_cache_hits;
     CachedKernel ck = cached_compile(lk.kernel);
+    if (profile::enabled() && p->launches.size() < groups.size())
+      profile::kernel_compiled(groups[p->launches.size()], start, profile::now() - start,
+                               mutable_stats().kernel_cache_hits + mutable_stats().disk_cache_hits > hits);
     launch.fn = ck.fn;
     launch.kernel = ck.kernel;
     for (size_t a = 0; a < lk.args.size(); ++a) {
@@ -119,7 +132,13 @@ std::vector<std::shared_ptr<Storage>> run_program(const Program& p, const std::v
     if (k.domain_size() > 0) {
       // Split rows so each thread gets at least ~32K scalar iterations.
       int64_t per_row = std::max<int64_t>(1, k.domain_size() / rows * k.inner_size());
+      double start = profile::enabled() ? profile::now() : 0;
       parallel_for(rows, (32768 + per_row - 1) / per_row, [&](int64_t b, int64_t e) { l.fn(args.data(), b, e); });
+      if (profile::enabled()) {
+        int64_t bytes = 0;
+        for (int sl : l.slots) bytes += p.slots[sl].numel * dtype_size(p.slots[sl].dtype);
+        profile::kernel_launched(k, start, profile::now() - start, bytes);
+      }
       ++mutable_stats().kernels_launched;
     }
     for (int r : l.release) buf[r].reset();

@@ -2,6 +2,7 @@
 #pragma once
 #include "kiln/creation.h"
 #include "kiln/data.h"
+#include "kiln/debug.h"
 #include "kiln/nn/functional.h"
 #include "kiln/nn/init.h"
 #include "kiln/nn/layers.h"
