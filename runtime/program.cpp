@@ -21,6 +21,39 @@
 
 namespace kiln {
 
+namespace {
+
+// In-place updates: an output of a stage-free kernel writes over an input buffer that dies at
+// this launch, when the kernel reads that input only at the index it stores the output to
+// (each element is read before it is overwritten, in the same iteration).
+void plan_in_place(Program& p) {
+  for (auto& l : p.launches) {
+    const Kernel& k = *l.kernel;
+    l.reuse.assign(l.slots.size(), -1);
+    if (!k.stages.empty()) continue;
+    for (const KStore& st : k.stores) {
+      int out = st.arg;
+      if (std::count_if(k.stores.begin(), k.stores.end(), [&](const KStore& s) { return s.arg == out; }) != 1) continue;
+      for (size_t a = 0; a < l.slots.size(); ++a) {
+        int in = l.slots[a];
+        bool dies = std::find(l.release.begin(), l.release.end(), in) != l.release.end();
+        bool taken = std::find(l.reuse.begin(), l.reuse.end(), in) != l.reuse.end();
+        if (k.args[a].output || !dies || taken || p.slots[in].numel != p.slots[l.slots[out]].numel ||
+            dtype_size(p.slots[in].dtype) != dtype_size(p.slots[l.slots[out]].dtype))
+          continue;
+        bool same_index = std::all_of(k.insts.begin(), k.insts.end(), [&](const KInst& i) {
+          return i.op != Op::Load || i.imm != static_cast<int64_t>(a) || i.a == st.index;
+        });
+        if (!same_index) continue;
+        l.reuse[out] = in;
+        break;
+      }
+    }
+  }
+}
+
+} // namespace
+
 std::shared_ptr<Program> compile_program(const std::vector<Node*>& outputs, const std::vector<Node*>& leaves,
                                          const std::vector<Node*>& params) {
   auto t0 = std::chrono::steady_clock::now();
@@ -88,12 +121,20 @@ std::shared_ptr<Program> compile_program(const std::vector<Node*>& outputs, cons
   for (int o : p->output_slots) last[o] = -1;
   for (size_t sl = p->num_inputs; sl < p->slots.size(); ++sl)
     if (last[sl] >= 0) p->launches[last[sl]].release.push_back(static_cast<int>(sl));
+  plan_in_place(*p);
+  // Peak: what is allocated at once; an in-place output takes over its input's bytes.
+  auto bytes = [&](int sl) { return p->slots[sl].numel * static_cast<int64_t>(dtype_size(p->slots[sl].dtype)); };
+  std::vector<bool> handed_over(p->slots.size(), false);
   int64_t live = 0;
   for (const auto& l : p->launches) {
-    for (size_t a = 0; a < l.slots.size(); ++a)
-      if (l.kernel->args[a].output) live += p->slots[l.slots[a]].numel * dtype_size(p->slots[l.slots[a]].dtype);
+    for (size_t a = 0; a < l.slots.size(); ++a) {
+      if (!l.kernel->args[a].output) continue;
+      if (l.reuse[a] >= 0) handed_over[l.reuse[a]] = true;
+      else live += bytes(l.slots[a]);
+    }
     p->peak_bytes = std::max(p->peak_bytes, live);
-    for (int r : l.release) live -= p->slots[r].numel * dtype_size(p->slots[r].dtype);
+    for (int r : l.release)
+      if (!handed_over[r]) live -= bytes(r);
   }
   auto& st = mutable_stats();
   ++st.programs_compiled;
@@ -113,7 +154,9 @@ std::vector<std::shared_ptr<Storage>> run_program(const Program& p, const std::v
     args.clear();
     for (size_t a = 0; a < l.slots.size(); ++a) {
       auto& b = buf[l.slots[a]];
-      if (k.args[a].output) b = cpu_alloc(p.slots[l.slots[a]].numel * dtype_size(p.slots[l.slots[a]].dtype));
+      if (k.args[a].output)
+        b = l.reuse[a] >= 0 ? buf[l.reuse[a]]
+                            : cpu_alloc(p.slots[l.slots[a]].numel * dtype_size(p.slots[l.slots[a]].dtype));
       args.push_back(b->data);
     }
     for (size_t i = 0; i < l.params.size(); ++i) {

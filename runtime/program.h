@@ -17,6 +17,7 @@ struct Program {
     std::vector<int> slots;   // buffer slot of each kernel argument
     std::vector<int> params;  // program parameter behind each kernel parameter
     std::vector<int> release; // intermediate slots dead after this launch
+    std::vector<int> reuse;   // per argument: the dying input slot an output writes over, or -1
   };
   size_t num_inputs = 0; // slots [0, num_inputs) are the program's leaves, in canonical order
   size_t num_params = 0; // scalar parameters (ConstAttr::param literals), in canonical order

@@ -149,3 +149,15 @@ TEST_CASE("a fused program never needs more memory than the unfused one", "[fusi
     CHECK(peak[1] > 0);
   }
 }
+
+TEST_CASE("dead intermediates are written over in place", "[fusion][memory]") {
+  kiln::manual_seed(18);
+  auto x = kiln::randn({4096});
+  kiln::options().fusion = false; // five kernels, each output can reuse the previous one's buffer
+  Tensor y = ((x * 2 + 1).exp() - 3).abs();
+  Tensor ref = kiln::reference(y);
+  y.realize();
+  kiln::options().fusion = true;
+  check_close(y, ref);
+  CHECK(kiln::stats().last_program_peak_bytes == 4096 * 4);
+}
