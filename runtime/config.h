@@ -10,6 +10,9 @@ struct Options {
   std::string dump_dir; // KILN_DUMP_DIR: dumps go to files there (runtime/dump.h), not stderr
   bool fusion = true;   // KILN_FUSION=0: one kernel per compute node (the unfused baseline)
   bool simplify = true; // KILN_SIMPLIFY=0: skip the graph simplification passes
+  // KILN_CHECK_ROUNDTRIP=1: every compiled program's graph and kernels go through print -> parse
+  // -> print and must come back identical (the test suite runs once this way).
+  bool check_roundtrip = false;
   bool dumps(const std::string& stage) const;
 };
 

@@ -1,6 +1,9 @@
 #include "runtime/program.h"
 
 #include "ir/error.h"
+#include "ir/graph_parser.h"
+#include "ir/graph_printer.h"
+#include "ir/kernel_parser.h"
 #include "passes/fusion_view.h"
 #include "passes/pipeline.h"
 #include "passes/schedule.h"
@@ -22,6 +25,18 @@
 namespace kiln {
 
 namespace {
+
+// print -> parse -> print of the program's graph and of each kernel must be the identity.
+void check_roundtrip(const std::vector<Node*>& outputs, const Schedule& s) {
+  std::string text = print_graph(outputs);
+  std::string again = print_graph(parse_graph(text, {.source_name = "program"}).roots());
+  if (again != text) fail("roundtrip", "graph text changed:\n{}\nbecame\n{}", text, again);
+  for (auto& k : s.kernels) {
+    std::string kt = print_kernel(k.kernel);
+    std::string kt2 = print_kernel(parse_kernel(kt, k.kernel.name));
+    if (kt2 != kt) fail("roundtrip", "kernel text changed:\n{}\nbecame\n{}", kt, kt2);
+  }
+}
 
 // In-place updates: an output of a stage-free kernel writes over an input buffer that dies at
 // this launch, when the kernel reads that input only at the index it stores the output to
@@ -70,6 +85,7 @@ std::shared_ptr<Program> compile_program(const std::vector<Node*>& outputs, cons
         write_dump(step, step == "kernels" ? text.substr(7, text.find('(') - 7) : "", text);
     };
   Schedule s = run_pipeline(outputs, po);
+  if (options().check_roundtrip) check_roundtrip(outputs, s);
   if (options().dumps("fused")) write_dump("fused", "", print_fused(s));
 
   auto p = std::make_shared<Program>();
