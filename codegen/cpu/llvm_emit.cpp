@@ -45,6 +45,11 @@ private:
     call->setDoesNotThrow();
     return call;
   }
+  // Lets LLVM fuse a multiply and an add into one FMA (one rounding instead of two).
+  Value* contract(Value* v) {
+    if (auto* i = llvm::dyn_cast<llvm::Instruction>(v)) i->setHasAllowContract(true);
+    return v;
+  }
   // x if take_x else y, but NaN when either is NaN (llvm.maximum does not select on x86 in LLVM
   // 16).
   Value* nan_propagating(Value* x, Value* y, Value* take_x) {
@@ -66,6 +71,7 @@ private:
   bool use_tiled_reduction() const;
   void emit_stage(int stage);
   void emit_tiled_reduction(Value* lo, Value* hi);
+  void emit_tile(const std::vector<std::pair<size_t, llvm::AllocaInst*>>& accs, Value* j0, Value* count);
   void close_loop(llvm::PHINode* iv);
 
   const Kernel& k_;
@@ -199,11 +205,11 @@ Value* Emitter::binary(const KInst& in, DType src, Value* x, Value* y) {
   };
   switch (in.op) {
   case Op::Add:
-    return fp ? b_.CreateFAdd(x, y) : b_.CreateAdd(x, y);
+    return fp ? contract(b_.CreateFAdd(x, y)) : b_.CreateAdd(x, y);
   case Op::Sub:
-    return fp ? b_.CreateFSub(x, y) : b_.CreateSub(x, y);
+    return fp ? contract(b_.CreateFSub(x, y)) : b_.CreateSub(x, y);
   case Op::Mul:
-    return fp ? b_.CreateFMul(x, y) : b_.CreateMul(x, y);
+    return fp ? contract(b_.CreateFMul(x, y)) : b_.CreateMul(x, y);
   case Op::Div:
     if (fp) {
       // arcp: a division by a loop-invariant value (softmax's row sum) becomes one reciprocal
@@ -354,12 +360,10 @@ Value* Emitter::emit_inst(size_t i) {
 Value* Emitter::accumulate(const KInst& in, Value* acc, Value* x) {
   DType t = k_.insts[in.a].dtype;
   bool fp = is_float(t);
-  llvm::FastMathFlags reassoc; // lets LLVM reorder (vectorize) the reduction
-  reassoc.setAllowReassoc();
   Value* r = nullptr;
   switch (in.op) {
   case Op::Sum:
-    r = fp ? b_.CreateFAdd(acc, x) : t == DType::Bool ? b_.CreateOr(acc, x) : b_.CreateAdd(acc, x);
+    r = fp ? contract(b_.CreateFAdd(acc, x)) : t == DType::Bool ? b_.CreateOr(acc, x) : b_.CreateAdd(acc, x);
     break;
   case Op::Prod:
     r = fp ? b_.CreateFMul(acc, x) : t == DType::Bool ? b_.CreateAnd(acc, x) : b_.CreateMul(acc, x);
@@ -369,7 +373,7 @@ Value* Emitter::accumulate(const KInst& in, Value* acc, Value* x) {
   default:
     return binary(KInst{Op::Minimum, t}, t, acc, x);
   }
-  if (fp) llvm::cast<llvm::Instruction>(r)->setFastMathFlags(reassoc);
+  if (fp) llvm::cast<llvm::Instruction>(r)->setHasAllowReassoc(true); // reorder (vectorize) the reduction
   return r;
 }
 
@@ -541,25 +545,36 @@ void Emitter::emit_stage(int stage) {
 }
 
 void Emitter::emit_tiled_reduction(Value* lo, Value* hi) {
-  const int64_t tile = 256;
+  // Full tiles run with a constant trip count, so LLVM unrolls the vectorized tile loop and
+  // promotes the accumulators to registers; the last partial tile runs with a variable count.
+  const int64_t tile = 64;
   llvm::IRBuilder<> entry(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());
   std::vector<std::pair<size_t, llvm::AllocaInst*>> accs;
   for (size_t r : reductions(0)) {
     auto* ty = llvm::ArrayType::get(reg_type(k_.insts[r].dtype), tile);
     accs.push_back({r, entry.CreateAlloca(ty)});
   }
+  Value* full_end = b_.CreateAdd(lo, b_.CreateMul(b_.CreateSDiv(b_.CreateSub(hi, lo), b_.getInt64(tile)),
+                                                  b_.getInt64(tile)));
+  auto* j0 = open_loop(lo, full_end, "j0", tile);
+  emit_tile(accs, j0, b_.getInt64(tile));
+  close_loop(j0);
+  auto* rest = open_loop(full_end, hi, "j0", tile); // runs at most once
+  emit_tile(accs, rest, b_.CreateSub(hi, rest));
+  close_loop(rest);
+}
+
+void Emitter::emit_tile(const std::vector<std::pair<size_t, llvm::AllocaInst*>>& accs, Value* j0, Value* count) {
   auto slot = [&](llvm::AllocaInst* a, Value* jj) {
     return b_.CreateInBoundsGEP(a->getAllocatedType(), a, {b_.getInt64(0), jj});
   };
   size_t last = k_.domain.size() - 1;
-  auto* j0 = open_loop(lo, hi, "j0", tile);
-  Value* count =
-      b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, b_.getInt64(tile), b_.CreateSub(hi, j0));
   auto* jj = open_loop(b_.getInt64(0), count, "jj");
   for (auto& [r, a] : accs) b_.CreateStore(reduce_init(k_.insts[r]), slot(a, jj));
   close_loop(jj);
 
   std::vector<llvm::PHINode*> rloops;
+  reduce_idx_.clear();
   for (int64_t extent : k_.stages[0]) {
     rloops.push_back(open_loop(b_.getInt64(0), b_.getInt64(extent), "r"));
     reduce_idx_.push_back(rloops.back());
@@ -570,9 +585,8 @@ void Emitter::emit_tiled_reduction(Value* lo, Value* hi) {
   emit_placed(0, -2);
   for (auto& [r, a] : accs) {
     Value* p = slot(a, jj);
-    b_.CreateStore(accumulate(k_.insts[r], b_.CreateLoad(reg_type(k_.insts[r].dtype), p),
-                              vals_[k_.insts[r].a]),
-                   p);
+    Value* acc = b_.CreateLoad(reg_type(k_.insts[r].dtype), p);
+    b_.CreateStore(accumulate(k_.insts[r], acc, vals_[k_.insts[r].a]), p);
   }
   close_loop(jj);
   for (int d = static_cast<int>(rloops.size()) - 1; d >= 0; --d) close_loop(rloops[d]);
@@ -584,7 +598,6 @@ void Emitter::emit_tiled_reduction(Value* lo, Value* hi) {
   emit_placed(-1, 0);
   emit_stores(-1);
   close_loop(jj);
-  close_loop(j0);
 }
 
 void Emitter::emit_body(llvm::Function* f) {
