@@ -70,8 +70,11 @@ private:
   std::optional<int64_t> stride(int inst, Op loop, int64_t axis) const;
   bool use_tiled_reduction() const;
   void emit_stage(int stage);
-  void emit_tiled_reduction(Value* lo, Value* hi);
-  void emit_tile(const std::vector<std::pair<size_t, llvm::AllocaInst*>>& accs, Value* j0, Value* count);
+  // Tiled reductions over [lo, hi) of the last loop; `rows` consecutive values of the loop before
+  // it from `row` (nullptr: a one-loop domain) share each tile.
+  void emit_tiled_reduction(Value* lo, Value* hi, Value* row, int64_t rows);
+  void emit_tile(const std::vector<std::vector<std::pair<size_t, llvm::AllocaInst*>>>& accs, Value* j0, Value* count,
+                 Value* row);
   void close_loop(llvm::PHINode* iv);
 
   const Kernel& k_;
@@ -544,33 +547,39 @@ void Emitter::emit_stage(int stage) {
   }
 }
 
-void Emitter::emit_tiled_reduction(Value* lo, Value* hi) {
+void Emitter::emit_tiled_reduction(Value* lo, Value* hi, Value* row, int64_t rows) {
   // Full tiles run with a constant trip count, so LLVM unrolls the vectorized tile loop and
   // promotes the accumulators to registers; the last partial tile runs with a variable count.
   const int64_t tile = 64;
   llvm::IRBuilder<> entry(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());
-  std::vector<std::pair<size_t, llvm::AllocaInst*>> accs;
-  for (size_t r : reductions(0)) {
-    auto* ty = llvm::ArrayType::get(reg_type(k_.insts[r].dtype), tile);
-    accs.push_back({r, entry.CreateAlloca(ty)});
-  }
+  std::vector<std::vector<std::pair<size_t, llvm::AllocaInst*>>> accs(rows); // per row of the block
+  for (auto& row_accs : accs)
+    for (size_t r : reductions(0)) {
+      auto* ty = llvm::ArrayType::get(reg_type(k_.insts[r].dtype), tile);
+      row_accs.push_back({r, entry.CreateAlloca(ty)});
+    }
   Value* full_end = b_.CreateAdd(lo, b_.CreateMul(b_.CreateSDiv(b_.CreateSub(hi, lo), b_.getInt64(tile)),
                                                   b_.getInt64(tile)));
   auto* j0 = open_loop(lo, full_end, "j0", tile);
-  emit_tile(accs, j0, b_.getInt64(tile));
+  emit_tile(accs, j0, b_.getInt64(tile), row);
   close_loop(j0);
   auto* rest = open_loop(full_end, hi, "j0", tile); // runs at most once
-  emit_tile(accs, rest, b_.CreateSub(hi, rest));
+  emit_tile(accs, rest, b_.CreateSub(hi, rest), row);
   close_loop(rest);
 }
 
-void Emitter::emit_tile(const std::vector<std::pair<size_t, llvm::AllocaInst*>>& accs, Value* j0, Value* count) {
+void Emitter::emit_tile(const std::vector<std::vector<std::pair<size_t, llvm::AllocaInst*>>>& accs, Value* j0,
+                        Value* count, Value* row) {
   auto slot = [&](llvm::AllocaInst* a, Value* jj) {
     return b_.CreateInBoundsGEP(a->getAllocatedType(), a, {b_.getInt64(0), jj});
   };
   size_t last = k_.domain.size() - 1;
+  auto set_row = [&](size_t u) {
+    if (row) loop_idx_[last - 1] = b_.CreateAdd(row, b_.getInt64(static_cast<int64_t>(u)));
+  };
   auto* jj = open_loop(b_.getInt64(0), count, "jj");
-  for (auto& [r, a] : accs) b_.CreateStore(reduce_init(k_.insts[r]), slot(a, jj));
+  for (auto& row_accs : accs)
+    for (auto& [r, a] : row_accs) b_.CreateStore(reduce_init(k_.insts[r]), slot(a, jj));
   close_loop(jj);
 
   std::vector<llvm::PHINode*> rloops;
@@ -581,22 +590,28 @@ void Emitter::emit_tile(const std::vector<std::pair<size_t, llvm::AllocaInst*>>&
   }
   jj = open_loop(b_.getInt64(0), count, "jj");
   loop_idx_[last] = b_.CreateAdd(j0, jj);
-  emit_placed(-1, -1);
-  emit_placed(0, -2);
-  for (auto& [r, a] : accs) {
-    Value* p = slot(a, jj);
-    Value* acc = b_.CreateLoad(reg_type(k_.insts[r].dtype), p);
-    b_.CreateStore(accumulate(k_.insts[r], acc, vals_[k_.insts[r].a]), p);
+  for (size_t u = 0; u < accs.size(); ++u) { // loads that ignore the row are shared (GVN)
+    set_row(u);
+    emit_placed(-1, -1);
+    emit_placed(0, -2);
+    for (auto& [r, a] : accs[u]) {
+      Value* p = slot(a, jj);
+      Value* acc = b_.CreateLoad(reg_type(k_.insts[r].dtype), p);
+      b_.CreateStore(accumulate(k_.insts[r], acc, vals_[k_.insts[r].a]), p);
+    }
   }
   close_loop(jj);
   for (int d = static_cast<int>(rloops.size()) - 1; d >= 0; --d) close_loop(rloops[d]);
 
   jj = open_loop(b_.getInt64(0), count, "jj");
   loop_idx_[last] = b_.CreateAdd(j0, jj);
-  emit_placed(-1, -1);
-  for (auto& [r, a] : accs) vals_[r] = b_.CreateLoad(reg_type(k_.insts[r].dtype), slot(a, jj));
-  emit_placed(-1, 0);
-  emit_stores(-1);
+  for (size_t u = 0; u < accs.size(); ++u) {
+    set_row(u);
+    emit_placed(-1, -1);
+    for (auto& [r, a] : accs[u]) vals_[r] = b_.CreateLoad(reg_type(k_.insts[r].dtype), slot(a, jj));
+    emit_placed(-1, 0);
+    emit_stores(-1);
+  }
   close_loop(jj);
 }
 
@@ -614,17 +629,30 @@ void Emitter::emit_body(llvm::Function* f) {
   vals_.assign(k_.insts.size(), nullptr);
   loop_idx_.assign(dims.size(), nullptr);
   std::vector<llvm::PHINode*> outer;
-  size_t looped = tiled ? dims.size() - 1 : dims.size(); // the tiled path owns the last loop
+  // The tiled path owns the last loop, and the one before (blocks of rows) when there is one.
+  size_t looped = tiled ? (dims.size() >= 2 ? dims.size() - 2 : 0) : dims.size();
   for (size_t d = 0; d < looped; ++d) {
     auto* iv =
         d == 0 ? open_loop(begin, end, "i0") : open_loop(b_.getInt64(0), b_.getInt64(dims[d]), "i");
     outer.push_back(iv);
     loop_idx_[d] = iv;
   }
-  if (tiled) {
-    bool parallel_is_last = dims.size() == 1;
-    emit_tiled_reduction(parallel_is_last ? begin : b_.getInt64(0),
-                         parallel_is_last ? end : b_.getInt64(dims.back()));
+  if (tiled && dims.size() == 1) {
+    emit_tiled_reduction(begin, end, nullptr, 1);
+  } else if (tiled) {
+    // Rows in blocks of 4 share each load of what does not depend on the row (matmul's B).
+    const int64_t block = 4;
+    size_t m = dims.size() - 2;
+    Value* lo = m == 0 ? begin : b_.getInt64(0);
+    Value* hi = m == 0 ? end : b_.getInt64(dims[m]);
+    Value* full = b_.CreateAdd(lo, b_.CreateMul(b_.CreateSDiv(b_.CreateSub(hi, lo), b_.getInt64(block)),
+                                                b_.getInt64(block)));
+    auto* rows = open_loop(lo, full, "m", block);
+    emit_tiled_reduction(b_.getInt64(0), b_.getInt64(dims.back()), rows, block);
+    close_loop(rows);
+    auto* rest = open_loop(full, hi, "m");
+    emit_tiled_reduction(b_.getInt64(0), b_.getInt64(dims.back()), rest, 1);
+    close_loop(rest);
   } else {
     // Stages run in order; what needs stage s's results is computed right after it.
     emit_placed(-1, -1);
