@@ -3,6 +3,7 @@
 #include "kiln/creation.h"
 #include "kiln/data.h"
 #include "kiln/debug.h"
+#include "kiln/io.h"
 #include "kiln/nn/conv.h"
 #include "kiln/nn/dropout.h"
 #include "kiln/nn/embedding.h"
