@@ -1,0 +1,228 @@
+// kiln::optim against updates computed by hand, one program per training step, and the
+// Module bookkeeping (names, buffers, train/eval, zero_grad, devices).
+#include "test_util.h"
+
+#include <cmath>
+#include <functional>
+
+using namespace kt;
+namespace nn = kiln::nn;
+namespace optim = kiln::optim;
+
+namespace {
+
+// A parameter p (f64, a leaf requiring grad) with loss sum(p^2) / 2, whose gradient is p.
+Tensor param(std::vector<double> v) {
+  Tensor p = kiln::tensor(v);
+  p.requires_grad_();
+  return p;
+}
+
+void step(optim::Optimizer& opt, const Tensor& p) {
+  ((p * p).sum() * 0.5).backward();
+  opt.step();
+  opt.zero_grad();
+}
+
+// Adam by hand on one element with gradient g = p (loss p^2 / 2); returns p after `steps`.
+double adam_by_hand(double p, int steps, double lr, double wd, bool decoupled) {
+  const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
+  double m = 0, v = 0;
+  for (int t = 1; t <= steps; ++t) {
+    double g = p;
+    if (decoupled)
+      p *= 1 - lr * wd;
+    else
+      g += wd * p;
+    m = b1 * m + (1 - b1) * g;
+    v = b2 * v + (1 - b2) * g * g;
+    double mhat = m / (1 - std::pow(b1, t)), vhat = v / (1 - std::pow(b2, t));
+    p -= lr * mhat / (std::sqrt(vhat) + eps);
+  }
+  return p;
+}
+
+} // namespace
+
+TEST_CASE("SGD updates match hand computation", "[optim]") {
+  SECTION("plain") {
+    Tensor p = param({1, -2});
+    optim::SGD opt({p}, {.lr = 0.1});
+    step(opt, p); // p - 0.1 p
+    check_values(p, {0.9, -1.8}, 1e-12, 1e-12);
+    step(opt, p);
+    check_values(p, {0.81, -1.62}, 1e-12, 1e-12);
+  }
+  SECTION("momentum") {
+    Tensor p = param({1, -2});
+    optim::SGD opt({p}, {.lr = 0.1, .momentum = 0.9});
+    step(opt, p); // buf = g = [1, -2]
+    check_values(p, {0.9, -1.8}, 1e-12, 1e-12);
+    step(opt, p); // buf = 0.9 [1, -2] + [0.9, -1.8] = [1.8, -3.6]
+    check_values(p, {0.72, -1.44}, 1e-12, 1e-12);
+  }
+  SECTION("momentum with dampening") {
+    Tensor p = param({1, -2});
+    optim::SGD opt({p}, {.lr = 0.1, .momentum = 0.9, .dampening = 0.5});
+    step(opt, p); // the first buffer is g itself, undamped (PyTorch)
+    check_values(p, {0.9, -1.8}, 1e-12, 1e-12);
+    step(opt, p); // buf = 0.9 [1, -2] + 0.5 [0.9, -1.8] = [1.35, -2.7]
+    check_values(p, {0.765, -1.53}, 1e-12, 1e-12);
+  }
+  SECTION("Nesterov") {
+    Tensor p = param({1, -2});
+    optim::SGD opt({p}, {.lr = 0.1, .momentum = 0.9, .nesterov = true});
+    step(opt, p); // buf = [1, -2]; g + 0.9 buf = [1.9, -3.8]
+    check_values(p, {0.81, -1.62}, 1e-12, 1e-12);
+    step(opt, p); // buf = [1.71, -3.42]; g + 0.9 buf = [2.349, -4.698]
+    check_values(p, {0.5751, -1.1502}, 1e-12, 1e-12);
+  }
+  SECTION("weight decay") {
+    Tensor p = param({1, -2});
+    optim::SGD opt({p}, {.lr = 0.1, .weight_decay = 0.5});
+    step(opt, p); // g = p + 0.5 p: p * (1 - 0.15)
+    check_values(p, {0.85, -1.7}, 1e-12, 1e-12);
+    step(opt, p);
+    check_values(p, {0.7225, -1.445}, 1e-12, 1e-12);
+  }
+  CHECK_THROWS_WITH(optim::SGD({param({1})}, {.lr = 0.1, .nesterov = true}),
+                    Catch::Contains("Nesterov"));
+  CHECK_THROWS_WITH(optim::SGD({kiln::tensor<double>({1})}, {}), Catch::Contains("requires grad"));
+}
+
+TEST_CASE("Adam and AdamW updates match hand computation", "[optim]") {
+  struct Case {
+    const char* name;
+    double wd;
+    bool decoupled;
+  };
+  for (auto c : {Case{"Adam", 0, false}, Case{"Adam + L2", 0.1, false}, Case{"AdamW", 0.1, true}}) {
+    INFO(c.name);
+    Tensor p = param({1, -2, 0.5});
+    std::unique_ptr<optim::Optimizer> opt;
+    if (c.decoupled)
+      opt = std::make_unique<optim::AdamW>(std::vector<Tensor>{p},
+                                           optim::AdamOptions{.lr = 0.1, .weight_decay = c.wd});
+    else
+      opt = std::make_unique<optim::Adam>(std::vector<Tensor>{p},
+                                          optim::AdamOptions{.lr = 0.1, .weight_decay = c.wd});
+    for (int t = 1; t <= 3; ++t) {
+      step(*opt, p);
+      check_values(p,
+                   {adam_by_hand(1, t, 0.1, c.wd, c.decoupled),
+                    adam_by_hand(-2, t, 0.1, c.wd, c.decoupled),
+                    adam_by_hand(0.5, t, 0.1, c.wd, c.decoupled)},
+                   1e-12, 1e-12);
+    }
+  }
+  // The first Adam step moves every element by about lr, whatever its gradient's scale.
+  Tensor q = param({1000, -0.001});
+  optim::Adam adam({q}, {.lr = 0.01});
+  step(adam, q);
+  check_values(q, {1000 - 0.01 * 1000 / (1000 + 1e-8), -0.001 + 0.01 * 0.001 / (0.001 + 1e-8)},
+               1e-12, 1e-12);
+}
+
+TEST_CASE("optimizer state and learning rate changes", "[optim]") {
+  Tensor p = param({1, -2});
+  optim::SGD opt({p}, {.lr = 0.1, .momentum = 0.9});
+  step(opt, p);
+  auto st = opt.state();
+  REQUIRE(st.size() == 2);
+  CHECK(st[0].first == "step");
+  CHECK(st[0].second.item<int64_t>() == 1);
+  CHECK(st[1].first == "momentum.0");
+  check_values(st[1].second, {1, -2});
+  // A new learning rate is a kernel parameter: the next step compiles nothing.
+  step(opt, p);
+  int64_t compiled = kiln::stats().programs_compiled;
+  opt.set_lr(0.05);
+  step(opt, p);
+  CHECK(kiln::stats().programs_compiled == compiled);
+  CHECK(opt.lr() == 0.05);
+  // Parameters without a gradient are left alone.
+  Tensor a = param({1}), b = param({2});
+  optim::SGD partial({a, b}, {.lr = 0.5});
+  ((a * a).sum()).backward();
+  partial.step();
+  check_values(a, {0});
+  check_values(b, {2});
+  CHECK_THROWS_WITH(opt.load_state({{"momentum.0", kiln::zeros({3}, DType::F64)}}),
+                    Catch::Contains("does not match"));
+}
+
+TEST_CASE("a training step compiles once over many steps", "[optim][cache]") {
+  kiln::manual_seed(11);
+  using M = std::shared_ptr<nn::Module>;
+  std::vector<std::pair<const char*, std::function<std::shared_ptr<nn::Sequential>()>>> models = {
+      {"mlp",
+       [] {
+         return std::make_shared<nn::Sequential>(std::initializer_list<M>{
+             std::make_shared<nn::Flatten>(), std::make_shared<nn::Linear>(16, 12),
+             std::make_shared<nn::ReLU>(), std::make_shared<nn::Linear>(12, 3)});
+       }},
+      {"cnn", [] {
+         return std::make_shared<nn::Sequential>(std::initializer_list<M>{
+             std::make_shared<nn::Conv2d>(1, 4, 3, nn::Conv2dOptions{.padding = 1}),
+             std::make_shared<nn::BatchNorm2d>(4), std::make_shared<nn::ReLU>(),
+             std::make_shared<nn::MaxPool2d>(2), std::make_shared<nn::Dropout>(0.2, 1),
+             std::make_shared<nn::Flatten>(), std::make_shared<nn::Linear>(16, 3)});
+       }}};
+  for (auto& [name, make] : models) {
+    INFO(name);
+    auto model = make();
+    optim::Adam opt(model->parameters(), {.lr = 0.01});
+    int64_t compiled = 0;
+    double first_loss = 0, last_loss = 0;
+    Tensor x = random_input({8, 1, 4, 4}, DType::F32), y = kiln::randint(0, 3, {8});
+    for (int s = 0; s < 12; ++s) {
+      if (s == 2) compiled = kiln::stats().programs_compiled; // from the third step on
+      Tensor loss = nn::functional::cross_entropy((*model)(x), y);
+      loss.backward();
+      opt.step();
+      opt.zero_grad();
+      (s == 0 ? first_loss : last_loss) = loss.item<double>();
+    }
+    CHECK(kiln::stats().programs_compiled == compiled);
+    CHECK(last_loss < first_loss);
+  }
+}
+
+TEST_CASE("Module names, buffers, train/eval, zero_grad, devices", "[nn][module]") {
+  using M = std::shared_ptr<nn::Module>;
+  auto inner = std::make_shared<nn::Sequential>(std::initializer_list<M>{
+      std::make_shared<nn::Conv2d>(2, 3, 1), std::make_shared<nn::BatchNorm2d>(3)});
+  nn::Sequential model{inner, std::make_shared<nn::Flatten>(),
+                       std::make_shared<nn::Linear>(12, 2, false)};
+  auto params = model.named_parameters();
+  std::vector<std::string> names;
+  for (auto& [n, t] : params) names.push_back(n);
+  CHECK(names ==
+        std::vector<std::string>{"0.0.weight", "0.0.bias", "0.1.weight", "0.1.bias", "2.weight"});
+  for (auto& [n, t] : params) {
+    CHECK(t.requires_grad());
+    CHECK(t.is_realized());
+  }
+  auto buffers = model.named_buffers();
+  REQUIRE(buffers.size() == 3);
+  CHECK(buffers[0].first == "0.1.running_mean");
+  CHECK(!buffers[0].second.requires_grad());
+  CHECK(model.named_parameters(false).empty());
+  CHECK(model.parameters().size() == 5);
+
+  CHECK(model.is_training());
+  model.eval();
+  CHECK(!inner->is_training());
+  CHECK(!inner->children()[1].second->is_training());
+  model.train();
+  CHECK(inner->children()[1].second->is_training());
+
+  Tensor loss = model(random_input({2, 2, 2, 2}, DType::F32)).sum();
+  loss.backward();
+  for (auto& p : model.parameters()) CHECK(p.grad().defined());
+  model.zero_grad();
+  for (auto& p : model.parameters()) CHECK(!p.grad().defined());
+
+  model.to("cpu");
+  CHECK_THROWS_WITH(model.to("cuda"), Catch::Contains("[Module::to]"));
+}
