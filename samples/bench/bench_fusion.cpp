@@ -111,7 +111,7 @@ std::vector<bench::Row> measure(const Workload& w, const bench::Limits& lim, int
     r.ms = t[t.size() / 2] * 1e3;
     r.unit = w.compute ? "GFLOP/s" : "GB/s";
     r.achieved = w.amount / (r.ms * 1e-3) / 1e9;
-    r.limit = w.compute ? lim.sgemm_gflops : std::max(lim.copy_gbs, lim.triad_gbs);
+    r.limit = w.compute ? lim.sgemm_gflops : lim.bandwidth();
   }
   rows["fused"].speedup = rows["unfused"].ms / rows["fused"].ms;
   return {rows["fused"], rows["unfused"]};
@@ -151,6 +151,7 @@ int main(int argc, char** argv) {
   lim.reps = opt.reps;
   lim.copy_gbs = bench::copy_gbs(opt.reps);
   lim.triad_gbs = bench::triad_gbs(opt.reps);
+  lim.read_gbs = bench::read_gbs(opt.reps);
   lim.sgemm_gflops = bench::sgemm_gflops(1024, opt.reps);
 
   std::vector<bench::Row> results;

@@ -55,6 +55,24 @@ double triad_gbs(int reps) {
   return 3.0 * kFloats * sizeof(float) / median_seconds(run, &c, reps) / 1e9;
 }
 
+double read_gbs(int reps) {
+  struct Ctx {
+    std::vector<float> a;
+    float sink = 0;
+  } c{std::vector<float>(kFloats, 1.0f)};
+  auto run = [](void* p) {
+    auto* c = static_cast<Ctx*>(p);
+    float parts[64] = {};
+    kiln::parallel_for(static_cast<int64_t>(kFloats), 1 << 16, [&](int64_t b, int64_t e) {
+      float s = 0;
+      for (int64_t i = b; i < e; ++i) s += c->a[i];
+      parts[b * 64 / static_cast<int64_t>(kFloats)] += s;
+    });
+    for (float s : parts) c->sink += s;
+  };
+  return double(kFloats) * sizeof(float) / median_seconds(run, &c, reps) / 1e9;
+}
+
 double sgemm_gflops(int n, int reps) {
   openblas_set_num_threads(kiln::num_threads());
   struct Ctx {

@@ -1,5 +1,6 @@
 // bench_fusion's result table and its outputs: console table, JSON, CSV and an SVG bar chart.
 #pragma once
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -18,7 +19,8 @@ struct Row {
 };
 
 struct Limits {
-  double copy_gbs = 0, triad_gbs = 0, sgemm_gflops = 0;
+  double copy_gbs = 0, triad_gbs = 0, read_gbs = 0, sgemm_gflops = 0;
+  double bandwidth() const { return std::max({copy_gbs, triad_gbs, read_gbs}); } // the best probe
   int threads = 1, reps = 0;
 };
 
