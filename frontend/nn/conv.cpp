@@ -71,9 +71,10 @@ Tensor functional::conv2d(const Tensor& x_in, const Tensor& w, const Tensor& b, 
   cols = cols.reshape({N, G, K, OH, OW}, loc);
   cols = detail::materialize(cols, false, loc).reshape({N, G, K, OH * OW}, loc);
   Tensor wm = w.reshape({G, O / G, K}, loc);
+  Tensor y = matmul(wm, cols, loc); // [N, G, O/G, OH*OW]
   // The gradient arriving here (through activations and pooling) feeds two matmuls: as a
   // buffer of its own it is computed once instead of once per reduction step of each.
-  Tensor y = detail::materialize(matmul(wm, cols, loc), true, loc); // [N, G, O/G, OH*OW]
+  if (y.requires_grad()) y = detail::materialize(y, true, loc);
   y = y.reshape({N, O, OH, OW}, loc);
   if (b.defined()) y = add(Operand(y, loc), Operand(b.reshape({O, 1, 1}, loc), loc));
   return unbatched ? y.squeeze(0, loc) : y;
