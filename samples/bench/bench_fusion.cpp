@@ -131,6 +131,28 @@ int main(int argc, char** argv) {
   Tensor m2a = kiln::randn({2048, 2048}), m2b = kiln::randn({2048, 2048});
   Tensor q = kiln::randn({8, 8, 256, 64}), k = kiln::randn({8, 8, 256, 64}),
          v = kiln::randn({8, 8, 256, 64});
+  // W4: one MLP training step (forward, mean cross-entropy, backward, SGD update of every
+  // parameter), one program per step; the loss it returns is already realized.
+  const int64_t mlp_batch = 256;
+  auto mlp = std::make_shared<kiln::nn::Sequential>(
+      std::initializer_list<std::shared_ptr<kiln::nn::Module>>{
+          std::make_shared<kiln::nn::Linear>(784, 1024), std::make_shared<kiln::nn::ReLU>(),
+          std::make_shared<kiln::nn::Linear>(1024, 1024), std::make_shared<kiln::nn::ReLU>(),
+          std::make_shared<kiln::nn::Linear>(1024, 10)});
+  kiln::optim::SGD sgd(mlp->parameters(), {.lr = 0.01});
+  Tensor mlp_x = kiln::randn({mlp_batch, 784}), mlp_y = kiln::randint(0, 10, {mlp_batch});
+  auto train_step = [&] {
+    Tensor loss = kiln::nn::functional::cross_entropy((*mlp)(mlp_x), mlp_y);
+    loss.backward();
+    sgd.step();
+    sgd.zero_grad();
+    return loss;
+  };
+  const double mlp_flops = 2.0 * 3 * mlp_batch * (784 * 1024 + 1024 * 1024 + 1024 * 10);
+  // W7: conv2d 3x3 pad 1 + bias + relu (im2col views copied once, then one matmul).
+  Tensor cx = kiln::randn({32, 64, 56, 56}), cw = kiln::randn({64, 64, 3, 3}),
+         cb = kiln::randn({64});
+  const double conv_flops = 2.0 * 32 * 64 * 64 * 9 * 56 * 56;
   const double f4 = 4.0;
   std::vector<Workload> loads = {
       {"W1", "gelu_tanh(x*a+b) [16M]", 4 * n1 * f4, false,
@@ -138,12 +160,15 @@ int main(int argc, char** argv) {
       {"W2", "softmax [8192,1024]", 2 * rows * cols * f4, false, [&] { return softmax(x2); }},
       {"W3", "layernorm [8192,1024]", 2 * rows * cols * f4, false,
        [&] { return layernorm(x2, w3, b3, 1e-5); }},
+      {"W4", "MLP train step 784-1024-1024-10 [256]", mlp_flops, true, train_step},
       {"W5-1024", "matmul 1024^3", 2.0 * 1024 * 1024 * 1024, true,
        [&] { return kiln::matmul(m1a, m1b); }},
       {"W5-2048", "matmul 2048^3", 2.0 * 2048 * 2048 * 2048, true,
        [&] { return kiln::matmul(m2a, m2b); }},
       {"W6", "attention [8,8,256,64]", 2.0 * 2 * 64 * 256 * 256 * 64, true,
        [&] { return kiln::matmul(softmax(kiln::matmul(q, k.transpose(-1, -2)) / 8.0), v); }},
+      {"W7", "conv2d 3x3 pad 1 + bias + relu [32,64,56,56]", conv_flops, true,
+       [&] { return kiln::nn::functional::conv2d(cx, cw, cb, 1, 1).relu(); }},
   };
 
   bench::Limits lim;
