@@ -131,7 +131,7 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
   double momentum = o_.momentum.value_or(0);
   if (is_training() && o_.track_running_stats) {
     int64_t seen = num_batches_tracked.item<int64_t>() + 1;
-    num_batches_tracked.assign(tensor<int64_t>({seen}).reshape({}));
+    num_batches_tracked.assign(from_blob(&seen, {}, DType::I64)); // a plain 0-d buffer
     if (!o_.momentum) momentum = 1.0 / static_cast<double>(seen);
   } else if (!is_training() && !o_.track_running_stats) {
     rm = rv = Tensor();

@@ -1,5 +1,5 @@
 // Sliding windows as views: reshape/slice for non-overlapping windows, else an expand + pad +
-// reshape + strided slice whose index arithmetic the lowering simplifies to affine form.
+// reshape + strided slice (index arithmetic only, never a copy).
 #include "windows.h"
 
 #include "../trace.h"
@@ -22,8 +22,9 @@ Tensor window_last(const Tensor& t, int64_t k, int64_t s, int64_t d, Loc loc) {
   }
   // Row k of [K, L + d] read from K copies of the row laid end to end starts k * d further
   // along its copy: flat index k * (L + d) + o * s lands on t[o * s + k * d], and that stays
-  // inside the copy (o * s + k * d < L), so the padding is never read and every index reduces
-  // to affine form when lowered.
+  // inside the copy (o * s + k * d < L), so the padding is never read. Lowered, the index is
+  // (k * (L + d) + o * s) mod L; the index simplifier does not reduce coefficients modulo the
+  // divisor yet, so that mod stays (the im2col copy of a convolution pays for it per element).
   Tensor rep = t.unsqueeze(-2, loc).expand(with_last(t, {k, L}), loc);
   Tensor flat = pad(rep.reshape(with_last(t, {k * L}), loc), {0, k * d}, 0, loc);
   Tensor rows = flat.reshape(with_last(t, {k, L + d}), loc);
