@@ -45,6 +45,16 @@ std::vector<Node*> schedule(const std::vector<Node*>& outputs, bool fusion,
     if (!n->realized() && is_compute(n->op) && (!fusion || forced.count(n))) roots.insert(n);
 
   if (fusion) {
+    // A matmul reads each operand element once per output column (row): an elementwise op
+    // inlined into its loop would be recomputed that often, so matmul operands are written.
+    for (Node* n : order) {
+      if (n->realized() || n->op != Op::Matmul) continue;
+      for (auto& in : n->inputs) {
+        Node* src = in.get();
+        while (!src->realized() && is_movement(src->op)) src = src->inputs[0].get();
+        if (!src->realized() && is_compute(src->op)) roots.insert(src);
+      }
+    }
     // Walk users before producers: the kernels that would inline each node are known from its
     // users' decisions. A node inlined by several kernels is recomputed in each.
     std::unordered_map<Node*, std::vector<Node*>> users;
