@@ -178,8 +178,10 @@ IExprPtr imul(const IExprPtr& a, int64_t k, const IndexContext&) {
 static void split_multiples(const IExpr& s, int64_t k, TermMap& q, int64_t& qc, TermMap& r,
                             int64_t& rc) {
   for (auto& [atom, coef] : s.terms) {
-    auto& slot = (coef % k == 0) ? q[atom->key] : r[atom->key];
-    slot = {atom, coef % k == 0 ? coef / k : coef};
+    // coef*x = (coef - m)*x + m*x with m = coef mod k: the first part is a multiple of k.
+    int64_t m = floormod(coef, k);
+    if (coef != m) q[atom->key] = {atom, (coef - m) / k};
+    if (m != 0) r[atom->key] = {atom, m};
   }
   qc = floordiv(s.c, k);
   rc = floormod(s.c, k);
