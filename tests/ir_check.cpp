@@ -1,6 +1,7 @@
 // The golden-test matcher (see ir_check.h); patterns match anywhere in a line, spaces trimmed.
 #include "ir_check.h"
 
+#include <fstream>
 #include <regex>
 #include <sstream>
 
@@ -136,6 +137,13 @@ std::string rewrite_checks(const std::string& text, const std::string& output) {
   }
   if (!placed) out = generated + out;
   return out;
+}
+
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
 }
 
 } // namespace kt

@@ -1,5 +1,6 @@
 // A small FileCheck for the golden IR tests: CHECK, CHECK-NEXT and CHECK-NOT lines over a text.
 #pragma once
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,9 @@ struct GoldenFile {
   std::vector<CheckLine> checks;
 };
 GoldenFile read_golden(const std::string& text);
+
+// A whole file as text (empty when unreadable).
+std::string slurp(const std::filesystem::path& p);
 
 // Empty when `output` satisfies the checks, else what failed (with the check's file line).
 std::string match_checks(const std::vector<CheckLine>& checks, const std::string& output);

@@ -1,5 +1,6 @@
 // IR parsers: round trips over every IR file and traced graphs, located errors, mutated inputs,
 // and kiln-opt from the command line.
+#include "ir_check.h"
 #include "test_util.h"
 
 #include "ir/graph_parser.h"
@@ -19,12 +20,7 @@ using namespace kiln;
 
 namespace {
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using kt::slurp;
 
 std::string reprint_graph(const std::string& text) {
   return print_graph(parse_graph(text).roots(), {.source_locations = true});

@@ -1,4 +1,5 @@
 // Inspection from a running program: ir_text, KILN_DUMP_DIR files, dump_dot, KILN_PROFILE.
+#include "ir_check.h"
 #include "test_util.h"
 
 #include "ir/graph_parser.h"
@@ -15,12 +16,7 @@ using kiln::Tensor;
 
 namespace {
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using kt::slurp;
 
 // Restores the dump options however a test ends.
 struct DumpOptions {
