@@ -7,7 +7,7 @@
 //                     [--csv FILE] [--svg FILE] [--save FILE]
 //
 // --steps stops each epoch after N steps (for quick profiling with KILN_PROFILE=1).
-#include "training_log.h"
+#include "train_loop.h"
 
 #include <kiln/kiln.h>
 
@@ -15,7 +15,6 @@
 #include <fmt/format.h>
 
 namespace nn = kiln::nn;
-namespace F = kiln::nn::functional;
 using kiln::Tensor;
 
 namespace {
@@ -35,18 +34,6 @@ std::shared_ptr<nn::Sequential> make_model() {
   model->push_back(std::make_shared<nn::Flatten>());
   model->push_back(std::make_shared<nn::Linear>(32 * 7 * 7, 10));
   return model;
-}
-
-// Accuracy of model on a data set, in batches, without gradients.
-double evaluate(nn::Module& model, const kiln::data::Dataset& data) {
-  kiln::NoGradGuard no_grad;
-  model.eval();
-  kiln::data::DataLoader loader(data, 500, /*shuffle=*/false);
-  double correct = 0;
-  Tensor x, y;
-  while (loader.next(x, y)) correct += (model(x).argmax(1) == y).sum().item<double>();
-  model.train();
-  return correct / data.size();
 }
 
 } // namespace
@@ -87,32 +74,11 @@ int main(int argc, char** argv) {
     std::vector<sample::EpochRecord> log;
     auto start = std::chrono::steady_clock::now();
     for (int epoch = 1; epoch <= epochs; ++epoch) {
-      auto t0 = std::chrono::steady_clock::now();
-      loader.reset();
       if (epoch > 1) opt.set_lr(opt.lr() * decay); // a kernel parameter: nothing recompiles
-      double loss_sum = 0, correct = 0;
-      int64_t step = 0, seen = 0;
-      Tensor x, y;
-      while (step != max_steps && loader.next(x, y)) {
-        Tensor logits = (*model)(x);
-        Tensor loss = F::cross_entropy(logits, y);
-        Tensor hits = (logits.argmax(1) == y).sum();
-        loss.backward();
-        opt.step(); // computes loss and hits in the same program: this code still holds them
-        opt.zero_grad();
-        loss_sum += loss.item<float>();
-        correct += hits.item<double>();
-        seen += y.numel();
-        ++step;
-        double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        if (step % 20 == 0 || step == loader.batches())
-          sample::progress(epoch, epochs, step, loader.batches(), loss_sum / step, correct / seen,
-                           seen / secs);
-      }
-      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      double test_acc = evaluate(*model, test);
-      fmt::print("  test acc {:.2f}%  ({:.1f} s)\n", 100 * test_acc, secs);
-      log.push_back({epoch, loss_sum / step, correct / seen, test_acc, secs});
+      sample::EpochRecord r = sample::train_epoch(*model, opt, loader, epoch, epochs, {}, max_steps);
+      r.test_acc = sample::accuracy(*model, test, 500);
+      fmt::print("  test acc {:.2f}%  ({:.1f} s)\n", 100 * r.test_acc, r.seconds);
+      log.push_back(r);
     }
     double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     fmt::print("final test accuracy: {:.2f}% in {:.1f} s\n{}\n", 100 * log.back().test_acc, total,

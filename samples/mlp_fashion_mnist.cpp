@@ -2,33 +2,19 @@
 // Each training step (forward, backward, Adam update) is one compiled program, reused every step.
 //
 //   mlp_fashion_mnist [--epochs N] [--batch N] [--lr X] [--csv FILE] [--svg FILE]
-#include "training_log.h"
+#include "train_loop.h"
 
 #include <kiln/kiln.h>
 
-#include <chrono>
 #include <cmath>
 #include <fmt/format.h>
 
-namespace F = kiln::nn::functional;
 using kiln::Tensor;
 
 namespace {
 
 // Fashion-MNIST's pixel mean and deviation: centred inputs train faster.
 Tensor normalize(const Tensor& x) { return (x - 0.2860) / 0.3530; }
-
-// Accuracy of model on a data set, in batches, without gradients.
-double evaluate(kiln::nn::Module& model, const kiln::data::Dataset& data) {
-  kiln::NoGradGuard no_grad;
-  model.eval();
-  kiln::data::DataLoader loader(data, 1000, /*shuffle=*/false);
-  double correct = 0;
-  Tensor x, y;
-  while (loader.next(x, y)) correct += (model(normalize(x)).argmax(1) == y).sum().item<double>();
-  model.train();
-  return correct / data.size();
-}
 
 } // namespace
 
@@ -63,33 +49,12 @@ int main(int argc, char** argv) {
     kiln::data::DataLoader loader(train, batch, /*shuffle=*/true, /*seed=*/0, /*drop_last=*/true);
     std::vector<sample::EpochRecord> log;
     for (int epoch = 1; epoch <= epochs; ++epoch) {
-      auto t0 = std::chrono::steady_clock::now();
-      loader.reset();
       // Halve the learning rate every epoch: it is a kernel parameter, so nothing recompiles.
       opt.set_lr(lr * std::pow(0.5, epoch - 1));
-      double loss_sum = 0, correct = 0;
-      int64_t step = 0, seen = 0;
-      Tensor x, y;
-      while (loader.next(x, y)) {
-        Tensor logits = (*model)(normalize(x));
-        Tensor loss = F::cross_entropy(logits, y);
-        Tensor hits = (logits.argmax(1) == y).sum();
-        loss.backward();
-        opt.step(); // computes loss and hits in the same program: this code still holds them
-        opt.zero_grad();
-        loss_sum += loss.item<float>();
-        correct += hits.item<double>();
-        seen += y.numel();
-        ++step;
-        double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        if (step % 20 == 0 || step == loader.batches())
-          sample::progress(epoch, epochs, step, loader.batches(), loss_sum / step, correct / seen,
-                           seen / secs);
-      }
-      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      double test_acc = evaluate(*model, test);
-      fmt::print("  test acc {:.2f}%  ({:.1f} s)\n", 100 * test_acc, secs);
-      log.push_back({epoch, loss_sum / step, correct / seen, test_acc, secs});
+      sample::EpochRecord r = sample::train_epoch(*model, opt, loader, epoch, epochs, normalize);
+      r.test_acc = sample::accuracy(*model, test, 1000, normalize);
+      fmt::print("  test acc {:.2f}%  ({:.1f} s)\n", 100 * r.test_acc, r.seconds);
+      log.push_back(r);
     }
     fmt::print("final test accuracy: {:.2f}%\n{}\n", 100 * log.back().test_acc,
                kiln::stats().str());
