@@ -1,5 +1,7 @@
 #include "codegen/cpu/llvm_emit.h"
 
+#include "codegen/cpu/emitter.h"
+
 #include "codegen/cpu/llvm_math.h"
 
 #include "ir/error.h"
@@ -10,87 +12,9 @@
 #include <llvm/Support/raw_ostream.h>
 
 #include <cmath>
-#include <limits>
-#include <optional>
 
 namespace kiln::cpu {
-
-llvm::Type* scalar_type(llvm::LLVMContext& ctx, DType t);
-
-namespace {
-
-using llvm::IRBuilder;
-using llvm::Value;
-
-class Emitter {
-public:
-  Emitter(const Kernel& k, llvm::Module& m) : k_(k), m_(m), ctx_(m.getContext()), b_(ctx_) {}
-  void emit_body(llvm::Function* f);
-
-private:
-  llvm::Type* reg_type(DType t) { return scalar_type(ctx_, t); } // type in registers
-  llvm::Type* mem_type(DType t) { return t == DType::Bool ? b_.getInt8Ty() : reg_type(t); }
-  Value* constant(DType t, double f, int64_t i) {
-    if (is_float(t)) return llvm::ConstantFP::get(reg_type(t), f);
-    return llvm::ConstantInt::get(reg_type(t), static_cast<uint64_t>(i), is_signed(t));
-  }
-  Value* intrinsic(llvm::Intrinsic::ID id, std::initializer_list<Value*> args) {
-    return b_.CreateIntrinsic(id, {args.begin()[0]->getType()}, args);
-  }
-  Value* libm(const char* f32name, const char* f64name, Value* x) {
-    bool f32 = x->getType()->isFloatTy();
-    auto callee = m_.getOrInsertFunction(f32 ? f32name : f64name, x->getType(), x->getType());
-    auto* call = b_.CreateCall(callee, {x});
-    call->setDoesNotAccessMemory();
-    call->setDoesNotThrow();
-    return call;
-  }
-  // Lets LLVM fuse a multiply and an add into one FMA (one rounding instead of two).
-  Value* contract(Value* v) {
-    if (auto* i = llvm::dyn_cast<llvm::Instruction>(v)) i->setHasAllowContract(true);
-    return v;
-  }
-  // x if take_x else y, but NaN when either is NaN (llvm.maximum does not select on x86 in LLVM
-  // 16).
-  Value* nan_propagating(Value* x, Value* y, Value* take_x) {
-    return b_.CreateSelect(b_.CreateFCmpUNO(x, y), b_.CreateFAdd(x, y),
-                           b_.CreateSelect(take_x, x, y));
-  }
-  Value* unary(const KInst& in, DType src, Value* x);
-  Value* binary(const KInst& in, DType src, Value* x, Value* y);
-  Value* cast(DType from, DType to, Value* x);
-  Value* reduce_init(const KInst& in);
-  Value* emit_inst(size_t i);
-  // Opens a counted loop [lo, hi) by step; returns the index phi. close_loop() finishes it.
-  llvm::PHINode* open_loop(Value* lo, Value* hi, const char* name, int64_t step = 1);
-  Value* accumulate(const KInst& in, Value* acc, Value* x);
-  void emit_placed(int loop, int after);
-  void emit_stores(int loop);
-  std::vector<size_t> reductions(int stage) const;
-  std::optional<int64_t> stride(int inst, Op loop, int64_t axis) const;
-  bool use_tiled_reduction() const;
-  void emit_stage(int stage);
-  // Tiled reductions over [lo, hi) of the last loop; `rows` consecutive values of the loop before
-  // it from `row` (nullptr: a one-loop domain) share each tile.
-  void emit_tiled_reduction(Value* lo, Value* hi, Value* row, int64_t rows);
-  void emit_tile(const std::vector<std::vector<std::pair<size_t, llvm::AllocaInst*>>>& accs, Value* j0, Value* count,
-                 Value* row);
-  void close_loop(llvm::PHINode* iv);
-
-  const Kernel& k_;
-  llvm::Module& m_;
-  llvm::LLVMContext& ctx_;
-  IRBuilder<> b_;
-  llvm::Function* fn_ = nullptr;
-  std::vector<Value*> args_, vals_, loop_idx_, reduce_idx_;
-  std::vector<Placement> place_;
-  struct LoopState {
-    llvm::BasicBlock *header, *exit;
-    Value* hi;
-    int64_t step;
-  };
-  std::vector<std::pair<llvm::PHINode*, LoopState>> loops_;
-};
+namespace detail {
 
 llvm::PHINode* Emitter::open_loop(Value* lo, Value* hi, const char* name, int64_t step) {
   llvm::BasicBlock* pre = b_.GetInsertBlock();
@@ -290,38 +214,6 @@ Value* Emitter::binary(const KInst& in, DType src, Value* x, Value* y) {
   fail("codegen", "no CPU lowering for binary {} on {}", op_name(in.op), dtype_name(src));
 }
 
-Value* Emitter::reduce_init(const KInst& in) {
-  DType t = in.dtype;
-  if (in.op == Op::ArgMax || in.op == Op::ArgMin) t = k_.insts[in.a].dtype;
-  double inf = std::numeric_limits<double>::infinity();
-  auto lowest = [&]() -> Value* {
-    if (is_float(t)) return constant(t, -inf, 0);
-    if (!is_signed(t)) return constant(t, 0, 0);
-    return constant(t, 0,
-                    t == DType::I32 ? std::numeric_limits<int32_t>::min()
-                                    : std::numeric_limits<int64_t>::min());
-  };
-  auto highest = [&]() -> Value* {
-    if (is_float(t)) return constant(t, inf, 0);
-    if (t == DType::Bool) return constant(t, 1, 1);
-    if (t == DType::U8) return constant(t, 255, 255);
-    return constant(t, 0,
-                    t == DType::I32 ? std::numeric_limits<int32_t>::max()
-                                    : std::numeric_limits<int64_t>::max());
-  };
-  switch (in.op) {
-  case Op::Sum:
-    return constant(t, 0, 0);
-  case Op::Prod:
-    return constant(t, 1, 1);
-  case Op::Max:
-  case Op::ArgMax:
-    return lowest();
-  default:
-    return highest();
-  }
-}
-
 Value* Emitter::emit_inst(size_t i) {
   const KInst& in = k_.insts[i];
   auto v = [&](int s) { return vals_[s]; };
@@ -360,28 +252,6 @@ Value* Emitter::emit_inst(size_t i) {
   fail("codegen", "unexpected {} in kernel {}", op_name(in.op), k_.name);
 }
 
-Value* Emitter::accumulate(const KInst& in, Value* acc, Value* x) {
-  DType t = k_.insts[in.a].dtype;
-  bool fp = is_float(t);
-  Value* r = nullptr;
-  switch (in.op) {
-  case Op::Sum:
-    r = fp ? contract(b_.CreateFAdd(acc, x)) : t == DType::Bool ? b_.CreateOr(acc, x) : b_.CreateAdd(acc, x);
-    break;
-  case Op::Prod:
-    r = fp ? b_.CreateFMul(acc, x) : t == DType::Bool ? b_.CreateAnd(acc, x) : b_.CreateMul(acc, x);
-    break;
-  case Op::Max:
-    return binary(KInst{Op::Maximum, t}, t, acc, x);
-  default:
-    return binary(KInst{Op::Minimum, t}, t, acc, x);
-  }
-  if (fp) llvm::cast<llvm::Instruction>(r)->setHasAllowReassoc(true); // reorder (vectorize) the reduction
-  return r;
-}
-
-// Emits, in order, the instructions placed inside stage `loop` (-1: outside all stages) that
-// need results of exactly stage `after` (any when after < -1), skipping reductions.
 void Emitter::emit_placed(int loop, int after) {
   for (size_t i = 0; i < k_.insts.size(); ++i)
     if (place_[i].loop == loop && (after < -1 || place_[i].after == after) &&
@@ -398,221 +268,6 @@ void Emitter::emit_stores(int loop) {
     Value* p = b_.CreateInBoundsGEP(mem_type(t), args_[st.arg], {vals_[st.index]});
     b_.CreateAlignedStore(x, p, llvm::Align(dtype_size(t)));
   }
-}
-
-std::vector<size_t> Emitter::reductions(int stage) const {
-  std::vector<size_t> r;
-  for (size_t i = 0; i < k_.insts.size(); ++i)
-    if (is_reduce(k_.insts[i].op) && k_.insts[i].stage == stage) r.push_back(i);
-  return r;
-}
-
-// Stride of an i64 index instruction along one loop index (LoopIndex or ReduceIndex axis);
-// nullopt when not affine in it.
-std::optional<int64_t> Emitter::stride(int i, Op loop, int64_t axis) const {
-  const KInst& in = k_.insts[i];
-  auto sub = [&](int s) { return stride(s, loop, axis); };
-  switch (in.op) {
-  case Op::LoopIndex:
-  case Op::ReduceIndex:
-    return in.op == loop && in.imm == axis ? 1 : 0;
-  case Op::Const:
-    return 0;
-  case Op::Add: {
-    auto a = sub(in.a), b = sub(in.b);
-    if (!a || !b) return std::nullopt;
-    return *a + *b;
-  }
-  case Op::Mul: {
-    auto a = sub(in.a), b = sub(in.b);
-    if (!a || !b) return std::nullopt;
-    if (*b == 0 && k_.insts[in.b].op == Op::Const) return *a * k_.insts[in.b].value.i;
-    if (*a == 0 && k_.insts[in.a].op == Op::Const) return *b * k_.insts[in.a].value.i;
-    return (*a == 0 && *b == 0) ? std::optional<int64_t>(0) : std::nullopt;
-  }
-  default:
-    for (int s : {in.a, in.b, in.c})
-      if (s >= 0 && sub(s) != std::optional<int64_t>(0)) return std::nullopt;
-    return 0;
-  }
-}
-
-// Tiled reductions: when inputs are contiguous along the innermost OUTPUT axis but not along
-// the reduce axis (matmul's B, column sums), the reduce loop runs outside a loop over a tile of
-// outputs, accumulating into a small stack array, so the innermost loop vectorizes over outputs.
-bool Emitter::use_tiled_reduction() const {
-  if (k_.stages.size() != 1 || k_.domain.empty() || k_.domain.back() < 16) return false;
-  for (size_t r : reductions(0))
-    if (k_.insts[r].op == Op::ArgMax || k_.insts[r].op == Op::ArgMin) return false;
-  for (const KStore& st : k_.stores)
-    if (k_.store_placement(st, place_).loop >= 0) return false;
-  int64_t j = static_cast<int64_t>(k_.domain.size()) - 1,
-          rr = static_cast<int64_t>(k_.stages[0].size()) - 1;
-  bool along_outputs = false;
-  for (const KInst& in : k_.insts) {
-    if (in.op != Op::Load) continue;
-    auto sj = stride(in.a, Op::LoopIndex, j), sr = stride(in.a, Op::ReduceIndex, rr);
-    if (sr == std::optional<int64_t>(1) && sj != std::optional<int64_t>(0)) return false;
-    if (sj == std::optional<int64_t>(1) && sr != std::optional<int64_t>(1)) along_outputs = true;
-  }
-  return along_outputs;
-}
-
-// One stage: its loop nest, with reduction accumulators as loop phis carried out through the
-// exits, and the stores a map stage makes.
-void Emitter::emit_stage(int stage) {
-  // Each reduction carries a few loop values ("parts"): the accumulator, plus the index for
-  // argmax/argmin, or a seen-NaN flag for float max/min (maxnum ignores NaN but vectorizes).
-  struct Acc {
-    size_t inst;
-    std::vector<Value*> parts;
-  };
-  auto fp_extremum = [&](const KInst& in) {
-    return (in.op == Op::Max || in.op == Op::Min) && is_float(k_.insts[in.a].dtype);
-  };
-  std::vector<Acc> accs;
-  for (size_t r : reductions(stage)) {
-    const KInst& in = k_.insts[r];
-    Acc a{r, {reduce_init(in)}};
-    if (in.op == Op::ArgMax || in.op == Op::ArgMin) a.parts.push_back(b_.getInt64(0));
-    if (fp_extremum(in)) a.parts.push_back(b_.getFalse());
-    accs.push_back(a);
-  }
-  std::vector<std::vector<llvm::PHINode*>> phis;
-  std::vector<llvm::PHINode*> rloops;
-  reduce_idx_.assign(k_.stages[stage].size(), nullptr);
-  for (size_t d = 0; d < k_.stages[stage].size(); ++d) {
-    llvm::BasicBlock* pre = b_.GetInsertBlock();
-    auto* iv = open_loop(b_.getInt64(0), b_.getInt64(k_.stages[stage][d]), "r");
-    rloops.push_back(iv);
-    reduce_idx_[d] = iv;
-    llvm::BasicBlock* body = b_.GetInsertBlock();
-    b_.SetInsertPoint(loops_.back().second.header->getFirstNonPHI()); // phis go in the header
-    std::vector<llvm::PHINode*> level;
-    for (auto& a : accs)
-      for (Value*& v : a.parts) {
-        auto* phi = b_.CreatePHI(v->getType(), 2);
-        phi->addIncoming(v, pre);
-        v = phi;
-        level.push_back(phi);
-      }
-    phis.push_back(level);
-    b_.SetInsertPoint(body);
-  }
-  emit_placed(stage, -2);
-  emit_stores(stage);
-  std::vector<Value*> next;
-  for (auto& a : accs) {
-    const KInst& in = k_.insts[a.inst];
-    Value* x = vals_[in.a];
-    DType t = k_.insts[in.a].dtype;
-    if (fp_extremum(in)) {
-      // nnan+nsz let LLVM 16 vectorize the reduction; NaN is tracked by the flag beside it.
-      auto id = in.op == Op::Max ? llvm::Intrinsic::maxnum : llvm::Intrinsic::minnum;
-      auto* m = llvm::cast<llvm::Instruction>(b_.CreateBinaryIntrinsic(id, a.parts[0], x));
-      m->setHasNoNaNs(true);
-      m->setHasNoSignedZeros(true);
-      next.push_back(m);
-      next.push_back(b_.CreateOr(a.parts[1], b_.CreateFCmpUNO(x, x)));
-    } else if (in.op == Op::ArgMax || in.op == Op::ArgMin) {
-      // First index of the max (min); NaN counts as the extreme, like PyTorch.
-      Value* better =
-          binary(KInst{in.op == Op::ArgMax ? Op::Gt : Op::Lt, DType::Bool}, t, x, a.parts[0]);
-      if (is_float(t))
-        better = b_.CreateOr(
-            better, b_.CreateAnd(b_.CreateFCmpUNO(x, x), b_.CreateFCmpORD(a.parts[0], a.parts[0])));
-      next.push_back(b_.CreateSelect(better, x, a.parts[0]));
-      next.push_back(b_.CreateSelect(better, vals_[in.b], a.parts[1]));
-    } else {
-      next.push_back(accumulate(in, a.parts[0], x));
-    }
-  }
-  // Close reduce loops innermost first; after loop d exits, its header phis hold the result.
-  for (int d = static_cast<int>(rloops.size()) - 1; d >= 0; --d) {
-    llvm::BasicBlock* latch = b_.GetInsertBlock();
-    for (size_t j = 0; j < phis[d].size(); ++j) phis[d][j]->addIncoming(next[j], latch);
-    close_loop(rloops[d]);
-    for (size_t j = 0; j < phis[d].size(); ++j) next[j] = phis[d][j];
-  }
-  size_t j = 0;
-  for (auto& a : accs) {
-    const KInst& in = k_.insts[a.inst];
-    Value* v = next[j];
-    if (fp_extremum(in))
-      v = b_.CreateSelect(next[j + 1], llvm::ConstantFP::getNaN(v->getType()), v);
-    else if (a.parts.size() == 2)
-      v = next[j + 1]; // argmax/argmin: the index
-    vals_[a.inst] = v;
-    j += a.parts.size();
-  }
-}
-
-void Emitter::emit_tiled_reduction(Value* lo, Value* hi, Value* row, int64_t rows) {
-  // Full tiles run with a constant trip count, so LLVM unrolls the vectorized tile loop and
-  // promotes the accumulators to registers; the last partial tile runs with a variable count.
-  const int64_t tile = 64;
-  llvm::IRBuilder<> entry(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());
-  std::vector<std::vector<std::pair<size_t, llvm::AllocaInst*>>> accs(rows); // per row of the block
-  for (auto& row_accs : accs)
-    for (size_t r : reductions(0)) {
-      auto* ty = llvm::ArrayType::get(reg_type(k_.insts[r].dtype), tile);
-      row_accs.push_back({r, entry.CreateAlloca(ty)});
-    }
-  Value* full_end = b_.CreateAdd(lo, b_.CreateMul(b_.CreateSDiv(b_.CreateSub(hi, lo), b_.getInt64(tile)),
-                                                  b_.getInt64(tile)));
-  auto* j0 = open_loop(lo, full_end, "j0", tile);
-  emit_tile(accs, j0, b_.getInt64(tile), row);
-  close_loop(j0);
-  auto* rest = open_loop(full_end, hi, "j0", tile); // runs at most once
-  emit_tile(accs, rest, b_.CreateSub(hi, rest), row);
-  close_loop(rest);
-}
-
-void Emitter::emit_tile(const std::vector<std::vector<std::pair<size_t, llvm::AllocaInst*>>>& accs, Value* j0,
-                        Value* count, Value* row) {
-  auto slot = [&](llvm::AllocaInst* a, Value* jj) {
-    return b_.CreateInBoundsGEP(a->getAllocatedType(), a, {b_.getInt64(0), jj});
-  };
-  size_t last = k_.domain.size() - 1;
-  auto set_row = [&](size_t u) {
-    if (row) loop_idx_[last - 1] = b_.CreateAdd(row, b_.getInt64(static_cast<int64_t>(u)));
-  };
-  auto* jj = open_loop(b_.getInt64(0), count, "jj");
-  for (auto& row_accs : accs)
-    for (auto& [r, a] : row_accs) b_.CreateStore(reduce_init(k_.insts[r]), slot(a, jj));
-  close_loop(jj);
-
-  std::vector<llvm::PHINode*> rloops;
-  reduce_idx_.clear();
-  for (int64_t extent : k_.stages[0]) {
-    rloops.push_back(open_loop(b_.getInt64(0), b_.getInt64(extent), "r"));
-    reduce_idx_.push_back(rloops.back());
-  }
-  jj = open_loop(b_.getInt64(0), count, "jj");
-  loop_idx_[last] = b_.CreateAdd(j0, jj);
-  for (size_t u = 0; u < accs.size(); ++u) { // loads that ignore the row are shared (GVN)
-    set_row(u);
-    emit_placed(-1, -1);
-    emit_placed(0, -2);
-    for (auto& [r, a] : accs[u]) {
-      Value* p = slot(a, jj);
-      Value* acc = b_.CreateLoad(reg_type(k_.insts[r].dtype), p);
-      b_.CreateStore(accumulate(k_.insts[r], acc, vals_[k_.insts[r].a]), p);
-    }
-  }
-  close_loop(jj);
-  for (int d = static_cast<int>(rloops.size()) - 1; d >= 0; --d) close_loop(rloops[d]);
-
-  jj = open_loop(b_.getInt64(0), count, "jj");
-  loop_idx_[last] = b_.CreateAdd(j0, jj);
-  for (size_t u = 0; u < accs.size(); ++u) {
-    set_row(u);
-    emit_placed(-1, -1);
-    for (auto& [r, a] : accs[u]) vals_[r] = b_.CreateLoad(reg_type(k_.insts[r].dtype), slot(a, jj));
-    emit_placed(-1, 0);
-    emit_stores(-1);
-  }
-  close_loop(jj);
 }
 
 void Emitter::emit_body(llvm::Function* f) {
@@ -645,8 +300,9 @@ void Emitter::emit_body(llvm::Function* f) {
     size_t m = dims.size() - 2;
     Value* lo = m == 0 ? begin : b_.getInt64(0);
     Value* hi = m == 0 ? end : b_.getInt64(dims[m]);
-    Value* full = b_.CreateAdd(lo, b_.CreateMul(b_.CreateSDiv(b_.CreateSub(hi, lo), b_.getInt64(block)),
-                                                b_.getInt64(block)));
+    Value* full =
+        b_.CreateAdd(lo, b_.CreateMul(b_.CreateSDiv(b_.CreateSub(hi, lo), b_.getInt64(block)),
+                                      b_.getInt64(block)));
     auto* rows = open_loop(lo, full, "m", block);
     emit_tiled_reduction(b_.getInt64(0), b_.getInt64(dims.back()), rows, block);
     close_loop(rows);
@@ -666,7 +322,7 @@ void Emitter::emit_body(llvm::Function* f) {
   b_.CreateRetVoid();
 }
 
-} // namespace
+} // namespace detail
 
 llvm::Type* scalar_type(llvm::LLVMContext& ctx, DType t) {
   switch (t) {
@@ -710,7 +366,7 @@ std::unique_ptr<llvm::Module> emit_llvm(const Kernel& k, llvm::LLVMContext& ctx,
   body->addFnAttr(llvm::Attribute::AlwaysInline);
   // Distinct buffers never alias: noalias arguments let LLVM vectorize without runtime checks.
   for (size_t i = 0; i < k.args.size(); ++i) body->addParamAttr(i, llvm::Attribute::NoAlias);
-  Emitter(k, *m).emit_body(body);
+  detail::Emitter(k, *m).emit_body(body);
 
   llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", entry));
   // args[] holds the buffer pointers, then a pointer to each parameter's value.

@@ -1,0 +1,90 @@
+// The kernel-IR -> LLVM-IR emitter, shared by llvm_emit.cpp (loops, scalar ops, the body) and
+// emit_stages.cpp (reduction stages and tiled reductions).
+#pragma once
+#include "ir/kernel.h"
+
+#include <llvm/IR/IRBuilder.h>
+
+#include <optional>
+
+namespace kiln::cpu {
+
+llvm::Type* scalar_type(llvm::LLVMContext& ctx, DType t);
+
+namespace detail {
+
+using llvm::IRBuilder;
+using llvm::Value;
+
+class Emitter {
+public:
+  Emitter(const Kernel& k, llvm::Module& m) : k_(k), m_(m), ctx_(m.getContext()), b_(ctx_) {}
+  void emit_body(llvm::Function* f);
+
+private:
+  llvm::Type* reg_type(DType t) { return scalar_type(ctx_, t); } // type in registers
+  llvm::Type* mem_type(DType t) { return t == DType::Bool ? b_.getInt8Ty() : reg_type(t); }
+  Value* constant(DType t, double f, int64_t i) {
+    if (is_float(t)) return llvm::ConstantFP::get(reg_type(t), f);
+    return llvm::ConstantInt::get(reg_type(t), static_cast<uint64_t>(i), is_signed(t));
+  }
+  Value* intrinsic(llvm::Intrinsic::ID id, std::initializer_list<Value*> args) {
+    return b_.CreateIntrinsic(id, {args.begin()[0]->getType()}, args);
+  }
+  Value* libm(const char* f32name, const char* f64name, Value* x) {
+    bool f32 = x->getType()->isFloatTy();
+    auto callee = m_.getOrInsertFunction(f32 ? f32name : f64name, x->getType(), x->getType());
+    auto* call = b_.CreateCall(callee, {x});
+    call->setDoesNotAccessMemory();
+    call->setDoesNotThrow();
+    return call;
+  }
+  // Lets LLVM fuse a multiply and an add into one FMA (one rounding instead of two).
+  Value* contract(Value* v) {
+    if (auto* i = llvm::dyn_cast<llvm::Instruction>(v)) i->setHasAllowContract(true);
+    return v;
+  }
+  // x if take_x else y, but NaN when either is NaN (llvm.maximum does not select on x86 in LLVM
+  // 16).
+  Value* nan_propagating(Value* x, Value* y, Value* take_x) {
+    return b_.CreateSelect(b_.CreateFCmpUNO(x, y), b_.CreateFAdd(x, y),
+                           b_.CreateSelect(take_x, x, y));
+  }
+  Value* unary(const KInst& in, DType src, Value* x);
+  Value* binary(const KInst& in, DType src, Value* x, Value* y);
+  Value* cast(DType from, DType to, Value* x);
+  Value* reduce_init(const KInst& in);
+  Value* emit_inst(size_t i);
+  // Opens a counted loop [lo, hi) by step; returns the index phi. close_loop() finishes it.
+  llvm::PHINode* open_loop(Value* lo, Value* hi, const char* name, int64_t step = 1);
+  Value* accumulate(const KInst& in, Value* acc, Value* x);
+  void emit_placed(int loop, int after);
+  void emit_stores(int loop);
+  std::vector<size_t> reductions(int stage) const;
+  std::optional<int64_t> stride(int inst, Op loop, int64_t axis) const;
+  bool use_tiled_reduction() const;
+  void emit_stage(int stage);
+  // Tiled reductions over [lo, hi) of the last loop; `rows` consecutive values of the loop before
+  // it from `row` (nullptr: a one-loop domain) share each tile.
+  void emit_tiled_reduction(Value* lo, Value* hi, Value* row, int64_t rows);
+  void emit_tile(const std::vector<std::vector<std::pair<size_t, llvm::AllocaInst*>>>& accs,
+                 Value* j0, Value* count, Value* row);
+  void close_loop(llvm::PHINode* iv);
+
+  const Kernel& k_;
+  llvm::Module& m_;
+  llvm::LLVMContext& ctx_;
+  IRBuilder<> b_;
+  llvm::Function* fn_ = nullptr;
+  std::vector<Value*> args_, vals_, loop_idx_, reduce_idx_;
+  std::vector<Placement> place_;
+  struct LoopState {
+    llvm::BasicBlock *header, *exit;
+    Value* hi;
+    int64_t step;
+  };
+  std::vector<std::pair<llvm::PHINode*, LoopState>> loops_;
+};
+
+} // namespace detail
+} // namespace kiln::cpu
