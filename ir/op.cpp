@@ -18,6 +18,24 @@ std::string_view op_name(Op op) { return kOps[static_cast<int>(op)].name; }
 int op_arity(Op op) { return kOps[static_cast<int>(op)].arity; }
 OpCategory op_category(Op op) { return kOps[static_cast<int>(op)].category; }
 
+bool is_expensive_elementwise(Op op) {
+  switch (op) {
+  case Op::Exp:
+  case Op::Log:
+  case Op::Log1p:
+  case Op::Expm1:
+  case Op::Sin:
+  case Op::Cos:
+  case Op::Tanh:
+  case Op::Sigmoid:
+  case Op::Erf:
+  case Op::Pow:
+    return true;
+  default:
+    return false;
+  }
+}
+
 bool parse_op(std::string_view name, Op& out) {
   for (size_t i = 0; i < std::size(kOps); ++i)
     if (kOps[i].name == name) return out = static_cast<Op>(i), true;

@@ -39,5 +39,8 @@ inline bool is_compute(Op op) {
   return is_elementwise(op) || is_reduce(op) || op_category(op) == OpCategory::Contraction;
 }
 inline bool is_comparison(Op op) { return op >= Op::Eq && op <= Op::Ge; }
+// Elementwise ops that cost far more than a load (transcendentals and pow): worth storing
+// once rather than recomputing.
+bool is_expensive_elementwise(Op op);
 
 } // namespace kiln

@@ -7,23 +7,7 @@ namespace kiln {
 namespace {
 
 // Ops whose recomputation costs more than re-reading a written result.
-bool expensive(Op op) {
-  switch (op) {
-  case Op::Exp:
-  case Op::Log:
-  case Op::Log1p:
-  case Op::Expm1:
-  case Op::Sin:
-  case Op::Cos:
-  case Op::Tanh:
-  case Op::Sigmoid:
-  case Op::Erf:
-  case Op::Pow:
-    return true;
-  default:
-    return is_reduce(op) || op == Op::Matmul;
-  }
-}
+bool expensive(Op op) { return is_expensive_elementwise(op) || is_reduce(op) || op == Op::Matmul; }
 
 } // namespace
 

@@ -165,6 +165,8 @@ void Emitter::emit_stage(int stage) {
   }
   emit_placed(stage, -2);
   emit_stores(stage);
+  for (const StageReuse& r : reuse_)
+    if (r.stage == stage) b_.CreateStore(vals_[r.inst], reuse_slot(r));
   std::vector<Value*> next;
   for (auto& a : accs) {
     const KInst& in = k_.insts[a.inst];
@@ -209,6 +211,29 @@ void Emitter::emit_stage(int stage) {
     vals_[a.inst] = v;
     j += a.parts.size();
   }
+}
+
+void Emitter::plan_stage_reuse() {
+  reuse_ = find_stage_reuse(k_);
+  reused_from_.assign(k_.insts.size(), -1);
+  llvm::IRBuilder<> entry(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());
+  for (size_t r = 0; r < reuse_.size(); ++r) {
+    for (int i : reuse_[r].replaces) reused_from_[i] = static_cast<int>(r);
+    auto* ty = llvm::ArrayType::get(mem_type(k_.insts[reuse_[r].inst].dtype),
+                                    numel(k_.stages[reuse_[r].stage]));
+    auto* buf = entry.CreateAlloca(ty);
+    buf->setAlignment(llvm::Align(64));
+    reuse_buf_.push_back(buf);
+  }
+}
+
+Value* Emitter::reuse_slot(const StageReuse& r) {
+  // Stages sharing a value have equal extents, so the current loop indices address it.
+  Value* linear = b_.getInt64(0);
+  for (size_t d = 0; d < reduce_idx_.size(); ++d)
+    linear = b_.CreateAdd(b_.CreateMul(linear, b_.getInt64(k_.stages[r.stage][d])), reduce_idx_[d]);
+  llvm::AllocaInst* buf = reuse_buf_[&r - reuse_.data()];
+  return b_.CreateInBoundsGEP(buf->getAllocatedType(), buf, {b_.getInt64(0), linear});
 }
 
 void Emitter::emit_tiled_reduction(Value* lo, Value* hi, Value* row, int64_t rows) {

@@ -2,6 +2,7 @@
 // emit_stages.cpp (reduction stages and tiled reductions).
 #pragma once
 #include "ir/kernel.h"
+#include "passes/stage_reuse.h"
 
 #include <llvm/IR/IRBuilder.h>
 
@@ -70,6 +71,9 @@ private:
   void emit_tile(const std::vector<std::vector<std::pair<size_t, llvm::AllocaInst*>>>& accs,
                  Value* j0, Value* count, Value* row);
   void close_loop(llvm::PHINode* iv);
+  // Values kept from an earlier stage for later ones (see passes/stage_reuse.h).
+  void plan_stage_reuse();
+  Value* reuse_slot(const StageReuse& r); // its element for the current stage iteration
 
   const Kernel& k_;
   llvm::Module& m_;
@@ -78,6 +82,9 @@ private:
   llvm::Function* fn_ = nullptr;
   std::vector<Value*> args_, vals_, loop_idx_, reduce_idx_;
   std::vector<Placement> place_;
+  std::vector<StageReuse> reuse_;
+  std::vector<llvm::AllocaInst*> reuse_buf_; // per reuse_ entry, one stage's iterations
+  std::vector<int> reused_from_;             // per instruction: its reuse_ entry, or -1
   struct LoopState {
     llvm::BasicBlock *header, *exit;
     Value* hi;

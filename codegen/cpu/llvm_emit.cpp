@@ -253,10 +253,14 @@ Value* Emitter::emit_inst(size_t i) {
 }
 
 void Emitter::emit_placed(int loop, int after) {
-  for (size_t i = 0; i < k_.insts.size(); ++i)
-    if (place_[i].loop == loop && (after < -1 || place_[i].after == after) &&
-        !is_reduce(k_.insts[i].op))
-      vals_[i] = emit_inst(i);
+  for (size_t i = 0; i < k_.insts.size(); ++i) {
+    if (place_[i].loop != loop || (after >= -1 && place_[i].after != after) ||
+        is_reduce(k_.insts[i].op))
+      continue;
+    int r = reused_from_.empty() ? -1 : reused_from_[i];
+    vals_[i] =
+        r < 0 ? emit_inst(i) : b_.CreateLoad(mem_type(k_.insts[i].dtype), reuse_slot(reuse_[r]));
+  }
 }
 
 void Emitter::emit_stores(int loop) {
@@ -311,6 +315,7 @@ void Emitter::emit_body(llvm::Function* f) {
     close_loop(rest);
   } else {
     // Stages run in order; what needs stage s's results is computed right after it.
+    plan_stage_reuse();
     emit_placed(-1, -1);
     for (int s = 0; s < static_cast<int>(k_.stages.size()); ++s) {
       emit_stage(s);
