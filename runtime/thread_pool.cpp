@@ -1,6 +1,7 @@
 #include "runtime/thread_pool.h"
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
@@ -90,20 +91,20 @@ void set_num_threads(int n) { g_threads = std::max(1, n); }
 
 void parallel_for(int64_t n, int64_t min_chunk, const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
-  int64_t chunks =
-      std::min<int64_t>(g_threads, std::max<int64_t>(1, n / std::max<int64_t>(min_chunk, 1)));
-  if (chunks <= 1) return fn(0, n);
-  std::lock_guard<std::mutex> lock(g_pool_mu); // one parallel region at a time
-  ThreadPool& pool = pool_for(g_threads);
-  auto range = [&](int64_t c) { return std::pair{n * c / chunks, n * (c + 1) / chunks}; };
-  std::function<void(int)> task = [&](int w) {
-    auto [b, e] = range(w + 1);
-    fn(b, e);
+  int64_t most = std::max<int64_t>(1, n / std::max<int64_t>(min_chunk, 1));
+  int threads = static_cast<int>(std::min<int64_t>(g_threads, most));
+  if (threads <= 1) return fn(0, n);
+  // Several pieces per thread, taken in turn: on a shared machine one core can run much slower
+  // for a while, and a static split would make every kernel wait for it.
+  int64_t pieces = std::min<int64_t>(most, int64_t{threads} * 8);
+  std::atomic<int64_t> next{0};
+  auto work = [&] {
+    for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < pieces;)
+      fn(n * c / pieces, n * (c + 1) / pieces);
   };
-  pool.run(static_cast<int>(chunks - 1), task, [&] {
-    auto [b, e] = range(0);
-    fn(b, e);
-  });
+  std::lock_guard<std::mutex> lock(g_pool_mu); // one parallel region at a time
+  std::function<void(int)> task = [&](int) { work(); };
+  pool_for(g_threads).run(threads - 1, task, work);
 }
 
 } // namespace kiln

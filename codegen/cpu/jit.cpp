@@ -1,5 +1,6 @@
 // The process-wide LLVM ORC LLJIT: host target detection, -O3 pipeline, object code, loading.
 #include "codegen/cpu/llvm_emit.h"
+#include "codegen/cpu/streaming_stores.h"
 #include "codegen/cpu_backend.h"
 #include "ir/error.h"
 #include "ir/scalar_eval.h"
@@ -87,6 +88,7 @@ public:
     m->setTargetTriple(jit_->getTargetTriple().str());
     if (opts.keep_llvm_ir) out.llvm_ir = print(*m);
     optimize(*m);
+    use_streaming_stores(*m, k);
     if (opts.keep_llvm_ir) out.llvm_ir_optimized = print(*m);
     if (opts.keep_asm) out.assembly = assembly(*m);
     // Generate the object ourselves and link it like a disk-cache hit would, so a cached

@@ -377,8 +377,14 @@ std::unique_ptr<llvm::Module> emit_llvm(const Kernel& k, llvm::LLVMContext& ctx,
   // args[] holds the buffer pointers, then a pointer to each parameter's value.
   std::vector<llvm::Value*> call_args;
   for (size_t i = 0; i < k.args.size() + k.params.size(); ++i) {
-    llvm::Value* p = b.CreateLoad(ptr, b.CreateConstInBoundsGEP1_64(ptr, entry->getArg(0), i));
-    if (i >= k.args.size()) {
+    auto* slot = b.CreateLoad(ptr, b.CreateConstInBoundsGEP1_64(ptr, entry->getArg(0), i));
+    llvm::Value* p = slot;
+    if (i < k.args.size()) {
+      // Buffers start on 64-byte boundaries (runtime/allocator.cpp); unlike a parameter
+      // attribute of the body, this survives inlining.
+      auto* align = llvm::ConstantAsMetadata::get(b.getInt64(64));
+      slot->setMetadata(llvm::LLVMContext::MD_align, llvm::MDNode::get(ctx, {align}));
+    } else {
       DType t = k.params[i - k.args.size()];
       llvm::Type* mem = t == DType::Bool ? b.getInt8Ty() : scalar_type(ctx, t);
       p = b.CreateLoad(mem, p);

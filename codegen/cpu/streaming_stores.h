@@ -1,0 +1,18 @@
+// Streaming (non-temporal) stores for large outputs, applied after the -O3 pipeline.
+#pragma once
+#include "ir/kernel.h"
+
+#include <llvm/IR/Module.h>
+
+namespace kiln::cpu {
+
+// Outputs at least this large cannot stay in cache for their reader anyway.
+constexpr int64_t kStreamingStoreBytes = 16 << 20;
+
+// Marks non-temporal the aligned vector stores of kernel `k`'s entry function into outputs of
+// at least kStreamingStoreBytes: they skip the read of each cache line they overwrite (a third
+// of the traffic of a kernel that reads one buffer and writes one). Only full aligned vectors
+// are marked, because x86 splits an unaligned non-temporal store into scalar ones.
+void use_streaming_stores(llvm::Module& m, const Kernel& k);
+
+} // namespace kiln::cpu
