@@ -23,6 +23,12 @@ public:
   void emit_body(llvm::Function* f);
 
 private:
+  // The domain's loop nest over [begin, end) of its first loop, and everything inside.
+  void emit_nest(Value* begin, Value* end, bool tiled);
+  // A 1-D domain storing into an output large enough for streaming stores.
+  bool streams_by_domain() const;
+
+private:
   llvm::Type* reg_type(DType t) { return scalar_type(ctx_, t); } // type in registers
   llvm::Type* mem_type(DType t) { return t == DType::Bool ? b_.getInt8Ty() : reg_type(t); }
   Value* constant(DType t, double f, int64_t i) {

@@ -3,6 +3,7 @@
 #include "codegen/cpu/emitter.h"
 
 #include "codegen/cpu/llvm_math.h"
+#include "codegen/cpu/streaming_stores.h"
 
 #include "ir/error.h"
 
@@ -274,19 +275,8 @@ void Emitter::emit_stores(int loop) {
   }
 }
 
-void Emitter::emit_body(llvm::Function* f) {
-  fn_ = f;
-  auto* entry = llvm::BasicBlock::Create(ctx_, "entry", f);
-  b_.SetInsertPoint(entry);
-  size_t nargs = k_.args.size(), nparams = k_.params.size();
-  for (size_t i = 0; i < nargs; ++i) args_.push_back(f->getArg(i));
-  Value* begin = f->getArg(nargs + nparams);
-  Value* end = f->getArg(nargs + nparams + 1);
+void Emitter::emit_nest(Value* begin, Value* end, bool tiled) {
   std::vector<int64_t> dims = k_.domain.empty() ? std::vector<int64_t>{1} : k_.domain;
-  place_ = k_.placements();
-  bool tiled = use_tiled_reduction();
-  vals_.assign(k_.insts.size(), nullptr);
-  loop_idx_.assign(dims.size(), nullptr);
   std::vector<llvm::PHINode*> outer;
   // The tiled path owns the last loop, and the one before (blocks of rows) when there is one.
   size_t looped = tiled ? (dims.size() >= 2 ? dims.size() - 2 : 0) : dims.size();
@@ -315,7 +305,6 @@ void Emitter::emit_body(llvm::Function* f) {
     close_loop(rest);
   } else {
     // Stages run in order; what needs stage s's results is computed right after it.
-    plan_stage_reuse();
     emit_placed(-1, -1);
     for (int s = 0; s < static_cast<int>(k_.stages.size()); ++s) {
       emit_stage(s);
@@ -324,6 +313,43 @@ void Emitter::emit_body(llvm::Function* f) {
     emit_stores(-1);
   }
   for (int d = static_cast<int>(outer.size()) - 1; d >= 0; --d) close_loop(outer[d]);
+}
+
+bool Emitter::streams_by_domain() const {
+  if (k_.domain.size() != 1) return false;
+  for (const KStore& st : k_.stores) {
+    const KArg& a = k_.args[st.arg];
+    if (k_.store_placement(st, place_).loop < 0 &&
+        a.numel * static_cast<int64_t>(dtype_size(a.dtype)) >= kStreamingStoreBytes)
+      return true;
+  }
+  return false;
+}
+
+void Emitter::emit_body(llvm::Function* f) {
+  fn_ = f;
+  auto* entry = llvm::BasicBlock::Create(ctx_, "entry", f);
+  b_.SetInsertPoint(entry);
+  size_t nargs = k_.args.size(), nparams = k_.params.size();
+  for (size_t i = 0; i < nargs; ++i) args_.push_back(f->getArg(i));
+  Value* begin = f->getArg(nargs + nparams);
+  Value* end = f->getArg(nargs + nparams + 1);
+  place_ = k_.placements();
+  bool tiled = use_tiled_reduction();
+  vals_.assign(k_.insts.size(), nullptr);
+  loop_idx_.assign(std::max<size_t>(k_.domain.size(), 1), nullptr);
+  if (!tiled) plan_stage_reuse();
+  if (!tiled && streams_by_domain()) {
+    // A thread's range of a 1-D domain starts anywhere: its first iterations up to a multiple
+    // of 16 run apart, so that the main loop's vector stores are aligned and can stream.
+    Value* aligned = b_.CreateAnd(b_.CreateAdd(begin, b_.getInt64(15)), b_.getInt64(~int64_t{15}));
+    emit_nest(begin, b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, aligned, end), false);
+    b_.CreateAssumption(
+        b_.CreateICmpEQ(b_.CreateAnd(aligned, b_.getInt64(15)), b_.getInt64(0)));
+    emit_nest(aligned, end, false);
+  } else {
+    emit_nest(begin, end, tiled);
+  }
   b_.CreateRetVoid();
 }
 
