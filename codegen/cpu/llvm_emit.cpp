@@ -344,8 +344,7 @@ void Emitter::emit_body(llvm::Function* f) {
     // of 16 run apart, so that the main loop's vector stores are aligned and can stream.
     Value* aligned = b_.CreateAnd(b_.CreateAdd(begin, b_.getInt64(15)), b_.getInt64(~int64_t{15}));
     emit_nest(begin, b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, aligned, end), false);
-    b_.CreateAssumption(
-        b_.CreateICmpEQ(b_.CreateAnd(aligned, b_.getInt64(15)), b_.getInt64(0)));
+    b_.CreateAssumption(b_.CreateICmpEQ(b_.CreateAnd(aligned, b_.getInt64(15)), b_.getInt64(0)));
     emit_nest(aligned, end, false);
   } else {
     emit_nest(begin, end, tiled);

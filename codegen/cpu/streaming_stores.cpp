@@ -15,7 +15,8 @@ int argument_of(llvm::Value* ptr, llvm::Function& entry, const llvm::DataLayout&
   auto* buffer = llvm::dyn_cast<llvm::LoadInst>(llvm::getUnderlyingObject(ptr));
   if (!buffer) return -1;
   int64_t offset = 0;
-  llvm::Value* table = llvm::GetPointerBaseWithConstantOffset(buffer->getPointerOperand(), offset, dl);
+  llvm::Value* table =
+      llvm::GetPointerBaseWithConstantOffset(buffer->getPointerOperand(), offset, dl);
   if (table != entry.getArg(0) || offset % 8 != 0) return -1;
   return static_cast<int>(offset / 8);
 }
@@ -26,7 +27,8 @@ void use_streaming_stores(llvm::Module& m, const Kernel& k) {
   llvm::Function* entry = m.getFunction(k.name);
   if (!entry || entry->isDeclaration()) return;
   const llvm::DataLayout& dl = m.getDataLayout();
-  auto* one = llvm::ConstantAsMetadata::get(llvm::ConstantInt::get(m.getContext(), llvm::APInt(32, 1)));
+  auto* one =
+      llvm::ConstantAsMetadata::get(llvm::ConstantInt::get(m.getContext(), llvm::APInt(32, 1)));
   auto* nontemporal = llvm::MDNode::get(m.getContext(), {one});
   bool any = false;
   for (llvm::BasicBlock& bb : *entry)

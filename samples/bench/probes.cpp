@@ -63,9 +63,8 @@ double copy_gbs(int reps) {
   } c{std::vector<float>(kFloats, 1.0f), std::vector<float>(kFloats, 2.0f)};
   auto run = [](void* p) {
     auto* c = static_cast<Ctx*>(p);
-    kiln::parallel_for(static_cast<int64_t>(kFloats), 1 << 16, [&](int64_t b, int64_t e) {
-      copy_range(c->a.data(), c->b.data(), b, e);
-    });
+    kiln::parallel_for(static_cast<int64_t>(kFloats), 1 << 16,
+                       [&](int64_t b, int64_t e) { copy_range(c->a.data(), c->b.data(), b, e); });
   };
   return 2.0 * kFloats * sizeof(float) / median_seconds(run, &c, reps) / 1e9;
 }
