@@ -10,16 +10,20 @@ void print_table(const Limits& lim, const std::vector<Row>& rows) {
   fmt::print("kiln bench_fusion: {} threads, median of {} runs, fused and unfused interleaved\n",
              lim.threads, lim.reps);
   fmt::print(
-      "limits measured now: copy {:.1f} GB/s, triad {:.1f} GB/s, read {:.1f} GB/s (the bandwidth limit "
-      "is the best of them), OpenBLAS sgemm {:.0f} GFLOP/s\n\n",
+      "probes at the start: copy {:.1f} GB/s, triad {:.1f} GB/s, read {:.1f} GB/s, OpenBLAS sgemm "
+      "{:.0f} GFLOP/s\n"
+      "limit of each row: the median of the copy (memory-bound rows) or sgemm (compute-bound rows) "
+      "run between that workload's runs\n\n",
       lim.copy_gbs, lim.triad_gbs, lim.read_gbs, lim.sgemm_gflops);
-  fmt::print("{:<8} {:<28} {:<8} {:>9} {:>8} {:>10} {:>10} {:>13} {:>8} {:>8}\n", "id", "workload",
-             "mode", "ms", "kernels", "cold ms", "warm ms", "achieved", "% limit", "speedup");
+  fmt::print("{:<8} {:<28} {:<8} {:>9} {:>8} {:>10} {:>10} {:>13} {:>8} {:>8} {:>8}\n", "id",
+             "workload", "mode", "ms", "kernels", "cold ms", "warm ms", "achieved", "limit",
+             "% limit", "speedup");
   for (const Row& r : rows)
     fmt::print(
-        "{:<8} {:<28} {:<8} {:>9.2f} {:>8.0f} {:>10.1f} {:>10.1f} {:>8.1f} {:<4} {:>7.0f}% {:>8}\n",
+        "{:<8} {:<28} {:<8} {:>9.2f} {:>8.0f} {:>10.1f} {:>10.1f} {:>8.1f} {:<4} {:>8.1f} {:>7.0f}% "
+        "{:>8}\n",
         r.id, r.what, r.mode, r.ms, r.kernels, r.compile_cold_ms, r.compile_warm_ms, r.achieved,
-        r.unit, 100 * r.achieved / r.limit, r.speedup > 0 ? fmt::format("{:.1f}x", r.speedup) : "");
+        r.unit, r.limit, 100 * r.achieved / r.limit, r.speedup > 0 ? fmt::format("{:.1f}x", r.speedup) : "");
 }
 
 void write_json(const std::string& path, const Limits& lim, const std::vector<Row>& rows) {

@@ -20,7 +20,6 @@ struct Row {
 
 struct Limits {
   double copy_gbs = 0, triad_gbs = 0, read_gbs = 0, sgemm_gflops = 0;
-  double bandwidth() const { return std::max({copy_gbs, triad_gbs, read_gbs}); } // the best probe
   int threads = 1, reps = 0;
 };
 
