@@ -213,6 +213,28 @@ void Emitter::emit_stage(int stage) {
   }
 }
 
+void Emitter::prefetch_next_row() {
+  if (k_.domain.empty() || k_.stages.size() < 2 || k_.stages[0].size() != 1) return;
+  int64_t row_axis = static_cast<int64_t>(k_.domain.size()) - 1, extent = k_.stages[0][0];
+  for (size_t i = 0; i < k_.insts.size(); ++i) {
+    const KInst& in = k_.insts[i];
+    if (in.op != Op::Load || place_[i].loop != 0) continue;
+    auto along_stage = stride(in.a, Op::ReduceIndex, 0),
+         along_rows = stride(in.a, Op::LoopIndex, row_axis);
+    if (along_stage != std::optional<int64_t>(1) || !along_rows || *along_rows == 0) continue;
+    int64_t per_line = std::max<int64_t>(1, 64 / static_cast<int64_t>(dtype_size(in.dtype)));
+    auto* r = open_loop(b_.getInt64(0), b_.getInt64(extent), "prefetch", per_line);
+    reduce_idx_.assign(1, r);
+    emit_placed(0, -2); // the load's index at this position (the rest of stage 0 is dead code)
+    Value* next_row = b_.CreateAdd(vals_[in.a], b_.getInt64(*along_rows));
+    // Not inbounds: past the last row this points outside the buffer, which a prefetch allows.
+    Value* p = b_.CreateGEP(mem_type(in.dtype), args_[in.imm], {next_row});
+    b_.CreateIntrinsic(llvm::Intrinsic::prefetch, {p->getType()},
+                       {p, b_.getInt32(0), b_.getInt32(2), b_.getInt32(1)}); // read, into L2, data
+    close_loop(r);
+  }
+}
+
 void Emitter::plan_stage_reuse() {
   reuse_ = find_stage_reuse(k_);
   reused_from_.assign(k_.insts.size(), -1);

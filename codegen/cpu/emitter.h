@@ -71,6 +71,11 @@ private:
   std::optional<int64_t> stride(int inst, Op loop, int64_t axis) const;
   bool use_tiled_reduction() const;
   void emit_stage(int stage);
+  // Stage 0 reads a row from memory and later stages compute from cache, leaving the memory
+  // system idle unless the next row is requested first: after stage 0, prefetches (one per cache
+  // line) the next outer iteration's elements of each contiguous load of stage 0. Layernorm over
+  // [8192, 1024] runs 1.3-1.7x faster.
+  void prefetch_next_row();
   // Tiled reductions over [lo, hi) of the last loop; `rows` consecutive values of the loop before
   // it from `row` (nullptr: a one-loop domain) share each tile.
   void emit_tiled_reduction(Value* lo, Value* hi, Value* row, int64_t rows);

@@ -308,6 +308,7 @@ void Emitter::emit_nest(Value* begin, Value* end, bool tiled) {
     emit_placed(-1, -1);
     for (int s = 0; s < static_cast<int>(k_.stages.size()); ++s) {
       emit_stage(s);
+      if (s == 0) prefetch_next_row();
       emit_placed(-1, s);
     }
     emit_stores(-1);
