@@ -58,7 +58,8 @@ std::string print_kernel(const Kernel& k) {
     else if (in.op == Op::ReduceIndex)
       rhs = fmt::format("rindex {}.{}", in.stage, in.imm);
     else if (in.op == Op::Load)
-      rhs = fmt::format("load a{}[%{}]", in.imm, in.a);
+      rhs = fmt::format("load a{}[%{}]{}", in.imm, in.a,
+                        in.b >= 0 ? fmt::format(" if %{}", in.b) : "");
     else {
       rhs = std::string(op_name(in.op));
       int n = 0;
@@ -83,6 +84,8 @@ std::string verify_kernel(const Kernel& k) {
     if (in.op == Op::Load &&
         (in.imm < 0 || in.imm >= (int64_t)k.args.size() || k.args[in.imm].dtype != in.dtype))
       return fmt::format("%{} loads a bad argument", i);
+    if (in.op == Op::Load && in.b >= 0 && k.insts[in.b].dtype != DType::Bool)
+      return fmt::format("%{} has a load mask that is not bool", i);
     if (in.op == Op::Param &&
         (in.imm < 0 || in.imm >= (int64_t)k.params.size() || k.params[in.imm] != in.dtype))
       return fmt::format("%{} bad parameter", i);

@@ -24,10 +24,12 @@ struct KArg {
 struct KInst {
   Op op;       // scalar op from ops.def (elementwise, reduce, Const, LoopIndex, ReduceIndex, Load)
   DType dtype; // result type
-  int a = -1, b = -1, c = -1; // operand instruction ids
+  int a = -1, b = -1, c = -1; // operand instruction ids; a masked Load: a index, b mask (bool)
   int64_t imm = 0; // LoopIndex/ReduceIndex: axis; Load: argument number; Param: parameter number
-  int stage = -1;  // ReduceIndex and reductions: their stage
-  Scalar value;    // Const: the literal
+  // A Load with a mask reads only where the mask is true (0 elsewhere): a padded view reads
+  // its input at unclamped, affine indices that vectorize as masked loads.
+  int stage = -1; // ReduceIndex and reductions: their stage
+  Scalar value;   // Const: the literal
   bool operator==(const KInst&) const = default;
 };
 

@@ -116,6 +116,7 @@ KInst KernelParser::parse_inst(const Kernel& k, int id) {
     c_.expect('[', "'[' before the load index");
     in.a = operand(id);
     c_.expect(']', "']' after the load index");
+    if (c_.accept(std::string_view("if"))) in.b = operand(id);
   } else {
     if (!parse_op(m, in.op) ||
         !(is_elementwise(in.op) || is_reduce(in.op) || in.op == Op::FloorDiv || in.op == Op::Mod))
@@ -152,6 +153,8 @@ void KernelParser::check_types(const Kernel& k, const KInst& in, int line) {
     err = "loop indices are i64";
   else if (in.op == Op::Load && t(in.a) != DType::I64)
     err = "load indices are i64";
+  else if (in.op == Op::Load && in.b >= 0 && t(in.b) != DType::Bool)
+    err = "load masks are bool";
   else if (in.op == Op::FloorDiv || in.op == Op::Mod) {
     if (t(in.a) != DType::I64 || t(in.b) != DType::I64 || in.dtype != DType::I64)
       err = "index arithmetic is i64";

@@ -1,7 +1,9 @@
 #include "passes/index_expr.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <fmt/format.h>
+#include <numeric>
 
 namespace kiln {
 namespace {
@@ -67,15 +69,26 @@ void add_terms(TermMap& m, const IExpr& sum, int64_t scale) {
   }
 }
 
+// The Div atom x / k in canonical form: (y / m) / k is y / (m * k).
+IExprPtr div_atom(const IExprPtr& x, int64_t k) {
+  IExpr d{IExpr::Kind::Div};
+  d.a = x;
+  d.c = k;
+  const IExpr& s = *x;
+  if (s.kind == IExpr::Kind::Sum && s.terms.size() == 1 && s.c == 0 && s.terms[0].second == 1 &&
+      s.terms[0].first->kind == IExpr::Kind::Div) {
+    d.a = s.terms[0].first->a;
+    d.c = s.terms[0].first->c * k;
+  }
+  return make(std::move(d));
+}
+
 // Rewrites k*(x/k)*m + (x%k)*m into x*m wherever both halves appear.
 bool fold_div_mod(TermMap& m, int64_t& constant) {
   for (auto& [key, entry] : m) {
     auto& [atom, coef] = entry;
     if (atom->kind != IExpr::Kind::Mod || coef == 0) continue;
-    IExpr div{IExpr::Kind::Div};
-    div.a = atom->a;
-    div.c = atom->c;
-    auto d = m.find(make(div)->key);
+    auto d = m.find(div_atom(atom->a, atom->c)->key);
     if (d == m.end() || d->second.second != coef * atom->c) continue;
     int64_t scale = coef;
     d->second.second = 0;
@@ -187,6 +200,34 @@ static void split_multiples(const IExpr& s, int64_t k, TermMap& q, int64_t& qc, 
   rc = floormod(s.c, k);
 }
 
+// Finds g > 1 dividing k with rest == g*x + r, 0 <= r < g for every index: the terms with the
+// largest coefficients form g*x. Then (g*x + r) / k == x / (k/g) and (g*x + r) % k ==
+// g*(x % (k/g)) + r (conv's (64*c + 8*h + w) / 192 is c / 3 when 8*h + w < 64).
+static bool split_common_factor(const IExprPtr& rest, int64_t k, const IndexContext& ctx,
+                                int64_t& g, IExprPtr& x, IExprPtr& r) {
+  auto terms = rest->terms;
+  std::sort(terms.begin(), terms.end(),
+            [](auto& p, auto& q) { return std::abs(p.second) > std::abs(q.second); });
+  int64_t gcd_big = 0;
+  for (size_t n = 1; n <= terms.size(); ++n) {
+    gcd_big = std::gcd(gcd_big, terms[n - 1].second);
+    g = std::gcd(gcd_big, k);
+    if (g <= 1) return false;
+    TermMap big, small;
+    for (size_t i = 0; i < terms.size(); ++i)
+      (i < n ? big : small)[terms[i].first->key] = {terms[i].first,
+                                                    i < n ? terms[i].second / g : terms[i].second};
+    IExprPtr rem = build_sum(std::move(small), rest->c);
+    Range rr = irange(rem, ctx);
+    if (rr.lo >= 0 && rr.hi < g) {
+      x = build_sum(std::move(big), 0);
+      r = rem;
+      return true;
+    }
+  }
+  return false;
+}
+
 IExprPtr idiv(const IExprPtr& a, int64_t k, const IndexContext& ctx) {
   if (k == 1 || k <= 0) return a; // k <= 0 only for empty extents, whose loops never run
   auto s = as_sum(a);
@@ -201,10 +242,11 @@ IExprPtr idiv(const IExprPtr& a, int64_t k, const IndexContext& ctx) {
   IExprPtr rest = build_sum(std::move(r), rc);
   Range rr = irange(rest, ctx);
   if (rr.lo >= 0 && rr.hi < k) return quotient;
-  IExpr d{IExpr::Kind::Div};
-  d.a = rest;
-  d.c = k;
-  return iadd(quotient, as_sum(make(std::move(d))), ctx);
+  int64_t g;
+  IExprPtr big, small;
+  if (split_common_factor(rest, k, ctx, g, big, small))
+    return iadd(quotient, idiv(big, k / g, ctx), ctx);
+  return iadd(quotient, as_sum(div_atom(rest, k)), ctx);
 }
 
 IExprPtr imod(const IExprPtr& a, int64_t k, const IndexContext& ctx) {
@@ -220,6 +262,10 @@ IExprPtr imod(const IExprPtr& a, int64_t k, const IndexContext& ctx) {
   if (rest->terms.size() == 1 && rest->c == 0 && rest->terms[0].second == 1 &&
       rest->terms[0].first->kind == IExpr::Kind::Mod && rest->terms[0].first->c % k == 0)
     return imod(rest->terms[0].first->a, k, ctx);
+  int64_t g;
+  IExprPtr big, small;
+  if (split_common_factor(rest, k, ctx, g, big, small))
+    return iadd(imul(imod(big, k / g, ctx), g, ctx), small, ctx);
   IExpr m{IExpr::Kind::Mod};
   m.a = rest;
   m.c = k;

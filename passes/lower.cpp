@@ -75,6 +75,7 @@ private:
   std::vector<Node*> params_;
   std::unordered_map<Node*, int> param_of_;
   std::unordered_map<std::string, int> memo_;
+  IExprPtr mask_;               // where loads may read (inside a pad's input), nullptr: everywhere
   std::vector<int> stage_done_; // stage ids in completion order = execution order
   std::vector<std::string> op_names_;
   std::vector<Node*> roots_;
@@ -117,6 +118,7 @@ int Lowerer::load(Node* n, const std::vector<IExprPtr>& coords) {
     idx = iadd(idx, imul(coords[d], strides[d], ctx_), ctx_);
   KInst k{Op::Load, n->dtype};
   k.a = emit_expr(idx, DType::I64);
+  if (mask_) k.b = emit_expr(mask_, DType::Bool);
   k.imm = it->second;
   return emit(k);
 }
@@ -124,6 +126,7 @@ int Lowerer::load(Node* n, const std::vector<IExprPtr>& coords) {
 int Lowerer::lower(Node* n, const std::vector<IExprPtr>& coords) {
   std::string key = fmt::format("{}", static_cast<void*>(n));
   for (auto& c : coords) key += "|" + c->key;
+  if (mask_) key += "|if " + mask_->key;
   if (auto it = memo_.find(key); it != memo_.end()) return it->second;
 
   int id;
@@ -186,16 +189,18 @@ int Lowerer::lower_view(Node* n, const std::vector<IExprPtr>& coords) {
     return lower(in, ic);
   }
   default: {
-    // Pad: read the input where in range (the index clamped to 0 elsewhere), else the pad value.
+    // Pad: the input where in range, else the pad value. The input is evaluated at unclamped
+    // indices with its loads masked to the range, so they stay affine (masked vector loads).
     auto& p = n->get<PadAttr>();
     IExprPtr valid;
     for (size_t d = 0; d < is.size(); ++d) {
-      IExprPtr c = iadd(coords[d], iconst(-p.before[d]), ctx_);
-      IExprPtr ok = iand(ige(c, 0, ctx_), ilt(c, is[d], ctx_));
-      ic[d] = iselect(ok, c, iconst(0), ctx_);
-      valid = iand(valid, ok);
+      ic[d] = iadd(coords[d], iconst(-p.before[d]), ctx_);
+      valid = iand(valid, iand(ige(ic[d], 0, ctx_), ilt(ic[d], is[d], ctx_)));
     }
+    IExprPtr outer = mask_;
+    mask_ = iand(outer, valid);
     int value = lower(in, ic);
+    mask_ = outer;
     if (!valid) return value;
     KInst k{Op::Where, n->dtype};
     k.a = emit_expr(valid, DType::Bool);
@@ -244,6 +249,17 @@ int Lowerer::lower_reduce(Node* n, const std::vector<IExprPtr>& coords) {
   const Shape& is = n->inputs[0]->shape;
   std::vector<int64_t> extents;
   for (int a : axes) extents.push_back(is[a]);
+  if (numel(extents) == 1) {
+    // Over one element a reduction is that element: no stage (nn's materialize copies so).
+    if (n->op == Op::ArgMax || n->op == Op::ArgMin) return emit_const(n->dtype, Scalar{});
+    std::vector<IExprPtr> ic = coords;
+    for (int a : axes) ic[a] = iconst(0);
+    int v = lower(n->inputs[0].get(), ic);
+    if (n->inputs[0]->dtype == n->dtype) return v;
+    KInst cast{Op::Cast, n->dtype};
+    cast.a = v;
+    return emit(cast);
+  }
   int stage = open_stage(n, extents, coords);
   std::vector<IExprPtr> ic = coords;
   for (size_t j = 0; j < axes.size(); ++j) ic[axes[j]] = irvar(stage, static_cast<int>(j));

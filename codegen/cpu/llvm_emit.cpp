@@ -243,8 +243,25 @@ Value* Emitter::emit_inst(size_t i) {
     return binary(in, DType::I64, v(in.a), v(in.b));
   case Op::Load: {
     llvm::Type* mt = mem_type(in.dtype);
+    // A masked load reads in a branch of its own, which the loop vectorizer turns into a masked
+    // vector load; elsewhere it is 0.
+    llvm::BasicBlock *before = b_.GetInsertBlock(), *read = nullptr, *after = nullptr;
+    if (in.b >= 0) {
+      read = llvm::BasicBlock::Create(ctx_, "masked.load", fn_);
+      after = llvm::BasicBlock::Create(ctx_, "masked.done", fn_);
+      b_.CreateCondBr(v(in.b), read, after);
+      b_.SetInsertPoint(read);
+    }
     Value* p = b_.CreateInBoundsGEP(mt, args_[in.imm], {v(in.a)});
     Value* x = b_.CreateAlignedLoad(mt, p, llvm::Align(dtype_size(in.dtype)));
+    if (in.b >= 0) {
+      b_.CreateBr(after);
+      b_.SetInsertPoint(after);
+      auto* phi = b_.CreatePHI(mt, 2);
+      phi->addIncoming(x, read);
+      phi->addIncoming(llvm::Constant::getNullValue(mt), before);
+      x = phi;
+    }
     return in.dtype == DType::Bool ? b_.CreateICmpNE(x, b_.getInt8(0)) : x;
   }
   default:

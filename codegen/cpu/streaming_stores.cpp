@@ -9,6 +9,8 @@
 namespace kiln::cpu {
 namespace {
 
+constexpr uint64_t kCacheLine = 64;
+
 // The kernel argument a pointer points into: the entry function loads argument i's buffer from
 // slot i of its first parameter (see emit_llvm), and the body is inlined there.
 int argument_of(llvm::Value* ptr, llvm::Function& entry, const llvm::DataLayout& dl) {
@@ -35,8 +37,10 @@ void use_streaming_stores(llvm::Module& m, const Kernel& k) {
     for (llvm::Instruction& inst : bb) {
       auto* st = llvm::dyn_cast<llvm::StoreInst>(&inst);
       if (!st || !st->getValueOperand()->getType()->isVectorTy()) continue;
+      // Whole cache lines only: a regular store to the rest of a line that a streaming store
+      // wrote would fetch it back from memory (im2col's 56-float rows ran 10x slower so).
       uint64_t size = dl.getTypeStoreSize(st->getValueOperand()->getType());
-      if (size < 16 || st->getAlign().value() < size) continue;
+      if (size < kCacheLine || size % kCacheLine || st->getAlign().value() < kCacheLine) continue;
       int arg = argument_of(st->getPointerOperand(), *entry, dl);
       if (arg < 0 || arg >= static_cast<int>(k.args.size()) || !k.args[arg].output) continue;
       const KArg& a = k.args[arg];

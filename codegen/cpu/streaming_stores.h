@@ -11,8 +11,9 @@ constexpr int64_t kStreamingStoreBytes = 16 << 20;
 
 // Marks non-temporal the aligned vector stores of kernel `k`'s entry function into outputs of
 // at least kStreamingStoreBytes: they skip the read of each cache line they overwrite (a third
-// of the traffic of a kernel that reads one buffer and writes one). Only full aligned vectors
-// are marked, because x86 splits an unaligned non-temporal store into scalar ones.
+// of the traffic of a kernel that reads one buffer and writes one). Only stores of whole aligned
+// cache lines are marked: x86 splits an unaligned non-temporal store into scalar ones, and a
+// line written partly by a streaming store and partly by a regular one ping-pongs to memory.
 void use_streaming_stores(llvm::Module& m, const Kernel& k);
 
 } // namespace kiln::cpu
