@@ -64,9 +64,8 @@ Tensor functional::conv2d(const Tensor& x_in, const Tensor& w, const Tensor& b, 
   int64_t Cg = C / G, K = Cg * KH * KW;
   // Rows ordered (channel, kh, kw) like the weight's own layout, so the weight is a reshape.
   // The copy is written as [N, G, K, OH, OW] (its loop over OW needs no div/mod to split
-  // OH * OW apart) and the matmul reads it as [N, G, K, OH * OW] memory. (Splitting K into
-  // (channel, kh, kw) there too would leave div/mod in the matmul's loads: the index
-  // simplifier cannot yet see that (k * OHW + p) / (KW * OHW) is k / KW when p < OHW.)
+  // OH * OW apart, and reads through masked loads where the padding is) and the matmul reads
+  // it as [N, G, K, OH * OW] memory.
   Tensor cols = win.reshape({N, G, Cg, KH, OH, KW, OW}, loc).permute({0, 1, 2, 3, 5, 4, 6}, loc);
   cols = cols.reshape({N, G, K, OH, OW}, loc);
   cols = detail::materialize(cols, false, loc).reshape({N, G, K, OH * OW}, loc);
