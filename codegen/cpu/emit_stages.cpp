@@ -258,25 +258,42 @@ Value* Emitter::reuse_slot(const StageReuse& r) {
   return b_.CreateInBoundsGEP(buf->getAllocatedType(), buf, {b_.getInt64(0), linear});
 }
 
-void Emitter::emit_tiled_reduction(Value* lo, Value* hi, Value* row, int64_t rows) {
+void Emitter::emit_tiled_reduction(Value* lo, Value* hi, Value* row_lo, Value* row_hi) {
   // Full tiles run with a constant trip count, so LLVM unrolls the vectorized tile loop and
   // promotes the accumulators to registers; the last partial tile runs with a variable count.
-  const int64_t tile = 64;
+  const int64_t tile = 64, block = 4;
+  auto multiple_end = [&](Value* from, Value* to, int64_t step) {
+    return b_.CreateAdd(from, b_.CreateMul(b_.CreateSDiv(b_.CreateSub(to, from), b_.getInt64(step)),
+                                           b_.getInt64(step)));
+  };
   llvm::IRBuilder<> entry(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());
-  std::vector<std::vector<std::pair<size_t, llvm::AllocaInst*>>> accs(rows); // per row of the block
+  int64_t rows = row_lo ? block : 1;
+  std::vector<std::vector<std::pair<size_t, llvm::AllocaInst*>>> accs(rows); // per row of a block
   for (auto& row_accs : accs)
     for (size_t r : reductions(0)) {
       auto* ty = llvm::ArrayType::get(reg_type(k_.insts[r].dtype), tile);
       row_accs.push_back({r, entry.CreateAlloca(ty)});
     }
-  Value* full_end = b_.CreateAdd(
-      lo, b_.CreateMul(b_.CreateSDiv(b_.CreateSub(hi, lo), b_.getInt64(tile)), b_.getInt64(tile)));
+  // Each tile of columns runs over all of this thread's rows, 4 at a time sharing each load of
+  // what does not depend on the row (matmul's B): a column panel of B is read from memory once
+  // per thread's range of rows, and then from cache, instead of all of B once per 4 rows.
+  auto all_rows = [&](Value* j0, Value* count) {
+    if (!row_lo) return emit_tile(accs, j0, count, nullptr);
+    Value* full = multiple_end(row_lo, row_hi, block);
+    auto* m = open_loop(row_lo, full, "m", block);
+    emit_tile(accs, j0, count, m);
+    close_loop(m);
+    auto* rest = open_loop(full, row_hi, "m");
+    emit_tile({accs[0]}, j0, count, rest);
+    close_loop(rest);
+  };
+  Value* full_end = multiple_end(lo, hi, tile);
   auto* j0 = open_loop(lo, full_end, "j0", tile);
-  emit_tile(accs, j0, b_.getInt64(tile), row);
+  all_rows(j0, b_.getInt64(tile));
   close_loop(j0);
-  auto* rest = open_loop(full_end, hi, "j0", tile); // runs at most once
-  emit_tile(accs, rest, b_.CreateSub(hi, rest), row);
-  close_loop(rest);
+  auto* last = open_loop(full_end, hi, "j0", tile); // runs at most once
+  all_rows(last, b_.CreateSub(hi, last));
+  close_loop(last);
 }
 
 void Emitter::emit_tile(const std::vector<std::vector<std::pair<size_t, llvm::AllocaInst*>>>& accs,

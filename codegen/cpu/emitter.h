@@ -76,9 +76,9 @@ private:
   // line) the next outer iteration's elements of each contiguous load of stage 0. Layernorm over
   // [8192, 1024] runs 1.3-1.7x faster.
   void prefetch_next_row();
-  // Tiled reductions over [lo, hi) of the last loop; `rows` consecutive values of the loop before
-  // it from `row` (nullptr: a one-loop domain) share each tile.
-  void emit_tiled_reduction(Value* lo, Value* hi, Value* row, int64_t rows);
+  // Tiled reductions over [lo, hi) of the last loop, for the rows [row_lo, row_hi) of the loop
+  // before it (nullptr: a one-loop domain).
+  void emit_tiled_reduction(Value* lo, Value* hi, Value* row_lo, Value* row_hi);
   void emit_tile(const std::vector<std::vector<std::pair<size_t, llvm::AllocaInst*>>>& accs,
                  Value* j0, Value* count, Value* row);
   void close_loop(llvm::PHINode* iv);

@@ -304,22 +304,11 @@ void Emitter::emit_nest(Value* begin, Value* end, bool tiled) {
     loop_idx_[d] = iv;
   }
   if (tiled && dims.size() == 1) {
-    emit_tiled_reduction(begin, end, nullptr, 1);
+    emit_tiled_reduction(begin, end, nullptr, nullptr);
   } else if (tiled) {
-    // Rows in blocks of 4 share each load of what does not depend on the row (matmul's B).
-    const int64_t block = 4;
     size_t m = dims.size() - 2;
-    Value* lo = m == 0 ? begin : b_.getInt64(0);
-    Value* hi = m == 0 ? end : b_.getInt64(dims[m]);
-    Value* full =
-        b_.CreateAdd(lo, b_.CreateMul(b_.CreateSDiv(b_.CreateSub(hi, lo), b_.getInt64(block)),
-                                      b_.getInt64(block)));
-    auto* rows = open_loop(lo, full, "m", block);
-    emit_tiled_reduction(b_.getInt64(0), b_.getInt64(dims.back()), rows, block);
-    close_loop(rows);
-    auto* rest = open_loop(full, hi, "m");
-    emit_tiled_reduction(b_.getInt64(0), b_.getInt64(dims.back()), rest, 1);
-    close_loop(rest);
+    emit_tiled_reduction(b_.getInt64(0), b_.getInt64(dims.back()), m == 0 ? begin : b_.getInt64(0),
+                         m == 0 ? end : b_.getInt64(dims[m]));
   } else {
     // Stages run in order; what needs stage s's results is computed right after it.
     emit_placed(-1, -1);
