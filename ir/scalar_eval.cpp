@@ -46,6 +46,7 @@ Scalar eval_cast(Scalar v, DType from, DType to) {
 Scalar eval_unary(Op op, DType t, DType out, Scalar x) {
   Scalar r;
   if (op == Op::Cast) return eval_cast(x, t, out);
+  if (op == Op::Copy) return x;
   if (op == Op::LogicalNot) return r.i = is_float(t) ? x.f == 0 : x.i == 0, r;
   if (!is_float(t)) {
     switch (op) {

@@ -46,6 +46,8 @@ Grads unary_rule(GradBuilder& b, const NodePtr& n, const NodePtr& g) {
     return {b.lit(0, a)}; // piecewise constant, like PyTorch
   case Op::Cast:
     return {is_float(a->dtype) ? b.cast(g, a->dtype) : nullptr};
+  case Op::Copy:
+    return {g};
   default:
     return {nullptr};
   }

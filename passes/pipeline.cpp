@@ -3,6 +3,7 @@
 #include "ir/error.h"
 #include "ir/graph_printer.h"
 #include "ir/verifier.h"
+#include "passes/layout.h"
 #include "passes/schedule.h"
 #include "passes/simplify.h"
 
@@ -19,6 +20,8 @@ const std::vector<GraphPass>& graph_passes() {
       {"views", "view canonicalization", canonicalize_views},
       {"dce", "drop subgraphs that cannot affect a result", eliminate_dead_code},
       {"cse", "merge structurally equal nodes", eliminate_common_subexpressions},
+      {"layout", "copy transposed matmul operands into the layout matmul streams",
+       matmul_operand_layout},
   };
   return passes;
 }

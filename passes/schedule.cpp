@@ -26,7 +26,8 @@ std::vector<Node*> schedule(const std::vector<Node*>& outputs, bool fusion,
     if (!src->realized()) roots.insert(src);
   }
   for (Node* n : order)
-    if (!n->realized() && is_compute(n->op) && (!fusion || forced.count(n))) roots.insert(n);
+    if (!n->realized() && is_compute(n->op) && (!fusion || forced.count(n) || n->op == Op::Copy))
+      roots.insert(n);
 
   if (fusion) {
     // A matmul reads each operand element once per output column (row): an elementwise op

@@ -119,6 +119,8 @@ Value* Emitter::unary(const KInst& in, DType src, Value* x) {
     return b_.CreateNot(cast(src, DType::Bool, x));
   case Op::Cast:
     return cast(src, t, x);
+  case Op::Copy:
+    return x;
   default:
     break;
   }

@@ -46,11 +46,10 @@ Tensor windows2d(const Tensor& x, Size2 kernel, Size2 stride, Size2 dilation, Lo
 }
 
 Tensor materialize(const Tensor& t, bool gradient, Loc loc) {
-  // kiln has no copy op: views are index arithmetic and cheap elementwise ops are inlined into
-  // every consumer, a matmul operand included, where they are re-evaluated once per reduction
-  // step. A reduction is written once when several kernels (or another reduction's loop) read
-  // it, so a sum over one new size-1 axis is an exact, one-pass copy.
-  if (!gradient) return t.unsqueeze(-1, loc).sum({-1}, false, loc);
+  // Views are index arithmetic and cheap elementwise ops are inlined into every consumer, a
+  // matmul operand included, where they are re-evaluated once per reduction step: a copy is
+  // written once instead.
+  if (!gradient) return trace::make(Op::Copy, t.dtype(), t.shape(), {t}, NoAttr{}, loc);
   // (t + t) / 2 as a sum over a new axis of 2 is exactly t; its gradient is the sum over that
   // axis of the expanded incoming gradient, halved (exact too), itself a reduction. The extra
   // zero element on the last axis keeps a producing matmul out of this kernel (fused, it would

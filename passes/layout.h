@@ -1,0 +1,13 @@
+// Operand layout for matmul: the tiled matmul kernel streams B = [.., K, N] along N. A B that
+// is a transposed view (x @ W.t() in every Linear, q @ k^T in attention) runs along K instead,
+// which leaves one dot product per output. Such an operand is copied (Op::Copy) into the
+// layout the kernel streams: one pass over B, against a matmul that reads B once per block of
+// rows.
+#pragma once
+#include "passes/rewrite.h"
+
+namespace kiln {
+
+Graph matmul_operand_layout(const Graph& g);
+
+} // namespace kiln
