@@ -1,5 +1,7 @@
 #include "passes/layout.h"
 
+#include <map>
+
 namespace kiln {
 namespace {
 
@@ -14,16 +16,46 @@ bool swaps_last_two(const Node& n) {
   return true;
 }
 
+// x with its last two axes swapped (a transposed view drops back to its input).
+NodePtr transposed(const NodePtr& x) {
+  if (swaps_last_two(*x)) return x->inputs[0];
+  size_t r = x->shape.size();
+  std::vector<int> perm(r);
+  for (size_t d = 0; d < r; ++d) perm[d] = static_cast<int>(d);
+  std::swap(perm[r - 1], perm[r - 2]);
+  Shape s = x->shape;
+  std::swap(s[r - 1], s[r - 2]);
+  return derived(*x, Op::Permute, x->dtype, s, {x}, PermuteAttr{perm});
+}
+
+// B as the tiled kernel streams it: a transposed view is copied (once for all its matmuls),
+// unless it is too small to be worth a kernel (the tiled kernel needs 16 columns at least).
+NodePtr streamed(const NodePtr& b, std::map<const Node*, NodePtr>& copies) {
+  size_t r = b->shape.size();
+  if (!swaps_last_two(*b) || b->shape[r - 1] < 16 || b->shape[r - 2] < 16) return b;
+  NodePtr& copy = copies[b->inputs[0].get()];
+  if (!copy) copy = derived(*b, Op::Copy, b->dtype, b->shape, {b});
+  return copy;
+}
+
 } // namespace
 
 Graph matmul_operand_layout(const Graph& g) {
-  return rewrite(g, [](const NodePtr& n) -> NodePtr {
-    if (n->op != Op::Matmul) return n;
-    const NodePtr& b = n->inputs[1];
-    // Small operands are not worth a kernel: the tiled kernel needs 16 columns at least.
-    size_t r = b->shape.size();
-    if (!swaps_last_two(*b) || b->shape[r - 1] < 16 || b->shape[r - 2] < 16) return n;
-    return with_inputs(*n, {n->inputs[0], derived(*b, Op::Copy, b->dtype, b->shape, {b})});
+  std::map<const Node*, NodePtr> copies; // by the node they transpose
+  return rewrite(g, [&](const NodePtr& n) -> NodePtr {
+    if (n->op != Op::Matmul || n->shape.size() < 2) return n;
+    const NodePtr &a = n->inputs[0], &b = n->inputs[1];
+    size_t r = n->shape.size();
+    if (n->shape[r - 1] < 16 && n->shape[r - 2] >= 16) {
+      // Few columns (logits over 10 classes, their weight's gradient): C = (B^T A^T)^T, so
+      // that the tiled kernel runs along the many rows instead.
+      Shape s = n->shape;
+      std::swap(s[r - 1], s[r - 2]);
+      NodePtr ct =
+          derived(*n, Op::Matmul, n->dtype, s, {transposed(b), streamed(transposed(a), copies)});
+      return transposed(ct);
+    }
+    return with_inputs(*n, {a, streamed(b, copies)});
   });
 }
 

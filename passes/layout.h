@@ -2,7 +2,7 @@
 // is a transposed view (x @ W.t() in every Linear, q @ k^T in attention) runs along K instead,
 // which leaves one dot product per output. Such an operand is copied (Op::Copy) into the
 // layout the kernel streams: one pass over B, against a matmul that reads B once per block of
-// rows.
+// rows. A product with fewer than 16 columns but many rows is computed transposed.
 #pragma once
 #include "passes/rewrite.h"
 

@@ -273,7 +273,18 @@ int Lowerer::lower_reduce(Node* n, const std::vector<IExprPtr>& coords) {
 
 int Lowerer::lower_matmul(Node* n, const std::vector<IExprPtr>& coords) {
   size_t r = n->shape.size();
-  int stage = open_stage(n, {n->inputs[0]->shape[r - 1]}, coords);
+  // The tiled matmul kernel runs the kernel's innermost loop along the product's columns. Read
+  // in another order (through a transpose, or a permute of its epilogue) it would become one
+  // dot product per output: then it is written in its own order instead.
+  bool along_columns = false;
+  int innermost = static_cast<int>(ctx_.domain.size()) - 1;
+  for (auto& [atom, coef] : coords[r - 1]->terms)
+    along_columns =
+        along_columns || (atom->kind == IExpr::Kind::Var && atom->c == innermost && coef == 1);
+  int stage = open_stage(n, {n->inputs[0]->shape[r - 1]}, coords); // its own conflicts first
+  bool is_root = std::count(roots_.begin(), roots_.end(), n) > 0;
+  if (!is_root && !along_columns && n->shape[r - 1] > 1)
+    throw FusionConflict(n, "matmul would be read across its columns");
   std::vector<IExprPtr> ac = coords, bc = coords;
   ac[r - 1] = irvar(stage, 0);
   bc[r - 2] = irvar(stage, 0);
@@ -473,6 +484,7 @@ Kernel Lowerer::finish(const std::vector<std::pair<int, int>>& outputs,
   for (char c : print_kernel(k)) h = (h ^ static_cast<uint8_t>(c)) * 0x100000001b3ull;
   k.name = "k";
   for (auto& n : op_names_) k.name += "_" + n;
+  if (op_names_.empty()) k.name += "_view"; // an output that is a view: a copy in its layout
   k.name += fmt::format("_{:06x}", h & 0xffffff);
   return k;
 }
