@@ -5,17 +5,6 @@
 namespace kiln {
 namespace {
 
-// A permute that swaps the last two axes and keeps the others.
-bool swaps_last_two(const Node& n) {
-  if (n.realized() || n.op != Op::Permute) return false;
-  auto& p = n.get<PermuteAttr>().perm;
-  int r = static_cast<int>(p.size());
-  if (r < 2 || p[r - 1] != r - 2 || p[r - 2] != r - 1) return false;
-  for (int d = 0; d + 2 < r; ++d)
-    if (p[d] != d) return false;
-  return true;
-}
-
 // x with its last two axes swapped (a transposed view drops back to its input).
 NodePtr transposed(const NodePtr& x) {
   if (swaps_last_two(*x)) return x->inputs[0];
@@ -40,22 +29,44 @@ NodePtr streamed(const NodePtr& b, std::map<const Node*, NodePtr>& copies) {
 
 } // namespace
 
+bool swaps_last_two(const Node& n) {
+  if (n.realized() || n.op != Op::Permute) return false;
+  auto& p = n.get<PermuteAttr>().perm;
+  int r = static_cast<int>(p.size());
+  if (r < 2 || p[r - 1] != r - 2 || p[r - 2] != r - 1) return false;
+  for (int d = 0; d + 2 < r; ++d)
+    if (p[d] != d) return false;
+  return true;
+}
+
 Graph matmul_operand_layout(const Graph& g) {
+  // Products whose only reader transposes them (a weight's gradient, computed as the gradient
+  // of the weight's transpose and permuted back).
+  std::map<const Node*, std::vector<const Node*>> users;
+  for (Node* n : topo_order(g.raw(), /*stop_at_realized=*/true))
+    for (auto& in : n->inputs) users[in.get()].push_back(n);
+  for (auto& o : g.outputs) users[o.get()].push_back(nullptr); // read by the caller as it is
+  auto read_transposed = [&](const Node& n) {
+    auto& u = users[&n];
+    return u.size() == 1 && u[0] && swaps_last_two(*u[0]);
+  };
   std::map<const Node*, NodePtr> copies; // by the node they transpose
-  return rewrite(g, [&](const NodePtr& n) -> NodePtr {
+  return rewrite(g, [&](const NodePtr& n, const Node& origin) -> NodePtr {
+    if (swaps_last_two(*n) && swaps_last_two(*n->inputs[0])) return n->inputs[0]->inputs[0];
     if (n->op != Op::Matmul || n->shape.size() < 2) return n;
     const NodePtr &a = n->inputs[0], &b = n->inputs[1];
     size_t r = n->shape.size();
-    if (n->shape[r - 1] < 16 && n->shape[r - 2] >= 16) {
-      // Few columns (logits over 10 classes, their weight's gradient): C = (B^T A^T)^T, so
-      // that the tiled kernel runs along the many rows instead.
+    // Few columns (logits over 10 classes) or a transposing reader: C = (B^T A^T)^T, so that
+    // the tiled kernel runs along the many rows, or writes what the reader reads.
+    if ((n->shape[r - 1] < 16 && n->shape[r - 2] >= 16) || read_transposed(origin)) {
       Shape s = n->shape;
       std::swap(s[r - 1], s[r - 2]);
       NodePtr ct =
           derived(*n, Op::Matmul, n->dtype, s, {transposed(b), streamed(transposed(a), copies)});
       return transposed(ct);
     }
-    return with_inputs(*n, {a, streamed(b, copies)});
+    NodePtr sb = streamed(b, copies);
+    return sb == b ? n : with_inputs(*n, {a, sb});
   });
 }
 

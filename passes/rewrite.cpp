@@ -33,6 +33,10 @@ const Scalar* literal(const Node& n) {
 }
 
 Graph rewrite(const Graph& g, const Rule& rule) {
+  return rewrite(g, [&](const NodePtr& node, const Node&) { return rule(node); });
+}
+
+Graph rewrite(const Graph& g, const RuleWithOrigin& rule) {
   std::unordered_map<Node*, NodePtr> map;
   for (Node* n : topo_order(g.raw(), /*stop_at_realized=*/true)) {
     NodePtr self = n->shared_from_this();
@@ -49,7 +53,7 @@ Graph rewrite(const Graph& g, const Rule& rule) {
     NodePtr cur = changed ? with_inputs(*n, std::move(ins)) : self;
     // Apply the rule until it stops changing the node (x * 1 * 1 -> x); bounded for safety.
     for (int i = 0; i < 8; ++i) {
-      NodePtr next = rule(cur);
+      NodePtr next = rule(cur, *n);
       if (next == cur) break;
       cur = next;
     }

@@ -16,6 +16,10 @@ struct Graph {
 // A rule sees each node after its inputs were rewritten and returns its replacement (or itself).
 using Rule = std::function<NodePtr(const NodePtr&)>;
 Graph rewrite(const Graph& g, const Rule& rule);
+// The same, with the node of the input graph it rewrites (for facts about the input graph, such
+// as a node's users).
+using RuleWithOrigin = std::function<NodePtr(const NodePtr& node, const Node& origin)>;
+Graph rewrite(const Graph& g, const RuleWithOrigin& rule);
 
 // A copy of n with other inputs (same op, dtype, shape, attribute, source location and label).
 NodePtr with_inputs(const Node& n, std::vector<NodePtr> inputs);

@@ -1,5 +1,6 @@
 #include "runtime/realize.h"
 
+#include "passes/layout.h"
 #include "passes/schedule.h"
 #include "runtime/config.h"
 #include "runtime/program.h"
@@ -45,9 +46,12 @@ struct KeyHash {
 
 // What to realize for a node a user holds: the node if it computes or is a reshape of a buffer
 // (which aliases it for free), else the compute node under its views, so that the view becomes
-// cheap index math over a realized buffer.
+// cheap index math over a realized buffer. A transposed product is realized as it is: it costs
+// what the product costs (passes/layout.h), and its readers (an optimizer reading a weight's
+// gradient) then read it in order.
 Node* held_source(Node* n) {
   if (is_compute(n->op) || storage_source(n) != n) return n;
+  if (swaps_last_two(*n) && n->inputs[0]->op == Op::Matmul && !n->inputs[0]->realized()) return n;
   Node* m = n;
   while (!m->realized() && is_movement(m->op)) m = m->inputs[0].get();
   return is_compute(m->op) ? m : nullptr;

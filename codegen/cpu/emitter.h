@@ -27,6 +27,9 @@ private:
   void emit_nest(Value* begin, Value* end, bool tiled);
   // A 1-D domain storing into an output large enough for streaming stores.
   bool streams_by_domain() const;
+  // A stage-free kernel that reads an input across its last two loops (a transposing copy): its
+  // last two loops run in blocks.
+  bool reads_transposed() const;
 
 private:
   llvm::Type* reg_type(DType t) { return scalar_type(ctx_, t); } // type in registers

@@ -297,8 +297,10 @@ void Emitter::emit_stores(int loop) {
 void Emitter::emit_nest(Value* begin, Value* end, bool tiled) {
   std::vector<int64_t> dims = k_.domain.empty() ? std::vector<int64_t>{1} : k_.domain;
   std::vector<llvm::PHINode*> outer;
-  // The tiled path owns the last loop, and the one before (blocks of rows) when there is one.
-  size_t looped = tiled ? (dims.size() >= 2 ? dims.size() - 2 : 0) : dims.size();
+  bool blocked = !tiled && reads_transposed();
+  // The tiled path owns the last loop, and the one before (blocks of rows) when there is one;
+  // the blocked path the last two loops.
+  size_t looped = tiled || blocked ? (dims.size() >= 2 ? dims.size() - 2 : 0) : dims.size();
   for (size_t d = 0; d < looped; ++d) {
     auto* iv =
         d == 0 ? open_loop(begin, end, "i0") : open_loop(b_.getInt64(0), b_.getInt64(dims[d]), "i");
@@ -311,6 +313,33 @@ void Emitter::emit_nest(Value* begin, Value* end, bool tiled) {
     size_t m = dims.size() - 2;
     emit_tiled_reduction(b_.getInt64(0), b_.getInt64(dims.back()), m == 0 ? begin : b_.getInt64(0),
                          m == 0 ? end : b_.getInt64(dims[m]));
+  } else if (blocked) {
+    // Blocks of 8 x 8: the lines a block reads and writes stay in cache while it runs. Rows of a
+    // power-of-two stride share one cache set (12 ways): 1024^2 floats move 4x faster in 8 x 8
+    // blocks than in 16 x 16 ones. Blocks of whole columns run a constant trip count.
+    const int64_t block = 8, col_block = 8;
+    size_t m = dims.size() - 2;
+    Value* lo = m == 0 ? begin : b_.getInt64(0);
+    Value* hi = m == 0 ? end : b_.getInt64(dims[m]);
+    int64_t cols = dims.back(), full = cols / col_block * col_block;
+    auto* ib = open_loop(lo, hi, "ib", block);
+    Value* iend =
+        b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, b_.CreateAdd(ib, b_.getInt64(block)), hi);
+    auto rows_of = [&](Value* j0, Value* j1) { // columns [j0, j1) of rows [ib, iend)
+      auto* i = open_loop(ib, iend, "i");
+      auto* j = open_loop(j0, j1, "j");
+      loop_idx_[m] = i;
+      loop_idx_[m + 1] = j;
+      emit_placed(-1, -1);
+      emit_stores(-1);
+      close_loop(j);
+      close_loop(i);
+    };
+    auto* jb = open_loop(b_.getInt64(0), b_.getInt64(full), "jb", col_block);
+    rows_of(jb, b_.CreateAdd(jb, b_.getInt64(col_block)));
+    close_loop(jb);
+    if (full < cols) rows_of(b_.getInt64(full), b_.getInt64(cols));
+    close_loop(ib);
   } else {
     // Stages run in order; what needs stage s's results is computed right after it.
     emit_placed(-1, -1);
@@ -322,6 +351,18 @@ void Emitter::emit_nest(Value* begin, Value* end, bool tiled) {
     emit_stores(-1);
   }
   for (int d = static_cast<int>(outer.size()) - 1; d >= 0; --d) close_loop(outer[d]);
+}
+
+bool Emitter::reads_transposed() const {
+  size_t n = k_.domain.size();
+  if (n < 2 || !k_.stages.empty()) return false;
+  for (size_t i = 0; i < k_.insts.size(); ++i) {
+    if (k_.insts[i].op != Op::Load) continue;
+    auto rows = stride(k_.insts[i].a, Op::LoopIndex, static_cast<int64_t>(n) - 2);
+    auto cols = stride(k_.insts[i].a, Op::LoopIndex, static_cast<int64_t>(n) - 1);
+    if (rows == std::optional<int64_t>(1) && cols && std::abs(*cols) >= 16) return true;
+  }
+  return false;
 }
 
 bool Emitter::streams_by_domain() const {
