@@ -31,7 +31,6 @@ private:
   // last two loops run in blocks.
   bool reads_transposed() const;
 
-private:
   llvm::Type* reg_type(DType t) { return scalar_type(ctx_, t); } // type in registers
   llvm::Type* mem_type(DType t) { return t == DType::Bool ? b_.getInt8Ty() : reg_type(t); }
   Value* constant(DType t, double f, int64_t i) {
