@@ -28,8 +28,8 @@ struct KInst {
   int64_t imm = 0; // LoopIndex/ReduceIndex: axis; Load: argument number; Param: parameter number
   // A Load with a mask reads only where the mask is true (0 elsewhere): a padded view reads
   // its input at unclamped, affine indices that vectorize as masked loads.
-  int stage = -1; // ReduceIndex and reductions: their stage
-  Scalar value;   // Const: the literal
+  int stage = -1;    // ReduceIndex and reductions: their stage
+  Scalar value = {}; // Const: the literal
   bool operator==(const KInst&) const = default;
 };
 
