@@ -75,7 +75,10 @@ private:
   std::vector<Node*> params_;
   std::unordered_map<Node*, int> param_of_;
   std::unordered_map<std::string, int> memo_;
-  IExprPtr mask_;               // where loads may read (inside a pad's input), nullptr: everywhere
+  IExprPtr mask_; // where loads may read (inside a pad's input), nullptr: everywhere
+  // Whether lowering n here inlines a reduction or matmul (a stage of its own).
+  bool inlines_stage(Node* n);
+  std::unordered_map<Node*, bool> inlines_stage_;
   std::vector<int> stage_done_; // stage ids in completion order = execution order
   std::vector<std::string> op_names_;
   std::vector<Node*> roots_;
@@ -162,6 +165,15 @@ int Lowerer::lower(Node* n, const std::vector<IExprPtr>& coords) {
   return id;
 }
 
+bool Lowerer::inlines_stage(Node* n) {
+  if (!inlined(n)) return false;
+  auto [it, fresh] = inlines_stage_.try_emplace(n, false);
+  if (!fresh) return it->second;
+  bool stage = is_reduce(n->op) || n->op == Op::Matmul;
+  for (auto& in : n->inputs) stage = stage || inlines_stage(in.get());
+  return inlines_stage_[n] = stage;
+}
+
 int Lowerer::lower_view(Node* n, const std::vector<IExprPtr>& coords) {
   Node* in = n->inputs[0].get();
   const Shape& is = in->shape;
@@ -191,14 +203,19 @@ int Lowerer::lower_view(Node* n, const std::vector<IExprPtr>& coords) {
   default: {
     // Pad: the input where in range, else the pad value. The input is evaluated at unclamped
     // indices with its loads masked to the range, so they stay affine (masked vector loads).
+    // An input that inlines a stage is read at indices clamped to the range instead: the
+    // stage's loads run in loops of their own, where the pad's mask does not exist.
     auto& p = n->get<PadAttr>();
+    bool masked = !inlines_stage(in);
     IExprPtr valid;
     for (size_t d = 0; d < is.size(); ++d) {
-      ic[d] = iadd(coords[d], iconst(-p.before[d]), ctx_);
-      valid = iand(valid, iand(ige(ic[d], 0, ctx_), ilt(ic[d], is[d], ctx_)));
+      IExprPtr c = iadd(coords[d], iconst(-p.before[d]), ctx_);
+      IExprPtr ok = iand(ige(c, 0, ctx_), ilt(c, is[d], ctx_));
+      ic[d] = masked ? c : iselect(ok, c, iconst(0), ctx_);
+      valid = iand(valid, ok);
     }
     IExprPtr outer = mask_;
-    mask_ = iand(outer, valid);
+    if (masked) mask_ = iand(outer, valid);
     int value = lower(in, ic);
     mask_ = outer;
     if (!valid) return value;

@@ -1,5 +1,6 @@
 // Seeded randomized differential test: random op graphs (unary, broadcasting binary, reductions,
-// views) over small random f32 tensors, realized and compared with the reference interpreter.
+// views, matmuls) over small random f32 tensors, realized and compared with the reference
+// interpreter.
 #include "test_util.h"
 
 #include <algorithm>
@@ -253,6 +254,31 @@ struct Builder {
     log << "(view skipped) ";
     return x;
   }
+
+  // x as a matrix times a fresh leaf, directly, through a transpose, or transposed itself; 17 and
+  // 24 columns reach the matmul layout rules (copies, transposed products).
+  Tensor matmul(const Tensor& x) {
+    Tensor m = x.dim() >= 2 ? x.reshape({-1, x.shape().back()}) : x.reshape({1, -1});
+    int64_t rows = m.shape()[0], k = m.shape()[1];
+    const int64_t widths[] = {3, 17, 24};
+    int64_t n = widths[pick(3)];
+    switch (pick(3)) {
+    case 0:
+      if (rows * n > kMaxNumel) break;
+      log << "matmul [" << k << "," << n << "]; ";
+      return kiln::matmul(m, leaf({k, n}));
+    case 1:
+      if (rows * n > kMaxNumel) break;
+      log << "matmul [" << n << "," << k << "].t; ";
+      return kiln::matmul(m, leaf({n, k}).transpose(0, 1));
+    default:
+      if (k * n > kMaxNumel) break;
+      log << "t.matmul [" << rows << "," << n << "]; ";
+      return kiln::matmul(m.transpose(0, 1), leaf({rows, n}));
+    }
+    log << "(matmul skipped) ";
+    return x;
+  }
 };
 
 // Elementwise closeness with the test's tolerances (NaN == NaN).
@@ -300,13 +326,15 @@ TEST_CASE("random graphs match the reference interpreter", "[random]") {
     std::vector<Tensor> results;
     for (int d = 0; d < kDepth; ++d) {
       b.log << "  step " << d << " on " << shape_s(x.shape()) << ": ";
-      int64_t kind = b.pick(10);
+      int64_t kind = b.pick(11);
       if (kind < 2)
         x = b.unary(x);
       else if (kind < 5)
         x = b.binary(x, pool);
       else if (kind < 7)
         x = b.reduce(x);
+      else if (kind == 10)
+        x = b.matmul(x);
       else {
         x = b.view(x);
         if (b.pick(3) == 0) x = b.view(x); // views of views

@@ -160,6 +160,18 @@ TEST_CASE("pad", "[views]") {
   check_vs_reference(kiln::pad(r.transpose(0, 2), {2, 2}).sum({-1}), 1e-5, 1e-5);
 }
 
+TEST_CASE("pad of a reduction fused into a later stage", "[views][regression]") {
+  // The pad's input inlines a reduction (a stage of its own): it is read at clamped indices,
+  // not through the pad's masked loads, whose mask lives in the later stage's loop.
+  kiln::manual_seed(24);
+  Tensor x = random_input({5}, DType::F32);
+  auto build = [&] {
+    Tensor p = (x.sigmoid() + 0.5).prod({-1}, true).expand({3});
+    return (kiln::pad(p, {2, 1}, -0.5).sigmoid() + 0.5).prod({0}, true);
+  };
+  check_vs_reference(build(), 1e-5, 1e-6);
+}
+
 TEST_CASE("cat and stack", "[views]") {
   Tensor a = kiln::tensor({{1.f, 2.f}, {3.f, 4.f}}), b = kiln::tensor({{5.f, 6.f}});
   Tensor c0 = kiln::cat({a, b}, 0);
