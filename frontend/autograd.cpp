@@ -48,6 +48,11 @@ LeafRegistry& registry() {
   return *r;
 }
 
+// The tensors backward() ran from since the last take_backward_roots() (weakly: a loss the user
+// dropped is not computed).
+std::mutex g_roots_mu;
+std::vector<std::weak_ptr<Node>> g_backward_roots;
+
 } // namespace
 
 NoGradGuard::NoGradGuard() : prev_(g_no_grad) { g_no_grad = true; }
@@ -111,6 +116,17 @@ void Tensor::backward(const Tensor& grad_output, Loc loc) const {
     Tensor total = prev.defined() ? add(Operand(prev, loc), Operand(Tensor(g), loc)) : Tensor(g);
     set_grad(holder, total);
   }
+  std::lock_guard<std::mutex> lock(g_roots_mu);
+  g_backward_roots.push_back(node());
+}
+
+std::vector<Tensor> trace::take_backward_roots() {
+  std::lock_guard<std::mutex> lock(g_roots_mu);
+  std::vector<Tensor> out;
+  for (auto& w : g_backward_roots)
+    if (NodePtr n = w.lock(); n && !n->realized() && n->user_refs.load() > 0) out.emplace_back(n);
+  g_backward_roots.clear();
+  return out;
 }
 
 Tensor Tensor::detach(Loc loc) const {

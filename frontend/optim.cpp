@@ -2,6 +2,7 @@
 #include "kiln/optim.h"
 
 #include "kiln/creation.h"
+#include "trace.h"
 
 #include <cmath>
 
@@ -42,6 +43,7 @@ void Optimizer::step() {
   std::vector<Tensor> roots;
   for (auto& [i, v] : updates) roots.push_back(v);
   for (auto& [slot, v] : pending_) roots.push_back(v);
+  for (Tensor& loss : trace::take_backward_roots()) roots.push_back(loss);
   realize(roots);
   // The new values become fresh leaves, so the next step's graph starts from buffers again.
   for (auto& [i, v] : updates) params_[i].assign(v.detach());

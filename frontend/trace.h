@@ -23,6 +23,11 @@ Tensor cast(const Tensor& x, DType dtype, Loc loc); // no-op when equal
 Tensor broadcast_to(const Tensor& x, const Shape& shape, const char* op, Loc loc);
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op, Loc loc);
 
+// The tensors backward() ran from since the last call that a user still holds, unrealized: an
+// optimizer step computes them in its program (the loss a training loop prints comes with the
+// update instead of a second pass over the forward graph).
+std::vector<Tensor> take_backward_roots();
+
 // PyTorch result_type over operands: dimensioned tensors, then 0-d tensors, then numbers.
 DType result_type(std::initializer_list<const Operand*> ops);
 // A number operand becomes a 0-d constant of the given dtype: a parameter when it is a float
