@@ -20,9 +20,9 @@ struct IExpr {
   enum class Kind { Sum, Var, RVar, Div, Mod, Select, Lt, Ge, And } kind;
   int64_t c = 0; // Sum: constant term; Var/RVar: axis; Div/Mod: divisor; Lt/Ge: bound
   int stage = 0; // RVar: the stage whose loop it indexes
-  std::vector<std::pair<IExprPtr, int64_t>> terms; // Sum: (atom, coefficient), sorted by key
-  IExprPtr a, b, cond; // Div/Mod/Lt/Ge: a; And: a, b; Select: cond ? a : b
-  std::string key;     // canonical text: structural equality and printing
+  std::vector<std::pair<IExprPtr, int64_t>> terms = {}; // Sum: (atom, coefficient), by key
+  IExprPtr a = {}, b = {}, cond = {}; // Div/Mod/Lt/Ge: a; And: a, b; Select: cond ? a : b
+  std::string key = {};               // canonical text: structural equality and printing
 };
 
 // Extents of the loop variables, for range reasoning.
