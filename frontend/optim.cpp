@@ -32,7 +32,7 @@ void Optimizer::set_state(const std::string& name, size_t i, const Tensor& value
   pending_.emplace_back(&state_of(name, i), value);
 }
 
-void Optimizer::step() {
+void Optimizer::step(const std::vector<Tensor>& with) {
   NoGradGuard no_grad;
   ++steps_;
   std::vector<std::pair<size_t, Tensor>> updates;
@@ -44,6 +44,7 @@ void Optimizer::step() {
   for (auto& [i, v] : updates) roots.push_back(v);
   for (auto& [slot, v] : pending_) roots.push_back(v);
   for (Tensor& loss : trace::take_backward_roots()) roots.push_back(loss);
+  roots.insert(roots.end(), with.begin(), with.end());
   realize(roots);
   // The new values become fresh leaves, so the next step's graph starts from buffers again.
   for (auto& [i, v] : updates) params_[i].assign(v.detach());

@@ -19,7 +19,7 @@ EpochRecord train_epoch(kiln::nn::Module& model, kiln::optim::Optimizer& opt, ki
     Tensor loss = kiln::nn::functional::cross_entropy(logits, y);
     Tensor hits = (logits.argmax(1) == y).sum();
     loss.backward();
-    opt.step(); // computes loss and hits in the same program: this code still holds them
+    opt.step({hits}); // one program: the update, the loss backward() ran from, and hits
     opt.zero_grad();
     loss_sum += loss.item<float>();
     correct += hits.item<double>();

@@ -178,12 +178,15 @@ TEST_CASE("a training step compiles once over many steps, its loss in the step's
     Tensor x = random_input({8, 1, 4, 4}, DType::F32), y = kiln::randint(0, 3, {8});
     for (int s = 0; s < 12; ++s) {
       if (s == 2) compiled = kiln::stats().programs_compiled; // from the third step on
-      Tensor loss = nn::functional::cross_entropy((*model)(x), y);
+      Tensor logits = (*model)(x);
+      Tensor loss = nn::functional::cross_entropy(logits, y);
+      Tensor hits = (logits.argmax(1) == y).sum();
       loss.backward();
-      opt.step();
+      opt.step({hits});
       opt.zero_grad();
-      // The step's program computed the loss too: reading it runs nothing.
+      // The step's program computed the loss and the metric too: reading them runs nothing.
       CHECK(loss.is_realized());
+      CHECK(hits.is_realized());
       auto launched = kiln::stats().kernels_launched;
       (s == 0 ? first_loss : last_loss) = loss.item<double>();
       CHECK(kiln::stats().kernels_launched == launched);

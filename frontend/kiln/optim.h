@@ -12,9 +12,10 @@ public:
   virtual ~Optimizer() = default;
 
   void zero_grad();
-  // Applies one update to every parameter that has a gradient. Tensors the caller still holds
-  // (the loss, say) are computed by the same program.
-  void step();
+  // Applies one update to every parameter that has a gradient. The same program computes the
+  // tensors backward() ran from that the caller still holds (the loss) and those in `with`
+  // (metrics of the same forward pass, such as the batch accuracy).
+  void step(const std::vector<Tensor>& with = {});
   double lr() const { return lr_; }
   void set_lr(double lr) { lr_ = lr; }
   int64_t steps() const { return steps_; }
