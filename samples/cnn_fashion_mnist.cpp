@@ -44,26 +44,16 @@ int main(int argc, char** argv) {
   double lr = 2e-3, decay = 0.4;
   std::string csv = "cnn_fashion_mnist.csv", svg = "cnn_fashion_mnist.svg",
               save = "cnn_fashion_mnist.safetensors";
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string a = argv[i];
-    if (a == "--epochs")
-      epochs = std::stoi(argv[i + 1]);
-    else if (a == "--batch")
-      batch = std::stoll(argv[i + 1]);
-    else if (a == "--lr")
-      lr = std::stod(argv[i + 1]);
-    else if (a == "--steps")
-      max_steps = std::stoll(argv[i + 1]);
-    else if (a == "--save")
-      save = argv[i + 1];
-    else if (a == "--decay")
-      decay = std::stod(argv[i + 1]);
-    else if (a == "--csv")
-      csv = argv[i + 1];
-    else if (a == "--svg")
-      svg = argv[i + 1];
-  }
   try {
+    sample::parse_flags(argc, argv,
+                        {{"--epochs", &epochs},
+                         {"--batch", &batch},
+                         {"--lr", &lr},
+                         {"--steps", &max_steps},
+                         {"--save", &save},
+                         {"--decay", &decay},
+                         {"--csv", &csv},
+                         {"--svg", &svg}});
     kiln::manual_seed(0);
     auto train = kiln::data::fashion_mnist(true, /*flatten=*/false);
     auto test = kiln::data::fashion_mnist(false, /*flatten=*/false);
@@ -75,7 +65,8 @@ int main(int argc, char** argv) {
     auto start = std::chrono::steady_clock::now();
     for (int epoch = 1; epoch <= epochs; ++epoch) {
       if (epoch > 1) opt.set_lr(opt.lr() * decay); // a kernel parameter: nothing recompiles
-      sample::EpochRecord r = sample::train_epoch(*model, opt, loader, epoch, epochs, {}, max_steps);
+      sample::EpochRecord r =
+          sample::train_epoch(*model, opt, loader, epoch, epochs, {}, max_steps);
       r.test_acc = sample::accuracy(*model, test, 500);
       fmt::print("  test acc {:.2f}%  ({:.1f} s)\n", 100 * r.test_acc, r.seconds);
       log.push_back(r);
@@ -87,7 +78,7 @@ int main(int argc, char** argv) {
     sample::write_svg(svg, "kiln CNN on Fashion-MNIST", log);
     kiln::io::save_state(*model, save); // weights and batch-norm statistics, by dotted name
     fmt::print("wrote {}, {} and {}\n", csv, svg, save);
-  } catch (const kiln::Error& e) {
+  } catch (const std::exception& e) { // kiln::Error, or a bad flag
     fmt::print(stderr, "error: {}\n", e.what());
     return 1;
   }

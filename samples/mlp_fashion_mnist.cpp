@@ -23,20 +23,13 @@ int main(int argc, char** argv) {
   int64_t batch = 128;
   double lr = 1e-3;
   std::string csv = "mlp_fashion_mnist.csv", svg = "mlp_fashion_mnist.svg";
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string a = argv[i];
-    if (a == "--epochs")
-      epochs = std::stoi(argv[i + 1]);
-    else if (a == "--batch")
-      batch = std::stoll(argv[i + 1]);
-    else if (a == "--lr")
-      lr = std::stod(argv[i + 1]);
-    else if (a == "--csv")
-      csv = argv[i + 1];
-    else if (a == "--svg")
-      svg = argv[i + 1];
-  }
   try {
+    sample::parse_flags(argc, argv,
+                        {{"--epochs", &epochs},
+                         {"--batch", &batch},
+                         {"--lr", &lr},
+                         {"--csv", &csv},
+                         {"--svg", &svg}});
     kiln::manual_seed(0);
     auto train = kiln::data::fashion_mnist(true), test = kiln::data::fashion_mnist(false);
     auto model = std::make_shared<kiln::nn::Sequential>(
@@ -61,7 +54,7 @@ int main(int argc, char** argv) {
     sample::write_csv(csv, log);
     sample::write_svg(svg, "kiln MLP on Fashion-MNIST", log);
     fmt::print("wrote {} and {}\n", csv, svg);
-  } catch (const kiln::Error& e) {
+  } catch (const std::exception& e) { // kiln::Error, or a bad flag
     fmt::print(stderr, "error: {}\n", e.what());
     return 1;
   }
