@@ -64,10 +64,15 @@ Tensor& Tensor::requires_grad_(bool on, Loc loc) {
   if (on && !is_float(dtype()))
     trace::fail_at(loc, "requires_grad_", "only floating point tensors can require grad, got {}",
                    trace::describe(*this));
-  if (on && !node()->inputs.empty() && !node()->requires_grad)
+  if (on && !node()->inputs.empty() && node()->requires_grad)
     trace::fail_at(loc, "requires_grad_",
-                   "{} is computed from other tensors; call it on a leaf (or detach() first)",
+                   "{} is computed from tensors that require grad; call it on a leaf (or detach() "
+                   "first)",
                    trace::describe(*this));
+  // A tensor no gradient flows into is a leaf, as in PyTorch (zeros(...).requires_grad_()):
+  // its value is realized and becomes the leaf's buffer.
+  if (on && !node()->inputs.empty())
+    impl_->node.reset(make_buffer_node(dtype(), shape(), realize().node()->storage, loc));
   node()->requires_grad = on;
   if (on)
     registry().add(node().get(), impl_);

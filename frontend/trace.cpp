@@ -5,7 +5,13 @@
 namespace kiln::trace {
 namespace {
 thread_local const char* g_label = nullptr;
-}
+
+// A lazy graph this many ops deep is realized where it stands (README, "When kiln realizes on
+// its own"): accumulating a value over an epoch without realizing it is ordinary user code, and
+// compiling one program of millions of nodes would cost more time and memory than it saves.
+// Chains cut at the same depth are the same program, so the cuts compile once.
+constexpr int64_t kAutoRealizeDepth = 10000;
+} // namespace
 
 LabelScope::LabelScope(const char* label) : prev_(g_label) {
   if (!g_label) g_label = label; // the outermost composite names its nodes
@@ -20,7 +26,9 @@ Tensor make(Op op, DType dtype, Shape shape, std::vector<Tensor> inputs, Attr at
   NodePtr n = make_node(op, dtype, std::move(shape), std::move(in), std::move(attr), loc);
   n->label = g_label;
   n->requires_grad = grad && is_float(dtype) && !NoGradGuard::active();
-  return Tensor(std::move(n));
+  Tensor t(std::move(n));
+  if (t.node()->depth >= kAutoRealizeDepth) t.realize();
+  return t;
 }
 
 Tensor constant(double value, DType dtype, Loc loc, bool param) {

@@ -2,6 +2,7 @@
 
 #include "ir/error.h"
 
+#include <algorithm>
 #include <cstring>
 #include <unordered_set>
 
@@ -53,6 +54,24 @@ uint64_t hash_attr(const Attr& a) {
   return h;
 }
 
+Node::~Node() {
+  // The last owner of a long chain would destroy it one nested destructor per node. Instead the
+  // outermost destructor on this thread drains a list of released inputs, and the destructors
+  // it triggers only append to that list. (A raw pointer: trivially destructible thread_local.)
+  thread_local std::vector<NodePtr>* drain = nullptr;
+  if (drain) {
+    for (auto& in : inputs) drain->push_back(std::move(in));
+    return;
+  }
+  std::vector<NodePtr> pending = std::move(inputs);
+  drain = &pending;
+  while (!pending.empty()) {
+    NodePtr last = std::move(pending.back());
+    pending.pop_back();
+  }
+  drain = nullptr;
+}
+
 NodePtr make_node(Op op, DType dtype, Shape shape, std::vector<NodePtr> inputs, Attr attr,
                   std::source_location loc) {
   int arity = op_arity(op);
@@ -68,8 +87,12 @@ NodePtr make_node(Op op, DType dtype, Shape shape, std::vector<NodePtr> inputs, 
   uint64_t h = hash_combine(static_cast<uint64_t>(op), static_cast<uint64_t>(dtype));
   h = hash_list(h, n->shape);
   h = hash_combine(h, hash_attr(n->attr));
-  for (auto& in : n->inputs) h = hash_combine(h, in->hash);
+  for (auto& in : n->inputs) {
+    h = hash_combine(h, in->hash);
+    n->depth = std::max(n->depth, in->realized() ? 0 : in->depth);
+  }
   n->hash = h;
+  n->depth += 1;
   return n;
 }
 

@@ -69,8 +69,17 @@ struct Node : std::enable_shared_from_this<Node> {
   std::shared_ptr<Storage> storage;
   // Number of live user Tensor handles; such nodes are program outputs when computed.
   std::atomic<int> user_refs{0};
+  // Longest path of unrealized nodes from this one down to realized leaves (1 for a node whose
+  // inputs are all realized), as of its creation: the frontend bounds it (frontend/trace.cpp).
+  int64_t depth = 0;
   // Autograd: gradients flow to this node (set on leaves by the user, inherited by results).
   bool requires_grad = false;
+
+  Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  // Releases inputs with a loop, not recursion: a node can own a chain of millions.
+  ~Node();
 
   bool realized() const { return storage != nullptr; }
   int64_t numel() const { return kiln::numel(shape); }

@@ -9,6 +9,23 @@ namespace {
 // Ops whose recomputation costs more than re-reading a written result.
 bool expensive(Op op) { return is_expensive_elementwise(op) || is_reduce(op) || op == Op::Matmul; }
 
+// Lowering and codegen walk a kernel's inlined nodes recursively, and a kernel of thousands of
+// chained ops gains nothing from being one: a compute node more than this many inlined levels
+// above its kernel's inputs is written by a kernel of its own.
+constexpr int kMaxInlinedDepth = 256;
+
+void bound_inlined_depth(const std::vector<Node*>& order, std::unordered_set<Node*>& roots) {
+  std::unordered_map<Node*, int> depth; // inlined levels below a node, within its kernel
+  for (Node* n : order) {
+    if (n->realized()) continue;
+    int d = 0;
+    for (auto& in : n->inputs)
+      if (auto it = depth.find(in.get()); it != depth.end()) d = std::max(d, it->second);
+    if (d >= kMaxInlinedDepth && is_compute(n->op)) roots.insert(n);
+    if (!roots.count(n)) depth[n] = d + 1;
+  }
+}
+
 } // namespace
 
 Node* storage_source(Node* n) {
@@ -62,6 +79,7 @@ std::vector<Node*> schedule(const std::vector<Node*>& outputs, bool fusion,
       kernels[n] = roots.count(n) ? std::vector<Node*>{n} : ks;
     }
   }
+  bound_inlined_depth(order, roots);
   std::vector<Node*> out;
   for (Node* n : order)
     if (roots.count(n)) out.push_back(n);

@@ -57,6 +57,14 @@ Node* held_source(Node* n) {
   return is_compute(m->op) ? m : nullptr;
 }
 
+// A realized node is a leaf from now on. Unless gradients flow through it (autodiff walks its
+// inputs), it lets go of them, so a loop that reassigns a realized tensor keeps no history and
+// its earlier buffers return to the allocator.
+void bind(Node& n, std::shared_ptr<Storage> storage) {
+  n.storage = std::move(storage);
+  if (!n.requires_grad) n.inputs.clear();
+}
+
 } // namespace
 
 void realize_nodes(const std::vector<Node*>& roots) {
@@ -110,7 +118,7 @@ void realize_nodes(const std::vector<Node*>& roots) {
   std::vector<Scalar> values;
   for (Node* n : params) values.push_back(n->get<ConstAttr>().value);
   auto results = run_program(*prog, inputs, values);
-  for (size_t i = 0; i < ordered_outputs.size(); ++i) ordered_outputs[i]->storage = results[i];
+  for (size_t i = 0; i < ordered_outputs.size(); ++i) bind(*ordered_outputs[i], results[i]);
 }
 
 } // namespace kiln

@@ -56,13 +56,14 @@ public:
   explicit Tensor(NodePtr node);
 
   bool defined() const { return impl_ && impl_->node.get(); }
-  const NodePtr& node() const { return impl_->node.get(); }
-  DType dtype() const { return node()->dtype; }
-  const Shape& shape() const { return node()->shape; }
-  int64_t dim() const { return static_cast<int64_t>(node()->shape.size()); }
+  // The accessors below throw kiln::Error on an undefined (default-constructed) tensor.
+  const NodePtr& node() const { return checked_node("node"); }
+  DType dtype() const { return checked_node("dtype")->dtype; }
+  const Shape& shape() const { return checked_node("shape")->shape; }
+  int64_t dim() const { return static_cast<int64_t>(checked_node("dim")->shape.size()); }
   int64_t size(int64_t axis, Loc loc = Loc::current()) const;
-  int64_t numel() const { return node()->numel(); }
-  bool is_realized() const { return node()->realized(); }
+  int64_t numel() const { return checked_node("numel")->numel(); }
+  bool is_realized() const { return checked_node("is_realized")->realized(); }
   // Whether this and the other handle share one tensor (copies of a handle do).
   bool same(const Tensor& o) const { return impl_ == o.impl_; }
 
@@ -144,6 +145,10 @@ public:
 
 private:
   friend void set_grad(const Tensor& t, const Tensor& g);
+  const NodePtr& checked_node(const char* accessor) const {
+    if (!defined()) fail(accessor, "called on an undefined tensor");
+    return impl_->node.get();
+  }
   std::shared_ptr<TensorImpl> impl_;
 };
 

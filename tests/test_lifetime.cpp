@@ -1,0 +1,84 @@
+// Graph size and lifetime: long lazy chains, realized nodes that let go of their inputs, and
+// handles that are not bound to a tensor.
+#include "test_util.h"
+
+#include "runtime/allocator.h"
+
+using namespace kt;
+using Catch::Contains;
+
+TEST_CASE("a lazy chain of a million steps realizes", "[lifetime]") {
+  // Before: the recursive lowering overflowed the stack past ~25,000 steps.
+  Tensor x = kiln::tensor({1.f, 2.f, 3.f, 4.f});
+  Tensor acc = kiln::zeros({4});
+  const int steps = 1'000'000;
+  for (int i = 0; i < steps; ++i) acc = acc + x * 0.5;
+  // Exact in f32: every partial sum is a multiple of 0.5 below 2^24.
+  REQUIRE(acc.sum().item<float>() == 0.5f * steps * 10);
+}
+
+TEST_CASE("a deep chain that requires grad differentiates and is destroyed", "[lifetime]") {
+  // Realized nodes on a gradient path keep their inputs, so backward() sees all 30,000 steps;
+  // the kernels it compiles are bounded in depth, and the chain is freed without recursion.
+  Tensor w = kiln::tensor({0.5f, -1.5f}).requires_grad_();
+  Tensor x = kiln::tensor({2.f, 3.f});
+  const int steps = 30'000;
+  {
+    Tensor acc = w * x;
+    for (int i = 1; i < steps; ++i) acc = acc + w * x;
+    acc.sum().backward();
+  }
+  REQUIRE(w.grad().to_vector<float>() == std::vector<float>{2.f * steps, 3.f * steps});
+}
+
+TEST_CASE("a deep fused chain is split into kernels of bounded depth", "[lifetime][fusion]") {
+  Tensor x = kiln::tensor({1.f, -2.f, 3.f});
+  Tensor acc = x;
+  for (int i = 0; i < 2000; ++i) acc = acc * 1.0001 + 0.5;
+  auto before = kiln::stats().kernels_launched;
+  check_close(acc.realize(), kiln::reference(acc), 1e-5, 1e-3);
+  auto kernels = kiln::stats().kernels_launched - before;
+  REQUIRE(kernels >= 4); // 2000 multiply-adds, at most 256 levels a kernel
+  REQUIRE(kernels <= 20);
+}
+
+TEST_CASE("a loop that reassigns a realized tensor keeps flat memory", "[lifetime]") {
+  // Before: each realized step kept its input alive, so every step's buffer stayed allocated.
+  Tensor p = kiln::rand({1 << 20});
+  p.realize();
+  size_t at_step_10 = 0;
+  for (int step = 1; step <= 60; ++step) {
+    p = p * 0.999 + 0.001;
+    p.realize();
+    if (step == 10) at_step_10 = kiln::allocator_stats().bytes_in_use;
+  }
+  REQUIRE(kiln::allocator_stats().bytes_in_use == at_step_10);
+  REQUIRE(p.node()->inputs.empty());
+}
+
+TEST_CASE("an undefined tensor's accessors throw kiln::Error", "[lifetime][errors]") {
+  Tensor t;
+  REQUIRE_FALSE(t.defined());
+  REQUIRE_THROWS_WITH(t.dim(), Contains("[dim]") && Contains("undefined"));
+  REQUIRE_THROWS_WITH(t.shape(), Contains("[shape]") && Contains("undefined"));
+  REQUIRE_THROWS_WITH(t.dtype(), Contains("[dtype]") && Contains("undefined"));
+  REQUIRE_THROWS_WITH(t.numel(), Contains("[numel]") && Contains("undefined"));
+  REQUIRE_THROWS_AS(t.is_realized(), kiln::Error);
+  REQUIRE_THROWS_AS(t.node(), kiln::Error);
+  REQUIRE_THROWS_AS(t.size(0), kiln::Error);
+  REQUIRE_THROWS_AS(t.item<float>(), kiln::Error);
+  REQUIRE_THROWS_AS(t.to_vector<float>(), kiln::Error);
+  REQUIRE_FALSE(t.requires_grad());
+  REQUIRE(t.str() == "tensor(undefined)");
+}
+
+TEST_CASE("creation ops make leaves that can require grad", "[lifetime][autodiff]") {
+  for (Tensor w : {kiln::zeros({3}), kiln::ones({3}), kiln::full({3}, 2.0), kiln::arange(0, 3)}) {
+    w.requires_grad_();
+    REQUIRE(w.requires_grad());
+    (w * w).sum().backward();
+    check_close(w.grad(), w * 2);
+  }
+  Tensor y = kiln::ones({2}).requires_grad_() * 3;
+  REQUIRE_THROWS_WITH(y.requires_grad_(), Contains("[requires_grad_]") && Contains("leaf"));
+}
