@@ -123,7 +123,9 @@ Tensor Tensor::relu(Loc loc) const {
   trace::require(*this, "relu", loc);
   if (dtype() == DType::Bool)
     fail_at(loc, "relu", "not defined for bool tensors (expected a numeric dtype)");
-  return maximum(Operand(*this, loc), Operand(0, loc));
+  // where(x <= 0, 0, x), not max(x, 0): NaN passes through, and the gradient at 0 is 0 as in
+  // PyTorch (a tie of max would split it).
+  return where(le(Operand(*this, loc), Operand(0, loc)), Operand(0, loc), Operand(*this, loc));
 }
 
 Tensor Tensor::gelu(std::string_view approximate, Loc loc) const {
@@ -196,8 +198,10 @@ Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi
   auto bound = [&](double v) {
     return is_float(x.dtype()) ? Operand(v, loc) : Operand(static_cast<int64_t>(v), loc);
   };
-  if (lo) y = maximum(Operand(y, loc), bound(*lo));
-  if (hi) y = minimum(Operand(y, loc), bound(*hi));
+  // Selects rather than max/min: NaN passes through, and the gradient is 1 on the bounds
+  // themselves as in PyTorch (a tie of max/min would split it). lo > hi gives hi, like PyTorch.
+  if (lo) y = where(lt(Operand(y, loc), bound(*lo)), bound(*lo), Operand(y, loc));
+  if (hi) y = where(gt(Operand(y, loc), bound(*hi)), bound(*hi), Operand(y, loc));
   return y;
 }
 

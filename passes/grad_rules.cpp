@@ -3,6 +3,13 @@
 #include <cmath>
 #include <numeric>
 
+// Conventions at kinks, matching PyTorch (tests/test_autodiff.cpp, "gradients at kinks"):
+// - relu'(0) = 0 and clamp's gradient is 1 on its bounds: the frontend builds both from
+//   where() (frontend/elementwise.cpp), whose rule sends g to the branch taken;
+// - abs'(0) = sign(0) = 0;
+// - maximum/minimum of two tensors split g evenly between tied inputs;
+// - max/min reductions share g evenly among the elements equal to the result (torch.amax);
+// - floor, ceil, round and sign have gradient 0 everywhere.
 namespace kiln {
 namespace {
 

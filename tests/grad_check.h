@@ -3,6 +3,7 @@
 #include "test_util.h"
 
 #include <functional>
+#include <limits>
 
 namespace kt {
 

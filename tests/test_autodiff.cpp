@@ -184,3 +184,44 @@ TEST_CASE("a training step compiles once", "[autodiff][cache]") {
   }
   CHECK(kiln::stats().programs_compiled == compiled);
 }
+
+// PyTorch's conventions where a function has a kink (passes/grad_rules.cpp lists them), with
+// fusion on and off.
+TEST_CASE("gradients at kinks follow PyTorch", "[autodiff][ieee]") {
+  bool fusion = GENERATE(true, false);
+  kiln::options().fusion = fusion;
+  auto grad_of = [](std::vector<float> at, const std::function<Tensor(const Tensor&)>& f) {
+    Tensor x = kiln::tensor(at).requires_grad_();
+    f(x).sum().backward();
+    return x.grad().to_vector<float>();
+  };
+  using V = std::vector<float>;
+  const float inf = std::numeric_limits<float>::infinity();
+  INFO("fusion " << fusion);
+  CHECK(grad_of({-1, 0, 2}, [](const Tensor& x) { return x.relu(); }) == V{0, 0, 1});
+  CHECK(grad_of({-1, 0, 0.5f, 1, 3}, [](const Tensor& x) { return kiln::clamp(x, 0, 1); }) ==
+        V{0, 1, 1, 1, 0});
+  CHECK(grad_of({-2, 0, 2}, [](const Tensor& x) { return x.abs(); }) == V{-1, 0, 1});
+  CHECK(grad_of({0, 4}, [](const Tensor& x) { return x.sqrt(); }) == V{inf, 0.25f});
+  // max/min reductions share the gradient evenly among tied maxima (torch.amax, x.max()).
+  CHECK(grad_of({1, 3, 3}, [](const Tensor& x) { return x.max(); }) == V{0, 0.5f, 0.5f});
+  // torch.maximum/minimum split it evenly on ties.
+  CHECK(grad_of({1, 2}, [](const Tensor& x) { return kiln::maximum(x, 1); }) == V{0.5f, 1});
+  // The forward values keep NaN, as PyTorch's relu and clamp do.
+  Tensor nan = kiln::tensor({std::numeric_limits<float>::quiet_NaN()});
+  CHECK(std::isnan(nan.relu().item<float>()));
+  CHECK(std::isnan(kiln::clamp(nan, 0, 1).item<float>()));
+  kiln::options().fusion = true;
+}
+
+TEST_CASE("1 / sqrt(y) and its specials agree fused and unfused", "[ieee]") {
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> y = {0, -0.f, inf, 4, 1e-40f};
+  std::vector<float> want = {inf, -inf, 0, 0.5f, 1 / std::sqrt(1e-40f)};
+  for (bool fusion : {true, false}) {
+    kiln::options().fusion = fusion;
+    INFO("fusion " << fusion);
+    CHECK((1 / kiln::tensor(y).sqrt()).to_vector<float>() == want);
+  }
+  kiln::options().fusion = true;
+}

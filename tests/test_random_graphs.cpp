@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
+#include <iterator>
+#include <limits>
 #include <numeric>
 #include <sstream>
 
@@ -365,4 +368,98 @@ TEST_CASE("random graphs match the reference interpreter", "[random]") {
   }
   CHECK(checked == kGraphs);
   kiln::options().fusion = true;
+}
+
+namespace {
+
+// A leaf whose elements are random normals, one in three replaced by an IEEE special.
+Tensor special_leaf(Builder& b, const Shape& s) {
+  const float specials[] = {0.f,
+                            -0.f,
+                            std::numeric_limits<float>::infinity(),
+                            -std::numeric_limits<float>::infinity(),
+                            std::numeric_limits<float>::quiet_NaN(),
+                            std::numeric_limits<float>::denorm_min(),
+                            -3e-39f,
+                            1e-30f,
+                            3e38f};
+  std::vector<float> v = b.leaf(s).to_vector<float>();
+  for (float& x : v)
+    if (b.pick(3) == 0) x = specials[b.pick(std::size(specials))];
+  return kiln::tensor(v, s);
+}
+
+// Elementwise math straight on the specials (no domain guards), and the patterns fast-math
+// rewrites: 1 / sqrt(y), x * y + z, x / y.
+Tensor special_step(Builder& b, const Tensor& x, const Tensor& y) {
+  switch (b.pick(16)) {
+  case 0:
+    return 1 / x.sqrt();
+  case 1:
+    return x.rsqrt();
+  case 2:
+    return x * y + x;
+  case 3:
+    return x / y;
+  case 4:
+    return x.sqrt();
+  case 5:
+    return x.log();
+  case 6:
+    return x.exp();
+  case 7:
+    return x.tanh();
+  case 8:
+    return x.sigmoid();
+  case 9:
+    return x.reciprocal();
+  case 10:
+    return kiln::maximum(x, y);
+  case 11:
+    return kiln::minimum(x, y) - y;
+  case 12:
+    return x.relu() * y;
+  case 13:
+    return kiln::clamp(x, -1, 2) + y * 0.5;
+  case 14:
+    return kiln::where(x > y, x.abs(), -y);
+  default:
+    return x.gelu("tanh") + x.silu();
+  }
+}
+
+// The bits of each element, every NaN counted as one value.
+std::vector<uint32_t> float_bits(const Tensor& t) {
+  std::vector<uint32_t> out;
+  for (float f : t.to_vector<float>()) {
+    uint32_t u;
+    std::memcpy(&u, &f, sizeof u);
+    out.push_back(std::isnan(f) ? 0x7fc00000u : u);
+  }
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("random elementwise graphs over IEEE specials: fused equals unfused bit for bit",
+          "[random][ieee]") {
+  for (int it = 0; it < kGraphs; ++it) {
+    std::vector<uint32_t> bits[2];
+    for (bool fusion : {true, false}) {
+      kiln::options().fusion = fusion;
+      kiln::Generator g(kSeed + 7919 * static_cast<uint64_t>(it));
+      Builder b(g);
+      Shape s = {b.range(1, 40)};
+      Tensor x = special_leaf(b, s), y = special_leaf(b, s);
+      for (int d = 0; d < 4; ++d) {
+        Tensor next = special_step(b, x, y);
+        y = x;
+        x = next;
+      }
+      bits[fusion] = float_bits(x);
+    }
+    kiln::options().fusion = true;
+    INFO("seed " << kSeed << " + 7919 * " << it);
+    REQUIRE(bits[0] == bits[1]);
+  }
 }

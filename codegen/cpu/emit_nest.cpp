@@ -100,6 +100,7 @@ void Emitter::emit_body(llvm::Function* f) {
   place_ = k_.placements();
   bool tiled = use_tiled_reduction();
   vals_.assign(k_.insts.size(), nullptr);
+  summed_product_ = summed_products();
   loop_idx_.assign(std::max<size_t>(k_.domain.size(), 1), nullptr);
   if (!tiled) plan_stage_reuse();
   if (!tiled && streams_by_domain()) {

@@ -38,6 +38,21 @@ Value* Emitter::reduce_init(const KInst& in) {
   }
 }
 
+std::vector<bool> Emitter::summed_products() const {
+  std::vector<int> readers(k_.insts.size(), 0);
+  for (const KInst& in : k_.insts)
+    for (int s : {in.a, in.b, in.c})
+      if (s >= 0) ++readers[s];
+  for (const KStore& st : k_.stores) ++readers[st.value];
+  std::vector<bool> out(k_.insts.size(), false);
+  for (const KInst& in : k_.insts) {
+    if (in.op != Op::Sum || !is_float(in.dtype)) continue;
+    const KInst& x = k_.insts[in.a];
+    if (x.op == Op::Mul && readers[in.a] == 1) out[in.a] = true;
+  }
+  return out;
+}
+
 Value* Emitter::accumulate(const KInst& in, Value* acc, Value* x) {
   DType t = k_.insts[in.a].dtype;
   bool fp = is_float(t);

@@ -48,7 +48,10 @@ private:
     call->setDoesNotThrow();
     return call;
   }
-  // Lets LLVM fuse a multiply and an add into one FMA (one rounding instead of two).
+  // Lets LLVM fuse a multiply and an add into one FMA (one rounding instead of two). Used only
+  // for a reduction's sum and a product that only that sum reads (a matmul's dot products): a
+  // reduction is reassociated anyway, while elementwise results must round exactly as unfused
+  // kernels do.
   Value* contract(Value* v) {
     if (auto* i = llvm::dyn_cast<llvm::Instruction>(v)) i->setHasAllowContract(true);
     return v;
@@ -70,6 +73,7 @@ private:
   void emit_placed(int loop, int after);
   void emit_stores(int loop);
   std::vector<size_t> reductions(int stage) const;
+  std::vector<bool> summed_products() const;
   std::optional<int64_t> stride(int inst, Op loop, int64_t axis) const;
   bool use_tiled_reduction() const;
   void emit_stage(int stage);
@@ -98,6 +102,7 @@ private:
   std::vector<StageReuse> reuse_;
   std::vector<llvm::AllocaInst*> reuse_buf_; // per reuse_ entry, one stage's iterations
   std::vector<int> reused_from_;             // per instruction: its reuse_ entry, or -1
+  std::vector<bool> summed_product_;         // per instruction: a float product read only by a Sum
   struct LoopState {
     llvm::BasicBlock *header, *exit;
     Value* hi;

@@ -133,20 +133,17 @@ Value* Emitter::binary(const KInst& in, DType src, Value* x, Value* y) {
     return fp ? b_.CreateFCmp(fpred, x, y) : b_.CreateICmp(sg ? spred : upred, x, y);
   };
   switch (in.op) {
+  // Elementwise float ops carry no fast-math flags: a fused kernel must round exactly as the
+  // unfused kernels do, on every value including 0, -0, inf, NaN and subnormals (an FMA, or
+  // x * (1 / y), or an rsqrt estimate for 1 / sqrt(y), would not).
   case Op::Add:
-    return fp ? contract(b_.CreateFAdd(x, y)) : b_.CreateAdd(x, y);
+    return fp ? b_.CreateFAdd(x, y) : b_.CreateAdd(x, y);
   case Op::Sub:
-    return fp ? contract(b_.CreateFSub(x, y)) : b_.CreateSub(x, y);
+    return fp ? b_.CreateFSub(x, y) : b_.CreateSub(x, y);
   case Op::Mul:
-    return fp ? contract(b_.CreateFMul(x, y)) : b_.CreateMul(x, y);
+    return fp ? b_.CreateFMul(x, y) : b_.CreateMul(x, y);
   case Op::Div:
-    if (fp) {
-      // arcp: a division by a loop-invariant value (softmax's row sum) becomes one reciprocal
-      // and a multiply per element, as PyTorch's kernels do (within an ulp of the quotient).
-      auto* d = llvm::cast<llvm::Instruction>(b_.CreateFDiv(x, y));
-      d->setHasAllowReciprocal(true);
-      return d;
-    }
+    if (fp) return b_.CreateFDiv(x, y);
     break;
   case Op::FloorDiv:
   case Op::Mod: {
@@ -223,8 +220,10 @@ Value* Emitter::emit_inst(size_t i) {
   switch (op_category(in.op)) {
   case OpCategory::Unary:
     return unary(in, src_t(in.a), v(in.a));
-  case OpCategory::Binary:
-    return binary(in, src_t(in.a), v(in.a), v(in.b));
+  case OpCategory::Binary: {
+    Value* r = binary(in, src_t(in.a), v(in.a), v(in.b));
+    return summed_product_[i] ? contract(r) : r;
+  }
   case OpCategory::Ternary:
     return b_.CreateSelect(v(in.a), v(in.b), v(in.c));
   case OpCategory::Leaf:
