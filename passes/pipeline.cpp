@@ -3,6 +3,7 @@
 #include "ir/error.h"
 #include "ir/graph_printer.h"
 #include "ir/verifier.h"
+#include "passes/blocked_sums.h"
 #include "passes/layout.h"
 #include "passes/schedule.h"
 #include "passes/simplify.h"
@@ -112,6 +113,9 @@ Schedule run_pipeline(const std::vector<Node*>& outputs, const PipelineOptions& 
       s.graph = p.run(s.graph);
       step(p.name, s.graph);
     }
+  // Not a simplification: accurate sums are part of every program's meaning.
+  s.graph = block_long_sums(s.graph);
+  step("sums", s.graph);
   s.kernels = lower_all(s.graph.raw(), opts.fusion);
   if (opts.on_step)
     for (auto& k : s.kernels) opts.on_step("kernels", print_kernel(k.kernel));

@@ -140,7 +140,7 @@ TEST_CASE("the pipeline verifies after every pass and keeps outputs in order",
   opts.on_step = [&](std::string_view step, const std::string&) { steps.emplace_back(step); };
   Schedule s = run_pipeline({b.get(), a.get()}, opts);
   CHECK(steps == std::vector<std::string>{"graph", "fold", "algebra", "views", "dce", "cse",
-                                          "layout", "kernels"});
+                                          "layout", "sums", "kernels"});
   REQUIRE(s.graph.outputs.size() == 2);
   CHECK(s.graph.outputs[1] == x); // x * 1 is x itself
   CHECK(s.kernels.size() == 1);   // only exp needs a kernel

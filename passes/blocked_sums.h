@@ -1,0 +1,12 @@
+// Accurate float sums: a float sum over more than a few thousand elements is rewritten into sums
+// of fixed-size blocks, then sums of those partial sums (a tree of fan-out kSumBlock), so that
+// no accumulator adds more than a few dozen values: summing 1e8 values loses about as much
+// as summing a few thousand. The partial sums of long reductions also spread over threads.
+#pragma once
+#include "passes/rewrite.h"
+
+namespace kiln {
+
+Graph block_long_sums(const Graph& g);
+
+} // namespace kiln
