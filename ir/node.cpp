@@ -1,10 +1,10 @@
 #include "ir/node.h"
 
 #include "ir/error.h"
+#include "ir/node_index.h"
 
 #include <algorithm>
 #include <cstring>
-#include <unordered_set>
 
 namespace kiln {
 
@@ -106,7 +106,7 @@ NodePtr make_buffer_node(DType dtype, Shape shape, std::shared_ptr<Storage> stor
 std::vector<Node*> topo_order(const std::vector<Node*>& roots, bool stop_at_realized) {
   // Iterative post-order DFS: training graphs are deep enough to overflow a recursive one.
   std::vector<Node*> order;
-  std::unordered_set<Node*> seen;
+  NodeIndex seen;
   std::vector<std::pair<Node*, size_t>> stack;
   for (Node* r : roots) {
     if (!seen.insert(r).second) continue;

@@ -1,5 +1,6 @@
 #include "runtime/realize.h"
 
+#include "ir/node_index.h"
 #include "passes/layout.h"
 #include "passes/schedule.h"
 #include "runtime/config.h"
@@ -15,12 +16,12 @@ namespace kiln {
 namespace {
 
 // The structure of a subgraph with leaves numbered by position: equal words, equal program.
-std::vector<uint64_t> program_key(const std::vector<Node*>& order,
+// `pos` numbers the nodes in `order`.
+std::vector<uint64_t> program_key(const std::vector<Node*>& order, const NodeIndex& pos,
                                   const std::unordered_set<Node*>& outputs) {
   std::vector<uint64_t> w;
-  std::unordered_map<Node*, uint64_t> pos;
+  w.reserve(order.size() * 8);
   for (Node* n : order) {
-    pos[n] = pos.size();
     w.push_back(n->realized() ? 1 : 2);
     w.push_back(static_cast<uint64_t>(n->dtype));
     w.push_back(n->shape.size());
@@ -31,7 +32,7 @@ std::vector<uint64_t> program_key(const std::vector<Node*>& order,
     w.push_back(hash_attr(n->attr));
     w.push_back(outputs.count(n));
     w.push_back(n->inputs.size());
-    for (auto& in : n->inputs) w.push_back(pos.at(in.get()));
+    for (auto& in : n->inputs) w.push_back(pos.find(in.get()));
   }
   return w;
 }
@@ -89,7 +90,9 @@ void realize_nodes(const std::vector<Node*>& roots) {
   }
   if (outputs.empty()) return;
 
-  auto key = program_key(order, out_set);
+  NodeIndex pos;
+  for (Node* n : order) pos.insert(n);
+  auto key = program_key(order, pos, out_set);
   // Outputs in key order so the cached program's output slots line up with this graph's.
   std::vector<Node*> ordered_outputs;
   for (Node* r : roots)
@@ -101,9 +104,7 @@ void realize_nodes(const std::vector<Node*>& roots) {
         std::find(ordered_outputs.begin(), ordered_outputs.end(), n) == ordered_outputs.end())
       ordered_outputs.push_back(n);
   // Roots' positions are part of the key too (realize({a, b}) vs realize({b, a})).
-  std::unordered_map<Node*, uint64_t> pos;
-  for (Node* n : order) pos[n] = pos.size();
-  for (Node* o : ordered_outputs) key.push_back(pos.at(o));
+  for (Node* o : ordered_outputs) key.push_back(pos.find(o));
   key.push_back(options().fusion); // the same graph fused and unfused are different programs
   key.push_back(options().simplify);
 
