@@ -1,0 +1,113 @@
+// Hostile sizes and inputs: sizes that overflow, files and folders that could hang or throw
+// something other than kiln::Error, and fork(). Each case ends in a kiln::Error or a result,
+// quickly, never in a signal or a wait.
+#include "ir_check.h"
+#include "test_util.h"
+
+#include "ir/kernel_parser.h"
+#include "runtime/allocator.h"
+#include "runtime/disk_cache.h"
+#include "tools/opt_driver.h"
+
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <limits>
+#include <regex>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+using kiln::DType;
+using kiln::Shape;
+using kiln::Tensor;
+
+namespace {
+
+constexpr int64_t k62 = int64_t(1) << 62;
+constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+
+// The kiln::Error message of f(), which must throw one (any other exception fails the test).
+template <typename F> std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const kiln::Error& e) {
+    return e.what();
+  }
+  FAIL("expected a kiln::Error");
+  return "";
+}
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string t = (fs::temp_directory_path() / "kiln_robust_XXXXXX").string();
+    REQUIRE(::mkdtemp(t.data()) != nullptr);
+    path = t;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+long max_rss_kib() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss;
+}
+
+} // namespace
+
+TEST_CASE("shapes whose element or byte counts overflow are errors at the call", "[robust]") {
+  using Catch::Contains;
+  CHECK_THAT(error_of([] { kiln::ones({k62}); }), Contains("[full]") && Contains("too large"));
+  CHECK_THAT(error_of([] {
+               kiln::rand({int64_t(1) << 31, int64_t(1) << 31});
+             }),
+             Contains("[rand]"));
+  // 4 * (2^62 + 1) wraps to 4 in int64: the element counts of the two shapes looked equal.
+  CHECK_THAT(error_of([] { kiln::ones({4}).reshape({k62 + 1, 4}); }), Contains("[reshape]"));
+  CHECK_THAT(error_of([] { kiln::eye(k62, 2); }), Contains("[eye]"));
+  CHECK_THAT(error_of([] { kiln::zeros({2, -3}); }), Contains("negative"));
+  CHECK_THAT(error_of([] {
+               kiln::from_blob(nullptr, {k62, k62, 0}, DType::U8);
+             }),
+             Contains("[from_blob]"));
+  Tensor one = kiln::ones({1});
+  CHECK_THAT(error_of([&] { one.expand({k62}); }), Contains("[expand]"));
+  CHECK_THAT(error_of([&] { kiln::pad(one, {kMax, 1}); }), Contains("[pad]"));
+  // Each part fits (u8, lazily expanded): their sum along the axis does not.
+  Tensor quarter = kiln::zeros({int64_t(1) << 61}, DType::U8);
+  CHECK_THAT(error_of([&] { kiln::cat({quarter, quarter, quarter, quarter}); }), Contains("[cat]"));
+  CHECK_THAT(error_of([&] { kiln::cat({quarter, quarter}); }), Contains("too large"));
+  Tensor a = kiln::zeros({int64_t(1) << 21, 1, int64_t(1) << 20, 1});
+  Tensor b = kiln::zeros({1, int64_t(1) << 21, 1, int64_t(1) << 20});
+  CHECK_THAT(error_of([&] { kiln::matmul(a, b); }), Contains("[matmul]"));
+}
+
+TEST_CASE("arange counts are checked before they become a size", "[robust]") {
+  using Catch::Contains;
+  CHECK_THAT(error_of([] { kiln::arange(0, 2.9e18); }), Contains("[arange]"));
+  CHECK_THAT(error_of([] { kiln::arange(0, NAN); }), Contains("must be finite"));
+  CHECK_THAT(error_of([] { kiln::arange(0, INFINITY); }), Contains("must be finite"));
+  CHECK_THAT(error_of([] { kiln::arange(-1e308, 1e308, 1e300); }), Contains("[arange]"));
+  CHECK(kiln::arange(0, 5).to_vector<float>() == std::vector<float>{0, 1, 2, 3, 4});
+}
+
+TEST_CASE("slices with extreme steps count their elements without overflow", "[robust]") {
+  Tensor x = kiln::arange(0, 10);
+  // Before: distance + step - 1 overflowed, and -INT64_MIN is undefined.
+  CHECK(x.slice(0, {}, {}, kMax).to_vector<float>() == std::vector<float>{0});
+  CHECK(x.slice(0, {}, {}, std::numeric_limits<int64_t>::min()).to_vector<float>() ==
+        std::vector<float>{9});
+  CHECK(x.slice(0, 2, 9, 3).to_vector<float>() == std::vector<float>{2, 5, 8});
+  CHECK(x.slice(0, 8, 1, -3).to_vector<float>() == std::vector<float>{8, 5, 2});
+}
