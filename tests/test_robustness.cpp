@@ -102,6 +102,18 @@ TEST_CASE("arange counts are checked before they become a size", "[robust]") {
   CHECK(kiln::arange(0, 5).to_vector<float>() == std::vector<float>{0, 1, 2, 3, 4});
 }
 
+TEST_CASE("allocations past 2^62 bytes or the machine's memory are errors", "[robust]") {
+  using Catch::Contains;
+  CHECK_THAT(error_of([] { kiln::cpu_alloc(size_t(1) << 63); }), Contains("[alloc]"));
+  CHECK_THAT(error_of([] { kiln::cpu_alloc(size_t(1) << 58); }), Contains("[alloc]"));
+  size_t in_use = kiln::allocator_stats().bytes_in_use;
+  // A valid lazy tensor (2^50 bytes) that no machine here can hold: realizing it fails cleanly.
+  Tensor huge = kiln::zeros({int64_t(1) << 50}, DType::U8) + 1;
+  CHECK_THAT(error_of([&] { huge.realize(); }), Contains("[alloc]"));
+  CHECK_THAT(error_of([&] { (void)huge.str(); }), Contains("[alloc]"));
+  CHECK(kiln::allocator_stats().bytes_in_use == in_use);
+}
+
 TEST_CASE("slices with extreme steps count their elements without overflow", "[robust]") {
   Tensor x = kiln::arange(0, 10);
   // Before: distance + step - 1 overflowed, and -INT64_MIN is undefined.
