@@ -124,6 +124,56 @@ TEST_CASE("slices with extreme steps count their elements without overflow", "[r
   CHECK(x.slice(0, 8, 1, -3).to_vector<float>() == std::vector<float>{8, 5, 2});
 }
 
+TEST_CASE("file headers with huge or malformed numbers give kiln::Error", "[robust]") {
+  using Catch::Contains;
+  TempDir dir;
+  auto npy = [&](const std::string& shape) {
+    std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + shape + "), }";
+    std::string file = std::string("\x93NUMPY\x01\x00", 8);
+    file += static_cast<char>(dict.size() & 0xFF);
+    file += static_cast<char>(dict.size() >> 8);
+    std::string path = (dir.path / "t.npy").string();
+    std::ofstream(path, std::ios::binary) << file << dict;
+    return path;
+  };
+  CHECK_THAT(error_of([&] { kiln::io::load_npy(npy("123456789012345678901234,")); }),
+             Contains("[load_npy]") && Contains("too large"));
+  CHECK_THAT(error_of([&] { kiln::io::load_npy(npy("4611686018427387904, 4")); }),
+             Contains("too large"));
+  auto safetensors = [&](const std::string& shape) {
+    std::string header = R"({"x":{"dtype":"F32","shape":[)" + shape + R"(],"data_offsets":[0,4]}})";
+    std::string file(8, '\0');
+    file[0] = static_cast<char>(header.size());
+    std::string path = (dir.path / "t.safetensors").string();
+    std::ofstream(path, std::ios::binary) << file << header << std::string(4, '\0');
+    return path;
+  };
+  CHECK_THAT(error_of([&] { kiln::io::load_safetensors(safetensors("123456789012345678901234")); }),
+             Contains("[load_safetensors]"));
+  CHECK_THAT(error_of([&] { kiln::io::load_safetensors(safetensors("4611686018427387904,4")); }),
+             Contains("too large"));
+  // Optimizer state names end in a parameter index.
+  Tensor p = kiln::tensor<float>({0, 0});
+  p.requires_grad_();
+  kiln::optim::Adam opt({p}, {});
+  for (std::string name : {"exp_avg.x", "exp_avg.99999999999999999999999", "exp_avg."})
+    CHECK_THAT(error_of([&] {
+                 opt.load_state({{name, kiln::zeros({2})}});
+               }),
+               Contains("does not match"));
+}
+
+TEST_CASE("kernel IR with out-of-range numbers gives kiln::Error", "[robust]") {
+  using Catch::Contains;
+  std::string text = kt::slurp(std::string(KILN_IR_TEST_DIR) + "/kernel_ir.txt");
+  CHECK_NOTHROW(kiln::parse_kernels(text));
+  std::string stage = std::regex_replace(text, std::regex("rindex 0\\.0"), "rindex 9999999999.0");
+  CHECK_THAT(error_of([&] { kiln::parse_kernels(stage); }), Contains("out of range"));
+  std::string count =
+      std::regex_replace(text, std::regex("f32\\[6\\]"), "f32[4611686018427387904]");
+  CHECK_THAT(error_of([&] { kiln::parse_kernels(count); }), Contains("too large"));
+}
+
 TEST_CASE("kiln-opt does not touch the memory of buffers it never reads", "[robust]") {
   // 8 GiB declared in a few bytes: zero-filling it used to take seconds and all that memory.
   std::string text = "%0 = buffer : f32[2147483648]\n"
