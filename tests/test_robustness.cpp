@@ -124,6 +124,14 @@ TEST_CASE("slices with extreme steps count their elements without overflow", "[r
   CHECK(x.slice(0, 8, 1, -3).to_vector<float>() == std::vector<float>{8, 5, 2});
 }
 
+TEST_CASE("printing reads integers exactly and throws only kiln::Error", "[robust]") {
+  Tensor t = kiln::tensor<int64_t>({kMax, std::numeric_limits<int64_t>::min(), 7});
+  std::string s = t.str();
+  CHECK(s.find("9223372036854775807") != std::string::npos);
+  CHECK(s.find("-9223372036854775808") != std::string::npos);
+  CHECK(kiln::tensor<float>({1.5f, 2}).str() == "tensor([1.5000, 2.], shape=[2], dtype=f32)");
+}
+
 TEST_CASE("file headers with huge or malformed numbers give kiln::Error", "[robust]") {
   using Catch::Contains;
   TempDir dir;
