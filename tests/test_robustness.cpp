@@ -198,3 +198,23 @@ TEST_CASE("kiln-opt does not touch the memory of buffers it never reads", "[robu
   INFO(seconds << " s");
   CHECK(seconds < 1.0);
 }
+
+TEST_CASE("a FIFO in the disk cache folder is a miss, not a wait", "[robust]") {
+  TempDir dir;
+  kiln::DiskCacheOptions saved = kiln::disk_cache_options();
+  kiln::disk_cache_options() = {
+      .enabled = true, .dir = dir.path.string(), .max_bytes = uint64_t(1) << 30, .explain = false};
+  std::string path = kiln::disk_cache::entry_path("fifo key");
+  REQUIRE(::mkfifo(path.c_str(), 0644) == 0);
+  auto lookup = std::async(std::launch::async,
+                           [] { return kiln::disk_cache::load("fifo key", "test").status; });
+  bool answered = lookup.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+  if (!answered) { // release the reader blocked in open(), so the test can end
+    int fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK);
+    if (fd >= 0) ::close(fd);
+  }
+  kiln::disk_cache::Status status = lookup.get();
+  kiln::disk_cache_options() = saved;
+  REQUIRE(answered);
+  CHECK(status != kiln::disk_cache::Status::Hit);
+}
