@@ -218,3 +218,41 @@ TEST_CASE("a FIFO in the disk cache folder is a miss, not a wait", "[robust]") {
   REQUIRE(answered);
   CHECK(status != kiln::disk_cache::Status::Hit);
 }
+
+TEST_CASE("a forked child runs parallel kernels with workers of its own", "[robust]") {
+  int saved = kiln::num_threads();
+  kiln::set_num_threads(4);
+  // Elementwise kernels over 2^20 elements and more are split across threads: the parent's
+  // pool exists before the fork.
+  Tensor x = kiln::arange(0, 1 << 20, 1, DType::F64);
+  double n = 1 << 20;
+  REQUIRE((x * 2).realize().sum().item<double>() == n * (n - 1));
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) { // no Catch2 in here: an exit status only
+    int status = 1;
+    try {
+      bool same = (x * 2).realize().sum().item<double>() == n * (n - 1);
+      Tensor y = (kiln::arange(0, 1 << 21, 1, DType::F64) * 3 + 1).realize(); // compiled here
+      bool fresh = y.sum().item<double>() == 3 * n * (2 * n - 1) + 2 * n;
+      status = same && fresh ? 0 : 1;
+    } catch (...) {
+      status = 2;
+    }
+    ::_exit(status);
+  }
+  kiln::set_num_threads(saved);
+  int status = 0;
+  pid_t done = 0;
+  for (int i = 0; i < 200 && done == 0; ++i) {
+    done = ::waitpid(pid, &status, WNOHANG);
+    if (done == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (done == 0) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+    FAIL("the forked child did not finish within 20 s");
+  }
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+}
