@@ -12,9 +12,9 @@ using trace::fail_at;
 
 namespace {
 
-void check_shape(const Shape& s, const char* op, Loc loc) {
-  for (int64_t d : s)
-    if (d < 0) fail_at(loc, op, "negative extent in shape {}", shape_str(s));
+void check_shape(const Shape& s, DType dtype, const char* op, Loc loc) {
+  if (!shape_fits(s, dtype_size(dtype)))
+    fail_at(loc, op, "{} ({})", shape_problem(s, dtype_size(dtype)), dtype_name(dtype));
 }
 
 // A realized tensor whose buffer fill() writes as T.
@@ -71,7 +71,7 @@ void manual_seed(uint64_t seed) { default_generator().seed_(seed); }
 template <typename T>
 Tensor tensor(const std::vector<T>& values, std::optional<Shape> shape, Loc loc) {
   Shape s = shape ? *shape : Shape{static_cast<int64_t>(values.size())};
-  check_shape(s, "tensor", loc);
+  check_shape(s, dtype_of<T>(), "tensor", loc);
   if (numel(s) != static_cast<int64_t>(values.size()))
     fail_at(loc, "tensor", "{} values do not fill shape {} ({} elements)", values.size(),
             shape_str(s), numel(s));
@@ -98,7 +98,7 @@ KILN_FOR_EACH_CPP_TYPE(KILN_INSTANTIATE)
 #undef KILN_INSTANTIATE
 
 Tensor from_blob(const void* data, Shape shape, DType dtype, Loc loc) {
-  check_shape(shape, "from_blob", loc);
+  check_shape(shape, dtype, "from_blob", loc);
   if (!data && numel(shape) > 0)
     fail_at(loc, "from_blob", "null data pointer for shape {}", shape_str(shape));
   size_t bytes = static_cast<size_t>(numel(shape)) * dtype_size(dtype);
@@ -110,7 +110,7 @@ Tensor from_blob(const void* data, Shape shape, DType dtype, Loc loc) {
 Tensor scalar_tensor(double value, DType dtype, Loc loc) { return full({}, value, dtype, loc); }
 
 Tensor full(Shape shape, double value, DType dtype, Loc loc) {
-  check_shape(shape, "full", loc);
+  check_shape(shape, dtype, "full", loc);
   bool param = is_float(dtype) && value != 0 && value != 1; // zeros/ones stay literals
   return trace::broadcast_to(trace::constant(value, dtype, loc, param), shape, "full", loc);
 }
@@ -118,24 +118,33 @@ Tensor zeros(Shape shape, DType dtype, Loc loc) { return full(std::move(shape), 
 Tensor ones(Shape shape, DType dtype, Loc loc) { return full(std::move(shape), 1, dtype, loc); }
 
 Tensor arange(double start, double end, double step, DType dtype, Loc loc) {
+  if (!std::isfinite(start) || !std::isfinite(end) || !std::isfinite(step))
+    fail_at(loc, "arange", "start {}, end {} and step {} must be finite", start, end, step);
   if (step == 0) fail_at(loc, "arange", "step must not be 0");
   if ((end - start) * step < 0)
     fail_at(loc, "arange", "range [{}, {}) is inconsistent with the sign of step {}", start, end,
             step);
-  int64_t n = static_cast<int64_t>(std::ceil((end - start) / step));
+  // Checked as a double: end - start may round to inf, and casting a count past int64 is UB.
+  double count = std::ceil((end - start) / step);
+  double most = static_cast<double>(kMaxTensorBytes / static_cast<int64_t>(dtype_size(dtype)));
+  if (!(count < most))
+    fail_at(loc, "arange",
+            "range [{}, {}) with step {} has {} elements (expected fewer than {} {})", start, end,
+            step, count, most, dtype_name(dtype));
+  int64_t n = static_cast<int64_t>(count);
   return host_tensor<double>(
       {n}, dtype, [&](int64_t i) { return start + static_cast<double>(i) * step; }, loc);
 }
 
 Tensor eye(int64_t n, std::optional<int64_t> m, DType dtype, Loc loc) {
   int64_t cols = m.value_or(n);
-  check_shape({n, cols}, "eye", loc);
+  check_shape({n, cols}, dtype, "eye", loc);
   return host_tensor<double>(
       {n, cols}, dtype, [&](int64_t i) { return i / cols == i % cols ? 1.0 : 0.0; }, loc);
 }
 
 Tensor rand(Shape shape, DType dtype, Generator* gen, Loc loc) {
-  check_shape(shape, "rand", loc);
+  check_shape(shape, dtype, "rand", loc);
   if (!is_float(dtype))
     fail_at(loc, "rand", "dtype must be floating point, got {}", dtype_name(dtype));
   Generator& g = gen ? *gen : default_generator();
@@ -144,7 +153,7 @@ Tensor rand(Shape shape, DType dtype, Generator* gen, Loc loc) {
 }
 
 Tensor randn(Shape shape, DType dtype, Generator* gen, Loc loc) {
-  check_shape(shape, "randn", loc);
+  check_shape(shape, dtype, "randn", loc);
   if (!is_float(dtype))
     fail_at(loc, "randn", "dtype must be floating point, got {}", dtype_name(dtype));
   Generator& g = gen ? *gen : default_generator();
@@ -153,12 +162,14 @@ Tensor randn(Shape shape, DType dtype, Generator* gen, Loc loc) {
 }
 
 Tensor randint(int64_t low, int64_t high, Shape shape, DType dtype, Generator* gen, Loc loc) {
-  check_shape(shape, "randint", loc);
+  check_shape(shape, dtype, "randint", loc);
   if (high <= low) fail_at(loc, "randint", "empty range [{}, {}) (expected low < high)", low, high);
   Generator& g = gen ? *gen : default_generator();
-  uint64_t span = static_cast<uint64_t>(high - low);
+  uint64_t span = static_cast<uint64_t>(high) - static_cast<uint64_t>(low); // may pass INT64_MAX
   return host_tensor<int64_t>(
-      shape, dtype, [&](int64_t) { return low + static_cast<int64_t>(g.next() % span); }, loc);
+      shape, dtype,
+      [&](int64_t) { return static_cast<int64_t>(static_cast<uint64_t>(low) + g.next() % span); },
+      loc);
 }
 
 } // namespace kiln

@@ -37,6 +37,7 @@ Tensor read_idx(const std::string& path) {
   Shape shape;
   for (int d = 0; d < dims; ++d) shape.push_back(big_endian(&bytes[4 + 4 * d]));
   size_t offset = 4 + 4 * size_t(dims);
+  if (!shape_fits(shape, 1)) throw Error("[data] " + path + ": " + shape_problem(shape, 1));
   if (bytes.size() - offset != static_cast<size_t>(numel(shape)))
     throw Error("[data] " + path + " holds " + std::to_string(bytes.size() - offset) +
                 " bytes for shape " + shape_str(shape));

@@ -3,6 +3,7 @@
 #include "io_file.h"
 #include "kiln/io.h"
 
+#include <charconv>
 #include <fmt/format.h>
 #include <numeric>
 
@@ -103,7 +104,10 @@ private:
       size_t start = p_;
       while (p_ < t_.size() && t_[p_] >= '0' && t_[p_] <= '9') ++p_;
       if (start == p_) fail("shape entries must be non-negative integers");
-      s.push_back(std::stoll(std::string(t_.substr(start, p_ - start))));
+      int64_t d = 0;
+      if (std::from_chars(t_.data() + start, t_.data() + p_, d).ec != std::errc())
+        fail(fmt::format("shape entry {} is too large", t_.substr(start, p_ - start)));
+      s.push_back(d);
       if (!eat(',')) {
         expect(')');
         break;
@@ -172,12 +176,9 @@ Tensor load_npy(const std::string& path) {
   if (len > file.size() - start)
     throw fail(fmt::format("header of {} bytes runs past the end: truncated?", len));
   Header h = DictReader(std::string_view(file).substr(start, len), path).read();
-  uint64_t want = dtype_size(h.dtype);
-  for (int64_t d : h.shape) {
-    if (d != 0 && want > (uint64_t(1) << 62) / static_cast<uint64_t>(d))
-      throw fail(fmt::format("shape {} is too large", shape_str(h.shape)));
-    want *= static_cast<uint64_t>(d);
-  }
+  if (!shape_fits(h.shape, dtype_size(h.dtype)))
+    throw fail(shape_problem(h.shape, dtype_size(h.dtype)));
+  uint64_t want = static_cast<uint64_t>(numel(h.shape)) * dtype_size(h.dtype);
   uint64_t have = file.size() - start - len;
   if (have != want)
     throw fail(fmt::format("{} {} needs {} bytes of data but the file has {}{}", descr_of(h.dtype),

@@ -68,13 +68,10 @@ Entry parse_entry(const std::string& name, const json::Value& v, const std::stri
       throw bad("data_offsets must be non-negative integers");
   e.begin = static_cast<uint64_t>(off->array[0].integer);
   e.end = static_cast<uint64_t>(off->array[1].integer);
-  // Overflow-safe element count: a shape whose bytes exceed any file is rejected here.
-  uint64_t bytes = dtype_size(e.dtype);
-  for (int64_t d : e.shape) {
-    if (d != 0 && bytes > (uint64_t(1) << 62) / static_cast<uint64_t>(d))
-      throw bad(fmt::format("shape {} is too large", shape_str(e.shape)));
-    bytes *= static_cast<uint64_t>(d);
-  }
+  // Before any count is formed: a shape whose bytes exceed any file is rejected here.
+  if (!shape_fits(e.shape, dtype_size(e.dtype)))
+    throw bad(shape_problem(e.shape, dtype_size(e.dtype)));
+  uint64_t bytes = static_cast<uint64_t>(numel(e.shape)) * dtype_size(e.dtype);
   if (e.end < e.begin || e.end - e.begin != bytes)
     throw bad(fmt::format("data_offsets [{}, {}] hold {} bytes but {} {} needs {}", e.begin, e.end,
                           e.end < e.begin ? 0 : e.end - e.begin, st_dtype(e.dtype),

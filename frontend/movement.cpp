@@ -24,8 +24,9 @@ Tensor Tensor::reshape(Shape shape, Loc loc) const {
       infer = static_cast<int64_t>(d);
     } else if (shape[d] < 0)
       fail_at(loc, "reshape", "negative extent in shape {}", shape_str(shape));
-    else
-      known *= shape[d];
+    else if (__builtin_mul_overflow(known, shape[d], &known))
+      fail_at(loc, "reshape", "shape {} has more elements than int64 can count (expected {})",
+              shape_str(shape), numel());
   }
   if (infer >= 0) {
     if (known == 0 || numel() % known != 0)
@@ -141,8 +142,10 @@ Tensor Tensor::slice(int64_t axis, std::optional<int64_t> start, std::optional<i
     return step > 0 ? std::clamp<int64_t>(x, 0, n) : std::clamp<int64_t>(x, -1, n - 1);
   };
   int64_t b = clampi(start, step > 0 ? 0 : n - 1), e = clampi(end, step > 0 ? n : -1);
-  int64_t count = step > 0 ? std::max<int64_t>(0, (e - b + step - 1) / step)
-                           : std::max<int64_t>(0, (b - e - step - 1) / -step);
+  // ceil(distance / |step|) without forming distance + |step| - 1 or -INT64_MIN.
+  int64_t dist = step > 0 ? e - b : b - e;
+  uint64_t mag = step > 0 ? uint64_t(step) : uint64_t(0) - uint64_t(step);
+  int64_t count = dist > 0 ? static_cast<int64_t>((uint64_t(dist) - 1) / mag + 1) : 0;
   if (count == n && step == 1) return *this;
   Shape out = shape();
   out[a] = count;
@@ -165,7 +168,10 @@ Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, double value, Loc 
       fail_at(loc, "pad", "negative padding {} on axis {} is not supported (expected >= 0)",
               std::min(pads[2 * i], pads[2 * i + 1]), d);
     attr.before[d] = pads[2 * i];
-    out[d] += pads[2 * i] + pads[2 * i + 1];
+    if (__builtin_add_overflow(out[d], pads[2 * i], &out[d]) ||
+        __builtin_add_overflow(out[d], pads[2 * i + 1], &out[d]))
+      fail_at(loc, "pad", "padding ({}, {}) of axis {} of {} overflows int64", pads[2 * i],
+              pads[2 * i + 1], d, describe(x));
   }
   if (out == x.shape()) return x;
   return trace::make(Op::Pad, x.dtype(), out, {x}, attr, loc);
@@ -190,7 +196,9 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t axis, Loc loc) {
               "tensor {} is {} but tensor 0 is {} (expected equal shapes except along axis {})", i,
               describe(x), describe(first), a);
     t = promote(t, x.dtype());
-    total += x.shape()[a];
+    if (__builtin_add_overflow(total, x.shape()[a], &total))
+      fail_at(loc, "cat", "the extents along axis {} add up past int64 at tensor {} ({})", a, i,
+              describe(x));
   }
   if (tensors.size() == 1) return trace::cast(first, t, loc);
   // Each part padded to the full extent with zeros, then summed: pure views plus adds.

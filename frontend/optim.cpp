@@ -4,6 +4,7 @@
 #include "kiln/creation.h"
 #include "trace.h"
 
+#include <charconv>
 #include <cmath>
 
 namespace kiln::optim {
@@ -65,8 +66,13 @@ void Optimizer::load_state(const nn::NamedTensors& state) {
       steps_ = t.item<int64_t>();
       continue;
     }
-    size_t dot = name.rfind('.');
-    size_t i = dot == std::string::npos ? params_.size() : std::stoul(name.substr(dot + 1));
+    // A missing or malformed index (stoul would throw) leaves i out of range: reported below.
+    size_t dot = name.rfind('.'), i = params_.size();
+    if (dot != std::string::npos) {
+      const char* end = name.data() + name.size();
+      auto [p, ec] = std::from_chars(name.data() + dot + 1, end, i);
+      if (ec != std::errc() || p != end) i = params_.size();
+    }
     if (i >= params_.size() || t.shape() != params_[i].shape())
       throw Error("[optim] state entry \"" + name + "\" does not match the parameters");
     state_of(name.substr(0, dot), i) = t.realize().detach();

@@ -6,6 +6,7 @@
 #include "trace.h"
 
 #include <cstring>
+#include <new>
 
 namespace kiln {
 
@@ -36,7 +37,13 @@ Tensor reference(const Tensor& t) {
 
 template <typename T> std::vector<T> Tensor::to_vector() const {
   realize();
-  std::vector<T> out(numel());
+  std::vector<T> out;
+  try {
+    out.resize(numel());
+  } catch (const std::bad_alloc&) { // only kiln::Error leaves the API
+    fail("to_vector", "cannot allocate {} values of {} bytes for {}", numel(), sizeof(T),
+         trace::describe(*this));
+  }
   const char* p = static_cast<const char*>(node()->storage->data);
   dispatch_dtype(dtype(), [&](auto x) {
     using U = decltype(x);

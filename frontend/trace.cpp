@@ -62,6 +62,9 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op, Loc loc) 
 
 Tensor broadcast_to(const Tensor& x, const Shape& shape, const char* op, Loc loc) {
   if (x.shape() == shape) return x;
+  if (!shape_fits(shape, dtype_size(x.dtype()))) // here, where the op's name is known
+    fail_at(loc, op, "cannot broadcast {}: {}", describe(x),
+            shape_problem(shape, dtype_size(x.dtype())));
   Shape padded(shape.size() - x.shape().size(), 1);
   padded.insert(padded.end(), x.shape().begin(), x.shape().end());
   Tensor y = x;

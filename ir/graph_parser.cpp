@@ -4,18 +4,24 @@
 #include "ir/text_cursor.h"
 #include "ir/verifier.h"
 
-#include <cstdlib>
+#include <cerrno>
 #include <cstring>
 #include <fmt/format.h>
 #include <mutex>
 #include <set>
+#include <sys/mman.h>
 #include <unordered_map>
 
 namespace kiln {
 namespace {
 
-struct AlignedStorage : Storage {
-  ~AlignedStorage() override { std::free(data); }
+// Anonymous mapped memory: the kernel zero-fills a page when it is first touched, so a parsed
+// buffer costs no time or memory until it is read (kiln-opt never reads them).
+struct MappedStorage : Storage {
+  size_t mapped = 0;
+  ~MappedStorage() override {
+    if (data) ::munmap(data, mapped);
+  }
 };
 
 // Node::label is a plain pointer that outlives any parse: intern the texts for the process.
@@ -217,12 +223,16 @@ ParsedGraph GraphParser::run() {
 } // namespace
 
 std::shared_ptr<Storage> zeroed_host_storage(DType t, const Shape& s) {
-  auto st = std::make_shared<AlignedStorage>();
+  if (!shape_fits(s, dtype_size(t))) fail("parse", "buffer {}", shape_problem(s, dtype_size(t)));
+  auto st = std::make_shared<MappedStorage>();
   st->bytes = static_cast<size_t>(numel(s)) * dtype_size(t);
-  size_t rounded = (std::max<size_t>(st->bytes, 1) + 63) / 64 * 64;
-  st->data = std::aligned_alloc(64, rounded);
-  if (!st->data) fail("parse", "cannot allocate {} bytes for a buffer", rounded);
-  std::memset(st->data, 0, rounded);
+  st->mapped = std::max<size_t>(st->bytes, 1); // page-aligned, so also 64-byte aligned
+  void* p = ::mmap(nullptr, st->mapped, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED)
+    fail("parse", "cannot map {} bytes for a buffer {}{}: {}", st->bytes, dtype_name(t),
+         shape_str(s), std::strerror(errno));
+  st->data = p;
   return st;
 }
 

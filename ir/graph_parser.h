@@ -7,8 +7,9 @@
 
 namespace kiln {
 
-// Storage for a `buffer` line. The default is zero-filled 64-byte-aligned host memory (ir/ cannot
-// use the runtime's allocator); the runtime or a tool may pass its own.
+// Storage for a `buffer` line. The default is zero-filled, page-aligned host memory whose pages
+// exist only once touched, so a buffer that is never read costs nothing (ir/ cannot use the
+// runtime's allocator); the runtime or a tool may pass its own.
 using StorageFactory = std::function<std::shared_ptr<Storage>(DType, const Shape&)>;
 std::shared_ptr<Storage> zeroed_host_storage(DType t, const Shape& s);
 

@@ -3,6 +3,7 @@
 #include "ir/error.h"
 #include "ir/text_cursor.h"
 
+#include <charconv>
 #include <fmt/format.h>
 
 namespace kiln {
@@ -69,8 +70,14 @@ void KernelParser::parse_args(Kernel& k) {
     KArg a;
     a.dtype = c_.dtype("the argument's dtype");
     c_.expect('[', "'[' before the element count");
+    c_.skip_spaces();
+    int line = c_.line(), col = c_.column();
     a.numel = c_.integer("the element count");
     if (a.numel < 0) c_.fail_expected("a non-negative element count");
+    if (!shape_fits({a.numel}, dtype_size(a.dtype)))
+      c_.fail_at(line, col,
+                 fmt::format("element count {} of {} is too large (expected at most 2^62 bytes)",
+                             a.numel, dtype_name(a.dtype)));
     c_.expect(']', "']' after the element count");
     a.output = c_.accept("out");
     k.args.push_back(a);
@@ -108,8 +115,13 @@ KInst KernelParser::parse_inst(const Kernel& k, int id) {
         w.find_first_not_of("0123456789.") != std::string::npos ||
         w.find('.', dot + 1) != std::string::npos)
       c_.fail_at(l, col, fmt::format("expected stage.axis (e.g. 0.1), got '{}'", w));
-    in.stage = std::stoi(w.substr(0, dot));
-    in.imm = std::stoi(w.substr(dot + 1));
+    // At most 10 digits each: from_chars, as stoi would throw std::out_of_range past INT_MAX.
+    auto part = [&](size_t from, size_t to, auto& out) {
+      if (std::from_chars(w.data() + from, w.data() + to, out).ec != std::errc())
+        c_.fail_at(l, col, fmt::format("stage.axis '{}' is out of range", w));
+    };
+    part(0, dot, in.stage);
+    part(dot + 1, w.size(), in.imm);
   } else if (m == "load") {
     in.op = Op::Load;
     in.imm = numbered('a', "a buffer argument aN");

@@ -41,6 +41,13 @@ template <typename V> uint64_t hash_list(uint64_t h, const V& v) {
 uint64_t hash_scalar(uint64_t h, const Scalar& s) {
   return hash_combine(hash_combine(h, hash_double(s.f)), static_cast<uint64_t>(s.i));
 }
+
+[[noreturn]] void fail_shape(Op op, DType dtype, const Shape& shape, std::source_location loc) {
+  std::string at = *loc.file_name() ? fmt::format(" (at {}:{})", loc.file_name(), loc.line()) : "";
+  fail(op_name(op), "{} result: {}{}", dtype_name(dtype), shape_problem(shape, dtype_size(dtype)),
+       at);
+}
+
 } // namespace
 
 uint64_t hash_attr(const Attr& a) {
@@ -77,6 +84,8 @@ NodePtr make_node(Op op, DType dtype, Shape shape, std::vector<NodePtr> inputs, 
   int arity = op_arity(op);
   if (arity >= 0 && static_cast<int>(inputs.size()) != arity)
     fail("ir", "{} takes {} inputs, got {}", op_name(op), arity, inputs.size());
+  // Every shape passes here, so element counts and byte sizes of nodes never overflow.
+  if (!shape_fits(shape, dtype_size(dtype))) fail_shape(op, dtype, shape, loc);
   auto n = std::make_shared<Node>();
   n->op = op;
   n->dtype = dtype;

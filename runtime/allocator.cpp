@@ -1,11 +1,13 @@
 #include "runtime/allocator.h"
 
 #include "ir/error.h"
+#include "ir/shape.h"
 
 #include <cstdlib>
 #include <map>
 #include <mutex>
 #include <sys/mman.h>
+#include <sys/sysinfo.h>
 #include <vector>
 
 namespace kiln {
@@ -13,6 +15,17 @@ namespace {
 
 constexpr size_t kHugePage = 2u << 20;
 constexpr size_t kMaxCached = size_t(8) << 30; // cap on idle bytes kept for reuse
+
+// RAM plus swap, or 0 when unknown. Every byte of a buffer is written, so a larger one can only
+// end in the OOM killer (or a sanitizer's abort): it is refused instead of asked for.
+size_t machine_memory() {
+  static const size_t bytes = [] {
+    struct sysinfo si;
+    if (::sysinfo(&si) != 0) return size_t(0);
+    return (size_t(si.totalram) + si.totalswap) * si.mem_unit;
+  }();
+  return bytes;
+}
 
 // Rounds sizes to classes (multiples of 64 B, then 1/8 steps of a power of two) so a buffer
 // freed by one step fits the same request of the next.
@@ -39,6 +52,12 @@ public:
     }
     ++stats_.fresh_allocations;
     return nullptr;
+  }
+  // Undoes take() when the fresh allocation it asked for failed.
+  void untake(size_t cls) {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.bytes_in_use -= cls;
+    --stats_.fresh_allocations;
   }
   // Returns false when the pool is full and the caller should free the memory.
   bool give(void* p, size_t cls) {
@@ -82,6 +101,12 @@ struct CpuStorage : Storage {
 } // namespace
 
 std::shared_ptr<Storage> cpu_alloc(size_t bytes) {
+  // Also keeps size_class() and the alignment round-up below from overflowing.
+  if (bytes >= static_cast<size_t>(kMaxTensorBytes))
+    fail("alloc", "cannot allocate {} bytes (expected less than 2^62)", bytes);
+  if (size_t mem = machine_memory(); mem && bytes > mem)
+    fail("alloc", "cannot allocate {} bytes: more than this machine's {} bytes of RAM and swap",
+         bytes, mem);
   auto s = std::make_shared<CpuStorage>();
   s->cls = size_class(std::max<size_t>(bytes, 1));
   s->bytes = bytes;
@@ -89,7 +114,10 @@ std::shared_ptr<Storage> cpu_alloc(size_t bytes) {
   if (!s->data) {
     size_t align = s->cls >= kHugePage ? kHugePage : 64;
     s->data = std::aligned_alloc(align, (s->cls + align - 1) / align * align);
-    if (!s->data) fail("alloc", "out of memory allocating {} bytes", bytes);
+    if (!s->data) {
+      pool().untake(s->cls);
+      fail("alloc", "out of memory allocating {} bytes", bytes);
+    }
     if (align == kHugePage) madvise(s->data, s->cls, MADV_HUGEPAGE);
   }
   return s;

@@ -115,7 +115,9 @@ void warn_io(std::string_view what) {
 enum class Read { Ok, Missing, Error };
 
 Read read_file(const std::string& path, std::string& out, struct stat& st, std::string& err) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO (or a device) put in the folder must not wait for a writer; the
+  // type check below then turns it into a miss. Reads of regular files ignore the flag.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) {
     if (errno == ENOENT) return Read::Missing;
     err = std::strerror(errno);

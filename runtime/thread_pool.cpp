@@ -1,34 +1,45 @@
 #include "runtime/thread_pool.h"
 
+#include "ir/error.h"
+
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
+#include <pthread.h>
+#include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace kiln {
 namespace {
 
 int default_threads() {
-  if (const char* s = std::getenv("KILN_NUM_THREADS"); s && std::atoi(s) > 0) return std::atoi(s);
+  if (const char* s = std::getenv("KILN_NUM_THREADS")) {
+    int n = 0;
+    const char* end = s + std::strlen(s);
+    auto [p, ec] = std::from_chars(s, end, n); // atoi's overflow is undefined
+    if (ec == std::errc() && p == end && n > 0) return n;
+  }
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
 class ThreadPool {
 public:
   explicit ThreadPool(int workers) {
-    for (int i = 0; i < workers; ++i) threads_.emplace_back([this, i] { loop(i); });
-  }
-  ~ThreadPool() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
+    try {
+      for (int i = 0; i < workers; ++i) threads_.emplace_back([this, i] { loop(i); });
+    } catch (const std::system_error& e) { // the system's thread limit, or out of memory
+      stop();
+      fail("parallel_for", "cannot start {} worker threads: {} (fewer: kiln::set_num_threads)",
+           workers, e.what());
     }
-    wake_.notify_all();
-    for (auto& t : threads_) t.join();
   }
+  ~ThreadPool() { stop(); }
   int workers() const { return static_cast<int>(threads_.size()); }
 
   // Runs task(i) for i in [0, count) on workers 0..count-1 while the caller runs own(), then waits.
@@ -47,6 +58,15 @@ public:
   }
 
 private:
+  void stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+
   void loop(int id) {
     uint64_t seen = 0;
     std::unique_lock<std::mutex> lock(mu_);
@@ -74,14 +94,30 @@ private:
 
 int g_threads = default_threads();
 std::mutex g_pool_mu;
+ThreadPool* g_pool = nullptr; // leaked: workers must outlive static destructors of users
+
+// fork() copies only the calling thread: a child would wait forever for the parent's workers.
+// As OpenMP runtimes do, fork waits for a parallel region in progress to end (so g_pool_mu is
+// free in the child), and the child forgets the pool and starts workers of its own when it
+// first needs them. The old pool is leaked, not destroyed: its threads do not exist there.
+// Other kiln locks (realize, kernel cache, allocator) are held only inside a call, by the
+// calling thread: a child forked while another thread is inside such a call may still block,
+// as with any library (POSIX allows only async-signal-safe calls in that child).
+void before_fork() { g_pool_mu.lock(); }
+void after_fork_in_parent() { g_pool_mu.unlock(); }
+void after_fork_in_child() {
+  g_pool = nullptr;
+  g_pool_mu.unlock();
+}
 
 ThreadPool& pool_for(int threads) {
-  static ThreadPool* pool = nullptr; // leaked: workers must outlive static destructors of users
-  if (!pool || pool->workers() != threads - 1) {
-    delete pool;
-    pool = new ThreadPool(threads - 1);
+  [[maybe_unused]] static const int registered =
+      ::pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
+  if (!g_pool || g_pool->workers() != threads - 1) {
+    delete std::exchange(g_pool, nullptr);
+    g_pool = new ThreadPool(threads - 1);
   }
-  return *pool;
+  return *g_pool;
 }
 
 } // namespace
