@@ -111,7 +111,7 @@ Tensor scalar_tensor(double value, DType dtype, Loc loc) { return full({}, value
 
 Tensor full(Shape shape, double value, DType dtype, Loc loc) {
   check_shape(shape, dtype, "full", loc);
-  bool param = is_float(dtype) && value != 0 && value != 1; // zeros/ones stay literals
+  bool param = dtype != DType::Bool && value != 0 && value != 1; // zeros/ones stay literals
   return trace::broadcast_to(trace::constant(value, dtype, loc, param), shape, "full", loc);
 }
 Tensor zeros(Shape shape, DType dtype, Loc loc) { return full(std::move(shape), 0, dtype, loc); }

@@ -79,8 +79,16 @@ Tensor binary(Op op, const char* name, const Operand& a, const Operand& b) {
   if (a.is_tensor() && a.tensor.defined() && a.tensor.dtype() == t &&
       ((op == Op::Mul || op == Op::Div) && is(b, 1) || (op == Op::Sub && is(b, 0))))
     return a.tensor;
-  // Exponents are compiled in: pow(x, 2) becomes x * x.
-  auto in = prepare(name, {&a, &b}, t, loc, op == Op::Pow);
+  // Small integer exponents are compiled in (pow(x, 2) becomes x * x, exact and fast); any other
+  // exponent is a kernel parameter like every other number.
+  bool small_power = op == Op::Pow && !b.is_tensor() && b.number == std::floor(b.number) &&
+                     std::fabs(b.number) <= 4;
+  auto in = prepare(name, {&a, &b}, t, loc, small_power);
+  if (op == Op::Fmod && !is_float(t)) { // PyTorch raises on an integer division by zero
+    if (!b.is_tensor() && b.number == 0)
+      fail_at(loc, name, "integer division by zero (the divisor is 0)");
+    if (b.is_tensor()) trace::check_nonzero_divisor(b.tensor, name, loc);
+  }
   DType out = is_comparison(op) || logical ? DType::Bool : t;
   return trace::make(op, out, in[0].shape(), in, NoAttr{}, loc);
 }
@@ -195,8 +203,11 @@ Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi
   if (!lo && !hi) fail_at(loc, "clamp", "at least one of min and max must be given");
   Tensor y = x;
   // Integer tensors clamp with integer bounds, float tensors keep their dtype.
+  // The bounds are the user's numbers: kernel parameters, so new bounds do not recompile.
   auto bound = [&](double v) {
-    return is_float(x.dtype()) ? Operand(v, loc) : Operand(static_cast<int64_t>(v), loc);
+    return Operand(trace::constant(v, x.dtype() == DType::Bool ? DType::I64 : x.dtype(), loc,
+                                   x.dtype() != DType::Bool),
+                   loc);
   };
   // Selects rather than max/min: NaN passes through, and the gradient is 1 on the bounds
   // themselves as in PyTorch (a tie of max/min would split it). lo > hi gives hi, like PyTorch.

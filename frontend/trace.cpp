@@ -93,7 +93,10 @@ DType result_type(std::initializer_list<const Operand*> ops) {
 
 Tensor as_tensor(const Operand& o, DType dtype, bool bake) {
   if (o.is_tensor()) return cast(o.tensor, dtype, o.loc);
-  return constant(o.number, dtype, o.loc, !bake && !g_label && is_float(dtype));
+  Scalar v = Scalar::of(dtype, o.number);
+  if (o.category == 1 && !is_float(dtype) && dtype != DType::Bool) v.i = o.integer; // exact
+  bool param = !bake && !g_label && dtype != DType::Bool;
+  return make(Op::Const, dtype, {}, {}, ConstAttr{v, param}, o.loc);
 }
 
 void require(const Tensor& t, std::string_view op, Loc loc) {

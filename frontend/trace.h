@@ -30,8 +30,9 @@ std::vector<Tensor> take_backward_roots();
 
 // PyTorch result_type over operands: dimensioned tensors, then 0-d tensors, then numbers.
 DType result_type(std::initializer_list<const Operand*> ops);
-// A number operand becomes a 0-d constant of the given dtype: a parameter when it is a float
-// from user code (a learning rate), baked in when a composite op (gelu's 0.5) or `bake` asks.
+// A number operand becomes a 0-d constant of the given dtype: a parameter when it comes from
+// user code (a learning rate, an integer offset), baked in when a composite op (gelu's 0.5) or
+// `bake` asks, or when it is a bool.
 Tensor as_tensor(const Operand& o, DType dtype, bool bake = false);
 
 // kiln::Error "[op] message (at file:line)" pointing at the user's call.
@@ -46,6 +47,11 @@ template <typename... Args>
 void require(const Tensor& t, std::string_view op, Loc loc);
 // Float tensors as they are, integers and bools as f32: for composites defined on reals.
 Tensor floating(const Tensor& t, std::string_view op, Loc loc);
+
+// kiln::Error unless every element of the integer tensor `indices` is in [0, count). Realizes it.
+void check_indices(const Tensor& indices, int64_t count, std::string_view op, Loc loc);
+// kiln::Error when an element of the integer tensor `divisor` is 0. Realizes it.
+void check_nonzero_divisor(const Tensor& divisor, std::string_view op, Loc loc);
 
 int64_t normalize_axis(int64_t axis, int64_t rank, const char* op, Loc loc);
 std::string describe(const Tensor& t); // "f32[2, 3]"

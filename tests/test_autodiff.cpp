@@ -205,6 +205,10 @@ TEST_CASE("gradients at kinks follow PyTorch", "[autodiff][ieee]") {
   CHECK(grad_of({0, 4}, [](const Tensor& x) { return x.sqrt(); }) == V{inf, 0.25f});
   // max/min reductions share the gradient evenly among tied maxima (torch.amax, x.max()).
   CHECK(grad_of({1, 3, 3}, [](const Tensor& x) { return x.max(); }) == V{0, 0.5f, 0.5f});
+  // max_pool2d sends a window's gradient to its first maximum (max_pool2d_with_indices).
+  CHECK(grad_of({1, 3, 3, 2, 0, 5, 5, 5, 1}, [](const Tensor& x) {
+          return kiln::nn::functional::max_pool2d(x.reshape({1, 1, 3, 3}), {2, 2}, {{1, 1}});
+        }) == V{0, 1, 0, 0, 0, 2, 1, 0, 0});
   // torch.maximum/minimum split it evenly on ties.
   CHECK(grad_of({1, 2}, [](const Tensor& x) { return kiln::maximum(x, 1); }) == V{0.5f, 1});
   // The forward values keep NaN, as PyTorch's relu and clamp do.

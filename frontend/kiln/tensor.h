@@ -169,14 +169,17 @@ private:
 struct Operand {
   Tensor tensor;
   double number = 0;
-  int category = -1; // for numbers: 0 bool, 1 integer, 2 float; -1 = tensor
+  int64_t integer = 0; // an integer number, exactly (a double holds only 53 bits)
+  int category = -1;   // for numbers: 0 bool, 1 integer, 2 float; -1 = tensor
   Loc loc;
   Operand(const Tensor& t, Loc l = Loc::current()) : tensor(t), loc(l) {}
   template <typename T>
   requires std::is_arithmetic_v<T> Operand(T v, Loc l = Loc::current())
-      : number(static_cast<double>(v)), category(std::is_same_v<T, bool> ? 0
-                                                 : std::is_integral_v<T> ? 1
-                                                                         : 2),
+      : number(static_cast<double>(v)),
+        integer(std::is_integral_v<T> ? static_cast<int64_t>(v) : 0),
+        category(std::is_same_v<T, bool> ? 0
+                 : std::is_integral_v<T> ? 1
+                                         : 2),
         loc(l) {}
   bool is_tensor() const { return category < 0; }
 };

@@ -22,6 +22,7 @@ Tensor functional::embedding(const Tensor& indices, const Tensor& weight,
   if (padding_idx && (*padding_idx < -num || *padding_idx >= num))
     fail_at(loc, "embedding", "padding_idx {} is out of range for {} embeddings", *padding_idx,
             num);
+  trace::check_indices(indices, num, "embedding", loc);
   trace::LabelScope label("embedding");
   Tensor hot = one_hot(indices, num, weight.dtype(), loc);
   Tensor table = weight;

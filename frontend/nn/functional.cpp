@@ -29,6 +29,7 @@ void check_targets(const char* op, const Tensor& scores, const Tensor& target, L
       target.dtype() == DType::Bool)
     fail_at(loc, op, "target {} must hold N = {} class indices (integers) for input {}",
             describe(target), scores.shape()[0], describe(scores));
+  trace::check_indices(target, scores.shape()[1], op, loc);
 }
 
 } // namespace
@@ -88,6 +89,9 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
 
 Tensor one_hot(const Tensor& indices, int64_t classes, DType dtype, Loc loc) {
   trace::require(indices, "one_hot", loc);
+  if (is_float(indices.dtype()) || indices.dtype() == DType::Bool)
+    fail_at(loc, "one_hot", "indices {} must be integers", describe(indices));
+  trace::check_indices(indices, classes, "one_hot", loc);
   Tensor cls = arange(0, static_cast<double>(classes), 1, indices.dtype(), loc);
   return eq(Operand(indices.unsqueeze(-1, loc), loc), Operand(cls, loc)).to(dtype, loc);
 }

@@ -70,7 +70,15 @@ Tensor max_pool2d(const Tensor& x, Size2 kernel, std::optional<Size2> stride, Si
   trace::LabelScope label("max_pool2d");
   Tensor w = pooled_windows(p, "max_pool2d", kernel, stride.value_or(kernel), padding, dilation,
                             -std::numeric_limits<double>::infinity(), loc);
-  return finish(p, w.max({4, 5}, false, loc), loc);
+  if (!w.requires_grad()) return finish(p, w.max({4, 5}, false, loc), loc);
+  // PyTorch sends a window's gradient to its first maximum alone (max_pool2d_with_indices),
+  // where a max reduction would share it among ties: the value is taken at the argmax instead.
+  Tensor flat = w.flatten(4, 5, loc);
+  int64_t k = flat.shape().back();
+  Tensor first = eq(Operand(arange(0, static_cast<double>(k), 1, DType::I64, loc), loc),
+                    Operand(flat.argmax(-1, true, loc), loc));
+  Tensor picked = where(Operand(first, loc), Operand(flat, loc), Operand(0, loc));
+  return finish(p, picked.sum({-1}, false, loc), loc);
 }
 
 Tensor avg_pool2d(const Tensor& x, Size2 kernel, std::optional<Size2> stride, Size2 padding,
