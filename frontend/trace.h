@@ -47,6 +47,10 @@ void require(const Tensor& t, std::string_view op, Loc loc);
 // Float tensors as they are, integers and bools as f32: for composites defined on reals.
 Tensor floating(const Tensor& t, std::string_view op, Loc loc);
 
+// Bool one_hot[..., c, ...] = (index[...] == c) for c in [0, classes), the class axis at
+// class_axis of the result: how embedding, losses, gather and scatter_add select by index.
+Tensor one_hot(const Tensor& index, int64_t classes, int64_t class_axis, Loc loc);
+
 int64_t normalize_axis(int64_t axis, int64_t rank, const char* op, Loc loc);
 std::string describe(const Tensor& t); // "f32[2, 3]"
 

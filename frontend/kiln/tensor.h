@@ -226,6 +226,23 @@ Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, double value = 0,
            Loc loc = Loc::current());
 Tensor matmul(const Tensor& a, const Tensor& b, Loc loc = Loc::current());
 
+// x with value where mask (bool, broadcast to x's shape) is true; a float value is a kernel
+// parameter (a new value does not recompile).
+Tensor masked_fill(const Tensor& x, const Tensor& mask, double value, Loc loc = Loc::current());
+// Indexing along an axis with an i64 or i32 index tensor, PyTorch semantics. Composed from
+// primitives (a one-hot comparison with the index selects, a sum reads or accumulates), so
+// gradients flow to x (and src) without a rule of their own. An index outside [0, size) selects
+// nothing: it reads 0 and adds nothing (PyTorch raises).
+// The slices x[..., index[j], ...] along axis, for a 1-D index.
+Tensor index_select(const Tensor& x, int64_t axis, const Tensor& index, Loc loc = Loc::current());
+// out[i][j][k] = x[index[i][j][k]][j][k] for axis 0 (and so on): out has index's shape, which may
+// be smaller than x's on the other axes.
+Tensor gather(const Tensor& x, int64_t axis, const Tensor& index, Loc loc = Loc::current());
+// x plus src[i][j][k] added at [index[i][j][k]][j][k] for axis 0 (and so on); index may be smaller
+// than src, and than x on the other axes.
+Tensor scatter_add(const Tensor& x, int64_t axis, const Tensor& index, const Tensor& src,
+                   Loc loc = Loc::current());
+
 // Realizes several roots as one program.
 void realize(const std::vector<Tensor>& tensors);
 // The reference interpreter's result for t (a new realized tensor); t itself is not realized.

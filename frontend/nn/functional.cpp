@@ -88,8 +88,7 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
 
 Tensor one_hot(const Tensor& indices, int64_t classes, DType dtype, Loc loc) {
   trace::require(indices, "one_hot", loc);
-  Tensor cls = arange(0, static_cast<double>(classes), 1, indices.dtype(), loc);
-  return eq(Operand(indices.unsqueeze(-1, loc), loc), Operand(cls, loc)).to(dtype, loc);
+  return trace::one_hot(indices, classes, indices.dim(), loc).to(dtype, loc);
 }
 
 Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction r, Loc loc) {
