@@ -1,6 +1,6 @@
-// Indexing (masked_fill, gather, index_select, scatter_add): values against hand-computed
-// results and the reference interpreter, gradients against finite differences, errors naming
-// the caller.
+// Indexing (masked_fill, gather, index_select, scatter_add) and max/min along an axis with
+// indices: values against hand-computed results and the reference interpreter, gradients
+// against finite differences, errors naming the caller.
 #include "grad_check.h"
 
 using namespace kt;
@@ -140,5 +140,36 @@ TEST_CASE("scatter_add has PyTorch semantics", "[indexing][scatter_add]") {
                         Contains("[scatter_add]") && Contains("dtype") && Contains(kFile));
     REQUIRE_THROWS_WITH(kiln::scatter_add(x, 0, index, kiln::ones({1, 3})),
                         Contains("[scatter_add]") && Contains("src") && Contains(kFile));
+  }
+}
+
+TEST_CASE("max and min along an axis give values and indices", "[indexing][reduce]") {
+  Tensor x = kiln::tensor<float>({{3, 7, 7}, {-1, -5, 2}});
+  auto [values, indices] = x.max(1);
+  CHECK(values.shape() == Shape{2});
+  check_values(values, {7, 2});
+  CHECK(indices.dtype() == DType::I64);
+  check_values(indices, {1, 2}); // the first of a tie
+  auto [lo, at] = x.min(0, true);
+  CHECK(lo.shape() == Shape{1, 3});
+  check_values(lo, {-1, -5, 2});
+  check_values(at, {1, 1, 1});
+  auto [vneg, ineg] = x.max(-2);
+  check_values(vneg, {3, 7, 7});
+  check_values(ineg, {0, 0, 0});
+  // The axes overloads are untouched: a braced axis still reduces to one tensor.
+  Tensor m = x.max({1}, true);
+  CHECK(m.shape() == Shape{2, 1});
+  check_values(x.min({0, 1}), {-5});
+
+  SECTION("the gradient goes to the element at the index") {
+    Tensor p = kiln::tensor<double>({{3, 7, 7}, {-1, -5, 2}}).requires_grad_();
+    std::get<0>(p.max(1)).sum().backward();
+    CHECK(p.grad().to_vector<double>() == std::vector<double>{0, 1, 0, 0, 0, 1});
+    check_grad([](auto& in) { return std::get<0>(in[0].min(0)); }, {{3, 4}});
+  }
+  SECTION("errors name the caller") {
+    REQUIRE_THROWS_WITH(x.max(2), Contains("[max]") && Contains(kFile));
+    REQUIRE_THROWS_WITH(kiln::zeros({0, 2}).min(0), Contains("[min]") && Contains(kFile));
   }
 }

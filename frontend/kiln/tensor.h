@@ -3,11 +3,13 @@
 #include "ir/error.h"
 #include "ir/node.h"
 
+#include <concepts>
 #include <initializer_list>
 #include <iosfwd>
 #include <optional>
 #include <source_location>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace kiln {
@@ -118,6 +120,17 @@ public:
                 Loc loc = Loc::current()) const;
   Tensor argmin(std::optional<int64_t> axis = {}, bool keepdim = false,
                 Loc loc = Loc::current()) const;
+  // Values and indices of the maximum (minimum) along one axis, like LibTorch's
+  // `auto [values, indices] = x.max(1)`; the gradient flows to the element at the index. A
+  // template so that a braced x.max({1}) still means the axes overload above.
+  template <std::integral I>
+  std::tuple<Tensor, Tensor> max(I dim, bool keepdim = false, Loc loc = Loc::current()) const {
+    return extremum_with_index(true, static_cast<int64_t>(dim), keepdim, loc);
+  }
+  template <std::integral I>
+  std::tuple<Tensor, Tensor> min(I dim, bool keepdim = false, Loc loc = Loc::current()) const {
+    return extremum_with_index(false, static_cast<int64_t>(dim), keepdim, loc);
+  }
 
   // Views: lazy index arithmetic, never copies.
   Tensor reshape(Shape shape, Loc loc = Loc::current()) const; // one -1 allowed
@@ -145,6 +158,8 @@ public:
 
 private:
   friend void set_grad(const Tensor& t, const Tensor& g);
+  std::tuple<Tensor, Tensor> extremum_with_index(bool max, int64_t dim, bool keepdim,
+                                                 Loc loc) const;
   const NodePtr& checked_node(const char* accessor) const {
     if (!defined()) fail(accessor, "called on an undefined tensor");
     return impl_->node.get();
