@@ -205,6 +205,10 @@ Tensor pow(const Operand& a, const Operand& b);
 Tensor maximum(const Operand& a, const Operand& b);
 Tensor minimum(const Operand& a, const Operand& b);
 Tensor fmod(const Operand& a, const Operand& b);
+// Python's % and //: the remainder has the sign of the divisor, the quotient rounds toward
+// -inf (integers and floats). Integer division by 0 gives 0 for both (PyTorch raises).
+Tensor remainder(const Operand& a, const Operand& b);
+Tensor floor_divide(const Operand& a, const Operand& b);
 Tensor eq(const Operand& a, const Operand& b);
 Tensor ne(const Operand& a, const Operand& b);
 Tensor lt(const Operand& a, const Operand& b);
@@ -221,7 +225,7 @@ inline Tensor operator+(const Operand& a, const Operand& b) { return add(a, b); 
 inline Tensor operator-(const Operand& a, const Operand& b) { return sub(a, b); }
 inline Tensor operator*(const Operand& a, const Operand& b) { return mul(a, b); }
 inline Tensor operator/(const Operand& a, const Operand& b) { return div(a, b); }
-inline Tensor operator%(const Operand& a, const Operand& b) { return fmod(a, b); }
+inline Tensor operator%(const Operand& a, const Operand& b) { return remainder(a, b); }
 inline Tensor operator==(const Operand& a, const Operand& b) { return eq(a, b); }
 inline Tensor operator!=(const Operand& a, const Operand& b) { return ne(a, b); }
 inline Tensor operator<(const Operand& a, const Operand& b) { return lt(a, b); }

@@ -1,0 +1,68 @@
+// API a PyTorch user reaches for first: Python's % and //.
+#include "grad_check.h"
+
+#include <limits>
+
+using namespace kt;
+using Catch::Contains;
+
+namespace {
+const char* const kFile = "test_api.cpp";
+} // namespace
+
+TEST_CASE("remainder has the sign of the divisor, like Python", "[api][remainder]") {
+  Tensor a = kiln::tensor<float>({-7, 7, -7, 7, 6, -6, 0.5f});
+  Tensor b = kiln::tensor<float>({3, -3, -3, 3, 3, 3, -2});
+  check_values(kiln::remainder(a, b), {2, -2, -1, 1, 0, 0, -1.5});
+  check_values(a % b, {2, -2, -1, 1, 0, 0, -1.5}); // % is remainder, as in PyTorch
+  check_values(kiln::tensor<float>({5.5f, -5.5f}) % 2, {1.5, 0.5});
+  check_values(-5.5 % kiln::tensor<float>({2, -2}), {0.5, -1.5});
+  Tensor ai = kiln::tensor<int32_t>({-7, 7, -7, 7, 6});
+  Tensor bi = kiln::tensor<int32_t>({3, -3, -3, 3, -3});
+  Tensor ri = ai % bi;
+  CHECK(ri.dtype() == DType::I32);
+  check_values(ri, {2, -2, -1, 1, 0});
+  check_close(ri, kiln::reference(ri));
+  check_values(kiln::tensor<int64_t>({-1, 9}) % 4, {3, 1});
+  // fmod stays C's fmod.
+  check_values(kiln::fmod(kiln::tensor<float>({-7, 7}), 3), {-1, 1});
+  SECTION("gradient") {
+    check_grad([](auto& in) { return kiln::remainder(in[0], in[1]); }, {{6}, {6}}, 0.7, 3);
+  }
+  SECTION("errors name the op and the caller") {
+    REQUIRE_THROWS_WITH(kiln::remainder(kiln::ones({2}), kiln::ones({3})),
+                        Contains("[remainder]") && Contains(kFile));
+  }
+}
+
+TEST_CASE("floor_divide rounds toward -inf, like Python's //", "[api][floor_divide]") {
+  Tensor a = kiln::tensor<float>({-7, 7, -7, 7, 6, 1, -0.5f});
+  Tensor b = kiln::tensor<float>({3, -3, -3, 3, 3, 0.1f, 2});
+  check_values(kiln::floor_divide(a, b), {-3, -3, 2, 2, 2, 9, -1}); // 1 // 0.1 == 9 in Python
+  float inf = std::numeric_limits<float>::infinity();
+  check_values(kiln::floor_divide(kiln::tensor<float>({1, -1}), 0), {inf, -inf});
+  Tensor ai = kiln::tensor<int64_t>({-7, 7, -7, 7, 6, 5});
+  Tensor bi = kiln::tensor<int64_t>({3, -3, -3, 3, 3, 0});
+  Tensor qi = kiln::floor_divide(ai, bi);
+  CHECK(qi.dtype() == DType::I64);
+  check_values(qi, {-3, -3, 2, 2, 2, 0}); // x // 0 gives 0 for integers
+  check_close(qi, kiln::reference(qi));
+  Tensor q32 = kiln::floor_divide(kiln::tensor<int32_t>({-1, 9}), 4);
+  CHECK(q32.dtype() == DType::I32);
+  check_values(q32, {-1, 2});
+  SECTION("i64 beyond 2^53 divides exactly") {
+    int64_t big = (int64_t{1} << 60) + 7;
+    Tensor q = kiln::floor_divide(kiln::tensor<int64_t>({big, -big}), 3);
+    auto got = q.to_vector<int64_t>();
+    CHECK(got[0] == big / 3);
+    CHECK(got[1] == -big / 3 - 1);
+    auto r = (kiln::tensor<int64_t>({big, -big}) % 3).to_vector<int64_t>();
+    CHECK(r == std::vector<int64_t>{big % 3, 3 - big % 3});
+  }
+  SECTION("a // b * b + a % b == a") {
+    kiln::manual_seed(11);
+    Tensor x = random_input({64}, DType::F64, -50, 50), y = random_input({64}, DType::F64, 0.5, 7);
+    Tensor back = kiln::floor_divide(x, y) * y + x % y;
+    check_close(back, x, 1e-12, 1e-12);
+  }
+}
