@@ -1,4 +1,4 @@
-// API a PyTorch user reaches for first: Python's % and //.
+// API a PyTorch user reaches for first: Python's % and //, autograd::grad.
 #include "grad_check.h"
 
 #include <limits>
@@ -64,5 +64,50 @@ TEST_CASE("floor_divide rounds toward -inf, like Python's //", "[api][floor_divi
     Tensor x = random_input({64}, DType::F64, -50, 50), y = random_input({64}, DType::F64, 0.5, 7);
     Tensor back = kiln::floor_divide(x, y) * y + x % y;
     check_close(back, x, 1e-12, 1e-12);
+  }
+}
+
+TEST_CASE("autograd::grad returns gradients without touching grad()", "[api][autograd]") {
+  Tensor x = kiln::tensor<double>({0.5, -1.0, 2.0}).requires_grad_();
+  Tensor w = kiln::tensor<double>({3.0, 1.0, -2.0}).requires_grad_();
+  Tensor y = (x * x * w).sum();
+  auto g = kiln::autograd::grad({y}, {x, w});
+  REQUIRE(g.size() == 2);
+  check_values(g[0], {3.0, -2.0, -8.0}); // 2 x w
+  check_values(g[1], {0.25, 1.0, 4.0});  // x^2
+  CHECK_FALSE(x.grad().defined());
+  CHECK_FALSE(w.grad().defined());
+  CHECK_FALSE(g[0].requires_grad());
+
+  SECTION("several outputs with grad_outputs, an intermediate as input") {
+    Tensor h = x * 2;
+    Tensor a = h.exp(), b = h * h;
+    auto gh = kiln::autograd::grad({a, b}, {h},
+                                   {kiln::ones({3}, DType::F64), kiln::full({3}, 2.0, DType::F64)});
+    auto hv = h.to_vector<double>();
+    auto got = gh[0].to_vector<double>();
+    for (size_t i = 0; i < 3; ++i)
+      CHECK(values_close(got[i], std::exp(hv[i]) + 4 * hv[i], 1e-12, 0));
+  }
+  SECTION("create_graph gives a second derivative") {
+    Tensor c = (x * x * x).sum();
+    Tensor dx = kiln::autograd::grad({c}, {x}, {}, true)[0];
+    CHECK(dx.requires_grad());
+    check_values(dx, {0.75, 3.0, 12.0});
+    check_values(kiln::autograd::grad({dx.sum()}, {x})[0], {3.0, -6.0, 12.0});
+  }
+  SECTION("unused inputs") {
+    Tensor u = kiln::tensor<double>({1.0}).requires_grad_();
+    REQUIRE_THROWS_WITH(kiln::autograd::grad({y}, {u}),
+                        Contains("[grad]") && Contains("allow_unused") && Contains(kFile));
+    auto gu = kiln::autograd::grad({y}, {x, u}, {}, false, true);
+    CHECK(gu[0].defined());
+    CHECK_FALSE(gu[1].defined());
+  }
+  SECTION("errors") {
+    REQUIRE_THROWS_WITH(kiln::autograd::grad({x * w}, {x}),
+                        Contains("not a scalar") && Contains(kFile));
+    REQUIRE_THROWS_WITH(kiln::autograd::grad({y}, {kiln::ones({2})}),
+                        Contains("does not require grad") && Contains(kFile));
   }
 }

@@ -196,6 +196,17 @@ struct Operand {
   bool is_tensor() const { return category < 0; }
 };
 
+namespace autograd {
+// Gradients of the sum of outputs (scalars, or weighted by grad_outputs of their shapes) with
+// respect to inputs (any tensors that require grad, not only leaves), like
+// torch.autograd.grad: returned, and grad() is left alone. With create_graph they require grad
+// themselves (a second derivative); an input no output depends on is an error unless
+// allow_unused, which gives an undefined Tensor for it.
+std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
+                         const std::vector<Tensor>& grad_outputs = {}, bool create_graph = false,
+                         bool allow_unused = false, Loc loc = Loc::current());
+} // namespace autograd
+
 // Binary elementwise ops with NumPy broadcasting and PyTorch type promotion.
 Tensor add(const Operand& a, const Operand& b);
 Tensor sub(const Operand& a, const Operand& b);
