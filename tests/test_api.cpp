@@ -1,4 +1,5 @@
-// API a PyTorch user reaches for first: Python's % and //, autograd::grad.
+// API a PyTorch user reaches for first: Python's % and //, autograd::grad, creation options,
+// integer literals.
 #include "grad_check.h"
 
 #include <limits>
@@ -110,4 +111,33 @@ TEST_CASE("autograd::grad returns gradients without touching grad()", "[api][aut
     REQUIRE_THROWS_WITH(kiln::autograd::grad({y}, {kiln::ones({2})}),
                         Contains("does not require grad") && Contains(kFile));
   }
+}
+
+TEST_CASE("creation options and integer literals", "[api][creation]") {
+  Tensor z = kiln::zeros({2, 3}, {.dtype = DType::F64, .requires_grad = true});
+  CHECK(z.dtype() == DType::F64);
+  CHECK(z.shape() == Shape{2, 3});
+  CHECK(z.requires_grad());
+  (z * 2).sum().backward();
+  check_values(z.grad(), {2, 2, 2, 2, 2, 2});
+  CHECK(kiln::ones({2}, {.dtype = DType::I32}).dtype() == DType::I32);
+  CHECK_FALSE(kiln::ones({2}, {.dtype = DType::F32}).requires_grad());
+  check_values(kiln::full({2}, 1.5, {.requires_grad = true}), {1.5, 1.5});
+  CHECK(kiln::randn({2}, {.dtype = DType::F64, .requires_grad = true}).requires_grad());
+  CHECK(kiln::rand({2}, {.dtype = DType::F64}).dtype() == DType::F64);
+  // The positional forms still resolve.
+  CHECK(kiln::zeros({2}).dtype() == DType::F32);
+  CHECK(kiln::zeros({2}, DType::F32).dtype() == DType::F32);
+  CHECK(kiln::zeros({2}, DType::I64).dtype() == DType::I64);
+  REQUIRE_THROWS_WITH(kiln::zeros({2}, {.dtype = DType::I64, .requires_grad = true}),
+                      Contains("floating point") && Contains(kFile));
+
+  Tensor i = kiln::tensor({1, 2, 3});
+  CHECK(i.dtype() == DType::I64);
+  check_values(i, {1, 2, 3});
+  Tensor m = kiln::tensor({{1, 2}, {3, 4}});
+  CHECK(m.dtype() == DType::I64);
+  CHECK(m.shape() == Shape{2, 2});
+  CHECK(kiln::tensor<int32_t>({1, 2}).dtype() == DType::I32);
+  CHECK(kiln::tensor({1.5f}).dtype() == DType::F32);
 }
