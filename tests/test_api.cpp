@@ -1,5 +1,5 @@
 // API a PyTorch user reaches for first: Python's % and //, autograd::grad, creation options,
-// integer literals.
+// integer literals, and errors inside modules naming the caller's line.
 #include "grad_check.h"
 
 #include <limits>
@@ -140,4 +140,38 @@ TEST_CASE("creation options and integer literals", "[api][creation]") {
   CHECK(m.shape() == Shape{2, 2});
   CHECK(kiln::tensor<int32_t>({1, 2}).dtype() == DType::I32);
   CHECK(kiln::tensor({1.5f}).dtype() == DType::F32);
+}
+
+namespace {
+// A user module in the style that predates the caller's location: it overrides forward(x).
+struct Twice : kiln::nn::Module {
+  Tensor forward(const Tensor& x) override { return x * 2; }
+};
+struct Nothing : kiln::nn::Module {};
+} // namespace
+
+TEST_CASE("errors inside modules name the caller's line", "[api][nn][errors]") {
+  kiln::nn::Linear fc(3, 4);
+  Tensor bad = kiln::ones({2, 5});
+  REQUIRE_THROWS_AS(fc(bad), kiln::Error);
+  REQUIRE_THROWS_WITH(fc(bad), Contains("[matmul]") && Contains(kFile) && !Contains("layers.cpp") &&
+                                   !Contains("functional.cpp"));
+  REQUIRE_THROWS_WITH(fc.forward(bad), Contains(kFile) && !Contains("layers.cpp"));
+  kiln::nn::Sequential seq{std::make_shared<kiln::nn::ReLU>(),
+                           std::make_shared<kiln::nn::Linear>(3, 4)};
+  REQUIRE_THROWS_WITH(seq(bad), Contains(kFile) && !Contains("layers.cpp"));
+  kiln::nn::BatchNorm2d bn(3);
+  REQUIRE_THROWS_WITH(bn(bad), Contains("[BatchNorm2d]") && Contains(kFile));
+  kiln::nn::Conv2d conv(3, 2, 3);
+  REQUIRE_THROWS_WITH(conv(kiln::ones({1, 4, 5, 5})), Contains(kFile) && !Contains("conv.cpp"));
+  kiln::nn::Softmax sm(3);
+  REQUIRE_THROWS_WITH(sm(bad), Contains(kFile) && !Contains("layers.h"));
+
+  // Modules that override forward(x) keep working, through operator() and Sequential.
+  Twice twice;
+  check_values(twice(kiln::tensor<float>({1, 2})), {2, 4});
+  kiln::nn::Sequential chain{std::make_shared<Twice>(), std::make_shared<Twice>()};
+  check_values(chain(kiln::tensor<float>({1, 2})), {4, 8});
+  Nothing nothing;
+  REQUIRE_THROWS_WITH(nothing(bad), Contains("not overridden"));
 }
