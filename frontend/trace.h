@@ -34,12 +34,17 @@ DType result_type(std::initializer_list<const Operand*> ops);
 // from user code (a learning rate), baked in when a composite op (gelu's 0.5) or `bake` asks.
 Tensor as_tensor(const Operand& o, DType dtype, bool bake = false);
 
+// "(at file:line)", how errors name the user's call.
+inline std::string call_site(Loc loc) {
+  return fmt::format("(at {}:{})", loc.file_name(), loc.line());
+}
+
 // kiln::Error "[op] message (at file:line)" pointing at the user's call.
 template <typename... Args>
 [[noreturn]] void fail_at(Loc loc, std::string_view op, fmt::format_string<Args...> f,
                           Args&&... args) {
-  throw Error(fmt::format("[{}] {} (at {}:{})", op, fmt::format(f, std::forward<Args>(args)...),
-                          loc.file_name(), loc.line()));
+  throw Error(
+      fmt::format("[{}] {} {}", op, fmt::format(f, std::forward<Args>(args)...), call_site(loc)));
 }
 
 // kiln::Error when t is undefined (a default-constructed Tensor).

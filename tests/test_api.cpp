@@ -1,6 +1,8 @@
 // API a PyTorch user reaches for first: Python's % and //, autograd::grad, creation options,
-// integer literals, and errors inside modules naming the caller's line.
+// integer literals, and errors inside modules and kiln::io naming the caller's line.
 #include "grad_check.h"
+
+#include <kiln/io.h>
 
 #include <limits>
 
@@ -174,4 +176,19 @@ TEST_CASE("errors inside modules name the caller's line", "[api][nn][errors]") {
   check_values(chain(kiln::tensor<float>({1, 2})), {4, 8});
   Nothing nothing;
   REQUIRE_THROWS_WITH(nothing(bad), Contains("not overridden"));
+}
+
+TEST_CASE("kiln::io errors name the caller's line", "[api][io][errors]") {
+  REQUIRE_THROWS_WITH(kiln::io::load_npy("/nonexistent/x.npy"),
+                      Contains("[load_npy]") && Contains(kFile));
+  REQUIRE_THROWS_WITH(kiln::io::load_safetensors("/nonexistent/x.safetensors"),
+                      Contains("[load_safetensors]") && Contains(kFile));
+  REQUIRE_THROWS_WITH(kiln::io::save_npy("/nonexistent/dir/x.npy", kiln::ones({2})),
+                      Contains("[save_npy]") && Contains(kFile));
+  kiln::nn::Linear fc(3, 4);
+  REQUIRE_THROWS_WITH(kiln::io::save_state(fc, "/nonexistent/dir/x.safetensors"),
+                      Contains(kFile) && !Contains("io_state.cpp"));
+  REQUIRE_THROWS_WITH(
+      kiln::io::load_state(fc, kiln::nn::NamedTensors{{"weight", kiln::ones({4, 3})}}),
+      Contains("[load_state]") && Contains("bias") && Contains(kFile));
 }
