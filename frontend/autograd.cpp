@@ -92,24 +92,31 @@ void Tensor::zero_grad() {
 
 void set_grad(const Tensor& t, const Tensor& g) { t.impl_->grad.reset(g.node()); }
 
-void Tensor::backward(const Tensor& grad_output, Loc loc) const {
-  trace::require(*this, "backward", loc);
-  if (!requires_grad())
-    trace::fail_at(loc, "backward",
-                   "{} does not require grad (no leaf with requires_grad_() feeds it)",
-                   trace::describe(*this));
+namespace {
+
+// The gradient that differentiation of `out` starts from: grad_output, or 1 for a scalar.
+Tensor seed_for(const Tensor& out, const Tensor& grad_output, const char* op, Loc loc) {
+  trace::require(out, op, loc);
+  if (!out.requires_grad())
+    trace::fail_at(loc, op, "{} does not require grad (no leaf with requires_grad_() feeds it)",
+                   trace::describe(out));
   Tensor seed = grad_output;
   if (!seed.defined()) {
-    if (numel() != 1)
-      trace::fail_at(loc, "backward", "{} is not a scalar: pass a gradient of its shape",
-                     trace::describe(*this));
-    seed = full(shape(), 1.0, dtype(), loc);
-  } else if (seed.shape() != shape()) {
-    trace::fail_at(loc, "backward",
-                   "gradient {} does not match the tensor {} (expected equal shapes)",
-                   trace::describe(seed), trace::describe(*this));
+    if (out.numel() != 1)
+      trace::fail_at(loc, op, "{} is not a scalar: pass a gradient of its shape",
+                     trace::describe(out));
+    seed = full(out.shape(), 1.0, out.dtype(), loc);
+  } else if (seed.shape() != out.shape()) {
+    trace::fail_at(loc, op, "gradient {} does not match the tensor {} (expected equal shapes)",
+                   trace::describe(seed), trace::describe(out));
   }
-  seed = seed.to(dtype(), loc);
+  return seed.to(out.dtype(), loc);
+}
+
+} // namespace
+
+void Tensor::backward(const Tensor& grad_output, Loc loc) const {
+  Tensor seed = seed_for(*this, grad_output, "backward", loc);
   auto leaves = registry().nodes();
   auto grads = gradients(node(), seed.node(), leaves);
   for (auto& [leaf, g] : grads) {
@@ -123,6 +130,43 @@ void Tensor::backward(const Tensor& grad_output, Loc loc) const {
   }
   std::lock_guard<std::mutex> lock(g_roots_mu);
   g_backward_roots.push_back(node());
+}
+
+std::vector<Tensor> autograd::grad(const std::vector<Tensor>& outputs,
+                                   const std::vector<Tensor>& inputs,
+                                   const std::vector<Tensor>& grad_outputs, bool create_graph,
+                                   bool allow_unused, Loc loc) {
+  if (!grad_outputs.empty() && grad_outputs.size() != outputs.size())
+    trace::fail_at(loc, "grad", "{} grad_outputs for {} outputs (expected one each, or none)",
+                   grad_outputs.size(), outputs.size());
+  std::vector<Node*> wrt;
+  for (auto& x : inputs) {
+    trace::require(x, "grad", loc);
+    if (!x.requires_grad())
+      trace::fail_at(loc, "grad", "input {} does not require grad", trace::describe(x));
+    wrt.push_back(x.node().get());
+  }
+  std::vector<Tensor> total(inputs.size());
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    Tensor seed =
+        seed_for(outputs[i], grad_outputs.empty() ? Tensor() : grad_outputs[i], "grad", loc);
+    auto grads = gradients(outputs[i].node(), seed.node(), wrt);
+    for (size_t k = 0; k < inputs.size(); ++k) {
+      auto it = grads.find(wrt[k]);
+      if (it == grads.end()) continue;
+      Tensor g(it->second);
+      total[k] = total[k].defined() ? add(Operand(total[k], loc), Operand(g, loc)) : g;
+    }
+  }
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    if (!total[k].defined() && !allow_unused)
+      trace::fail_at(loc, "grad",
+                     "input {} ({}) is not used by the outputs (pass allow_unused = true for an "
+                     "undefined gradient)",
+                     k, trace::describe(inputs[k]));
+    if (total[k].defined() && !create_graph) total[k] = total[k].detach(loc);
+  }
+  return total;
 }
 
 std::vector<Tensor> trace::take_backward_roots() {

@@ -36,6 +36,20 @@ uint64_t splitmix64(uint64_t& x) {
   return z ^ (z >> 31);
 }
 
+// Equal-length rows of T as a [rows, width] tensor of U.
+template <typename U, typename T>
+Tensor from_rows(std::initializer_list<std::initializer_list<T>> rows, Loc loc) {
+  std::vector<U> flat;
+  size_t width = rows.size() ? rows.begin()->size() : 0;
+  for (auto& r : rows) {
+    if (r.size() != width)
+      fail_at(loc, "tensor", "ragged rows: {} vs {} elements (expected equal lengths)", r.size(),
+              width);
+    flat.insert(flat.end(), r.begin(), r.end());
+  }
+  return tensor(flat, Shape{static_cast<int64_t>(rows.size()), static_cast<int64_t>(width)}, loc);
+}
+
 } // namespace
 
 void Generator::seed_(uint64_t seed) {
@@ -80,15 +94,15 @@ Tensor tensor(const std::vector<T>& values, std::optional<Shape> shape, Loc loc)
 }
 
 template <typename T> Tensor tensor(std::initializer_list<std::initializer_list<T>> rows, Loc loc) {
-  std::vector<T> flat;
-  size_t width = rows.size() ? rows.begin()->size() : 0;
-  for (auto& r : rows) {
-    if (r.size() != width)
-      fail_at(loc, "tensor", "ragged rows: {} vs {} elements (expected equal lengths)", r.size(),
-              width);
-    flat.insert(flat.end(), r.begin(), r.end());
-  }
-  return tensor(flat, Shape{static_cast<int64_t>(rows.size()), static_cast<int64_t>(width)}, loc);
+  return from_rows<T>(rows, loc);
+}
+
+Tensor tensor(std::initializer_list<int> values, Loc loc) {
+  return tensor(std::vector<int64_t>(values.begin(), values.end()), std::nullopt, loc);
+}
+
+Tensor tensor(std::initializer_list<std::initializer_list<int>> rows, Loc loc) {
+  return from_rows<int64_t>(rows, loc);
 }
 
 #define KILN_INSTANTIATE(T)                                                                        \
@@ -159,6 +173,29 @@ Tensor randn(Shape shape, DType dtype, Generator* gen, Loc loc) {
   Generator& g = gen ? *gen : default_generator();
   return host_tensor<double>(
       shape, dtype, [&](int64_t) { return g.normal(); }, loc);
+}
+
+namespace {
+Tensor with_options(Tensor t, const TensorOptions& options, Loc loc) {
+  if (options.requires_grad) t.requires_grad_(true, loc);
+  return t;
+}
+} // namespace
+
+Tensor full(Shape shape, double value, const TensorOptions& options, Loc loc) {
+  return with_options(full(std::move(shape), value, options.dtype, loc), options, loc);
+}
+Tensor zeros(Shape shape, const TensorOptions& options, Loc loc) {
+  return with_options(zeros(std::move(shape), options.dtype, loc), options, loc);
+}
+Tensor ones(Shape shape, const TensorOptions& options, Loc loc) {
+  return with_options(ones(std::move(shape), options.dtype, loc), options, loc);
+}
+Tensor rand(Shape shape, const TensorOptions& options, Generator* gen, Loc loc) {
+  return with_options(rand(std::move(shape), options.dtype, gen, loc), options, loc);
+}
+Tensor randn(Shape shape, const TensorOptions& options, Generator* gen, Loc loc) {
+  return with_options(randn(std::move(shape), options.dtype, gen, loc), options, loc);
 }
 
 Tensor randint(int64_t low, int64_t high, Shape shape, DType dtype, Generator* gen, Loc loc) {

@@ -2,10 +2,20 @@
 // (frontend-internal).
 #pragma once
 #include "kiln/tensor.h"
+#include "trace.h"
 
 #include <string>
 
 namespace kiln::io::detail {
+
+// Runs f; a kiln::Error it throws leaves naming the caller's file:line, like every API error.
+template <typename F> auto at_caller(Loc loc, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const Error& e) {
+    throw Error(fmt::format("{} {}", e.what(), trace::call_site(loc)));
+  }
+}
 
 // The whole file; kiln::Error "[op] cannot read <path>: <reason>" when it cannot be read.
 std::string read_file(const std::string& path, const char* op);

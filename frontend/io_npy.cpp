@@ -133,9 +133,7 @@ private:
   size_t p_ = 0;
 };
 
-} // namespace
-
-void save_npy(const std::string& path, const Tensor& t) {
+void write_npy(const std::string& path, const Tensor& t) {
   if (!t.defined()) throw Error(fmt::format("[save_npy] {}: the tensor is undefined", path));
   std::string shape; // a Python tuple: (), (3,), (3, 4)
   for (size_t d = 0; d < t.shape().size(); ++d)
@@ -159,7 +157,7 @@ void save_npy(const std::string& path, const Tensor& t) {
   detail::write_file(path, file + dict + detail::tensor_bytes(t), "save_npy");
 }
 
-Tensor load_npy(const std::string& path) {
+Tensor read_npy(const std::string& path) {
   std::string file = detail::read_file(path, "load_npy");
   auto fail = [&](const std::string& why) {
     return Error(fmt::format("[load_npy] {}: {}", path, why));
@@ -191,6 +189,16 @@ Tensor load_npy(const std::string& path) {
   std::iota(axes.rbegin(), axes.rend(), 0);
   Tensor t = detail::tensor_from_bytes(data, rev, h.dtype, h.big_endian).permute(axes);
   return t.realize().detach();
+}
+
+} // namespace
+
+void save_npy(const std::string& path, const Tensor& t, Loc loc) {
+  detail::at_caller(loc, [&] { write_npy(path, t); });
+}
+
+Tensor load_npy(const std::string& path, Loc loc) {
+  return detail::at_caller(loc, [&] { return read_npy(path); });
 }
 
 } // namespace kiln::io

@@ -79,10 +79,8 @@ Entry parse_entry(const std::string& name, const json::Value& v, const std::stri
   return e;
 }
 
-} // namespace
-
-void save_safetensors(const std::string& path, const nn::NamedTensors& tensors,
-                      const std::map<std::string, std::string>& metadata) {
+void write_safetensors(const std::string& path, const nn::NamedTensors& tensors,
+                       const std::map<std::string, std::string>& metadata) {
   std::set<std::string> names;
   std::string header = "{", data;
   if (!metadata.empty()) {
@@ -117,7 +115,7 @@ void save_safetensors(const std::string& path, const nn::NamedTensors& tensors,
   detail::write_file(path, file + header + data, "save_safetensors");
 }
 
-nn::NamedTensors load_safetensors(const std::string& path,
+nn::NamedTensors read_safetensors(const std::string& path,
                                   std::map<std::string, std::string>* metadata) {
   std::string file = detail::read_file(path, "load_safetensors");
   auto fail = [&](const std::string& why) {
@@ -167,6 +165,18 @@ nn::NamedTensors load_safetensors(const std::string& path,
   for (auto& e : entries)
     out.emplace_back(e.name, detail::tensor_from_bytes(base + e.begin, e.shape, e.dtype));
   return out;
+}
+
+} // namespace
+
+void save_safetensors(const std::string& path, const nn::NamedTensors& tensors,
+                      const std::map<std::string, std::string>& metadata, Loc loc) {
+  detail::at_caller(loc, [&] { write_safetensors(path, tensors, metadata); });
+}
+
+nn::NamedTensors load_safetensors(const std::string& path,
+                                  std::map<std::string, std::string>* metadata, Loc loc) {
+  return detail::at_caller(loc, [&] { return read_safetensors(path, metadata); });
 }
 
 } // namespace kiln::io

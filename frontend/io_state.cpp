@@ -2,6 +2,8 @@
 // entry checked before any is assigned.
 #include "kiln/io.h"
 
+#include "io_file.h"
+
 #include <fmt/format.h>
 #include <map>
 
@@ -16,20 +18,8 @@ std::string list(const std::vector<std::string>& names) {
   return s;
 }
 
-} // namespace
-
-nn::NamedTensors state_dict(const nn::Module& m) {
-  nn::NamedTensors out = m.named_parameters();
-  for (auto& b : m.named_buffers()) out.push_back(b);
-  return out;
-}
-
-void save_state(const nn::Module& m, const std::string& path) {
-  save_safetensors(path, state_dict(m));
-}
-
-void load_state(nn::Module& m, const nn::NamedTensors& state, bool strict,
-                const std::string& source) {
+void check_and_load(nn::Module& m, const nn::NamedTensors& state, bool strict,
+                    const std::string& source) {
   std::map<std::string, const Tensor*> given;
   for (auto& [name, t] : state) given[name] = &t;
   nn::NamedTensors targets = state_dict(m);
@@ -66,8 +56,25 @@ void load_state(nn::Module& m, const nn::NamedTensors& state, bool strict,
   }
 }
 
-void load_state(nn::Module& m, const std::string& path, bool strict) {
-  load_state(m, load_safetensors(path), strict, path);
+} // namespace
+
+nn::NamedTensors state_dict(const nn::Module& m) {
+  nn::NamedTensors out = m.named_parameters();
+  for (auto& b : m.named_buffers()) out.push_back(b);
+  return out;
+}
+
+void save_state(const nn::Module& m, const std::string& path, Loc loc) {
+  save_safetensors(path, state_dict(m), {}, loc);
+}
+
+void load_state(nn::Module& m, const nn::NamedTensors& state, bool strict,
+                const std::string& source, Loc loc) {
+  detail::at_caller(loc, [&] { check_and_load(m, state, strict, source); });
+}
+
+void load_state(nn::Module& m, const std::string& path, bool strict, Loc loc) {
+  load_state(m, load_safetensors(path, nullptr, loc), strict, path, loc);
 }
 
 } // namespace kiln::io

@@ -96,6 +96,19 @@ Tensor Tensor::argmin(std::optional<int64_t> axis, bool keepdim, Loc loc) const 
   return arg_reduce(Op::ArgMin, "argmin", *this, axis, keepdim, loc);
 }
 
+std::tuple<Tensor, Tensor> Tensor::extremum_with_index(bool max, int64_t dim, bool keepdim,
+                                                       Loc loc) const {
+  const char* name = max ? "max" : "min";
+  trace::LabelScope label(name);
+  Tensor index = arg_reduce(max ? Op::ArgMax : Op::ArgMin, name, *this, dim, true, loc);
+  if (this->dim() == 0) return {*this, index};
+  // The value read at the index, not a max reduction: its gradient goes to that one element
+  // (a reduction's would be shared by ties), as in PyTorch.
+  Tensor values = gather(*this, dim, index, loc);
+  if (keepdim) return {values, index};
+  return {values.squeeze(dim, loc), index.squeeze(dim, loc)};
+}
+
 Tensor Tensor::mean(std::vector<int64_t> axes, bool keepdim, Loc loc) const {
   trace::LabelScope label("mean");
   if (!defined()) fail_at(loc, "mean", "called on an undefined tensor");

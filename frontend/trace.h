@@ -35,12 +35,17 @@ DType result_type(std::initializer_list<const Operand*> ops);
 // `bake` asks, or when it is a bool.
 Tensor as_tensor(const Operand& o, DType dtype, bool bake = false);
 
+// "(at file:line)", how errors name the user's call.
+inline std::string call_site(Loc loc) {
+  return fmt::format("(at {}:{})", loc.file_name(), loc.line());
+}
+
 // kiln::Error "[op] message (at file:line)" pointing at the user's call.
 template <typename... Args>
 [[noreturn]] void fail_at(Loc loc, std::string_view op, fmt::format_string<Args...> f,
                           Args&&... args) {
-  throw Error(fmt::format("[{}] {} (at {}:{})", op, fmt::format(f, std::forward<Args>(args)...),
-                          loc.file_name(), loc.line()));
+  throw Error(
+      fmt::format("[{}] {} {}", op, fmt::format(f, std::forward<Args>(args)...), call_site(loc)));
 }
 
 // kiln::Error when t is undefined (a default-constructed Tensor).
@@ -52,6 +57,9 @@ Tensor floating(const Tensor& t, std::string_view op, Loc loc);
 void check_indices(const Tensor& indices, int64_t count, std::string_view op, Loc loc);
 // kiln::Error when an element of the integer tensor `divisor` is 0. Realizes it.
 void check_nonzero_divisor(const Tensor& divisor, std::string_view op, Loc loc);
+// Bool one_hot[..., c, ...] = (index[...] == c) for c in [0, classes), the class axis at
+// class_axis of the result: how embedding, losses, gather and scatter_add select by index.
+Tensor one_hot(const Tensor& index, int64_t classes, int64_t class_axis, Loc loc);
 
 int64_t normalize_axis(int64_t axis, int64_t rank, const char* op, Loc loc);
 std::string describe(const Tensor& t); // "f32[2, 3]"

@@ -46,3 +46,13 @@ TEST_CASE("integer fmod by zero raises", "[errors]") {
   // Floats follow IEEE: NaN, no error.
   REQUIRE(std::isnan(kiln::fmod(kiln::tensor({1.f}), 0).item<float>()));
 }
+
+TEST_CASE("gather, index_select and scatter_add reject indices outside the axis",
+          "[errors][indices]") {
+  Tensor x = random_input({2, 3}, DType::F32);
+  Tensor bad = kiln::tensor(std::vector<int64_t>{0, 3, 1, 2, 0, 1}).reshape({2, 3});
+  REQUIRE_THROWS_WITH(kiln::gather(x, 1, bad), Contains("[gather]") && Contains("index 3"));
+  REQUIRE_THROWS_WITH(kiln::index_select(x, 0, kiln::tensor(std::vector<int64_t>{1, 2})),
+                      Contains("[index_select]") && Contains("index 2") && Contains("index < 2"));
+  REQUIRE_THROWS_WITH(kiln::scatter_add(x, 1, bad, x), Contains("[scatter_add]"));
+}

@@ -31,8 +31,19 @@ template <typename T> Tensor tensor(std::initializer_list<T> values, Loc loc = L
 }
 template <typename T>
 Tensor tensor(std::initializer_list<std::initializer_list<T>> rows, Loc loc = Loc::current());
+// Integer literals give i64, like LibTorch's torch::tensor({1, 2, 3}) (tensor<int>({...}) gives
+// i32).
+Tensor tensor(std::initializer_list<int> values, Loc loc = Loc::current());
+Tensor tensor(std::initializer_list<std::initializer_list<int>> rows, Loc loc = Loc::current());
 Tensor from_blob(const void* data, Shape shape, DType dtype, Loc loc = Loc::current());
 Tensor scalar_tensor(double value, DType dtype = DType::F32, Loc loc = Loc::current());
+
+// Options for the creation functions, like LibTorch's TensorOptions:
+// kiln::zeros({2, 3}, {.dtype = kiln::DType::F64, .requires_grad = true}).
+struct TensorOptions {
+  DType dtype = DType::F32;
+  bool requires_grad = false;
+};
 
 Tensor full(Shape shape, double value, DType dtype = DType::F32, Loc loc = Loc::current());
 Tensor zeros(Shape shape, DType dtype = DType::F32, Loc loc = Loc::current());
@@ -46,6 +57,14 @@ Tensor rand(Shape shape, DType dtype = DType::F32, Generator* gen = nullptr,
             Loc loc = Loc::current());
 Tensor randn(Shape shape, DType dtype = DType::F32, Generator* gen = nullptr,
              Loc loc = Loc::current());
+Tensor full(Shape shape, double value, const TensorOptions& options, Loc loc = Loc::current());
+Tensor zeros(Shape shape, const TensorOptions& options, Loc loc = Loc::current());
+Tensor ones(Shape shape, const TensorOptions& options, Loc loc = Loc::current());
+Tensor rand(Shape shape, const TensorOptions& options, Generator* gen = nullptr,
+            Loc loc = Loc::current());
+Tensor randn(Shape shape, const TensorOptions& options, Generator* gen = nullptr,
+             Loc loc = Loc::current());
+
 Tensor randint(int64_t low, int64_t high, Shape shape, DType dtype = DType::I64,
                Generator* gen = nullptr, Loc loc = Loc::current());
 

@@ -3,11 +3,13 @@
 #include "ir/error.h"
 #include "ir/node.h"
 
+#include <concepts>
 #include <initializer_list>
 #include <iosfwd>
 #include <optional>
 #include <source_location>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace kiln {
@@ -118,6 +120,17 @@ public:
                 Loc loc = Loc::current()) const;
   Tensor argmin(std::optional<int64_t> axis = {}, bool keepdim = false,
                 Loc loc = Loc::current()) const;
+  // Values and indices of the maximum (minimum) along one axis, like LibTorch's
+  // `auto [values, indices] = x.max(1)`; the gradient flows to the element at the index. A
+  // template so that a braced x.max({1}) still means the axes overload above.
+  template <std::integral I>
+  std::tuple<Tensor, Tensor> max(I dim, bool keepdim = false, Loc loc = Loc::current()) const {
+    return extremum_with_index(true, static_cast<int64_t>(dim), keepdim, loc);
+  }
+  template <std::integral I>
+  std::tuple<Tensor, Tensor> min(I dim, bool keepdim = false, Loc loc = Loc::current()) const {
+    return extremum_with_index(false, static_cast<int64_t>(dim), keepdim, loc);
+  }
 
   // Views: lazy index arithmetic, never copies.
   Tensor reshape(Shape shape, Loc loc = Loc::current()) const; // one -1 allowed
@@ -145,6 +158,8 @@ public:
 
 private:
   friend void set_grad(const Tensor& t, const Tensor& g);
+  std::tuple<Tensor, Tensor> extremum_with_index(bool max, int64_t dim, bool keepdim,
+                                                 Loc loc) const;
   const NodePtr& checked_node(const char* accessor) const {
     if (!defined()) fail(accessor, "called on an undefined tensor");
     return impl_->node.get();
@@ -184,6 +199,17 @@ struct Operand {
   bool is_tensor() const { return category < 0; }
 };
 
+namespace autograd {
+// Gradients of the sum of outputs (scalars, or weighted by grad_outputs of their shapes) with
+// respect to inputs (any tensors that require grad, not only leaves), like
+// torch.autograd.grad: returned, and grad() is left alone. With create_graph they require grad
+// themselves (a second derivative); an input no output depends on is an error unless
+// allow_unused, which gives an undefined Tensor for it.
+std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
+                         const std::vector<Tensor>& grad_outputs = {}, bool create_graph = false,
+                         bool allow_unused = false, Loc loc = Loc::current());
+} // namespace autograd
+
 // Binary elementwise ops with NumPy broadcasting and PyTorch type promotion.
 Tensor add(const Operand& a, const Operand& b);
 Tensor sub(const Operand& a, const Operand& b);
@@ -193,6 +219,10 @@ Tensor pow(const Operand& a, const Operand& b);
 Tensor maximum(const Operand& a, const Operand& b);
 Tensor minimum(const Operand& a, const Operand& b);
 Tensor fmod(const Operand& a, const Operand& b);
+// Python's % and //: the remainder has the sign of the divisor, the quotient rounds toward
+// -inf (integers and floats). Integer division by 0 gives 0 for both (PyTorch raises).
+Tensor remainder(const Operand& a, const Operand& b);
+Tensor floor_divide(const Operand& a, const Operand& b);
 Tensor eq(const Operand& a, const Operand& b);
 Tensor ne(const Operand& a, const Operand& b);
 Tensor lt(const Operand& a, const Operand& b);
@@ -209,7 +239,7 @@ inline Tensor operator+(const Operand& a, const Operand& b) { return add(a, b); 
 inline Tensor operator-(const Operand& a, const Operand& b) { return sub(a, b); }
 inline Tensor operator*(const Operand& a, const Operand& b) { return mul(a, b); }
 inline Tensor operator/(const Operand& a, const Operand& b) { return div(a, b); }
-inline Tensor operator%(const Operand& a, const Operand& b) { return fmod(a, b); }
+inline Tensor operator%(const Operand& a, const Operand& b) { return remainder(a, b); }
 inline Tensor operator==(const Operand& a, const Operand& b) { return eq(a, b); }
 inline Tensor operator!=(const Operand& a, const Operand& b) { return ne(a, b); }
 inline Tensor operator<(const Operand& a, const Operand& b) { return lt(a, b); }
@@ -228,6 +258,23 @@ Tensor stack(const std::vector<Tensor>& tensors, int64_t axis = 0, Loc loc = Loc
 Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, double value = 0,
            Loc loc = Loc::current());
 Tensor matmul(const Tensor& a, const Tensor& b, Loc loc = Loc::current());
+
+// x with value where mask (bool, broadcast to x's shape) is true; a float value is a kernel
+// parameter (a new value does not recompile).
+Tensor masked_fill(const Tensor& x, const Tensor& mask, double value, Loc loc = Loc::current());
+// Indexing along an axis with an i64 or i32 index tensor, PyTorch semantics. Composed from
+// primitives (a one-hot comparison with the index selects, a sum reads or accumulates), so
+// gradients flow to x (and src) without a rule of their own. An index outside [0, size) selects
+// nothing: it reads 0 and adds nothing (PyTorch raises).
+// The slices x[..., index[j], ...] along axis, for a 1-D index.
+Tensor index_select(const Tensor& x, int64_t axis, const Tensor& index, Loc loc = Loc::current());
+// out[i][j][k] = x[index[i][j][k]][j][k] for axis 0 (and so on): out has index's shape, which may
+// be smaller than x's on the other axes.
+Tensor gather(const Tensor& x, int64_t axis, const Tensor& index, Loc loc = Loc::current());
+// x plus src[i][j][k] added at [index[i][j][k]][j][k] for axis 0 (and so on); index may be smaller
+// than src, and than x on the other axes.
+Tensor scatter_add(const Tensor& x, int64_t axis, const Tensor& index, const Tensor& src,
+                   Loc loc = Loc::current());
 
 // Realizes several roots as one program.
 void realize(const std::vector<Tensor>& tensors);

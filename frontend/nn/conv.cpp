@@ -96,8 +96,8 @@ Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, Size2 k, Conv2dOptions
   if (o.bias) bias = register_parameter("bias", init::uniform({out_channels}, -bound, bound, gen));
 }
 
-Tensor Conv2d::forward(const Tensor& x) {
-  return functional::conv2d(x, weight, bias, o_.stride, o_.padding, o_.dilation, o_.groups);
+Tensor Conv2d::forward(const Tensor& x, Loc loc) {
+  return functional::conv2d(x, weight, bias, o_.stride, o_.padding, o_.dilation, o_.groups, loc);
 }
 
 } // namespace kiln::nn

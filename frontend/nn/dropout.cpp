@@ -10,8 +10,8 @@ Dropout::Dropout(double p, std::optional<uint64_t> seed) : p_(p) {
   if (seed) gen_.emplace(*seed);
 }
 
-Tensor Dropout::forward(const Tensor& x) {
-  return functional::dropout(x, p_, is_training(), gen_ ? &*gen_ : nullptr);
+Tensor Dropout::forward(const Tensor& x, Loc loc) {
+  return functional::dropout(x, p_, is_training(), gen_ ? &*gen_ : nullptr, loc);
 }
 
 } // namespace kiln::nn

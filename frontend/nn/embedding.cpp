@@ -52,8 +52,8 @@ Embedding::Embedding(int64_t num, int64_t dim, std::optional<int64_t> padding_id
   weight = register_parameter("weight", w);
 }
 
-Tensor Embedding::forward(const Tensor& indices) {
-  return functional::embedding(indices, weight, padding_idx_);
+Tensor Embedding::forward(const Tensor& indices, Loc loc) {
+  return functional::embedding(indices, weight, padding_idx_, loc);
 }
 
 } // namespace kiln::nn

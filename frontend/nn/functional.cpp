@@ -92,8 +92,7 @@ Tensor one_hot(const Tensor& indices, int64_t classes, DType dtype, Loc loc) {
   if (is_float(indices.dtype()) || indices.dtype() == DType::Bool)
     fail_at(loc, "one_hot", "indices {} must be integers", describe(indices));
   trace::check_indices(indices, classes, "one_hot", loc);
-  Tensor cls = arange(0, static_cast<double>(classes), 1, indices.dtype(), loc);
-  return eq(Operand(indices.unsqueeze(-1, loc), loc), Operand(cls, loc)).to(dtype, loc);
+  return trace::one_hot(indices, classes, indices.dim(), loc).to(dtype, loc);
 }
 
 Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction r, Loc loc) {

@@ -17,7 +17,9 @@ Linear::Linear(int64_t in_features, int64_t out_features, bool with_bias, Genera
     bias = register_parameter("bias", init::uniform({out_features}, -bound, bound, gen));
 }
 
-Tensor Linear::forward(const Tensor& x) { return functional::linear(x, weight, bias); }
+Tensor Linear::forward(const Tensor& x, Loc loc) {
+  return functional::linear(x, weight, bias, loc);
+}
 
 Sequential::Sequential(std::initializer_list<std::shared_ptr<Module>> modules) {
   for (auto& m : modules) push_back(m);
@@ -27,9 +29,9 @@ void Sequential::push_back(std::shared_ptr<Module> m) {
   register_module(std::to_string(size()), std::move(m));
 }
 
-Tensor Sequential::forward(const Tensor& x) {
+Tensor Sequential::forward(const Tensor& x, Loc loc) {
   Tensor y = x;
-  for (auto& [name, m] : children()) y = m->forward(y);
+  for (auto& [name, m] : children()) y = m->forward(y, loc);
   return y;
 }
 

@@ -3,6 +3,8 @@
 
 #include "../trace.h"
 
+#include <utility>
+
 namespace kiln::nn {
 namespace {
 
@@ -16,7 +18,24 @@ void collect(const Module& m, const std::string& prefix, bool recurse, bool para
   }
 }
 
+// The module whose forward(x) is calling forward(x, loc) on this thread: if that lands back in
+// forward(x), the module overrides neither.
+thread_local const Module* g_forwarding = nullptr;
+
 } // namespace
+
+Tensor Module::forward(const Tensor& x) {
+  if (g_forwarding == this)
+    throw Error("[Module] forward is not overridden (override forward(x) or forward(x, loc))");
+  const Module* prev = std::exchange(g_forwarding, this);
+  struct Restore {
+    const Module* prev;
+    ~Restore() { g_forwarding = prev; }
+  } restore{prev};
+  return forward(x, Loc::current());
+}
+
+Tensor Module::forward(const Tensor& x, Loc) { return forward(x); }
 
 NamedTensors Module::named_parameters(bool recurse) const {
   NamedTensors out;

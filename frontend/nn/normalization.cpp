@@ -122,10 +122,10 @@ void BatchNorm2d::settle_running_stats() {
   batch_mean_ = batch_var_ = Tensor();
 }
 
-Tensor BatchNorm2d::forward(const Tensor& x) {
+Tensor BatchNorm2d::forward(const Tensor& x, Loc loc) {
   settle_running_stats();
   if (x.defined() && x.dim() != 4)
-    throw Error(fmt::format("[BatchNorm2d] expected input [N, C, H, W], got {}", describe(x)));
+    trace::fail_at(loc, "BatchNorm2d", "expected input [N, C, H, W], got {}", describe(x));
   bool use_batch = is_training() || !o_.track_running_stats;
   Tensor rm = running_mean, rv = running_var;
   double momentum = o_.momentum.value_or(0);
@@ -136,8 +136,7 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
   } else if (!is_training() && !o_.track_running_stats) {
     rm = rv = Tensor();
   }
-  Normalized r =
-      batch_norm_impl(x, rm, rv, weight, bias, use_batch, momentum, o_.eps, Loc::current());
+  Normalized r = batch_norm_impl(x, rm, rv, weight, bias, use_batch, momentum, o_.eps, loc);
   if (use_batch && rm.defined()) {
     // Hold the batch statistics the running ones are computed from: the training step's
     // program then writes them, instead of the next step recomputing this forward pass.
@@ -155,8 +154,8 @@ LayerNorm::LayerNorm(Shape normalized_shape, double eps, bool affine)
   }
 }
 
-Tensor LayerNorm::forward(const Tensor& x) {
-  return functional::layer_norm(x, shape_, weight, bias, eps_);
+Tensor LayerNorm::forward(const Tensor& x, Loc loc) {
+  return functional::layer_norm(x, shape_, weight, bias, eps_, loc);
 }
 
 } // namespace kiln::nn

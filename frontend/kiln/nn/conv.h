@@ -28,7 +28,7 @@ public:
   // b = 1 / sqrt(fan_in), fan_in = in / groups * KH * KW (kaiming_uniform with a = sqrt(5)).
   Conv2d(int64_t in_channels, int64_t out_channels, Size2 kernel_size, Conv2dOptions o = {},
          Generator* gen = nullptr);
-  Tensor forward(const Tensor& x) override;
+  Tensor forward(const Tensor& x, Loc loc = Loc::current()) override;
   Tensor weight, bias;
   const Conv2dOptions& options() const { return o_; }
 

@@ -13,7 +13,7 @@ public:
   // With a seed the layer draws from a generator of its own (reproducible whatever else draws
   // random numbers); without one, from the global generator (kiln::manual_seed).
   explicit Dropout(double p = 0.5, std::optional<uint64_t> seed = {});
-  Tensor forward(const Tensor& x) override;
+  Tensor forward(const Tensor& x, Loc loc = Loc::current()) override;
   double p() const { return p_; }
 
 private:

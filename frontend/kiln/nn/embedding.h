@@ -20,7 +20,7 @@ public:
   // Weight [num_embeddings, embedding_dim] ~ N(0, 1), the padding row zero.
   Embedding(int64_t num_embeddings, int64_t embedding_dim, std::optional<int64_t> padding_idx = {},
             Generator* gen = nullptr);
-  Tensor forward(const Tensor& indices) override;
+  Tensor forward(const Tensor& indices, Loc loc = Loc::current()) override;
   Tensor weight;
 
 private:

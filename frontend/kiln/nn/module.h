@@ -15,8 +15,12 @@ using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 class Module {
 public:
   virtual ~Module() = default;
-  virtual Tensor forward(const Tensor& x) = 0;
-  Tensor operator()(const Tensor& x) { return forward(x); }
+  // A module overrides one of the two. The built-in layers take `loc`, the line that called
+  // them, so that their errors point at the user's code; a module that overrides forward(x)
+  // alone works as before.
+  virtual Tensor forward(const Tensor& x);
+  virtual Tensor forward(const Tensor& x, Loc loc);
+  Tensor operator()(const Tensor& x, Loc loc = Loc::current()) { return forward(x, loc); }
 
   // Dotted names, submodules' entries prefixed with their name ("0.weight", "fc1.bias").
   NamedTensors named_parameters(bool recurse = true) const;

@@ -29,7 +29,7 @@ struct BatchNormOptions {
 class BatchNorm2d : public Module {
 public:
   explicit BatchNorm2d(int64_t num_features, BatchNormOptions o = {});
-  Tensor forward(const Tensor& x) override;
+  Tensor forward(const Tensor& x, Loc loc = Loc::current()) override;
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
 
 private:
@@ -43,7 +43,7 @@ class LayerNorm : public Module {
 public:
   // Normalizes over the trailing normalized_shape; weight ones and bias zeros of that shape.
   explicit LayerNorm(Shape normalized_shape, double eps = 1e-5, bool elementwise_affine = true);
-  Tensor forward(const Tensor& x) override;
+  Tensor forward(const Tensor& x, Loc loc = Loc::current()) override;
   Tensor weight, bias;
 
 private:

@@ -26,8 +26,8 @@ class MaxPool2d : public Module {
 public:
   MaxPool2d(Size2 kernel, std::optional<Size2> stride = {}, Size2 padding = 0, Size2 dilation = 1)
       : kernel_(kernel), stride_(stride.value_or(kernel)), padding_(padding), dilation_(dilation) {}
-  Tensor forward(const Tensor& x) override {
-    return functional::max_pool2d(x, kernel_, stride_, padding_, dilation_);
+  Tensor forward(const Tensor& x, Loc loc = Loc::current()) override {
+    return functional::max_pool2d(x, kernel_, stride_, padding_, dilation_, loc);
   }
 
 private:
@@ -40,8 +40,8 @@ public:
             bool count_include_pad = true)
       : kernel_(kernel), stride_(stride.value_or(kernel)), padding_(padding),
         count_include_pad_(count_include_pad) {}
-  Tensor forward(const Tensor& x) override {
-    return functional::avg_pool2d(x, kernel_, stride_, padding_, count_include_pad_);
+  Tensor forward(const Tensor& x, Loc loc = Loc::current()) override {
+    return functional::avg_pool2d(x, kernel_, stride_, padding_, count_include_pad_, loc);
   }
 
 private:
@@ -52,7 +52,9 @@ private:
 class AdaptiveAvgPool2d : public Module {
 public:
   explicit AdaptiveAvgPool2d(Size2 output_size) : size_(output_size) {}
-  Tensor forward(const Tensor& x) override { return functional::adaptive_avg_pool2d(x, size_); }
+  Tensor forward(const Tensor& x, Loc loc = Loc::current()) override {
+    return functional::adaptive_avg_pool2d(x, size_, loc);
+  }
 
 private:
   Size2 size_;
