@@ -1,0 +1,79 @@
+// Compiled code (fused and unfused) and the reference interpreter agree with each other and with
+// IEEE / PyTorch on the edges: literals of narrow dtypes, -0, NaN, denormal results, empty axes.
+#include "test_util.h"
+
+#include "ir/error.h"
+#include "ir/graph_parser.h"
+
+#include <functional>
+#include <limits>
+
+using namespace kt;
+using kiln::Tensor;
+
+namespace {
+
+// Equal including the sign of zero; any NaN matches any NaN (payloads are not compared).
+bool same(double a, double b) {
+  if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b);
+  return a == b && std::signbit(a) == std::signbit(b);
+}
+
+void check_same(const std::vector<double>& got, const std::vector<double>& want, const char* what) {
+  REQUIRE(got.size() == want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    INFO(what << " at " << i << ": got " << got[i] << ", expected " << want[i]);
+    CHECK(same(got[i], want[i]));
+  }
+}
+
+// Builds f() with fusion on and off: the compiled values and the interpreter's must both be
+// `want`, bit for bit.
+void check_parity(const std::function<Tensor()>& f, const std::vector<double>& want) {
+  struct Restore {
+    ~Restore() { kiln::options().fusion = true; } // also when a REQUIRE throws
+  } restore;
+  for (bool fusion : {true, false}) {
+    kiln::options().fusion = fusion;
+    INFO("fusion " << fusion);
+    Tensor t = f();
+    check_same(kiln::reference(t).to_vector<double>(), want, "reference");
+    check_same(t.to_vector<double>(), want, "compiled");
+  }
+}
+
+} // namespace
+
+TEST_CASE("integer and bool literals hold what their dtype stores", "[parity]") {
+  // PyTorch: full(-1, uint8) is 255, and it converts, sums and compares as 255.
+  auto u8 = [] { return kiln::full({3}, -1, DType::U8); };
+  check_parity(u8, {255, 255, 255});
+  check_parity([&] { return u8().to(DType::F32); }, {255, 255, 255});
+  check_parity([&] { return u8().to(DType::I64); }, {255, 255, 255});
+  check_parity([&] { return u8().sum(); }, {765});
+  check_parity([&] { return kiln::clamp(u8(), 0, 200); }, {200, 200, 200});
+  check_parity([&] { return u8() + 1; }, {0, 0, 0}); // wraps
+  check_parity([&] { return kiln::maximum(u8(), kiln::full({3}, 7, DType::U8)); }, {255, 255, 255});
+  check_parity([&] { return kiln::full({1}, -1.7, DType::U8).to(DType::I32); }, {255});
+  check_parity(
+      [&] {
+        return kiln::pad(kiln::full({1}, 3, DType::U8), {1, 0}, -2).to(DType::F32);
+      },
+      {254, 3});
+  // Beyond PyTorch (which refuses such values): wrapped like a C++ cast, the same on every path.
+  check_parity([] { return kiln::full({1}, 4294967297.0, DType::I32).to(DType::I64); }, {1});
+  check_parity([] { return kiln::full({2}, 0.5, DType::Bool).to(DType::I64); }, {1, 1});
+  // -INT64_MIN wraps to INT64_MIN, as in PyTorch (folding it must not be undefined behaviour).
+  const double min64 = -9223372036854775808.0;
+  check_parity([&] { return kiln::full({1}, min64, DType::I64).neg().to(DType::F64); }, {min64});
+  check_parity([&] { return kiln::full({1}, min64, DType::I64).abs().to(DType::F64); }, {min64});
+}
+
+TEST_CASE("graph IR integer literals must fit their dtype", "[parity][parser]") {
+  auto parse = [](const std::string& value) {
+    kiln::parse_graph("%0 = const {value=" + value + "} : u8[]\nreturn %0\n");
+  };
+  CHECK_NOTHROW(parse("255"));
+  CHECK_THROWS_WITH(parse("-1"), Catch::Contains("expected a u8 literal, got '-1'"));
+  CHECK_THROWS_WITH(parse("256"), Catch::Contains("expected a u8 literal, got '256'"));
+}
