@@ -13,6 +13,9 @@ using kiln::Tensor;
 
 namespace {
 
+const double inf = std::numeric_limits<double>::infinity();
+const double qnan = std::numeric_limits<double>::quiet_NaN();
+
 // Equal including the sign of zero; any NaN matches any NaN (payloads are not compared).
 bool same(double a, double b) {
   if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b);
@@ -40,6 +43,17 @@ void check_parity(const std::function<Tensor()>& f, const std::vector<double>& w
     check_same(kiln::reference(t).to_vector<double>(), want, "reference");
     check_same(t.to_vector<double>(), want, "compiled");
   }
+}
+
+// Each value as a dtype holds it: f32 values rounded once.
+std::vector<double> in_dtype(std::vector<double> v, DType t) {
+  if (t == DType::F32)
+    for (double& x : v) x = static_cast<float>(x);
+  return v;
+}
+
+Tensor input(const std::vector<double>& v, DType t) {
+  return kiln::tensor(v).to(t); // the cast rounds to f32 like in_dtype
 }
 
 } // namespace
@@ -76,4 +90,22 @@ TEST_CASE("graph IR integer literals must fit their dtype", "[parity][parser]") 
   CHECK_NOTHROW(parse("255"));
   CHECK_THROWS_WITH(parse("-1"), Catch::Contains("expected a u8 literal, got '-1'"));
   CHECK_THROWS_WITH(parse("256"), Catch::Contains("expected a u8 literal, got '256'"));
+}
+
+TEST_CASE("cat keeps every value exactly: -0, infinities, NaN, denormals", "[parity][views]") {
+  const std::vector<double> v = {-0.0, 0.0, -inf, inf, qnan, 1e-40, -3.5};
+  for (DType t : float_dtypes()) {
+    INFO(dtype_s(t));
+    std::vector<double> want = in_dtype(v, t);
+    want.push_back(1);
+    check_parity([&] { return kiln::cat({input(v, t), kiln::ones({1}, t)}); }, want);
+    check_parity([&] { return kiln::cat({input({-0.0}, t), input({1.0}, t)}); }, {-0.0, 1});
+    // Along an inner axis, three parts.
+    check_parity(
+        [&] {
+          Tensor a = input({-0.0, 2}, t).reshape({2, 1});
+          return kiln::cat({a, a, input({-0.0, -0.0}, t).reshape({2, 1})}, 1);
+        },
+        {-0.0, -0.0, -0.0, 2, 2, -0.0});
+  }
 }
