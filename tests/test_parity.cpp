@@ -109,3 +109,10 @@ TEST_CASE("cat keeps every value exactly: -0, infinities, NaN, denormals", "[par
         {-0.0, -0.0, -0.0, 2, 2, -0.0});
   }
 }
+
+TEST_CASE("x - (-0) is not simplified to x", "[parity][passes]") {
+  // -0 - (-0) is +0 (IEEE, PyTorch); x - 0 is x for every x.
+  auto x = [] { return kiln::tensor({-0.f, 1.f}); };
+  check_parity([&] { return x() - kiln::full({}, -0.0); }, {0.0, 1});
+  check_parity([&] { return x() - kiln::full({}, 0.0); }, {-0.0, 1});
+}
