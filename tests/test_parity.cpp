@@ -116,3 +116,21 @@ TEST_CASE("x - (-0) is not simplified to x", "[parity][passes]") {
   check_parity([&] { return x() - kiln::full({}, -0.0); }, {0.0, 1});
   check_parity([&] { return x() - kiln::full({}, 0.0); }, {-0.0, 1});
 }
+
+TEST_CASE("softmax and log_softmax over an empty axis give an empty result", "[parity][nn]") {
+  namespace F = kiln::nn::functional;
+  for (const Shape& s : {Shape{2, 0}, Shape{0, 3}}) {
+    INFO(shape_s(s));
+    for (int64_t axis : {0, 1}) {
+      INFO("axis " << axis);
+      Tensor x = kiln::zeros(s);
+      for (Tensor y : {F::softmax(x, axis), F::log_softmax(x, axis)}) {
+        CHECK(y.shape() == s);
+        CHECK(y.to_vector<float>().empty());
+        CHECK(kiln::reference(y).shape() == s);
+      }
+    }
+  }
+  // A bad axis is still an error.
+  CHECK_THROWS_AS(F::softmax(kiln::zeros({2, 0}), 2), kiln::Error);
+}
