@@ -103,9 +103,11 @@ Scalar eval_unary(Op op, DType t, DType out, Scalar x) {
   case Op::Tanh:
     r.f = std::tanh(a);
     break;
-  case Op::Sigmoid:
-    r.f = 1 / (1 + std::exp(-a));
+  case Op::Sigmoid: { // as compiled: e^-x would overflow while the result is still a denormal
+    double e = std::exp(-std::fabs(a));
+    r.f = (a < 0 ? e : 1) / (1 + e);
     break;
+  }
   case Op::Erf:
     r.f = std::erf(a);
     break;

@@ -56,6 +56,11 @@ Tensor input(const std::vector<double>& v, DType t) {
   return kiln::tensor(v).to(t); // the cast rounds to f32 like in_dtype
 }
 
+std::vector<double> map(std::vector<double> v, double (*f)(double)) {
+  for (double& x : v) x = f(x);
+  return v;
+}
+
 } // namespace
 
 TEST_CASE("integer and bool literals hold what their dtype stores", "[parity]") {
@@ -133,4 +138,23 @@ TEST_CASE("softmax and log_softmax over an empty axis give an empty result", "[p
   }
   // A bad axis is still an error.
   CHECK_THROWS_AS(F::softmax(kiln::zeros({2, 0}), 2), kiln::Error);
+}
+
+TEST_CASE("exp and sigmoid have denormal results", "[parity][elementwise]") {
+  // torch.exp(torch.tensor(-100.)) is 3.78e-44, and so is torch.sigmoid(torch.tensor(-100.)).
+  const std::vector<double> x = {-100, -103, -103.9, -104, -105, -inf, 0, 50};
+  auto sigmoid = [](double v) {
+    double e = std::exp(-std::fabs(v));
+    return (v < 0 ? e : 1) / (1 + e);
+  };
+  for (DType t : float_dtypes()) {
+    INFO(dtype_s(t));
+    check_parity([&] { return input(x, t).exp(); },
+                 in_dtype(map(in_dtype(x, t), [](double v) { return std::exp(v); }), t));
+    check_parity([&] { return input(x, t).sigmoid(); }, in_dtype(map(in_dtype(x, t), +sigmoid), t));
+  }
+  check_parity([] { return input({-100}, DType::F32).exp(); }, {27 * std::ldexp(1.0, -149)});
+  // f64: e^740 overflows, sigmoid(-740) = 4.2e-322 does not.
+  check_parity([&] { return input({-740}, DType::F64).sigmoid(); }, {sigmoid(-740)});
+  check_parity([] { return input({-inf, inf, qnan}, DType::F32).sigmoid(); }, {0, 1, qnan});
 }
