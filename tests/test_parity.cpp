@@ -158,3 +158,23 @@ TEST_CASE("exp and sigmoid have denormal results", "[parity][elementwise]") {
   check_parity([&] { return input({-740}, DType::F64).sigmoid(); }, {sigmoid(-740)});
   check_parity([] { return input({-inf, inf, qnan}, DType::F32).sigmoid(); }, {0, 1, qnan});
 }
+
+TEST_CASE("functions with f(-0) = -0 keep the sign of zero", "[parity][elementwise]") {
+  using Fn = Tensor (*)(const Tensor&);
+  const std::pair<const char*, Fn> odd[] = {
+      {"tanh", [](const Tensor& x) { return x.tanh(); }},
+      {"sin", [](const Tensor& x) { return x.sin(); }},
+      {"expm1", [](const Tensor& x) { return x.expm1(); }},
+      {"log1p", [](const Tensor& x) { return x.log1p(); }},
+      {"erf", [](const Tensor& x) { return x.erf(); }},
+      {"sqrt", [](const Tensor& x) { return x.sqrt(); }},
+      {"round", [](const Tensor& x) { return x.round(); }},
+      {"floor", [](const Tensor& x) { return x.floor(); }},
+      {"ceil", [](const Tensor& x) { return x.ceil(); }},
+  };
+  for (DType t : float_dtypes())
+    for (auto& [name, f] : odd) {
+      INFO(name << " " << dtype_s(t));
+      check_parity([&] { return f(input({-0.0, 0.0}, t)); }, {-0.0, 0.0});
+    }
+}

@@ -87,7 +87,8 @@ Value* emit_log_f32(llvm::IRBuilder<>& b, Value* x) {
 
 Value* emit_tanh_f32(llvm::IRBuilder<>& b, Value* x) {
   Value* ax = b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x);
-  // Small |x|: odd polynomial (no cancellation); else 1 - 2 / (e^(2|x|) + 1) with x's sign.
+  // Small |x|: odd polynomial (no cancellation); else 1 - 2 / (e^(2|x|) + 1). Either takes x's
+  // sign, which also keeps tanh(-0) = -0.
   Value* z = b.CreateFMul(x, x);
   Value* p = horner(b, z,
                     {-5.70498872745E-3, 2.06390887954E-2, -5.37397155531E-2, 1.33314422036E-1,
@@ -95,8 +96,8 @@ Value* emit_tanh_f32(llvm::IRBuilder<>& b, Value* x) {
   Value* small = b.CreateFAdd(b.CreateFMul(b.CreateFMul(p, z), x), x);
   Value* e = emit_exp_f32(b, b.CreateFMul(ax, f(b, 2.0)));
   Value* big = b.CreateFSub(f(b, 1.0), b.CreateFDiv(f(b, 2.0), b.CreateFAdd(e, f(b, 1.0))));
-  big = b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, big, x);
-  return b.CreateSelect(b.CreateFCmpOLT(ax, f(b, 0.625)), small, big);
+  Value* res = b.CreateSelect(b.CreateFCmpOLT(ax, f(b, 0.625)), small, big);
+  return b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, res, x);
 }
 
 } // namespace kiln::cpu
