@@ -201,7 +201,8 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t axis, Loc loc) {
               describe(x));
   }
   if (tensors.size() == 1) return trace::cast(first, t, loc);
-  // Each part padded to the full extent with zeros, then summed: pure views plus adds.
+  // Each part padded to the full extent with zeros, then summed: pure views plus adds. Floats pad
+  // with -0, which is exact: x + -0 is x for every x (+0 would turn -0 into +0).
   Tensor acc;
   int64_t offset = 0;
   for (auto& x : tensors) {
@@ -210,7 +211,7 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t axis, Loc loc) {
     pads[slot] = offset;
     pads[slot + 1] = total - offset - x.shape()[a];
     offset += x.shape()[a];
-    Tensor part = pad(trace::cast(x, t, loc), pads, 0, loc);
+    Tensor part = pad(trace::cast(x, t, loc), pads, -0.0, loc);
     acc = acc.defined() ? (t == DType::Bool ? logical_or(Operand(acc, loc), Operand(part, loc))
                                             : add(Operand(acc, loc), Operand(part, loc)))
                         : part;

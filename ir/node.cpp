@@ -2,22 +2,16 @@
 
 #include "ir/error.h"
 #include "ir/node_index.h"
+#include "ir/scalar_eval.h"
 
 #include <algorithm>
 #include <cstring>
 
 namespace kiln {
 
-Scalar Scalar::of(DType t, double v) {
-  Scalar s;
-  if (is_float(t))
-    s.f = v;
-  else if (t == DType::Bool)
-    s.i = v != 0;
-  else
-    s.i = static_cast<int64_t>(v);
-  return s;
-}
+// Converted like a cast from f64, so an integer literal holds what its dtype stores (-1 as u8 is
+// 255) and every consumer (folding, codegen, the interpreter) sees the same value.
+Scalar Scalar::of(DType t, double v) { return eval_cast(Scalar{v}, DType::F64, t); }
 
 uint64_t hash_combine(uint64_t h, uint64_t v) {
   // 64-bit mix (splitmix-style) so that order and every bit matter.

@@ -14,7 +14,8 @@
 
 namespace kiln {
 
-// A literal of any dtype: floats live in f, integers and bools in i.
+// A literal of any dtype: floats live in f, integers and bools in i, as the dtype stores them
+// (a u8 is 0..255).
 struct Scalar {
   double f = 0;
   int64_t i = 0;

@@ -18,6 +18,9 @@ int64_t float_to_int(double x) {
 
 double sign(double x) { return x > 0 ? 1 : x < 0 ? -1 : x; }
 
+// -v wrapping around like the compiled code: -INT64_MIN is INT64_MIN (in C++, undefined).
+int64_t wrapping_neg(int64_t v) { return static_cast<int64_t>(0 - static_cast<uint64_t>(v)); }
+
 } // namespace
 
 int64_t int_pow(int64_t b, int64_t e) {
@@ -51,10 +54,10 @@ Scalar eval_unary(Op op, DType t, DType out, Scalar x) {
   if (!is_float(t)) {
     switch (op) {
     case Op::Neg:
-      r.i = -x.i;
+      r.i = wrapping_neg(x.i);
       break;
     case Op::Abs:
-      r.i = x.i < 0 ? -x.i : x.i;
+      r.i = x.i < 0 ? wrapping_neg(x.i) : x.i;
       break;
     case Op::Sign:
       r.i = (x.i > 0) - (x.i < 0);
@@ -100,9 +103,11 @@ Scalar eval_unary(Op op, DType t, DType out, Scalar x) {
   case Op::Tanh:
     r.f = std::tanh(a);
     break;
-  case Op::Sigmoid:
-    r.f = 1 / (1 + std::exp(-a));
+  case Op::Sigmoid: { // as compiled: e^-x would overflow while the result is still a denormal
+    double e = std::exp(-std::fabs(a));
+    r.f = (a < 0 ? e : 1) / (1 + e);
     break;
+  }
   case Op::Erf:
     r.f = std::erf(a);
     break;

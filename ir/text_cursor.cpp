@@ -1,6 +1,7 @@
 #include "ir/text_cursor.h"
 
 #include "ir/error.h"
+#include "ir/scalar_eval.h"
 
 #include <cctype>
 #include <charconv>
@@ -202,7 +203,8 @@ bool parse_scalar(std::string_view s, DType t, Scalar& out) {
     return true;
   }
   auto [p, ec] = std::from_chars(b, e, out.i);
-  return ec == std::errc() && p == e;
+  // Only values the dtype holds (see Scalar): a u8 literal is 0..255.
+  return ec == std::errc() && p == e && eval_cast(out, DType::I64, t) == out;
 }
 
 } // namespace kiln

@@ -2,12 +2,15 @@
 // (x + 0 is not one for floats: -0 + 0 is +0; x * 0 is not: NaN * 0 is NaN).
 #include "passes/simplify.h"
 
+#include <cmath>
+
 namespace kiln {
 namespace {
 
+// n is the literal v, with v's sign: -0 is not 0 (x - 0 is x, x - -0 is not for x = -0).
 bool is_literal(const Node& n, double v) {
   const Scalar* s = literal(n);
-  return s && s->as_double(n.dtype) == v;
+  return s && s->as_double(n.dtype) == v && std::signbit(s->as_double(n.dtype)) == std::signbit(v);
 }
 
 } // namespace

@@ -97,9 +97,12 @@ Value* Emitter::unary(const KInst& in, DType src, Value* x) {
   case Op::Reciprocal:
     return b_.CreateFDiv(constant(t, 1, 1), x);
   case Op::Sigmoid: {
-    Value* e = f32 ? emit_exp_f32(b_, b_.CreateFNeg(x))
-                   : intrinsic(llvm::Intrinsic::exp, {b_.CreateFNeg(x)});
-    return b_.CreateFDiv(constant(t, 1, 1), b_.CreateFAdd(constant(t, 1, 1), e));
+    // e / (1 + e) with e = e^-|x| below 0, 1 / (1 + e) above: e^-x would overflow while the
+    // result is still a denormal (sigmoid(-100) = 3.7e-44).
+    Value* nax = b_.CreateFNeg(fp_only(llvm::Intrinsic::fabs));
+    Value* e = f32 ? emit_exp_f32(b_, nax) : intrinsic(llvm::Intrinsic::exp, {nax});
+    Value* num = b_.CreateSelect(b_.CreateFCmpOLT(x, constant(t, 0, 0)), e, constant(t, 1, 1));
+    return b_.CreateFDiv(num, b_.CreateFAdd(constant(t, 1, 1), e));
   }
   case Op::Sign: {
     if (src == DType::Bool) return x;

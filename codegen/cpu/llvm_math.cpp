@@ -25,17 +25,16 @@ Value* emit_exp_f32(llvm::IRBuilder<>& b, Value* x) {
   auto fma = [&](Value* a, Value* m, Value* c) {
     return b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {b.getFloatTy()}, {a, m, c});
   };
-  // Below lo the result is 0. Above 88.72 it overflows: clamped to 89, the arithmetic below
-  // still reaches infinity. Ordered compares let NaN through unchanged.
-  const double lo = -87.33654475055310, hi = 89.0;
+  // Below lo the result rounds to 0 (it is under half the smallest denormal, 2^-150), and x = lo
+  // gives that 0. Above 88.72 it overflows: clamped to 89, the arithmetic below still reaches
+  // infinity. Ordered compares let NaN through unchanged.
+  const double lo = -104.0, hi = 89.0;
   Value* xc = b.CreateSelect(b.CreateFCmpOGT(x, f(b, hi)), f(b, hi), x);
   xc = b.CreateSelect(b.CreateFCmpOLT(xc, f(b, lo)), f(b, lo), xc);
-  // n = round(x / ln2): adding 1.5 * 2^23 rounds to an integer, which the low mantissa bits of
-  // the sum then hold. n >= -125 keeps 2^(n-1) normal; down there |r| reaches ln2 (results
-  // below 1.7e-38, within 1e-6).
+  // n = round(x / ln2), in [-150, 128]: adding 1.5 * 2^23 rounds to an integer, which the low
+  // mantissa bits of the sum then hold.
   const double magic = 12582912.0;
   Value* t = fma(xc, f(b, 1.44269504088896341), f(b, magic));
-  t = b.CreateSelect(b.CreateFCmpOLT(t, f(b, magic - 125)), f(b, magic - 125), t);
   Value* n = b.CreateFSub(t, f(b, magic));
   // x = n*ln2 + r, |r| <= ln2/2, ln2 split in two for an exact product n*C1.
   Value* r = fma(n, f(b, -0.693359375), xc);
@@ -43,12 +42,14 @@ Value* emit_exp_f32(llvm::IRBuilder<>& b, Value* x) {
   Value* y = horner(b, r,
                     {1.9875691500E-4, 1.3981999507E-3, 8.3334519073E-3, 4.1665795894E-2,
                      1.6666665459E-1, 5.0000001201E-1, 1.0, 1.0});
-  // 2^n as 2 * 2^(n-1): n reaches 128 near the top. Shifting the sum's bits left by 23 keeps
-  // only n's, and adds 126 to the exponent.
-  Value* bits = b.CreateAdd(b.CreateBitCast(t, b.getInt32Ty()), b.getInt32(126));
-  Value* scale = b.CreateBitCast(b.CreateShl(bits, 23), b.getFloatTy());
-  Value* res = b.CreateFMul(b.CreateFMul(y, scale), f(b, 2.0));
-  return b.CreateSelect(b.CreateFCmpOLT(x, f(b, lo)), f(b, 0.0), res);
+  // 2^n as 2^h * 2^(n-h), h = floor(n/2): both factors are normal floats for every n, y * 2^h
+  // is exact, and the second product rounds once, also to a denormal (exp(-100) = 3.7e-44).
+  Value* ni = b.CreateSub(b.CreateBitCast(t, b.getInt32Ty()), b.getInt32(0x4b400000));
+  Value* h = b.CreateAShr(ni, 1);
+  auto pow2 = [&](Value* e) {
+    return b.CreateBitCast(b.CreateShl(b.CreateAdd(e, b.getInt32(127)), 23), b.getFloatTy());
+  };
+  return b.CreateFMul(b.CreateFMul(y, pow2(h)), pow2(b.CreateSub(ni, h)));
 }
 
 Value* emit_log_f32(llvm::IRBuilder<>& b, Value* x) {
@@ -86,7 +87,8 @@ Value* emit_log_f32(llvm::IRBuilder<>& b, Value* x) {
 
 Value* emit_tanh_f32(llvm::IRBuilder<>& b, Value* x) {
   Value* ax = b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x);
-  // Small |x|: odd polynomial (no cancellation); else 1 - 2 / (e^(2|x|) + 1) with x's sign.
+  // Small |x|: odd polynomial (no cancellation); else 1 - 2 / (e^(2|x|) + 1). Either takes x's
+  // sign, which also keeps tanh(-0) = -0.
   Value* z = b.CreateFMul(x, x);
   Value* p = horner(b, z,
                     {-5.70498872745E-3, 2.06390887954E-2, -5.37397155531E-2, 1.33314422036E-1,
@@ -94,8 +96,8 @@ Value* emit_tanh_f32(llvm::IRBuilder<>& b, Value* x) {
   Value* small = b.CreateFAdd(b.CreateFMul(b.CreateFMul(p, z), x), x);
   Value* e = emit_exp_f32(b, b.CreateFMul(ax, f(b, 2.0)));
   Value* big = b.CreateFSub(f(b, 1.0), b.CreateFDiv(f(b, 2.0), b.CreateFAdd(e, f(b, 1.0))));
-  big = b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, big, x);
-  return b.CreateSelect(b.CreateFCmpOLT(ax, f(b, 0.625)), small, big);
+  Value* res = b.CreateSelect(b.CreateFCmpOLT(ax, f(b, 0.625)), small, big);
+  return b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, res, x);
 }
 
 } // namespace kiln::cpu

@@ -2,7 +2,7 @@
 //
 // libm calls keep LLVM from vectorizing a loop; these straight-line versions (selects, bit
 // casts, FMAs) vectorize to the widest registers. Accuracy: a few ulp over the whole range, with
-// IEEE special values (NaN, +-inf, 0) handled like libm.
+// IEEE special values (NaN, +-inf, +-0) and denormal inputs and results handled like libm.
 #pragma once
 #include <llvm/IR/IRBuilder.h>
 

@@ -32,6 +32,13 @@ void check_targets(const char* op, const Tensor& scores, const Tensor& target, L
   trace::check_indices(target, scores.shape()[1], op, loc);
 }
 
+// x - max(x) along axis: the shift that keeps exp() finite. It cancels in softmax's value and
+// needs no gradient. An empty x has no max (and nothing to shift), as in PyTorch.
+Tensor shift_by_max(const Tensor& x, int64_t axis, Loc loc) {
+  if (x.numel() == 0) return x;
+  return sub(Operand(x, loc), Operand(x.max({axis}, true, loc).detach(loc), loc));
+}
+
 } // namespace
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, Loc loc) {
@@ -43,15 +50,14 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, Loc loc
 Tensor softmax(const Tensor& x, int64_t axis, Loc loc) {
   trace::LabelScope label("softmax");
   Tensor f = trace::floating(x, "softmax", loc);
-  Tensor e = sub(Operand(f, loc), Operand(f.max({axis}, true, loc).detach(loc), loc)).exp(loc);
+  Tensor e = shift_by_max(f, axis, loc).exp(loc);
   return div(Operand(e, loc), Operand(e.sum({axis}, true, loc), loc));
 }
 
 Tensor log_softmax(const Tensor& x, int64_t axis, Loc loc) {
   trace::LabelScope label("log_softmax");
   Tensor f = trace::floating(x, "log_softmax", loc);
-  // The max shift only keeps exp() finite; it cancels in the value and needs no gradient.
-  Tensor shifted = sub(Operand(f, loc), Operand(f.max({axis}, true, loc).detach(loc), loc));
+  Tensor shifted = shift_by_max(f, axis, loc);
   Tensor lse = shifted.exp(loc).sum({axis}, true, loc).log(loc);
   return sub(Operand(shifted, loc), Operand(lse, loc));
 }
