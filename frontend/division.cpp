@@ -15,6 +15,11 @@ std::pair<Tensor, Tensor> division_operands(const char* name, const Operand& a, 
   if (t == DType::Bool) t = DType::I64;
   Tensor x = trace::as_tensor(a, t), y = trace::as_tensor(b, t);
   trace::broadcast_shapes(x.shape(), y.shape(), name, loc); // fails here, naming this op
+  if (!is_float(t)) { // PyTorch raises on an integer division by zero
+    if (!b.is_tensor() && b.number == 0)
+      trace::fail_at(loc, name, "integer division by zero (the divisor is 0)");
+    if (b.is_tensor()) trace::check_nonzero_divisor(y, name, loc);
+  }
   return {x, y};
 }
 
@@ -37,18 +42,16 @@ Tensor python_remainder(const Tensor& a, const Tensor& b, Loc loc) {
 
 // a - remainder(a, b) is a multiple of b: its quotient estimated in f64 is exact after one
 // correction in integer arithmetic (i64 beyond 2^53, where f64 alone would round).
+// (b has no zeros: division_operands checked.)
 Tensor integer_floor_divide(const Tensor& a, const Tensor& b, Loc loc) {
-  Tensor zero = eq(Operand(b, loc), Operand(0, loc));
-  Tensor den = where(Operand(zero, loc), Operand(1, loc), Operand(b, loc));
   auto quotient = [&](const Tensor& n) {
-    Tensor f = div(Operand(n.to(DType::F64, loc), loc), Operand(den.to(DType::F64, loc), loc));
+    Tensor f = div(Operand(n.to(DType::F64, loc), loc), Operand(b.to(DType::F64, loc), loc));
     return f.round(loc).to(a.dtype(), loc);
   };
   Tensor num = sub(Operand(a, loc), Operand(python_remainder(a, b, loc), loc));
   Tensor q = quotient(num);
-  Tensor left = sub(Operand(num, loc), Operand(mul(Operand(q, loc), Operand(den, loc)), loc));
-  q = add(Operand(q, loc), Operand(quotient(left), loc));
-  return where(Operand(zero, loc), Operand(0, loc), Operand(q, loc));
+  Tensor left = sub(Operand(num, loc), Operand(mul(Operand(q, loc), Operand(b, loc)), loc));
+  return add(Operand(q, loc), Operand(quotient(left), loc));
 }
 
 // PyTorch's div_floor for floats: (a - fmod(a, b)) / b is whole up to rounding; x / 0 stays

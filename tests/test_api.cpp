@@ -45,11 +45,15 @@ TEST_CASE("floor_divide rounds toward -inf, like Python's //", "[api][floor_divi
   float inf = std::numeric_limits<float>::infinity();
   check_values(kiln::floor_divide(kiln::tensor<float>({1, -1}), 0), {inf, -inf});
   Tensor ai = kiln::tensor<int64_t>({-7, 7, -7, 7, 6, 5});
-  Tensor bi = kiln::tensor<int64_t>({3, -3, -3, 3, 3, 0});
+  Tensor bi = kiln::tensor<int64_t>({3, -3, -3, 3, 3, 2});
   Tensor qi = kiln::floor_divide(ai, bi);
   CHECK(qi.dtype() == DType::I64);
-  check_values(qi, {-3, -3, 2, 2, 2, 0}); // x // 0 gives 0 for integers
+  check_values(qi, {-3, -3, 2, 2, 2, 2});
   check_close(qi, kiln::reference(qi));
+  // Integer division by zero raises, like PyTorch.
+  CHECK_THROWS_AS(kiln::floor_divide(ai, kiln::tensor<int64_t>({1, 1, 1, 1, 1, 0})), kiln::Error);
+  CHECK_THROWS_AS(kiln::remainder(ai, 0), kiln::Error);
+  CHECK_THROWS_AS(ai % kiln::tensor<int64_t>({0}), kiln::Error);
   Tensor q32 = kiln::floor_divide(kiln::tensor<int32_t>({-1, 9}), 4);
   CHECK(q32.dtype() == DType::I32);
   check_values(q32, {-1, 2});
