@@ -1,5 +1,7 @@
 #include "trace.h"
 
+#include "ir/scalar_eval.h"
+
 #include <algorithm>
 
 namespace kiln::trace {
@@ -93,8 +95,9 @@ DType result_type(std::initializer_list<const Operand*> ops) {
 
 Tensor as_tensor(const Operand& o, DType dtype, bool bake) {
   if (o.is_tensor()) return cast(o.tensor, dtype, o.loc);
-  Scalar v = Scalar::of(dtype, o.number);
-  if (o.category == 1 && !is_float(dtype) && dtype != DType::Bool) v.i = o.integer; // exact
+  // An integer converts from its exact int64 value (a double holds only 53 bits).
+  Scalar v = o.category == 1 ? eval_cast(Scalar{0, o.integer}, DType::I64, dtype)
+                             : Scalar::of(dtype, o.number);
   bool param = !bake && !g_label && dtype != DType::Bool;
   return make(Op::Const, dtype, {}, {}, ConstAttr{v, param}, o.loc);
 }

@@ -57,3 +57,17 @@ TEST_CASE("every scalar a user passes is a kernel parameter", "[scalars]") {
           CHECK(y[0] == (1 > i - 25));
         }) <= 1);
 }
+
+TEST_CASE("integer scalars convert to a narrower dtype the same way everywhere",
+          "[scalars][parity]") {
+  Tensor u = kiln::tensor<uint8_t>({0, 7, 200});
+  for (bool fusion : {true, false}) {
+    kiln::options().fusion = fusion;
+    INFO("fusion " << fusion);
+    for (Tensor t : {u + (-1), u * int64_t(257), (u > -1).to(DType::U8), u - 300}) {
+      check_close(t, kiln::reference(t));
+    }
+  }
+  kiln::options().fusion = true;
+  REQUIRE((u + (-1)).to_vector<int64_t>() == std::vector<int64_t>{255, 6, 199});
+}
