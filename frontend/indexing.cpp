@@ -61,14 +61,10 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value, Loc loc) {
   return where(Operand(mask, loc), Operand(v, loc), Operand(x, loc));
 }
 
-Tensor gather(const Tensor& x, int64_t axis, const Tensor& index, Loc loc) {
-  trace::require(x, "gather", loc);
-  check_index(index, "gather", loc);
-  if (x.dim() == 0) fail_at(loc, "gather", "x {} must have at least one axis", describe(x));
-  int64_t a = trace::normalize_axis(axis, x.dim(), "gather", loc);
-  check_fits("gather", index, x, "x", a, loc);
-  trace::check_indices(index, x.shape()[a], "gather", loc);
-  trace::LabelScope label("gather");
+namespace {
+
+// gather along axis a of an index already checked.
+Tensor gathered(const Tensor& x, int64_t a, const Tensor& index, Loc loc) {
   Shape rows = index.shape();
   rows[a] = x.shape()[a];
   // picked[..., i, c, ...] = x[..., c, ...] where index[..., i, ...] == c, else 0.
@@ -77,6 +73,19 @@ Tensor gather(const Tensor& x, int64_t axis, const Tensor& index, Loc loc) {
       where(Operand(hot, loc), Operand(leading_part(x, rows, loc).unsqueeze(a, loc), loc),
             Operand(0, loc));
   return trace::cast(picked.sum({a + 1}, false, loc), x.dtype(), loc);
+}
+
+} // namespace
+
+Tensor gather(const Tensor& x, int64_t axis, const Tensor& index, Loc loc) {
+  trace::require(x, "gather", loc);
+  check_index(index, "gather", loc);
+  if (x.dim() == 0) fail_at(loc, "gather", "x {} must have at least one axis", describe(x));
+  int64_t a = trace::normalize_axis(axis, x.dim(), "gather", loc);
+  check_fits("gather", index, x, "x", a, loc);
+  trace::check_indices(index, x.shape()[a], "gather", loc);
+  trace::LabelScope label("gather");
+  return gathered(x, a, index, loc);
 }
 
 Tensor index_select(const Tensor& x, int64_t axis, const Tensor& index, Loc loc) {
@@ -89,7 +98,8 @@ Tensor index_select(const Tensor& x, int64_t axis, const Tensor& index, Loc loc)
   trace::LabelScope label("index_select");
   Shape column(x.dim(), 1), out = x.shape();
   column[a] = out[a] = index.numel();
-  return gather(x, a, index.reshape(column, loc).expand(out, loc), loc);
+  // The 1-D index was checked: its broadcast is not realized and scanned again by gather().
+  return gathered(x, a, index.reshape(column, loc).expand(out, loc), loc);
 }
 
 Tensor scatter_add(const Tensor& x, int64_t axis, const Tensor& index, const Tensor& src, Loc loc) {

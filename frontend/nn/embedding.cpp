@@ -24,7 +24,7 @@ Tensor functional::embedding(const Tensor& indices, const Tensor& weight,
             num);
   trace::check_indices(indices, num, "embedding", loc);
   trace::LabelScope label("embedding");
-  Tensor hot = one_hot(indices, num, weight.dtype(), loc);
+  Tensor hot = trace::one_hot(indices, num, indices.dim(), loc).to(weight.dtype(), loc);
   Tensor table = weight;
   if (padding_idx) { // the padding row reads as stored but passes no gradient back
     int64_t p = *padding_idx < 0 ? *padding_idx + num : *padding_idx;

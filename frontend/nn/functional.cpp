@@ -106,8 +106,10 @@ Tensor one_hot(const Tensor& indices, int64_t classes, DType dtype, Loc loc) {
 Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction r, Loc loc) {
   check_targets("nll_loss", log_probs, target, loc);
   trace::LabelScope label("nll_loss");
-  Tensor picked = mul(Operand(log_probs, loc),
-                      Operand(one_hot(target, log_probs.shape()[1], log_probs.dtype(), loc), loc));
+  Tensor picked =
+      mul(Operand(log_probs, loc),
+          Operand(trace::one_hot(target, log_probs.shape()[1], 1, loc).to(log_probs.dtype(), loc),
+                  loc)); // target was checked by check_targets
   return reduce(picked.sum({1}, false, loc).neg(loc), r, loc);
 }
 
