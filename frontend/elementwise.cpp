@@ -52,6 +52,7 @@ std::vector<Tensor> prepare(const char* name, std::initializer_list<const Operan
     first = false;
   }
   std::vector<Tensor> out;
+  out.reserve(ops.size());
   for (const Operand* o : ops)
     out.push_back(trace::broadcast_to(trace::as_tensor(*o, dtype, bake), shape, name, loc));
   return out;

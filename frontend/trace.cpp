@@ -22,6 +22,7 @@ LabelScope::~LabelScope() { g_label = prev_; }
 
 Tensor make(Op op, DType dtype, Shape shape, std::vector<Tensor> inputs, Attr attr, Loc loc) {
   std::vector<NodePtr> in;
+  in.reserve(inputs.size());
   for (auto& t : inputs) in.push_back(t.node());
   bool grad = false;
   for (auto& i : in) grad = grad || i->requires_grad;
@@ -67,12 +68,9 @@ Tensor broadcast_to(const Tensor& x, const Shape& shape, const char* op, Loc loc
   if (!shape_fits(shape, dtype_size(x.dtype()))) // here, where the op's name is known
     fail_at(loc, op, "cannot broadcast {}: {}", describe(x),
             shape_problem(shape, dtype_size(x.dtype())));
-  Shape padded(shape.size() - x.shape().size(), 1);
-  padded.insert(padded.end(), x.shape().begin(), x.shape().end());
-  Tensor y = x;
-  if (padded != x.shape()) y = make(Op::Reshape, x.dtype(), padded, {x}, NoAttr{}, loc);
-  if (padded == shape) return y;
-  return make(Op::Expand, x.dtype(), shape, {y}, NoAttr{}, loc);
+  if (x.numel() == numel(shape)) // only 1-dims are added: a reshape aliases the same elements
+    return make(Op::Reshape, x.dtype(), shape, {x}, NoAttr{}, loc);
+  return make(Op::Expand, x.dtype(), shape, {x}, NoAttr{}, loc); // new dims lead, as in NumPy
 }
 
 DType result_type(std::initializer_list<const Operand*> ops) {

@@ -62,11 +62,13 @@ std::string check_movement(const Node& n) {
         return "permute shape";
     return "";
   }
-  case Op::Expand:
-    if (in.shape.size() != r) return "expand rank";
-    for (size_t d = 0; d < r; ++d)
-      if (in.shape[d] != n.shape[d] && in.shape[d] != 1) return "expand of a non-1 dim";
+  case Op::Expand: { // NumPy broadcasting: dims align at the right, new dims lead
+    if (in.shape.size() > r) return "expand rank";
+    size_t lead = r - in.shape.size();
+    for (size_t d = 0; d < in.shape.size(); ++d)
+      if (in.shape[d] != n.shape[lead + d] && in.shape[d] != 1) return "expand of a non-1 dim";
     return "";
+  }
   case Op::Slice: {
     auto& s = n.get<SliceAttr>();
     if (s.start.size() != r || s.step.size() != r || in.shape.size() != r) return "slice rank";

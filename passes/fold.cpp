@@ -6,10 +6,7 @@ namespace kiln {
 
 NodePtr literal_like(const Node& like, DType dtype, Scalar value) {
   NodePtr c = derived(like, Op::Const, dtype, {}, {}, ConstAttr{value, false});
-  if (like.shape.empty()) return c;
-  NodePtr r = derived(like, Op::Reshape, dtype, Shape(like.shape.size(), 1), {c});
-  if (like.numel() == 1) return r;
-  return derived(like, Op::Expand, dtype, like.shape, {r});
+  return like.shape.empty() ? c : derived(like, Op::Expand, dtype, like.shape, {c});
 }
 
 Graph fold_constants(const Graph& g) {

@@ -22,9 +22,7 @@ NodePtr GradBuilder::binary(Op op, const NodePtr& a, const NodePtr& b) {
 
 NodePtr GradBuilder::lit(double v, const NodePtr& like) {
   NodePtr c = make(Op::Const, like->dtype, {}, {}, ConstAttr{Scalar::of(like->dtype, v), false});
-  if (like->shape.empty()) return c;
-  NodePtr r = make(Op::Reshape, like->dtype, Shape(like->shape.size(), 1), {c});
-  return like->numel() == 1 ? r : make(Op::Expand, like->dtype, like->shape, {r});
+  return like->shape.empty() ? c : make(Op::Expand, like->dtype, like->shape, {c});
 }
 
 NodePtr GradBuilder::cast(const NodePtr& a, DType t) {
@@ -47,10 +45,11 @@ NodePtr GradBuilder::expand(const NodePtr& a, const Shape& shape) {
 }
 
 NodePtr GradBuilder::reduce_to(const NodePtr& a, const Shape& shape) {
+  size_t lead = a->shape.size() - shape.size(); // dims expand() added in front
   std::vector<int> axes;
-  for (size_t d = 0; d < shape.size(); ++d)
-    if (shape[d] == 1 && a->shape[d] != 1) axes.push_back(static_cast<int>(d));
-  return sum(a, axes);
+  for (size_t d = 0; d < a->shape.size(); ++d)
+    if (d < lead || (shape[d - lead] == 1 && a->shape[d] != 1)) axes.push_back(static_cast<int>(d));
+  return reshape(sum(a, axes), shape);
 }
 
 NodePtr GradBuilder::reshape(const NodePtr& a, const Shape& shape) {

@@ -191,9 +191,12 @@ int Lowerer::lower_view(Node* n, const std::vector<IExprPtr>& coords) {
     for (size_t d = 0; d < perm.size(); ++d) ic[perm[d]] = coords[d];
     return lower(in, ic);
   }
-  case Op::Expand:
-    for (size_t d = 0; d < is.size(); ++d) ic[d] = is[d] == n->shape[d] ? coords[d] : iconst(0);
+  case Op::Expand: {
+    size_t lead = n->shape.size() - is.size(); // dims the expand added in front
+    for (size_t d = 0; d < is.size(); ++d)
+      ic[d] = is[d] == n->shape[lead + d] ? coords[lead + d] : iconst(0);
     return lower(in, ic);
+  }
   case Op::Slice: {
     auto& s = n->get<SliceAttr>();
     for (size_t d = 0; d < is.size(); ++d)

@@ -117,9 +117,11 @@ private:
         for (size_t d = 0; d < perm.size(); ++d) ic[perm[d]] = c[d];
         break;
       }
-      case Op::Expand:
-        for (size_t d = 0; d < is.size(); ++d) ic[d] = is[d] == 1 ? 0 : c[d];
+      case Op::Expand: {
+        size_t lead = n->shape.size() - is.size();
+        for (size_t d = 0; d < is.size(); ++d) ic[d] = is[d] == 1 ? 0 : c[lead + d];
         break;
+      }
       case Op::Slice: {
         auto& s = n->get<SliceAttr>();
         for (size_t d = 0; d < is.size(); ++d) ic[d] = s.start[d] + c[d] * s.step[d];

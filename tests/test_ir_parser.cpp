@@ -150,6 +150,12 @@ TEST_CASE("parse errors name line, column and what was expected", "[ir][parser]"
              Catch::StartsWith("[parse] t.ir:2:13: expected attribute 'axes'"));
   CHECK_THAT(error_of("%0 = buffer : f32[4]\n%1 = add %0, %0 : f32[5]\nreturn %1\n"),
              Catch::Contains("t.ir:2:1: malformed add: elementwise input shape"));
+  // expand broadcasts as NumPy does: dims align at the right and new dims lead.
+  CHECK(error_of("%0 = buffer : f32[3]\n%1 = expand %0 : f32[2,3]\nreturn %1\n") == "no error");
+  CHECK_THAT(error_of("%0 = buffer : f32[3]\n%1 = expand %0 : f32[3,2]\nreturn %1\n"),
+             Catch::Contains("t.ir:2:1: malformed expand: expand of a non-1 dim"));
+  CHECK_THAT(error_of("%0 = buffer : f32[2,3]\n%1 = expand %0 : f32[3]\nreturn %1\n"),
+             Catch::Contains("t.ir:2:1: malformed expand: expand rank"));
   CHECK_THAT(error_of("%0 = const {value=abc} : f32[]\nreturn %0\n"),
              Catch::StartsWith("[parse] t.ir:1:19: expected a f32 literal, got 'abc'"));
   CHECK_THAT(error_of("%0 = buffer : f32[4]\nreturn %0\n%1 = exp %0 : f32[4]\n"),

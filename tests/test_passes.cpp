@@ -42,10 +42,9 @@ TEST_CASE("fold: elementwise ops on literals become one literal", "[passes][fold
   NodePtr c = bin(Op::Mul, bcast(lit(2), {4}), bcast(lit(3), {4}));
   CHECK(after(fold_constants, {bin(Op::Add, x, c)}) == "%0 = buffer : f32[4]\n"
                                                        "%1 = const {value=6} : f32[]\n"
-                                                       "%2 = reshape %1 : f32[1]\n"
-                                                       "%3 = expand %2 : f32[4]\n"
-                                                       "%4 = add %0, %3 : f32[4]\n"
-                                                       "return %4\n");
+                                                       "%2 = expand %1 : f32[4]\n"
+                                                       "%3 = add %0, %2 : f32[4]\n"
+                                                       "return %3\n");
 }
 
 TEST_CASE("fold: parameters are never folded", "[passes][fold]") {
@@ -73,8 +72,7 @@ TEST_CASE("algebra: exact identities", "[passes][algebra]") {
   CHECK(after(simplify_algebra, {bin(Op::Mul, x, bcast(lit(0), {4}))}).find("mul") !=
         std::string::npos);
   CHECK(after(simplify_algebra, {bin(Op::Mul, i, bcast(lit(0, DType::I32), {4}))}) ==
-        "%0 = const {value=0} : i32[]\n%1 = reshape %0 : i32[1]\n%2 = expand %1 : i32[4]\nreturn "
-        "%2\n");
+        "%0 = const {value=0} : i32[]\n%1 = expand %0 : i32[4]\nreturn %1\n");
   CHECK(after(simplify_algebra, {make_node(Op::Cast, DType::F32, {4}, {x})}) ==
         "%0 = buffer : f32[4]\nreturn %0\n");
 }
@@ -105,8 +103,8 @@ TEST_CASE("dce: untaken where branches and absorbed logical operands", "[passes]
       make_node(Op::Where, DType::F32, {4}, {bcast(lit(1, DType::Bool), {4}), x, un(Op::Exp, y)});
   CHECK(after(eliminate_dead_code, {w}) == "%0 = buffer : f32[4]\nreturn %0\n");
   NodePtr o = bin(Op::LogicalOr, m, bcast(lit(1, DType::Bool), {4}));
-  CHECK(after(eliminate_dead_code, {o}) == "%0 = const {value=true} : bool[]\n%1 = reshape %0 : "
-                                           "bool[1]\n%2 = expand %1 : bool[4]\nreturn %2\n");
+  CHECK(after(eliminate_dead_code, {o}) ==
+        "%0 = const {value=true} : bool[]\n%1 = expand %0 : bool[4]\nreturn %1\n");
 }
 
 TEST_CASE("cse: equal subtrees merge, parameters do not", "[passes][cse]") {
