@@ -91,7 +91,7 @@ Tensor binary(Op op, const char* name, const Operand& a, const Operand& b) {
     if (b.is_tensor()) trace::check_nonzero_divisor(b.tensor, name, loc);
   }
   DType out = is_comparison(op) || logical ? DType::Bool : t;
-  return trace::make(op, out, in[0].shape(), in, NoAttr{}, loc);
+  return trace::make(op, out, in[0].shape(), {in[0], in[1]}, NoAttr{}, loc);
 }
 
 } // namespace
@@ -195,7 +195,7 @@ Tensor where(const Operand& cond, const Operand& a, const Operand& b) {
   DType t = trace::result_type({&a, &b});
   auto in = prepare("where", {&cond, &a, &b}, t, loc);
   in[0] = trace::cast(in[0], DType::Bool, loc);
-  return trace::make(Op::Where, t, in[0].shape(), in, NoAttr{}, loc);
+  return trace::make(Op::Where, t, in[0].shape(), {in[0], in[1], in[2]}, NoAttr{}, loc);
 }
 
 Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi, Loc loc) {

@@ -20,10 +20,11 @@ LabelScope::LabelScope(const char* label) : prev_(g_label) {
 }
 LabelScope::~LabelScope() { g_label = prev_; }
 
-Tensor make(Op op, DType dtype, Shape shape, std::vector<Tensor> inputs, Attr attr, Loc loc) {
+Tensor make(Op op, DType dtype, Shape shape, std::initializer_list<Tensor> inputs, Attr attr,
+            Loc loc) {
   std::vector<NodePtr> in;
   in.reserve(inputs.size());
-  for (auto& t : inputs) in.push_back(t.node());
+  for (const Tensor& t : inputs) in.push_back(t.node());
   bool grad = false;
   for (auto& i : in) grad = grad || i->requires_grad;
   NodePtr n = make_node(op, dtype, std::move(shape), std::move(in), std::move(attr), loc);

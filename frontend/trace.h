@@ -16,7 +16,8 @@ private:
   const char* prev_;
 };
 
-Tensor make(Op op, DType dtype, Shape shape, std::vector<Tensor> inputs, Attr attr, Loc loc);
+Tensor make(Op op, DType dtype, Shape shape, std::initializer_list<Tensor> inputs, Attr attr,
+            Loc loc);
 // 0-d literal; a parameter's value is passed to kernels at run time instead of compiled in.
 Tensor constant(double value, DType dtype, Loc loc, bool param = false);
 Tensor cast(const Tensor& x, DType dtype, Loc loc); // no-op when equal

@@ -106,10 +106,12 @@ NodePtr make_buffer_node(DType dtype, Shape shape, std::shared_ptr<Storage> stor
   return n;
 }
 
-std::vector<Node*> topo_order(const std::vector<Node*>& roots, bool stop_at_realized) {
+std::vector<Node*> topo_order(const std::vector<Node*>& roots, bool stop_at_realized,
+                              NodeIndex* index) {
   // Iterative post-order DFS: training graphs are deep enough to overflow a recursive one.
   std::vector<Node*> order;
-  NodeIndex seen;
+  NodeIndex local;
+  NodeIndex& seen = index ? *index : local;
   std::vector<std::pair<Node*, size_t>> stack;
   for (Node* r : roots) {
     if (!seen.insert(r).second) continue;

@@ -96,7 +96,11 @@ NodePtr make_buffer_node(DType dtype, Shape shape, std::shared_ptr<Storage> stor
 uint64_t hash_attr(const Attr& a);
 uint64_t hash_combine(uint64_t h, uint64_t v);
 
+class NodeIndex;
 // Nodes reachable from roots, inputs before users. Realized nodes are leaves when stop_at_realized.
-std::vector<Node*> topo_order(const std::vector<Node*>& roots, bool stop_at_realized);
+// `seen`, when given, receives the walk's numbering of the nodes (first-seen order, a function of
+// the graph's structure alone, like the order itself).
+std::vector<Node*> topo_order(const std::vector<Node*>& roots, bool stop_at_realized,
+                              NodeIndex* seen = nullptr);
 
 } // namespace kiln

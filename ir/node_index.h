@@ -24,7 +24,7 @@ public:
   int64_t find(const Node* n) const {
     if (slots_.empty()) return -1;
     const Slot& s = slots_[slot(n)];
-    return s.node == n ? s.index : -1;
+    return s.node == n ? static_cast<int64_t>(s.index) : -1; // not uint32_t(-1)
   }
   uint32_t size() const { return count_; }
 

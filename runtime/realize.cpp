@@ -10,15 +10,14 @@
 #include <algorithm>
 #include <mutex>
 #include <unordered_map>
-#include <unordered_set>
 
 namespace kiln {
 namespace {
 
 // The structure of a subgraph with leaves numbered by position: equal words, equal program.
-// `pos` numbers the nodes in `order`.
+// `pos` numbers the nodes by structure (topo_order's walk).
 std::vector<uint64_t> program_key(const std::vector<Node*>& order, const NodeIndex& pos,
-                                  const std::unordered_set<Node*>& outputs) {
+                                  const NodeIndex& outputs) {
   std::vector<uint64_t> w;
   w.reserve(order.size() * 8);
   for (Node* n : order) {
@@ -30,7 +29,7 @@ std::vector<uint64_t> program_key(const std::vector<Node*>& order, const NodeInd
     w.push_back(static_cast<uint64_t>(n->op));
     // hash_attr() leaves a parameter's value out: programs differing only there are one.
     w.push_back(hash_attr(n->attr));
-    w.push_back(outputs.count(n));
+    w.push_back(outputs.find(n) >= 0);
     w.push_back(n->inputs.size());
     for (auto& in : n->inputs) w.push_back(pos.find(in.get()));
   }
@@ -73,9 +72,10 @@ void realize_nodes(const std::vector<Node*>& roots) {
   static std::unordered_map<std::vector<uint64_t>, std::shared_ptr<Program>, KeyHash> programs;
   std::lock_guard<std::mutex> lock(mu);
 
-  std::vector<Node*> order = topo_order(roots, /*stop_at_realized=*/true);
+  NodeIndex pos;
+  std::vector<Node*> order = topo_order(roots, /*stop_at_realized=*/true, &pos);
   std::vector<Node*> outputs, leaves, params;
-  std::unordered_set<Node*> out_set;
+  NodeIndex out_set;
   auto add_output = [&](Node* n) {
     if (n && !n->realized() && out_set.insert(n).second) outputs.push_back(n);
   };
@@ -85,13 +85,11 @@ void realize_nodes(const std::vector<Node*>& roots) {
       leaves.push_back(n);
     else if (n->op == Op::Const && n->get<ConstAttr>().param)
       params.push_back(n);
-    else if (n->user_refs.load() > 0 && !out_set.count(n))
+    else if (n->user_refs.load() > 0 && out_set.find(n) < 0)
       add_output(held_source(n)); // roots are outputs already
   }
   if (outputs.empty()) return;
 
-  NodeIndex pos;
-  for (Node* n : order) pos.insert(n);
   auto key = program_key(order, pos, out_set);
   // Outputs in key order so the cached program's output slots line up with this graph's.
   std::vector<Node*> ordered_outputs;
@@ -100,7 +98,7 @@ void realize_nodes(const std::vector<Node*>& roots) {
         std::find(ordered_outputs.begin(), ordered_outputs.end(), r) == ordered_outputs.end())
       ordered_outputs.push_back(r);
   for (Node* n : order)
-    if (out_set.count(n) &&
+    if (out_set.find(n) >= 0 &&
         std::find(ordered_outputs.begin(), ordered_outputs.end(), n) == ordered_outputs.end())
       ordered_outputs.push_back(n);
   // Roots' positions are part of the key too (realize({a, b}) vs realize({b, a})).

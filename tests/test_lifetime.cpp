@@ -2,9 +2,13 @@
 // handles that are not bound to a tensor.
 #include "test_util.h"
 
+#include "ir/node_index.h"
 #include "runtime/allocator.h"
 
 using namespace kt;
+using kiln::NodeIndex;
+using kiln::NodePtr;
+using kiln::Op;
 using Catch::Contains;
 
 TEST_CASE("a lazy chain of a million steps realizes", "[lifetime]") {
@@ -40,6 +44,18 @@ TEST_CASE("a deep fused chain is split into kernels of bounded depth", "[lifetim
   auto kernels = kiln::stats().kernels_launched - before;
   REQUIRE(kernels >= 4); // 2000 multiply-adds, at most 256 levels a kernel
   REQUIRE(kernels <= 20);
+}
+
+TEST_CASE("NodeIndex numbers nodes as first inserted and finds no other", "[lifetime]") {
+  // Graph walks over millions of nodes use it in place of hash sets.
+  std::vector<NodePtr> nodes;
+  for (int i = 0; i < 1000; ++i) nodes.push_back(make_node(Op::Buffer, DType::F32, {1}, {}));
+  NodeIndex index;
+  for (int i = 0; i < 500; ++i)
+    REQUIRE(index.insert(nodes[i].get()) == std::pair{uint32_t(i), true});
+  REQUIRE(index.insert(nodes[7].get()) == std::pair{uint32_t(7), false});
+  REQUIRE(index.size() == 500);
+  for (int i = 0; i < 1000; ++i) REQUIRE(index.find(nodes[i].get()) == (i < 500 ? i : -1));
 }
 
 TEST_CASE("a loop that reassigns a realized tensor keeps flat memory", "[lifetime]") {
