@@ -42,19 +42,23 @@ Tensor unary(Op op, const Tensor& x, Loc loc) {
 // Broadcasts operands to one shape in a common dtype.
 std::vector<Tensor> prepare(const char* name, std::initializer_list<const Operand*> ops,
                             DType dtype, Loc loc, bool bake = false) {
-  Shape shape;
-  bool first = true;
+  const Shape* shape = nullptr; // the operands' shape while they agree (no copy: traced per op)
+  Shape joined;
   for (const Operand* o : ops) {
     if (!o->is_tensor()) continue;
     if (!o->tensor.defined()) fail_at(loc, name, "called on an undefined tensor");
-    shape =
-        first ? o->tensor.shape() : trace::broadcast_shapes(shape, o->tensor.shape(), name, loc);
-    first = false;
+    if (!shape || *shape == o->tensor.shape()) {
+      if (!shape) shape = &o->tensor.shape();
+      continue;
+    }
+    joined = trace::broadcast_shapes(*shape, o->tensor.shape(), name, loc);
+    shape = &joined;
   }
+  if (!shape) shape = &joined; // numbers only: a 0-d result
   std::vector<Tensor> out;
   out.reserve(ops.size());
   for (const Operand* o : ops)
-    out.push_back(trace::broadcast_to(trace::as_tensor(*o, dtype, bake), shape, name, loc));
+    out.push_back(trace::broadcast_to(trace::as_tensor(*o, dtype, bake), *shape, name, loc));
   return out;
 }
 

@@ -11,8 +11,11 @@ thread_local const char* g_label = nullptr;
 // A lazy graph this many ops deep is realized where it stands (README, "When kiln realizes on
 // its own"): accumulating a value over an epoch without realizing it is ordinary user code, and
 // compiling one program of millions of nodes would cost more time and memory than it saves.
-// Chains cut at the same depth are the same program, so the cuts compile once.
-constexpr int64_t kAutoRealizeDepth = 10000;
+// Chains cut at the same depth are the same program, so the cuts compile once. Training steps
+// stay far below it (24 pre-norm layers: about 1,000 ops from input to the deepest gradient); a
+// smaller cut keeps the graph walked at each cut in cache (a 1,000,000-step chain traced in
+// 2.3 s instead of 2.8 s with cuts at 10,000).
+constexpr int64_t kAutoRealizeDepth = 4096;
 } // namespace
 
 LabelScope::LabelScope(const char* label) : prev_(g_label) {

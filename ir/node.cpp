@@ -13,14 +13,6 @@ namespace kiln {
 // 255) and every consumer (folding, codegen, the interpreter) sees the same value.
 Scalar Scalar::of(DType t, double v) { return eval_cast(Scalar{v}, DType::F64, t); }
 
-uint64_t hash_combine(uint64_t h, uint64_t v) {
-  // 64-bit mix (splitmix-style) so that order and every bit matter.
-  h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-  h ^= h >> 31;
-  h *= 0xbf58476d1ce4e5b9ull;
-  return h ^ (h >> 29);
-}
-
 namespace {
 uint64_t hash_double(double d) {
   uint64_t u;

@@ -94,7 +94,14 @@ NodePtr make_buffer_node(DType dtype, Shape shape, std::shared_ptr<Storage> stor
                          std::source_location loc = std::source_location::current());
 
 uint64_t hash_attr(const Attr& a);
-uint64_t hash_combine(uint64_t h, uint64_t v);
+// 64-bit mix (splitmix-style) so that order and every bit matter. Inline: graph and program
+// keys hash millions of words.
+inline uint64_t hash_combine(uint64_t h, uint64_t v) {
+  h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+  h ^= h >> 31;
+  h *= 0xbf58476d1ce4e5b9ull;
+  return h ^ (h >> 29);
+}
 
 class NodeIndex;
 // Nodes reachable from roots, inputs before users. Realized nodes are leaves when stop_at_realized.
