@@ -63,6 +63,10 @@ std::vector<Node*> schedule(const std::vector<Node*>& outputs, bool fusion,
     for (Node* n : order)
       for (auto& in : n->inputs) users[in.get()].push_back(n);
     std::unordered_map<Node*, std::vector<Node*>> kernels; // node -> kernel roots inlining it
+    // A kernel computes at most one product: two in one loop nest (a gated MLP's
+    // silu(h @ W1) * (h @ W3)) cannot both be tiled like a GEMM, and ran 20x slower than the
+    // products written apart. The second one met is written; the first keeps the epilogue.
+    std::unordered_set<Node*> has_product; // kernel roots whose kernel computes a product
     for (auto it = order.rbegin(); it != order.rend(); ++it) {
       Node* n = *it;
       if (n->realized()) continue;
@@ -76,7 +80,12 @@ std::vector<Node*> schedule(const std::vector<Node*>& outputs, bool fusion,
                     (is_elementwise(n->op) && k->numel() > 4 * std::max<int64_t>(n->numel(), 1));
       if (is_compute(n->op) && !roots.count(n) && expensive(n->op) && (ks.size() > 1 || broadcast))
         roots.insert(n);
+      if (n->op == Op::Matmul && !roots.count(n) &&
+          std::any_of(ks.begin(), ks.end(), [&](Node* k) { return has_product.count(k); }))
+        roots.insert(n);
       kernels[n] = roots.count(n) ? std::vector<Node*>{n} : ks;
+      if (n->op == Op::Matmul)
+        for (Node* k : kernels[n]) has_product.insert(k);
     }
   }
   bound_inlined_depth(order, roots);

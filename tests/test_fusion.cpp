@@ -62,6 +62,19 @@ TEST_CASE("matmul epilogue: bias, activation and scale fuse into the matmul", "[
   CHECK(kernels_for([&] { return (kiln::matmul(a, w) + bias).relu() * 0.5; }) == 1);
 }
 
+TEST_CASE("a kernel computes at most one product: a gated MLP is two kernels", "[fusion]") {
+  // silu(h @ W1) * (h @ W3) fused into one loop nest ran 20x slower than unfused: one product is
+  // written, the other keeps the silu and the multiply as its epilogue.
+  kiln::manual_seed(12);
+  auto h = kiln::randn({37, 48}) * 0.2, w1 = kiln::randn({48, 80}) * 0.2,
+       w3 = kiln::randn({48, 80}) * 0.2;
+  kiln::realize({h, w1, w3});
+  CHECK(kernels_for([&] {
+          auto g = kiln::matmul(h, w1);
+          return g * g.sigmoid() * kiln::matmul(h, w3);
+        }) == 2);
+}
+
 TEST_CASE("a reduction feeding a reduction of another shape splits", "[fusion]") {
   kiln::manual_seed(12);
   auto x = kiln::randn({20, 30});
