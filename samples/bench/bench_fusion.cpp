@@ -168,6 +168,12 @@ int main(int argc, char** argv) {
   Tensor cx = kiln::randn({32, 64, 56, 56}), cw = kiln::randn({64, 64, 3, 3}),
          cb = kiln::randn({64});
   const double conv_flops = 2.0 * 32 * 64 * 64 * 9 * 56 * 56;
+  // Gated MLP of current language models: silu(h @ W1) * (h @ W3).
+  Tensor gh = kiln::randn({2048, 1024}), gw1 = kiln::randn({1024, 2816}) * 0.03,
+         gw3 = kiln::randn({1024, 2816}) * 0.03;
+  const double gated_flops = 2.0 * 2 * 2048 * 1024 * 2816;
+  // A linear layer's forward at a training shape: matmul + bias + ReLU.
+  Tensor lx = kiln::randn({256, 1024}), lw = kiln::randn({1024, 1024}), lb = kiln::randn({1024});
   const double f4 = 4.0;
   std::vector<Workload> loads = {
       {"W1", "gelu_tanh(x*a+b) [16M]", 4 * n1 * f4, false,
@@ -184,6 +190,13 @@ int main(int argc, char** argv) {
        [&] { return kiln::matmul(softmax(kiln::matmul(q, k.transpose(-1, -2)) / 8.0), v); }},
       {"W7", "conv2d 3x3 pad 1 + bias + relu [32,64,56,56]", conv_flops, true,
        [&] { return kiln::nn::functional::conv2d(cx, cw, cb, 1, 1).relu(); }},
+      {"GMLP", "gated MLP silu(h@W1)*(h@W3) 2048x1024x2816", gated_flops, true,
+       [&] {
+         Tensor g = kiln::matmul(gh, gw1);
+         return g * g.sigmoid() * kiln::matmul(gh, gw3);
+       }},
+      {"LIN", "matmul + bias + relu 256x1024x1024", 2.0 * 256 * 1024 * 1024, true,
+       [&] { return (kiln::matmul(lx, lw) + lb).relu(); }},
   };
 
   bench::Limits lim;
