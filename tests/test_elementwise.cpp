@@ -504,11 +504,13 @@ TEST_CASE("elementwise result with a non-leading 0-size dim", "[regression]") {
   CHECK(random_input({2, 0}, DType::F32).exp().to_vector<float>().empty());
 }
 
-TEST_CASE("f32 exp, log, tanh and sigmoid stay within 2 ulp over their whole range",
+TEST_CASE("f32 exp, log and sigmoid stay within 2 ulp, tanh within 3e-7, over their whole range",
           "[elementwise][accuracy]") {
   // Dense sweeps against double-precision std:: results, denormal results (exp and sigmoid below
   // -87.34) and denormal inputs (log) included: an error below FLT_MIN counts against FLT_MIN,
-  // so 2.4e-7 is 2 ulp of a denormal too.
+  // so 2.4e-7 is 2 ulp of a denormal too. tanh is a rational interpolant (codegen/cpu/
+  // llvm_math.cpp), 2.6e-7 at worst near saturation: 4 ulp of 0.99998, traded for 2.5x less
+  // arithmetic (CUDA's tanhf is within 2 ulp, PyTorch's CPU tanh within 1).
   struct Sweep {
     const char* op;
     double lo, hi, tol;
@@ -520,7 +522,7 @@ TEST_CASE("f32 exp, log, tanh and sigmoid stay within 2 ulp over their whole ran
        [](double v) { return std::exp(v); }},
       {"log", 1.4e-45, 3e38, 2.4e-7, [](const Tensor& x) { return x.log(); },
        [](double v) { return std::log(v); }},
-      {"tanh", -12, 12, 2.4e-7, [](const Tensor& x) { return x.tanh(); },
+      {"tanh", -12, 12, 3e-7, [](const Tensor& x) { return x.tanh(); },
        [](double v) { return std::tanh(v); }},
       {"sigmoid", -104, 20, 2.4e-7, [](const Tensor& x) { return x.sigmoid(); },
        [](double v) { return v < 0 ? std::exp(v) / (1 + std::exp(v)) : 1 / (1 + std::exp(-v)); }},
