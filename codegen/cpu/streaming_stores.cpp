@@ -6,6 +6,8 @@
 #include <llvm/IR/IntrinsicsX86.h>
 #include <llvm/TargetParser/Triple.h>
 
+#include <map>
+
 namespace kiln::cpu {
 namespace {
 
@@ -23,6 +25,56 @@ int argument_of(llvm::Value* ptr, llvm::Function& entry, const llvm::DataLayout&
   return static_cast<int>(offset / 8);
 }
 
+// The vector stores of one basic block into one output, by the cache line they write. A line
+// qualifies when the block's stores cover all of it: AVX2 code writes a line as two 32-byte
+// stores (the loop vectorizer's <8 x float>), AVX-512 code as one.
+class LineCover {
+public:
+  void add(llvm::StoreInst* st, llvm::Value* base, int64_t offset, uint64_t size) {
+    Base& b = bases_[base];
+    // A store aligned to a line at a known offset tells where the base sits in its line.
+    if (st->getAlign().value() >= kCacheLine) b.phase = ((-offset) % 64 + 64) % 64;
+    b.stores.push_back({st, offset, size});
+  }
+  // Stores that write only whole lines, each line wholly by stores of this block.
+  std::vector<llvm::StoreInst*> whole_lines() const {
+    std::vector<llvm::StoreInst*> out;
+    for (auto& [base, b] : bases_) {
+      if (b.phase < 0) continue;
+      std::map<int64_t, uint64_t> bytes; // line -> bytes written (a 64-bit mask)
+      auto lines = [&](const Store& s) {
+        int64_t start = b.phase + s.offset;
+        return std::pair{floor_div(start, 64), floor_div(start + int64_t(s.size) - 1, 64)};
+      };
+      for (const Store& s : b.stores) {
+        int64_t start = b.phase + s.offset;
+        for (int64_t byte = start; byte < start + int64_t(s.size); ++byte)
+          bytes[floor_div(byte, 64)] |= uint64_t{1} << (byte - floor_div(byte, 64) * 64);
+      }
+      for (const Store& s : b.stores) {
+        auto [first, last] = lines(s);
+        bool whole = true;
+        for (int64_t l = first; l <= last; ++l) whole = whole && bytes[l] == ~uint64_t{0};
+        if (whole) out.push_back(s.inst);
+      }
+    }
+    return out;
+  }
+
+private:
+  static int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+  struct Store {
+    llvm::StoreInst* inst;
+    int64_t offset;
+    uint64_t size;
+  };
+  struct Base {
+    int64_t phase = -1; // base address mod 64, once known
+    std::vector<Store> stores;
+  };
+  std::map<llvm::Value*, Base> bases_;
+};
+
 } // namespace
 
 void use_streaming_stores(llvm::Module& m, const Kernel& k) {
@@ -33,21 +85,29 @@ void use_streaming_stores(llvm::Module& m, const Kernel& k) {
       llvm::ConstantAsMetadata::get(llvm::ConstantInt::get(m.getContext(), llvm::APInt(32, 1)));
   auto* nontemporal = llvm::MDNode::get(m.getContext(), {one});
   bool any = false;
-  for (llvm::BasicBlock& bb : *entry)
+  for (llvm::BasicBlock& bb : *entry) {
+    LineCover cover;
     for (llvm::Instruction& inst : bb) {
       auto* st = llvm::dyn_cast<llvm::StoreInst>(&inst);
       if (!st || !st->getValueOperand()->getType()->isVectorTy()) continue;
-      // Whole cache lines only: a regular store to the rest of a line that a streaming store
-      // wrote would fetch it back from memory (im2col's 56-float rows ran 10x slower so).
       uint64_t size = dl.getTypeStoreSize(st->getValueOperand()->getType());
-      if (size < kCacheLine || size % kCacheLine || st->getAlign().value() < kCacheLine) continue;
+      if (kCacheLine % size != 0 && size % kCacheLine != 0) continue;
       int arg = argument_of(st->getPointerOperand(), *entry, dl);
       if (arg < 0 || arg >= static_cast<int>(k.args.size()) || !k.args[arg].output) continue;
       const KArg& a = k.args[arg];
       if (a.numel * static_cast<int64_t>(dtype_size(a.dtype)) < kStreamingStoreBytes) continue;
+      int64_t offset = 0;
+      llvm::Value* base =
+          llvm::GetPointerBaseWithConstantOffset(st->getPointerOperand(), offset, dl);
+      cover.add(st, base, offset, size);
+    }
+    // Whole cache lines only: a regular store to the rest of a line that a streaming store
+    // wrote would fetch it back from memory (im2col's 56-float rows ran 10x slower so).
+    for (llvm::StoreInst* st : cover.whole_lines()) {
       st->setMetadata(llvm::LLVMContext::MD_nontemporal, nontemporal);
       any = true;
     }
+  }
   if (!any || !llvm::Triple(m.getTargetTriple()).isX86()) return;
   // Non-temporal stores are weakly ordered: fence them before the kernel returns.
   for (llvm::BasicBlock& bb : *entry)
