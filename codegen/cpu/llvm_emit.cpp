@@ -316,8 +316,7 @@ llvm::Type* scalar_type(llvm::LLVMContext& ctx, DType t) {
 }
 
 std::unique_ptr<llvm::Module> emit_llvm(const Kernel& k, llvm::LLVMContext& ctx,
-                                        const std::string& cpu, const std::string& features,
-                                        bool has_avx512) {
+                                        const HostTarget& target) {
   auto m = std::make_unique<llvm::Module>(k.name, ctx);
   auto* i64 = llvm::Type::getInt64Ty(ctx);
   auto* ptr = llvm::PointerType::getUnqual(ctx);
@@ -331,15 +330,15 @@ std::unique_ptr<llvm::Module> emit_llvm(const Kernel& k, llvm::LLVMContext& ctx,
   auto* entry_ty = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr, i64, i64}, false);
   auto* entry = llvm::Function::Create(entry_ty, llvm::Function::ExternalLinkage, k.name, *m);
   for (llvm::Function* f : {body, entry}) {
-    f->addFnAttr("target-cpu", cpu);
-    f->addFnAttr("target-features", features);
-    if (has_avx512) f->addFnAttr("prefer-vector-width", "512");
+    f->addFnAttr("target-cpu", target.cpu);
+    f->addFnAttr("target-features", target.features);
+    if (target.avx512) f->addFnAttr("prefer-vector-width", "512");
     f->addFnAttr(llvm::Attribute::NoUnwind);
   }
   body->addFnAttr(llvm::Attribute::AlwaysInline);
   // Distinct buffers never alias: noalias arguments let LLVM vectorize without runtime checks.
   for (size_t i = 0; i < k.args.size(); ++i) body->addParamAttr(i, llvm::Attribute::NoAlias);
-  detail::Emitter(k, *m).emit_body(body);
+  detail::Emitter(k, *m, target).emit_body(body);
 
   llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", entry));
   // args[] holds the buffer pointers, then a pointer to each parameter's value.
