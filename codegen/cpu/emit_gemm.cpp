@@ -135,14 +135,14 @@ void Emitter::emit_pack(int root, int axis, Value* x0, Value* x1, Value* k0, Val
       Value* at = b_.CreateInBoundsGEP(ty, dst, {b_.CreateAdd(row, b_.getInt64(i))});
       b_.CreateAlignedStore(v, at, llvm::Align(dtype_size(t)));
     }
-    close_loop(k);
+    close_loop(k, true);
   };
   auto* xb = open_loop(x0, full_end, "px", r);
   panel(xb, false);
-  close_loop(xb);
+  close_loop(xb, true);
   auto* rest = open_loop(full_end, x1, "px", r); // at most once
   panel(rest, true);
-  close_loop(rest);
+  close_loop(rest, true);
 }
 
 // void micro(ptr a, ptr b, i64 kc, ptr c, i1 accumulate): c[MR x NR] (+)= a-panel * b-panel.
@@ -209,7 +209,7 @@ llvm::Function* Emitter::emit_microkernel(const GemmBlocking& bl) {
     for (int64_t u = 0; u < unroll; ++u) step(b.CreateAdd(k, b.getInt64(u)), acc);
     k->addIncoming(b.CreateAdd(k, b.getInt64(unroll), "", true, true), b.GetInsertBlock());
     for (size_t i = 0; i < acc.size(); ++i) phis[i]->addIncoming(acc[i], b.GetInsertBlock());
-    b.CreateBr(head);
+    keep_loop_rolled(b.CreateBr(head));
     b.SetInsertPoint(exit);
     for (size_t i = 0; i < acc.size(); ++i) acc[i] = phis[i];
   };
@@ -241,8 +241,9 @@ void Emitter::emit_gemm_epilogue(Value* tile, Value* i0, Value* j0, Value* rows,
   emit_placed(-1, -1);
   emit_placed(-1, 0);
   emit_stores(-1);
-  close_loop(jj);
-  close_loop(u);
+  bool edge = !llvm::isa<llvm::ConstantInt>(cols);
+  close_loop(jj, edge);
+  close_loop(u, edge);
 }
 
 void Emitter::emit_gemm_block(const GemmBlocking& bl, const GemmBuffers& buf, Value* r0, Value* r1,
@@ -303,11 +304,7 @@ void Emitter::emit_gemm_block(const GemmBlocking& bl, const GemmBuffers& buf, Va
   b_.CreateBr(done);
   b_.SetInsertPoint(done);
 
-  close_loop(ir);
-  close_loop(jr);
-  close_loop(pc);
-  close_loop(ic);
-  close_loop(jc);
+  for (auto* loop : {ir, jr, pc, ic, jc}) close_loop(loop, true);
 }
 
 void Emitter::emit_gemm(Value* begin, Value* end) {

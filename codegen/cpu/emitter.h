@@ -16,6 +16,9 @@ llvm::Type* scalar_type(llvm::LLVMContext& ctx, DType t);
 
 namespace detail {
 
+// Marks the loop whose back edge is `latch` as not to be unrolled.
+void keep_loop_rolled(llvm::BranchInst* latch);
+
 using llvm::IRBuilder;
 using llvm::Value;
 
@@ -90,7 +93,9 @@ private:
   void emit_tiled_reduction(Value* lo, Value* hi, Value* row_lo, Value* row_hi);
   void emit_tile(const std::vector<std::vector<std::pair<size_t, llvm::AllocaInst*>>>& accs,
                  Value* j0, Value* count, Value* row);
-  void close_loop(llvm::PHINode* iv);
+  // keep_rolled: LLVM must not unroll the loop (GEMM block loops and packing: unrolling them
+  // buys nothing and costs compile time).
+  void close_loop(llvm::PHINode* iv, bool keep_rolled = false);
 
   // Packed GEMM (emit_gemm.cpp), for kernels passes/gemm_match.h recognises.
   struct GemmBlocking {

@@ -31,13 +31,23 @@ llvm::PHINode* Emitter::open_loop(Value* lo, Value* hi, const char* name, int64_
   return iv;
 }
 
-void Emitter::close_loop(llvm::PHINode* iv) {
+void Emitter::close_loop(llvm::PHINode* iv, bool keep_rolled) {
   auto [phi, st] = loops_.back();
   loops_.pop_back();
   Value* next = b_.CreateAdd(iv, b_.getInt64(st.step), "", /*HasNUW=*/true, /*HasNSW=*/true);
   iv->addIncoming(next, b_.GetInsertBlock());
-  b_.CreateBr(st.header);
+  auto* br = b_.CreateBr(st.header);
+  if (keep_rolled) keep_loop_rolled(br);
   b_.SetInsertPoint(st.exit);
+}
+
+void keep_loop_rolled(llvm::BranchInst* latch) {
+  llvm::LLVMContext& ctx = latch->getContext();
+  llvm::Metadata* disable =
+      llvm::MDNode::get(ctx, {llvm::MDString::get(ctx, "llvm.loop.unroll.disable")});
+  auto* loop = llvm::MDNode::getDistinct(ctx, {nullptr, disable});
+  loop->replaceOperandWith(0, loop);
+  latch->setMetadata(llvm::LLVMContext::MD_loop, loop);
 }
 
 Value* Emitter::cast(DType from, DType to, Value* x) {
