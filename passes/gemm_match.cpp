@@ -64,7 +64,7 @@ std::optional<GemmMatch> match_gemm(const Kernel& k) {
   g.M = k.domain[g.m_axis];
   g.N = k.domain[g.n_axis];
   g.K = k.stages[0][0];
-  if (g.M < 4 || g.N < 8 || g.K < 1) return std::nullopt;
+  if (g.M < kGemmMinRows || g.N < kGemmMinCols || g.K < 1) return std::nullopt;
   g.split_columns = k.domain.size() == 2 && g.M < g.N;
   return g;
 }

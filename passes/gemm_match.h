@@ -10,6 +10,9 @@
 
 namespace kiln {
 
+// A register tile of the packed GEMM pays from this many rows and columns of the product on.
+constexpr int64_t kGemmMinRows = 4, kGemmMinCols = 8;
+
 struct GemmMatch {
   int sum = -1, mul = -1; // the float Sum over the stage and the product it reads
   int a = -1, b = -1;     // the product's operands: a reads no loop n, b no loop m
