@@ -171,3 +171,24 @@ TEST_CASE("gemm: one thread and all agree with the interpreter", "[gemm]") {
   }
   kiln::set_num_threads(threads);
 }
+
+TEST_CASE("gemm: views, casts, residuals and several outputs around the product", "[gemm]") {
+  for (DType t : float_dtypes()) {
+    kiln::manual_seed(11);
+    INFO(dtype_s(t));
+    // A padded operand (masked loads while packing), a strided slice, a residual add and a cast.
+    Tensor x = input({60, 250}, t), w = input({253, 300}, t), r = input({62, 100}, t);
+    Tensor xp = kiln::pad(x, {1, 2, 1, 1}, 0.5); // [62, 253]
+    Tensor ws = w.slice(1, 3, 300, 3);           // [253, 99] -> 99 columns, step 3
+    check_vs_reference(kiln::matmul(xp, ws).relu() * 0.5, rtol(t), atol(t));
+    Tensor y = kiln::matmul(xp, w.slice(1, 0, 100)) + r;
+    check_vs_reference(y.to(t == DType::F32 ? DType::F64 : DType::F32), 1e-4, 1e-4);
+    // The product and its activation both held by the caller: both stored by one kernel.
+    Tensor h = kiln::matmul(x, w.slice(0, 0, 250));
+    Tensor a = h.tanh();
+    Tensor href = kiln::reference(h), aref = kiln::reference(a);
+    kiln::realize({h, a});
+    check_close(h, href, rtol(t), atol(t));
+    check_close(a, aref, rtol(t), atol(t));
+  }
+}
