@@ -192,11 +192,12 @@ std::vector<std::shared_ptr<Storage>> run_program(const Program& p, const std::v
     int64_t rows = k.domain.empty() ? 1 : k.domain[0];
     if (k.domain_size() > 0) {
       // Split rows so each thread gets at least ~32K scalar iterations. A packed GEMM runs one
-      // range per thread instead: each call packs the operand panels it needs, so more pieces
-      // would pack them more often (it gives up taking pieces in turn from a slow core).
+      // range per thread instead (of whole batches when the outer loop is a batch loop): each
+      // call packs the operand panels it needs, so more pieces would pack them more often (it
+      // gives up taking pieces in turn from a slow core).
       int64_t per_row = std::max<int64_t>(1, k.domain_size() / rows * k.inner_size());
       int64_t min_chunk = (32768 + per_row - 1) / per_row;
-      if (l.one_range_per_thread) min_chunk = (rows + num_threads() - 1) / num_threads();
+      if (l.one_range_per_thread) min_chunk = std::max<int64_t>(1, rows / num_threads());
       double start = profile::enabled() ? profile::now() : 0;
       parallel_for(rows, min_chunk, [&](int64_t b, int64_t e) { l.fn(args.data(), b, e); });
       if (profile::enabled()) {
