@@ -54,6 +54,32 @@ namespace {
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
+// Stores a microkernel's accumulators (vector i at c + i vectors), adding the partial sums
+// already there when `accumulate` (an earlier pass over K).
+void store_tile(llvm::IRBuilder<>& b, llvm::Value* accumulate, llvm::Value* c,
+                const std::vector<llvm::Value*>& acc, llvm::Align align) {
+  llvm::Type* vt = acc[0]->getType();
+  llvm::Function* f = b.GetInsertBlock()->getParent();
+  auto at = [&](size_t i) { return b.CreateConstInBoundsGEP1_64(vt, c, i); };
+  auto* add = llvm::BasicBlock::Create(b.getContext(), "add", f);
+  auto* store = llvm::BasicBlock::Create(b.getContext(), "store", f);
+  llvm::BasicBlock* computed = b.GetInsertBlock();
+  b.CreateCondBr(accumulate, add, store);
+  b.SetInsertPoint(add);
+  std::vector<llvm::Value*> sum;
+  for (size_t i = 0; i < acc.size(); ++i)
+    sum.push_back(b.CreateFAdd(acc[i], b.CreateAlignedLoad(vt, at(i), align)));
+  b.CreateBr(store);
+  b.SetInsertPoint(store);
+  std::vector<llvm::PHINode*> out;
+  for (size_t i = 0; i < acc.size(); ++i) {
+    out.push_back(b.CreatePHI(vt, 2));
+    out.back()->addIncoming(acc[i], computed);
+    out.back()->addIncoming(sum[i], add);
+  }
+  for (size_t i = 0; i < out.size(); ++i) b.CreateAlignedStore(out[i], at(i), align);
+}
+
 } // namespace
 
 // Register tile and cache blocks. They come from a model of the host's caches (BLIS's
@@ -219,31 +245,7 @@ llvm::Function* Emitter::emit_microkernel(const GemmBlocking& bl) {
   Value* kc_main = b.CreateAnd(kc, b.getInt64(~(unroll - 1)));
   loop(b.getInt64(0), kc_main, unroll, "k4");
   loop(kc_main, kc, 1, "k1");
-  auto* add = llvm::BasicBlock::Create(ctx_, "add", f);
-  auto* store = llvm::BasicBlock::Create(ctx_, "store", f);
-  llvm::BasicBlock* computed = b.GetInsertBlock();
-  b.CreateCondBr(f->getArg(4), add, store);
-  b.SetInsertPoint(add);
-  std::vector<Value*> sum(acc.size());
-  for (size_t i = 0; i < acc.size(); ++i) {
-    int64_t r = static_cast<int64_t>(i) / nv, v = static_cast<int64_t>(i) % nv;
-    Value* p = b.CreateConstInBoundsGEP1_64(et, c, r * bl.nr + v * bl.width);
-    sum[i] = b.CreateFAdd(acc[i], b.CreateAlignedLoad(vt, p, valign));
-  }
-  b.CreateBr(store);
-  b.SetInsertPoint(store);
-  std::vector<Value*> out;
-  for (size_t i = 0; i < acc.size(); ++i) {
-    auto* phi = b.CreatePHI(vt, 2);
-    phi->addIncoming(acc[i], computed);
-    phi->addIncoming(sum[i], add);
-    out.push_back(phi);
-  }
-  for (size_t i = 0; i < out.size(); ++i) {
-    int64_t r = static_cast<int64_t>(i) / nv, v = static_cast<int64_t>(i) % nv;
-    b.CreateAlignedStore(out[i], b.CreateConstInBoundsGEP1_64(et, c, r * bl.nr + v * bl.width),
-                         valign);
-  }
+  store_tile(b, f->getArg(4), c, acc, valign);
   b.CreateRetVoid();
   return f;
 }
