@@ -54,6 +54,33 @@ namespace {
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
+// rows[i][j] -> out[j][i] for a square block of vectors (8 x 8 or 4 x 4): unpack pairs, then
+// 64-bit pairs, then 128-bit halves (_MM_TRANSPOSE8_PS's shuffles; x86 has one instruction for
+// each).
+std::vector<llvm::Value*> transpose(llvm::IRBuilder<>& b, std::vector<llvm::Value*> rows) {
+  int n = static_cast<int>(rows.size());
+  // Stage s pairs vectors d = 2^s apart and interleaves blocks of n / 2^(s+1) lanes... written
+  // generically: after all stages, lane j of vector i holds rows[j][i].
+  for (int d = 1; d < n; d *= 2) {
+    std::vector<llvm::Value*> next(n);
+    for (int i = 0; i < n; ++i) {
+      if (i & d) continue;
+      // Lanes whose index has bit d clear come from rows[i], the others from rows[i + d]:
+      // out[i] takes lane l of rows[i] if bit d of l is clear, else lane (l - d) of rows[i+d];
+      // out[i + d] takes lane (l + d) of rows[i] if bit d clear, else lane l of rows[i + d].
+      std::vector<int> lo(n), hi(n);
+      for (int l = 0; l < n; ++l) {
+        lo[l] = (l & d) ? n + l - d : l;
+        hi[l] = (l & d) ? n + l : l + d;
+      }
+      next[i] = b.CreateShuffleVector(rows[i], rows[i + d], lo);
+      next[i + d] = b.CreateShuffleVector(rows[i], rows[i + d], hi);
+    }
+    rows = next;
+  }
+  return rows;
+}
+
 // Stores a microkernel's accumulators (vector i at c + i vectors), adding the partial sums
 // already there when `accumulate` (an earlier pass over K).
 void store_tile(llvm::IRBuilder<>& b, llvm::Value* accumulate, llvm::Value* c,
@@ -147,10 +174,41 @@ void Emitter::emit_pack(int root, int axis, Value* x0, Value* x1, Value* k0, Val
   llvm::Type* ty = reg_type(t);
   Value* full_end = b_.CreateAdd(
       x0, b_.CreateMul(b_.CreateSDiv(b_.CreateSub(x1, x0), b_.getInt64(r)), b_.getInt64(r)));
+  // An operand read along k (B through a transpose: x @ W.t()) packs whole panels in T x T
+  // blocks: T vector loads along k, transposed in registers, T vector stores along the panel.
+  int64_t tb = 32 / dtype_size(t);
+  const KInst& root_in = k_.insts[root];
+  bool blocks = root_in.op == Op::Load && root_in.b < 0 && r % tb == 0 &&
+                stride(root_in.a, Op::ReduceIndex, 0) == std::optional<int64_t>(1);
+  std::vector<int> index_insts = blocks ? operand_insts(root_in.a) : std::vector<int>{};
+  auto* vt = llvm::FixedVectorType::get(ty, static_cast<unsigned>(tb));
+  llvm::Align align(dtype_size(t));
   auto panel = [&](Value* xb, bool partial) {
     Value* p = b_.CreateSDiv(b_.CreateSub(xb, x0), b_.getInt64(r));
     Value* base = b_.CreateMul(b_.CreateMul(p, ld), b_.getInt64(r));
-    auto* k = open_loop(b_.getInt64(0), kc, "pk");
+    Value* k_rest = b_.getInt64(0);
+    if (blocks && !partial) {
+      k_rest = b_.CreateAnd(kc, b_.getInt64(~(tb - 1)));
+      auto* kb = open_loop(b_.getInt64(0), k_rest, "pkt", tb);
+      for (int64_t g = 0; g < r; g += tb) {
+        std::vector<Value*> rows;
+        for (int64_t i = 0; i < tb; ++i) {
+          Value* x = b_.CreateAdd(xb, b_.getInt64(g + i));
+          Value* at = operand_at(index_insts, axis, x, b_.CreateAdd(k0, kb));
+          rows.push_back(
+              b_.CreateAlignedLoad(vt, b_.CreateInBoundsGEP(ty, args_[root_in.imm], {at}), align));
+        }
+        std::vector<Value*> cols = transpose(b_, rows);
+        for (int64_t j = 0; j < tb; ++j) {
+          Value* row =
+              b_.CreateAdd(base, b_.CreateMul(b_.CreateAdd(kb, b_.getInt64(j)), b_.getInt64(r)));
+          b_.CreateAlignedStore(
+              cols[j], b_.CreateInBoundsGEP(ty, dst, {b_.CreateAdd(row, b_.getInt64(g))}), align);
+        }
+      }
+      close_loop(kb, true);
+    }
+    auto* k = open_loop(k_rest, kc, "pk");
     Value* row = b_.CreateAdd(base, b_.CreateMul(k, b_.getInt64(r)));
     Value* kk = b_.CreateAdd(k0, k);
     Value* last = b_.CreateSub(x1, b_.getInt64(1));
