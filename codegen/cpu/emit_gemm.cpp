@@ -122,8 +122,10 @@ void store_tile(llvm::IRBuilder<>& b, llvm::Value* accumulate, llvm::Value* c,
 //  - KC: the B micro-panel (KC x NR), reused by every A micro-panel of the block, and the A
 //    micro-panel streaming from L2 (MR x KC) fill half of L1, so that neither evicts the other
 //    (Zen 3: 184 for f32; a 48 KiB L1 with 12 x 32 tiles: 136).
-//  - MC: the packed A block (MC x KC) fills half of L2.
 //  - NC: the packed B block (K x NC) is at most 4 MiB, read from L3 once per MC rows.
+//  - MC: the packed A block (MC x KC) and, when K takes several passes, the block's partial
+//    sums (MC x NC) fill 3/4 of L2. Partial sums in L3 were slow where L3 is shared (Xeon
+//    VM, 2048^3: 80% of OpenBLAS with 4 MiB of them).
 Emitter::GemmBlocking Emitter::gemm_blocking() const {
   const GemmMatch& g = *gemm_;
   int64_t elt = dtype_size(k_.insts[g.sum].dtype);
@@ -133,10 +135,12 @@ Emitter::GemmBlocking Emitter::gemm_blocking() const {
   bl.mr = target_.vector_bytes >= 64 ? 12 : 6;
   bl.kc = std::max<int64_t>(16, target_.l1d_bytes / 2 / ((bl.mr + bl.nr) * elt) / 8 * 8);
   bl.kc = std::min(bl.kc, g.K);
-  bl.mc = std::max<int64_t>(bl.mr, target_.l2_bytes / 2 / (bl.kc * elt) / bl.mr * bl.mr);
-  bl.mc = std::min(bl.mc, round_up(g.M, bl.mr));
   bl.nc = std::max<int64_t>(bl.nr, (int64_t{4} << 20) / (g.K * elt) / bl.nr * bl.nr);
   bl.nc = std::min(bl.nc, round_up(g.N, bl.nr));
+  // Over several passes of K, the block's partial-sum tiles (MC x NC) share L2 with it.
+  int64_t per_row = (bl.kc + (g.K > bl.kc ? bl.nc : 0)) * elt;
+  bl.mc = std::max<int64_t>(bl.mr, target_.l2_bytes * 3 / 4 / per_row / bl.mr * bl.mr);
+  bl.mc = std::min(bl.mc, round_up(g.M, bl.mr));
   return bl;
 }
 
