@@ -1,5 +1,7 @@
 #include "passes/layout.h"
 
+#include "passes/gemm_match.h"
+
 #include <map>
 
 namespace kiln {
@@ -18,10 +20,12 @@ NodePtr transposed(const NodePtr& x) {
 }
 
 // B as the tiled kernel streams it: a transposed view is copied (once for all its matmuls),
-// unless it is too small to be worth a kernel (the tiled kernel needs 16 columns at least).
-NodePtr streamed(const NodePtr& b, std::map<const Node*, NodePtr>& copies) {
+// unless the product has the rows of a packed GEMM, which reads it while packing, or B is too
+// small to be worth a kernel (the tiled kernel needs 16 columns at least).
+NodePtr streamed(const NodePtr& b, int64_t rows, std::map<const Node*, NodePtr>& copies) {
   size_t r = b->shape.size();
-  if (!swaps_last_two(*b) || b->shape[r - 1] < 16 || b->shape[r - 2] < 16) return b;
+  if (!swaps_last_two(*b) || rows >= kGemmMinRows || b->shape[r - 1] < 16 || b->shape[r - 2] < 16)
+    return b;
   NodePtr& copy = copies[b->inputs[0].get()];
   if (!copy) copy = derived(*b, Op::Copy, b->dtype, b->shape, {b});
   return copy;
@@ -58,14 +62,14 @@ Graph matmul_operand_layout(const Graph& g) {
     size_t r = n->shape.size();
     // Few columns (logits over 10 classes) or a transposing reader: C = (B^T A^T)^T, so that
     // the tiled kernel runs along the many rows, or writes what the reader reads.
-    if ((n->shape[r - 1] < 16 && n->shape[r - 2] >= 16) || read_transposed(origin)) {
+    if ((n->shape[r - 1] < kGemmMinCols && n->shape[r - 2] >= 16) || read_transposed(origin)) {
       Shape s = n->shape;
       std::swap(s[r - 1], s[r - 2]);
-      NodePtr ct =
-          derived(*n, Op::Matmul, n->dtype, s, {transposed(b), streamed(transposed(a), copies)});
+      NodePtr ct = derived(*n, Op::Matmul, n->dtype, s,
+                           {transposed(b), streamed(transposed(a), s[r - 2], copies)});
       return transposed(ct);
     }
-    NodePtr sb = streamed(b, copies);
+    NodePtr sb = streamed(b, n->shape[r - 2], copies);
     return sb == b ? n : with_inputs(*n, {a, sb});
   });
 }

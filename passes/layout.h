@@ -1,8 +1,9 @@
-// Operand layout for matmul: the tiled matmul kernel streams B = [.., K, N] along N. A B that
-// is a transposed view (x @ W.t() in every Linear, q @ k^T in attention) runs along K instead,
-// which leaves one dot product per output. Such an operand is copied (Op::Copy) into the
-// layout the kernel streams: one pass over B, against a matmul that reads B once per block of
-// rows. A product with fewer than 16 columns but many rows, or whose only reader transposes
+// Operand layout for matmul. A product the packed GEMM computes (passes/gemm_match.h: at least
+// kGemmMinRows rows and kGemmMinCols columns) reads its operands in any layout while packing
+// them, so transposed views (x @ W.t() in every Linear, q @ k^T in attention) stay views.
+// Below that, the tiled kernel streams B = [.., K, N] along N, and a B that is a transposed
+// view, which would leave one dot product per output, is copied (Op::Copy) into that layout. A
+// product with fewer than kGemmMinCols columns but many rows, or whose only reader transposes
 // it, is computed transposed.
 #pragma once
 #include "passes/rewrite.h"

@@ -5,6 +5,7 @@
 #include "ir/graph_printer.h"
 #include "ir/kernel_parser.h"
 #include "passes/fusion_view.h"
+#include "passes/gemm_match.h"
 #include "passes/pipeline.h"
 #include "passes/schedule.h"
 #include "runtime/allocator.h"
@@ -110,6 +111,7 @@ std::shared_ptr<Program> compile_program(const std::vector<Node*>& outputs, cons
                                mutable_stats().kernel_cache_hits + mutable_stats().disk_cache_hits > hits);
     launch.fn = ck.fn;
     launch.kernel = ck.kernel;
+    launch.one_range_per_thread = match_gemm(lk.kernel).has_value();
     for (size_t a = 0; a < lk.args.size(); ++a) {
       Node* n = lk.args[a];
       if (lk.kernel.args[a].output) {
@@ -189,10 +191,15 @@ std::vector<std::shared_ptr<Storage>> run_program(const Program& p, const std::v
     }
     int64_t rows = k.domain.empty() ? 1 : k.domain[0];
     if (k.domain_size() > 0) {
-      // Split rows so each thread gets at least ~32K scalar iterations.
+      // Split rows so each thread gets at least ~32K scalar iterations. A packed GEMM runs one
+      // range per thread instead (of whole batches when the outer loop is a batch loop): each
+      // call packs the operand panels it needs, so more pieces would pack them more often (it
+      // gives up taking pieces in turn from a slow core).
       int64_t per_row = std::max<int64_t>(1, k.domain_size() / rows * k.inner_size());
+      int64_t min_chunk = (32768 + per_row - 1) / per_row;
+      if (l.one_range_per_thread) min_chunk = std::max<int64_t>(1, rows / num_threads());
       double start = profile::enabled() ? profile::now() : 0;
-      parallel_for(rows, (32768 + per_row - 1) / per_row, [&](int64_t b, int64_t e) { l.fn(args.data(), b, e); });
+      parallel_for(rows, min_chunk, [&](int64_t b, int64_t e) { l.fn(args.data(), b, e); });
       if (profile::enabled()) {
         int64_t bytes = 0;
         for (int sl : l.slots) bytes += p.slots[sl].numel * dtype_size(p.slots[sl].dtype);

@@ -18,6 +18,7 @@ struct Program {
     std::vector<int> params;  // program parameter behind each kernel parameter
     std::vector<int> release; // intermediate slots dead after this launch
     std::vector<int> reuse;   // per argument: the dying input slot an output writes over, or -1
+    bool one_range_per_thread = false; // a packed GEMM (passes/gemm_match.h)
   };
   size_t num_inputs = 0; // slots [0, num_inputs) are the program's leaves, in canonical order
   size_t num_params = 0; // scalar parameters (ConstAttr::param literals), in canonical order

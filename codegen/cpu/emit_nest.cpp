@@ -98,10 +98,16 @@ void Emitter::emit_body(llvm::Function* f) {
   Value* begin = f->getArg(nargs + nparams);
   Value* end = f->getArg(nargs + nparams + 1);
   place_ = k_.placements();
-  bool tiled = use_tiled_reduction();
   vals_.assign(k_.insts.size(), nullptr);
   summed_product_ = summed_products();
   loop_idx_.assign(std::max<size_t>(k_.domain.size(), 1), nullptr);
+  gemm_ = match_gemm(k_);
+  if (gemm_) {
+    emit_gemm(begin, end);
+    b_.CreateRetVoid();
+    return;
+  }
+  bool tiled = use_tiled_reduction();
   if (!tiled) plan_stage_reuse();
   if (!tiled && streams_by_domain()) {
     // A thread's range of a 1-D domain starts anywhere: its first iterations up to a multiple

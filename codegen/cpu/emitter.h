@@ -1,7 +1,9 @@
 // The kernel-IR -> LLVM-IR emitter, shared by llvm_emit.cpp (loops, scalar ops, the body) and
 // emit_stages.cpp (reduction stages and tiled reductions).
 #pragma once
+#include "codegen/cpu/llvm_emit.h"
 #include "ir/kernel.h"
+#include "passes/gemm_match.h"
 #include "passes/stage_reuse.h"
 
 #include <llvm/IR/IRBuilder.h>
@@ -14,12 +16,16 @@ llvm::Type* scalar_type(llvm::LLVMContext& ctx, DType t);
 
 namespace detail {
 
+// Marks the loop whose back edge is `latch` as not to be unrolled.
+void keep_loop_rolled(llvm::BranchInst* latch);
+
 using llvm::IRBuilder;
 using llvm::Value;
 
 class Emitter {
 public:
-  Emitter(const Kernel& k, llvm::Module& m) : k_(k), m_(m), ctx_(m.getContext()), b_(ctx_) {}
+  Emitter(const Kernel& k, llvm::Module& m, const HostTarget& target)
+      : k_(k), m_(m), ctx_(m.getContext()), b_(ctx_), target_(target) {}
   void emit_body(llvm::Function* f);
 
 private:
@@ -87,7 +93,28 @@ private:
   void emit_tiled_reduction(Value* lo, Value* hi, Value* row_lo, Value* row_hi);
   void emit_tile(const std::vector<std::vector<std::pair<size_t, llvm::AllocaInst*>>>& accs,
                  Value* j0, Value* count, Value* row);
-  void close_loop(llvm::PHINode* iv);
+  // keep_rolled: LLVM must not unroll the loop (GEMM block loops and packing: unrolling them
+  // buys nothing and costs compile time).
+  void close_loop(llvm::PHINode* iv, bool keep_rolled = false);
+
+  // Packed GEMM (emit_gemm.cpp), for kernels passes/gemm_match.h recognises.
+  struct GemmBlocking {
+    int64_t width, mr, nr, kc, mc, nc; // width: elements per vector register
+  };
+  struct GemmBuffers {
+    Value *a, *b, *c; // packed A block, packed B block, partial-sum tiles
+    llvm::Function* micro;
+  };
+  GemmBlocking gemm_blocking() const;
+  void emit_gemm(Value* begin, Value* end);
+  void emit_gemm_block(const GemmBlocking& bl, const GemmBuffers& buf, Value* r0, Value* r1,
+                       Value* c0, Value* c1);
+  llvm::Function* emit_microkernel(const GemmBlocking& bl);
+  void emit_pack(int root, int axis, Value* x0, Value* x1, Value* k0, Value* kc, int64_t r,
+                 Value* dst, Value* ld);
+  void emit_gemm_epilogue(Value* tile, Value* i0, Value* j0, Value* rows, Value* cols, int64_t nr);
+  std::vector<int> operand_insts(int root) const; // root and what it reads, in order
+  Value* operand_at(const std::vector<int>& insts, int axis, Value* x, Value* k);
   // Values kept from an earlier stage for later ones (see passes/stage_reuse.h).
   void plan_stage_reuse();
   Value* reuse_slot(const StageReuse& r); // its element for the current stage iteration
@@ -96,6 +123,8 @@ private:
   llvm::Module& m_;
   llvm::LLVMContext& ctx_;
   IRBuilder<> b_;
+  const HostTarget& target_;
+  std::optional<GemmMatch> gemm_;
   llvm::Function* fn_ = nullptr;
   std::vector<Value*> args_, vals_, loop_idx_, reduce_idx_;
   std::vector<Placement> place_;

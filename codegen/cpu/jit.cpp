@@ -21,6 +21,9 @@
 #include <chrono>
 #include <cmath>
 #include <mutex>
+#include <unistd.h>
+
+extern "C" void* kiln_gemm_scratch(int64_t bytes); // emit_gemm.cpp
 
 // Integer pow for kernels: the interpreter's semantics, bound into the JIT by address.
 extern "C" int64_t kiln_ipow(int64_t base, int64_t exp) { return kiln::int_pow(base, exp); }
@@ -47,10 +50,17 @@ public:
     llvm::InitializeNativeTargetAsmPrinter();
     auto jtmb = check(llvm::orc::JITTargetMachineBuilder::detectHost(), "detect host");
     jtmb.setCodeGenOptLevel(llvm::CodeGenOpt::Aggressive);
-    cpu_ = jtmb.getCPU();
-    features_ = jtmb.getFeatures().getString();
-    avx512_ = features_.find("+avx512f") != std::string::npos;
-    target_ = cpu_ + " " + features_;
+    host_.cpu = jtmb.getCPU();
+    host_.features = jtmb.getFeatures().getString();
+    host_.avx512 = host_.features.find("+avx512f") != std::string::npos;
+    bool avx2 = host_.features.find("+avx2") != std::string::npos;
+    host_.vector_bytes = host_.avx512 ? 64 : avx2 ? 32 : 16;
+    // Cache sizes shape GEMM blocking (emit_gemm.cpp), so they are part of the target (and of
+    // disk-cache keys). A virtual machine that reports none gets Zen 3's.
+    if (long l1 = ::sysconf(_SC_LEVEL1_DCACHE_SIZE); l1 > 0) host_.l1d_bytes = l1;
+    if (long l2 = ::sysconf(_SC_LEVEL2_CACHE_SIZE); l2 > 0) host_.l2_bytes = l2;
+    target_ = fmt::format("{} {} l1d={} l2={}", host_.cpu, host_.features, host_.l1d_bytes,
+                          host_.l2_bytes);
     tm_ = check(jtmb.createTargetMachine(), "create target machine");
     jit_ =
         check(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(jtmb).create(), "create LLJIT");
@@ -66,6 +76,7 @@ public:
                                    llvm::JITSymbolFlags::Exported);
     };
     bind("kiln_ipow", &kiln_ipow);
+    bind("kiln_gemm_scratch", &kiln_gemm_scratch);
     bind("tanhf", static_cast<float (*)(float)>(::tanhf));
     bind("tanh", static_cast<double (*)(double)>(::tanh));
     bind("erff", static_cast<float (*)(float)>(::erff));
@@ -83,7 +94,7 @@ public:
     auto t0 = std::chrono::steady_clock::now();
     CompiledKernel out;
     llvm::LLVMContext ctx;
-    auto m = emit_llvm(k, ctx, cpu_, features_, avx512_);
+    auto m = emit_llvm(k, ctx, host_);
     m->setDataLayout(jit_->getDataLayout());
     m->setTargetTriple(jit_->getTargetTriple().str());
     if (opts.keep_llvm_ir) out.llvm_ir = print(*m);
@@ -171,8 +182,8 @@ private:
   }
 
   std::mutex mu_;
-  std::string cpu_, features_, target_;
-  bool avx512_ = false;
+  HostTarget host_;
+  std::string target_;
   int64_t dylibs_ = 0;
   std::unique_ptr<llvm::TargetMachine> tm_;
   std::unique_ptr<llvm::orc::LLJIT> jit_;

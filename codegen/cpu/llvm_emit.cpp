@@ -31,13 +31,23 @@ llvm::PHINode* Emitter::open_loop(Value* lo, Value* hi, const char* name, int64_
   return iv;
 }
 
-void Emitter::close_loop(llvm::PHINode* iv) {
+void Emitter::close_loop(llvm::PHINode* iv, bool keep_rolled) {
   auto [phi, st] = loops_.back();
   loops_.pop_back();
   Value* next = b_.CreateAdd(iv, b_.getInt64(st.step), "", /*HasNUW=*/true, /*HasNSW=*/true);
   iv->addIncoming(next, b_.GetInsertBlock());
-  b_.CreateBr(st.header);
+  auto* br = b_.CreateBr(st.header);
+  if (keep_rolled) keep_loop_rolled(br);
   b_.SetInsertPoint(st.exit);
+}
+
+void keep_loop_rolled(llvm::BranchInst* latch) {
+  llvm::LLVMContext& ctx = latch->getContext();
+  llvm::Metadata* disable =
+      llvm::MDNode::get(ctx, {llvm::MDString::get(ctx, "llvm.loop.unroll.disable")});
+  auto* loop = llvm::MDNode::getDistinct(ctx, {nullptr, disable});
+  loop->replaceOperandWith(0, loop);
+  latch->setMetadata(llvm::LLVMContext::MD_loop, loop);
 }
 
 Value* Emitter::cast(DType from, DType to, Value* x) {
@@ -316,8 +326,7 @@ llvm::Type* scalar_type(llvm::LLVMContext& ctx, DType t) {
 }
 
 std::unique_ptr<llvm::Module> emit_llvm(const Kernel& k, llvm::LLVMContext& ctx,
-                                        const std::string& cpu, const std::string& features,
-                                        bool has_avx512) {
+                                        const HostTarget& target) {
   auto m = std::make_unique<llvm::Module>(k.name, ctx);
   auto* i64 = llvm::Type::getInt64Ty(ctx);
   auto* ptr = llvm::PointerType::getUnqual(ctx);
@@ -331,15 +340,15 @@ std::unique_ptr<llvm::Module> emit_llvm(const Kernel& k, llvm::LLVMContext& ctx,
   auto* entry_ty = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr, i64, i64}, false);
   auto* entry = llvm::Function::Create(entry_ty, llvm::Function::ExternalLinkage, k.name, *m);
   for (llvm::Function* f : {body, entry}) {
-    f->addFnAttr("target-cpu", cpu);
-    f->addFnAttr("target-features", features);
-    if (has_avx512) f->addFnAttr("prefer-vector-width", "512");
+    f->addFnAttr("target-cpu", target.cpu);
+    f->addFnAttr("target-features", target.features);
+    if (target.avx512) f->addFnAttr("prefer-vector-width", "512");
     f->addFnAttr(llvm::Attribute::NoUnwind);
   }
   body->addFnAttr(llvm::Attribute::AlwaysInline);
   // Distinct buffers never alias: noalias arguments let LLVM vectorize without runtime checks.
   for (size_t i = 0; i < k.args.size(); ++i) body->addParamAttr(i, llvm::Attribute::NoAlias);
-  detail::Emitter(k, *m).emit_body(body);
+  detail::Emitter(k, *m, target).emit_body(body);
 
   llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", entry));
   // args[] holds the buffer pointers, then a pointer to each parameter's value.
