@@ -11,7 +11,12 @@ namespace F = kiln::nn::functional;
 
 const int64_t kSizes[] = {1, 7, 1000, 1025, 4097};
 
-Tensor in(Shape s, DType t = DType::F32) { return zeros(std::move(s), t); }
+// Realized inputs with varied values (zeros would fold away while tracing).
+Tensor in(Shape s, DType t = DType::F32) {
+  if (is_float(t)) return randn(std::move(s), t);
+  if (t == DType::Bool) return randint(0, 2, std::move(s), DType::I64).to(DType::Bool).realize();
+  return randint(1, 20, std::move(s), t);
+}
 
 void elementwise(std::vector<Case>& cs) {
   for (DType t : {DType::F32, DType::F64})
@@ -31,7 +36,7 @@ void elementwise(std::vector<Case>& cs) {
       std::string ty(dtype_name(t));
       cs.push_back({fmt::format("int_mix_{}_{}", ty, n),
                     {x * y + x - maximum(x, y) + minimum(x, y).abs() - (-x) + x.sign() +
-                         where(x < y, x, y) + floor_divide(x, 3) + remainder(x, 5) + fmod(x, y),
+                         where(x < y, x, y) + floor_divide(x, 3) + remainder(x, 5) + fmod(x, 7),
                      (x.to(DType::F32) * 0.5).floor().to(t)}});
     }
   for (int64_t n : {int64_t{7}, int64_t{1000}}) {
@@ -49,7 +54,8 @@ void broadcast_and_views(std::vector<Case>& cs) {
     Tensor y = in({3, 4, n});
     cs.push_back({fmt::format("permute_{}", n), {y.permute({2, 0, 1}) * 2.0}});
     cs.push_back({fmt::format("slice_step_{}", n), {y.slice(2, 1, n, 2).exp() + 1.0}});
-    cs.push_back({fmt::format("slice_neg_step_{}", n), {y.slice(2, std::nullopt, std::nullopt, -1) * 3.0}});
+    cs.push_back(
+        {fmt::format("slice_neg_step_{}", n), {y.slice(2, std::nullopt, std::nullopt, -1) * 3.0}});
     cs.push_back({fmt::format("pad_{}", n), {pad(y, {2, 3, 1, 0}, 0.0).exp()}});
     cs.push_back({fmt::format("transpose_copy_{}", n), {in({n, 33}).transpose(0, 1) + 1.0}});
   }
@@ -65,7 +71,8 @@ void reductions(std::vector<Case>& cs) {
         cs.push_back({"sum_" + s, {x.sum({ax})}});
         cs.push_back({"max_" + s, {x.max({ax}), x.min({ax})}});
         cs.push_back({"argmax_" + s, {x.argmax(ax), x.argmin(ax)}});
-        if (is_float(t)) cs.push_back({"mean_prod_" + s, {x.mean({ax}), (x * 0.01 + 1.0).prod({ax})}});
+        if (is_float(t))
+          cs.push_back({"mean_prod_" + s, {x.mean({ax}), (x * 0.01 + 1.0).prod({ax})}});
       }
       cs.push_back({fmt::format("sum_all_{}_{}", ty, n), {x.sum()}});
     }

@@ -71,7 +71,8 @@ return %t
 )");
 }
 
-TEST_CASE("cuda: softmax is one row kernel: block reductions broadcast to the map stage", "[cuda]") {
+TEST_CASE("cuda: softmax is one row kernel: block reductions broadcast to the map stage",
+          "[cuda]") {
   auto ks = emit_graph(R"(
 %x = buffer : f32[4, 8]
 %m = max %x {axes=[1]} : f32[4, 1]
@@ -106,7 +107,8 @@ return %y
 )");
 }
 
-TEST_CASE("cuda: a sum over rows stores once per row; a column sum runs a thread per column", "[cuda]") {
+TEST_CASE("cuda: a sum over rows stores once per row; a column sum runs a thread per column",
+          "[cuda]") {
   auto rows = emit_graph(R"(
 %x = buffer : f64[5, 1000]
 %s = sum %x {axes=[1]} : f64[5, 1]
@@ -214,7 +216,8 @@ TEST_CASE("cuda: every kernel of the sweep is emitted", "[cuda]") {
 }
 
 #ifdef KILN_HAS_CUDA
-TEST_CASE("cuda: NVRTC compiles every kernel of the sweep for sm_90 without spills", "[cuda][nvrtc]") {
+TEST_CASE("cuda: NVRTC compiles every kernel of the sweep for sm_90 without spills",
+          "[cuda][nvrtc]") {
   std::set<std::string> seen;
   std::map<Strategy, int> max_regs, count;
   int compiled = 0;
@@ -241,7 +244,8 @@ TEST_CASE("cuda: NVRTC compiles every kernel of the sweep for sm_90 without spil
   }
   std::string summary;
   for (auto& [st, n] : count)
-    summary += fmt::format(" {} {} (max {} registers)", kiln::cuda::strategy_name(st), n, max_regs[st]);
+    summary +=
+        fmt::format(" {} {} (max {} registers)", kiln::cuda::strategy_name(st), n, max_regs[st]);
   WARN("NVRTC " << kiln::cuda::nvrtc_version() << " compiled " << compiled
                 << " distinct kernels for sm_90, no spills:" << summary);
 }

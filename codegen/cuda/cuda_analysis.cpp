@@ -102,7 +102,8 @@ Strategy choose_strategy(const Kernel& k, const std::vector<Placement>& place) {
 }
 
 std::vector<bool> narrow_indices(const Kernel& k) {
-  const int64_t lo32 = std::numeric_limits<int32_t>::min(), hi32 = std::numeric_limits<int32_t>::max();
+  const int64_t lo32 = std::numeric_limits<int32_t>::min(),
+                hi32 = std::numeric_limits<int32_t>::max();
   std::vector<bool> narrow(k.insts.size(), false);
   std::vector<Interval> iv(k.insts.size(), {0, 0});
   for (size_t i = 0; i < k.insts.size(); ++i) {
@@ -183,8 +184,7 @@ std::vector<bool> summed_products(const Kernel& k) {
   for (const KStore& st : k.stores) ++readers[st.value];
   std::vector<bool> out(k.insts.size(), false);
   for (const KInst& in : k.insts)
-    if (in.op == Op::Sum && is_float(in.dtype) && k.insts[in.a].op == Op::Mul &&
-        readers[in.a] == 1)
+    if (in.op == Op::Sum && is_float(in.dtype) && k.insts[in.a].op == Op::Mul && readers[in.a] == 1)
       out[in.a] = true;
   return out;
 }

@@ -143,12 +143,13 @@ void Writer::reduction_functors(int stage) {
     if (!is_reduce(in.op) || in.stage != stage) continue;
     std::string t = c_type(k_.insts[in.a].dtype);
     if (in.op == Op::ArgMax || in.op == Op::ArgMin) {
-      line("struct kiln_op{} {{ __device__ KilnArg<{}> operator()(KilnArg<{}> a, KilnArg<{}> b) const "
+      line("struct kiln_op{} {{ __device__ KilnArg<{}> operator()(KilnArg<{}> a, KilnArg<{}> b) "
+           "const "
            "{{ return kiln_arg_pick<{}>(a, b); }} }};",
            r, t, t, t, in.op == Op::ArgMax);
     } else {
-      line("struct kiln_op{} {{ __device__ {} operator()({} acc, {} x) const {{ return {}; }} }};", r,
-           t, t, t, reduce_step(in.op, k_.insts[in.a].dtype, "acc", "x"));
+      line("struct kiln_op{} {{ __device__ {} operator()({} acc, {} x) const {{ return {}; }} }};",
+           r, t, t, t, reduce_step(in.op, k_.insts[in.a].dtype, "acc", "x"));
     }
   }
 }
@@ -165,14 +166,16 @@ void Writer::accumulate(int r) {
     const KInst& m = k_.insts[in.a];
     line("{} = {}({}, {}, {});", acc, t == DType::F32 ? "fmaf" : "fma", var(m.a), var(m.b), acc);
   } else {
-    line("{} = {};", acc, reduce_step(in.op, t, acc, var(in.a)));
+    line("{} = {};", acc, reduce_step(in.op, t, acc, operand(r, in.a)));
   }
 }
 
 void Writer::body_serial() {
   int64_t n = k_.domain_size();
   std::string it = index_type(n);
-  open(fmt::format("for ({0} o = ({0})blockIdx.x * blockDim.x + threadIdx.x; o < {1}; o += ({0})gridDim.x * blockDim.x)", it, n));
+  open(fmt::format("for ({0} o = ({0})blockIdx.x * blockDim.x + threadIdx.x; o < {1}; o += "
+                   "({0})gridDim.x * blockDim.x)",
+                   it, n));
   decompose("o", k_.domain, "i", index_type(n));
   emit_placed(-1, -1);
   for (int s = 0; s < static_cast<int>(k_.stages.size()); ++s) {
@@ -188,8 +191,8 @@ void Writer::body_serial() {
         line("{} acc{} = {};", c_type(t), r, reduce_identity(in.op, t));
     }
     for (size_t a = 0; a < k_.stages[s].size(); ++a)
-      open(fmt::format("for ({0} {1} = 0; {1} < {2}; ++{1})", index_type(k_.stages[s][a]), rvar_[s][a],
-                       k_.stages[s][a]));
+      open(fmt::format("for ({0} {1} = 0; {1} < {2}; ++{1})", index_type(k_.stages[s][a]),
+                       rvar_[s][a], k_.stages[s][a]));
     emit_placed(s, -2);
     emit_stores(s);
     for (int r : reds) accumulate(r);
@@ -228,7 +231,8 @@ void Writer::body_row(unsigned threads) {
       const KInst& in = k_.insts[r];
       DType t = k_.insts[in.a].dtype;
       if (in.op == Op::ArgMax || in.op == Op::ArgMin)
-        return fmt::format("KilnArg<{}>{{{}, KILN_NO_INDEX}}", c_type(t), reduce_identity(in.op, t));
+        return fmt::format("KilnArg<{}>{{{}, KILN_NO_INDEX}}", c_type(t),
+                           reduce_identity(in.op, t));
       return reduce_identity(in.op, t);
     };
     for (int r : reds) line("auto acc{} = {};", r, identity(r));
@@ -242,7 +246,8 @@ void Writer::body_row(unsigned threads) {
     close();
     for (int r : reds) {
       const KInst& in = k_.insts[r];
-      std::string red = fmt::format("kiln_block_reduce(acc{0}, {1}, kiln_slots{0}, kiln_op{0}())", r, identity(r));
+      std::string red = fmt::format("kiln_block_reduce(acc{0}, {1}, kiln_slots{0}, kiln_op{0}())",
+                                    r, identity(r));
       if (in.op == Op::ArgMax || in.op == Op::ArgMin) {
         line("const auto t{} = {};", r, red);
         line("const long long {} = t{}.i == KILN_NO_INDEX ? 0LL : t{}.i;", var(r), r, r);
@@ -252,9 +257,8 @@ void Writer::body_row(unsigned threads) {
     }
     emit_placed(-1, s);
   }
-  bool any = std::any_of(k_.stores.begin(), k_.stores.end(), [&](const KStore& st) {
-    return k_.store_placement(st, place_).loop < 0;
-  });
+  bool any = std::any_of(k_.stores.begin(), k_.stores.end(),
+                         [&](const KStore& st) { return k_.store_placement(st, place_).loop < 0; });
   if (any) {
     open("if (threadIdx.x == 0)");
     emit_stores(-1);

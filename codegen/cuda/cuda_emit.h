@@ -20,10 +20,10 @@ enum class Strategy {
 std::string_view strategy_name(Strategy s);
 
 struct LaunchArg {
-  bool param;   // false: buffer a<index>; true: scalar parameter p<index>
+  bool param; // false: buffer a<index>; true: scalar parameter p<index>
   int index;
-  DType dtype;  // bool buffers and parameters travel as one byte
-  bool output;  // buffers only
+  DType dtype; // bool buffers and parameters travel as one byte
+  bool output; // buffers only
 };
 
 struct LaunchPlan {

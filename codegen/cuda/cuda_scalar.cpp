@@ -11,10 +11,12 @@ namespace {
 
 std::string fp_literal(DType t, double v) {
   bool f32 = t == DType::F32;
-  if (std::isnan(v)) return f32 ? "__int_as_float(0x7fc00000)" : "__longlong_as_double(0x7ff8000000000000LL)";
+  if (std::isnan(v))
+    return f32 ? "__int_as_float(0x7fc00000)" : "__longlong_as_double(0x7ff8000000000000LL)";
   if (std::isinf(v))
     return fmt::format("({}{})", v < 0 ? "-" : "",
-                       f32 ? "__int_as_float(0x7f800000)" : "__longlong_as_double(0x7ff0000000000000LL)");
+                       f32 ? "__int_as_float(0x7f800000)"
+                           : "__longlong_as_double(0x7ff0000000000000LL)");
   // Shortest text that reads back as the same value; a '.' or exponent keeps it a float literal.
   std::string s = f32 ? fmt::format("{}", static_cast<float>(v)) : fmt::format("{}", v);
   if (s.find_first_of(".e") == std::string::npos) s += ".0";
@@ -31,7 +33,8 @@ std::string math(DType t, Op op, const char* f32name, const char* f64name, const
 // a op b with two's-complement wrapping for i32/i64 (signed overflow is undefined in C++).
 std::string wrapping(DType t, char op, const std::string& a, const std::string& b) {
   if (t == DType::I64)
-    return fmt::format("(long long)((unsigned long long)({}) {} (unsigned long long)({}))", a, op, b);
+    return fmt::format("(long long)((unsigned long long)({}) {} (unsigned long long)({}))", a, op,
+                       b);
   if (t == DType::I32) return fmt::format("(int)((unsigned)({}) {} (unsigned)({}))", a, op, b);
   return fmt::format("({})({} {} {})", c_type(t), a, op, b);
 }
@@ -47,7 +50,8 @@ std::string unary(Op op, DType t, DType out, const std::string& x) {
   bool fp = is_float(t);
   switch (op) {
   case Op::Neg:
-    return fp ? fmt::format("(-{})", x) : fmt::format("({})(0ull - (unsigned long long)({}))", c_type(t), x);
+    return fp ? fmt::format("(-{})", x)
+              : fmt::format("({})(0ull - (unsigned long long)({}))", c_type(t), x);
   case Op::Abs:
     if (fp) return math(t, op, "fabsf", "fabs", x);
     if (!is_signed(t)) return x;
@@ -85,7 +89,7 @@ std::string unary(Op op, DType t, DType out, const std::string& x) {
     if (t == DType::Bool) return x;
     if (fp) return fmt::format("kiln_sign({})", x);
     if (!is_signed(t)) return fmt::format("({})({} > 0)", c_type(t), x);
-    return fmt::format("({})(({0} > 0) - ({0} < 0))", c_type(t), x);
+    return fmt::format("({1})(({0} > 0) - ({0} < 0))", x, c_type(t));
   case Op::Reciprocal:
     math(t, op, "", "", x);
     return fmt::format("({} / {})", literal(t, Scalar{1, 1}), x);
@@ -120,7 +124,8 @@ std::string compare(Op op) {
 
 std::string pow_expr(const Kernel& k, const KInst& in, DType t, const std::string& x,
                      const std::string& y) {
-  if (!is_float(t)) return cast(DType::I64, t, fmt::format("kiln_ipow((long long)({}), (long long)({}))", x, y));
+  if (!is_float(t))
+    return cast(DType::I64, t, fmt::format("kiln_ipow((long long)({}), (long long)({}))", x, y));
   // Small integer exponents become multiplies, as on the CPU (exact where powf is not).
   const KInst& e = k.insts[in.b];
   if (e.op == Op::Const && e.value.f == std::floor(e.value.f) && std::fabs(e.value.f) <= 4) {
@@ -173,7 +178,8 @@ std::string binary(const Kernel& k, const KInst& in, DType t, const std::string&
   case Op::Minimum:
     return fmt::format("kiln_min({}, {})", x, y);
   case Op::Fmod:
-    return fp ? math(t, in.op, "fmodf", "fmod", x + ", " + y) : fmt::format("kiln_ifmod({}, {})", x, y);
+    return fp ? math(t, in.op, "fmodf", "fmod", x + ", " + y)
+              : fmt::format("kiln_ifmod({}, {})", x, y);
   case Op::Eq:
   case Op::Ne:
   case Op::Lt:
@@ -220,10 +226,11 @@ std::string literal(DType t, Scalar v) {
   case DType::U8:
     return fmt::format("(unsigned char){}", v.i & 255);
   case DType::I32:
-    return v.i == std::numeric_limits<int32_t>::min() ? "(-2147483647 - 1)" : fmt::format("{}", v.i);
+    return v.i == std::numeric_limits<int32_t>::min() ? "(-2147483647 - 1)"
+                                                      : fmt::format("{}", v.i);
   case DType::I64:
     return v.i == std::numeric_limits<int64_t>::min() ? "(-9223372036854775807LL - 1)"
-                                                        : fmt::format("{}LL", v.i);
+                                                      : fmt::format("{}LL", v.i);
   default:
     return fp_literal(t, v.f);
   }
@@ -287,9 +294,11 @@ std::string reduce_step(Op op, DType t, const std::string& acc, const std::strin
     if (t == DType::Bool) return fmt::format("({} && {})", acc, x);
     return is_float(t) ? fmt::format("({} * {})", acc, x) : wrapping(t, '*', acc, x);
   case Op::Max:
-    return t == DType::Bool ? fmt::format("({} || {})", acc, x) : fmt::format("kiln_max({}, {})", acc, x);
+    return t == DType::Bool ? fmt::format("({} || {})", acc, x)
+                            : fmt::format("kiln_max({}, {})", acc, x);
   case Op::Min:
-    return t == DType::Bool ? fmt::format("({} && {})", acc, x) : fmt::format("kiln_min({}, {})", acc, x);
+    return t == DType::Bool ? fmt::format("({} && {})", acc, x)
+                            : fmt::format("kiln_min({}, {})", acc, x);
   default:
     fail("cuda", "no CUDA lowering for reduction {} on {}", op_name(op), dtype_name(t));
   }

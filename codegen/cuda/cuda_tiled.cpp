@@ -67,7 +67,8 @@ void Writer::body_tiled(const MatmulSplit& mm) {
   open("for (int kk = 0; kk < 16; ++kk)");
   line("{} a[4], b[4];", t);
   line("#pragma unroll");
-  line("for (int i = 0; i < 4; ++i) a[i] = kiln_a[kk][ty + 16 * i], b[i] = kiln_b[kk][tx + 16 * i];");
+  line("for (int i = 0; i < 4; ++i) a[i] = kiln_a[kk][ty + 16 * i], b[i] = kiln_b[kk][tx + 16 * "
+       "i];");
   line("#pragma unroll");
   line("for (int i = 0; i < 4; ++i)");
   line("  for (int j = 0; j < 4; ++j) acc[i][j] = {}(a[i], b[j], acc[i][j]);", fma);

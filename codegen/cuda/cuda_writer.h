@@ -45,8 +45,8 @@ private:
   const Kernel& k_;
   std::vector<Placement> place_;
   std::vector<bool> narrow_, summed_;
-  std::vector<std::string> loop_var_;             // per domain axis
-  std::vector<std::vector<std::string>> rvar_;     // per stage, per axis
+  std::vector<std::string> loop_var_;          // per domain axis
+  std::vector<std::vector<std::string>> rvar_; // per stage, per axis
   std::string out_;
   int indent_ = 0;
   LaunchPlan plan_;

@@ -18,20 +18,26 @@ std::string numbered(const std::string& src) {
 }
 
 void check(nvrtcResult r, const char* what, const std::string& name) {
-  if (r != NVRTC_SUCCESS) fail("cuda", "{} failed for kernel {}: {}", what, name, nvrtcGetErrorString(r));
+  if (r != NVRTC_SUCCESS)
+    fail("cuda", "{} failed for kernel {}: {}", what, name, nvrtcGetErrorString(r));
 }
 
 } // namespace
 
 void parse_ptxas_report(const std::string& log, CompiledCubin& out) {
   std::smatch m;
-  if (std::regex_search(log, m, std::regex(R"(Used (\d+) registers)"))) out.registers = std::stoi(m[1]);
-  if (std::regex_search(log, m, std::regex(R"((\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads)"))) {
+  if (std::regex_search(log, m, std::regex(R"(Used (\d+) registers)")))
+    out.registers = std::stoi(m[1]);
+  if (std::regex_search(
+          log, m,
+          std::regex(
+              R"((\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads)"))) {
     out.stack_bytes = std::stoi(m[1]);
     out.spill_stores = std::stoi(m[2]);
     out.spill_loads = std::stoi(m[3]);
   }
-  if (std::regex_search(log, m, std::regex(R"((\d+) bytes smem)"))) out.shared_bytes = std::stoi(m[1]);
+  if (std::regex_search(log, m, std::regex(R"((\d+) bytes smem)")))
+    out.shared_bytes = std::stoi(m[1]);
 }
 
 CompiledCubin nvrtc_compile(const std::string& source, const std::string& name,
@@ -40,8 +46,10 @@ CompiledCubin nvrtc_compile(const std::string& source, const std::string& name,
   check(nvrtcCreateProgram(&prog, source.c_str(), (name + ".cu").c_str(), 0, nullptr, nullptr),
         "nvrtcCreateProgram", name);
   std::string arch_opt = "--gpu-architecture=" + arch;
-  const char* opts[] = {arch_opt.c_str(), "--std=c++17", "--fmad=false", "--ptxas-options=-v"};
-  nvrtcResult r = nvrtcCompileProgram(prog, 4, opts);
+  // 177: unused helpers of the prelude.
+  const char* opts[] = {arch_opt.c_str(), "--std=c++17", "--fmad=false", "--ptxas-options=-v",
+                        "--diag-suppress=177"};
+  nvrtcResult r = nvrtcCompileProgram(prog, 5, opts);
   size_t log_size = 0;
   nvrtcGetProgramLogSize(prog, &log_size);
   CompiledCubin out;

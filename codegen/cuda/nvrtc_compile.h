@@ -8,12 +8,12 @@ namespace kiln::cuda {
 
 struct CompiledCubin {
   std::vector<char> cubin;
-  std::string log;       // NVRTC's log, including `ptxas info` lines (-v)
-  int registers = -1;    // per thread, from the ptxas report; -1 when absent
-  int spill_stores = 0;  // bytes
-  int spill_loads = 0;   // bytes
+  std::string log;      // NVRTC's log, including `ptxas info` lines (-v)
+  int registers = -1;   // per thread, from the ptxas report; -1 when absent
+  int spill_stores = 0; // bytes
+  int spill_loads = 0;  // bytes
   int stack_bytes = 0;
-  int shared_bytes = 0;  // static shared memory
+  int shared_bytes = 0; // static shared memory
 };
 
 // Compiles for `arch` (e.g. "sm_90") with IEEE semantics (no fast math, no FMA contraction:

@@ -65,14 +65,17 @@ Driver::Driver() {
   int dev = 0;
   check(reinterpret_cast<CuDeviceGet>(sym("cuDeviceGet"))(&dev, 0), "cuDeviceGet");
   char name[256] = {};
-  check(reinterpret_cast<CuDeviceGetName>(sym("cuDeviceGetName"))(name, sizeof name, dev), "cuDeviceGetName");
+  check(reinterpret_cast<CuDeviceGetName>(sym("cuDeviceGetName"))(name, sizeof name, dev),
+        "cuDeviceGetName");
   name_ = name;
   auto attr = reinterpret_cast<CuDeviceGetAttribute>(sym("cuDeviceGetAttribute"));
   check(attr(&major_, kAttrComputeMajor, dev), "cuDeviceGetAttribute");
   check(attr(&minor_, kAttrComputeMinor, dev), "cuDeviceGetAttribute");
-  check(reinterpret_cast<CuDriverGetVersion>(sym("cuDriverGetVersion"))(&version_), "cuDriverGetVersion");
+  check(reinterpret_cast<CuDriverGetVersion>(sym("cuDriverGetVersion"))(&version_),
+        "cuDriverGetVersion");
   void* ctx = nullptr;
-  check(reinterpret_cast<CuPrimaryCtxRetain>(sym("cuDevicePrimaryCtxRetain"))(&ctx, dev), "cuDevicePrimaryCtxRetain");
+  check(reinterpret_cast<CuPrimaryCtxRetain>(sym("cuDevicePrimaryCtxRetain"))(&ctx, dev),
+        "cuDevicePrimaryCtxRetain");
   check(reinterpret_cast<CuCtxSetCurrent>(sym("cuCtxSetCurrent"))(ctx), "cuCtxSetCurrent");
 }
 
@@ -82,14 +85,18 @@ DevicePtr Driver::alloc(size_t bytes) {
   return p;
 }
 
-void Driver::free(DevicePtr p) { check(reinterpret_cast<CuMemFree>(sym("cuMemFree_v2"))(p), "cuMemFree"); }
+void Driver::free(DevicePtr p) {
+  check(reinterpret_cast<CuMemFree>(sym("cuMemFree_v2"))(p), "cuMemFree");
+}
 
 void Driver::to_device(DevicePtr dst, const void* src, size_t bytes) {
-  if (bytes) check(reinterpret_cast<CuMemcpyHtoD>(sym("cuMemcpyHtoD_v2"))(dst, src, bytes), "cuMemcpyHtoD");
+  if (bytes)
+    check(reinterpret_cast<CuMemcpyHtoD>(sym("cuMemcpyHtoD_v2"))(dst, src, bytes), "cuMemcpyHtoD");
 }
 
 void Driver::to_host(void* dst, DevicePtr src, size_t bytes) {
-  if (bytes) check(reinterpret_cast<CuMemcpyDtoH>(sym("cuMemcpyDtoH_v2"))(dst, src, bytes), "cuMemcpyDtoH");
+  if (bytes)
+    check(reinterpret_cast<CuMemcpyDtoH>(sym("cuMemcpyDtoH_v2"))(dst, src, bytes), "cuMemcpyDtoH");
 }
 
 void Driver::copy(DevicePtr dst, DevicePtr src, size_t bytes) {
@@ -98,7 +105,8 @@ void Driver::copy(DevicePtr dst, DevicePtr src, size_t bytes) {
 
 void* Driver::load_module(const std::vector<char>& cubin) {
   void* m = nullptr;
-  check(reinterpret_cast<CuModuleLoadData>(sym("cuModuleLoadData"))(&m, cubin.data()), "cuModuleLoadData");
+  check(reinterpret_cast<CuModuleLoadData>(sym("cuModuleLoadData"))(&m, cubin.data()),
+        "cuModuleLoadData");
   return m;
 }
 
@@ -117,7 +125,9 @@ void Driver::launch(void* fn, const unsigned grid[3], const unsigned block[3], s
         "cuLaunchKernel");
 }
 
-void Driver::synchronize() { check(reinterpret_cast<CuCtxSynchronize>(sym("cuCtxSynchronize"))(), "cuCtxSynchronize"); }
+void Driver::synchronize() {
+  check(reinterpret_cast<CuCtxSynchronize>(sym("cuCtxSynchronize"))(), "cuCtxSynchronize");
+}
 
 void* Driver::event() {
   void* e = nullptr;
@@ -125,10 +135,13 @@ void* Driver::event() {
   return e;
 }
 
-void Driver::record(void* e) { check(reinterpret_cast<CuEventRecord>(sym("cuEventRecord"))(e, nullptr), "cuEventRecord"); }
+void Driver::record(void* e) {
+  check(reinterpret_cast<CuEventRecord>(sym("cuEventRecord"))(e, nullptr), "cuEventRecord");
+}
 
 float Driver::elapsed(void* start, void* stop) {
-  check(reinterpret_cast<CuEventSynchronize>(sym("cuEventSynchronize"))(stop), "cuEventSynchronize");
+  check(reinterpret_cast<CuEventSynchronize>(sym("cuEventSynchronize"))(stop),
+        "cuEventSynchronize");
   float ms = 0;
   void* f = dlsym(lib_, "cuEventElapsedTime_v2"); // CUDA 12.8+; the older name before that
   if (!f) f = sym("cuEventElapsedTime");

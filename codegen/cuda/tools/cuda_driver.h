@@ -30,7 +30,8 @@ public:
   void copy(DevicePtr dst, DevicePtr src, size_t bytes); // device to device
   void* load_module(const std::vector<char>& cubin);
   void* function(void* module, const std::string& name);
-  void launch(void* fn, const unsigned grid[3], const unsigned block[3], size_t shared, void** args);
+  void launch(void* fn, const unsigned grid[3], const unsigned block[3], size_t shared,
+              void** args);
   void synchronize();
   // Milliseconds between two events recorded around `body` on the default stream.
   template <typename F> float time_ms(F&& body) {

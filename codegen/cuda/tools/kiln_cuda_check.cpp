@@ -63,10 +63,14 @@ StorageFactory random_inputs(uint64_t seed) {
       using T = decltype(zero);
       T* p = static_cast<T*>(st->data);
       for (int64_t i = 0; i < n; ++i) {
-        if constexpr (std::is_floating_point_v<T>) p[i] = static_cast<T>(normal(*gen));
-        else if constexpr (std::is_same_v<T, bool>) p[i] = bit(*gen);
-        else if constexpr (std::is_same_v<T, uint8_t>) p[i] = static_cast<T>(byte(*gen));
-        else p[i] = static_cast<T>(small(*gen));
+        if constexpr (std::is_floating_point_v<T>)
+          p[i] = static_cast<T>(normal(*gen));
+        else if constexpr (std::is_same_v<T, bool>)
+          p[i] = bit(*gen);
+        else if constexpr (std::is_same_v<T, uint8_t>)
+          p[i] = static_cast<T>(byte(*gen));
+        else
+          p[i] = static_cast<T>(small(*gen));
       }
     });
     return std::shared_ptr<Storage>(st);
@@ -85,7 +89,8 @@ double mismatch(DType t, const void* got, const void* want, int64_t n) {
     });
     if (std::isnan(g) && std::isnan(w)) continue;
     if (g == w) continue;
-    if (!is_float(t) || std::isnan(g) || std::isnan(w) || std::isinf(g) || std::isinf(w)) return INFINITY;
+    if (!is_float(t) || std::isnan(g) || std::isnan(w) || std::isinf(g) || std::isinf(w))
+      return INFINITY;
     double rtol = t == DType::F32 ? 2e-4 : 1e-10, atol = t == DType::F32 ? 2e-5 : 1e-12;
     worst = std::max(worst, std::fabs(g - w) / (atol + rtol * std::fabs(w)));
   }
@@ -186,10 +191,11 @@ bool run_case(cuda::Driver& drv, const SweepCase& c, uint64_t seed, const std::s
         if (it >= 3) ms.push_back(t);
       }
       std::sort(ms.begin(), ms.end());
-      fmt::print("     time {:<34} {:8.3f} ms {:8.1f} GB/s ({}, block {}, grid {})\n", run.kernels[k].kernel.plan.entry,
-                 ms[ms.size() / 2], bytes / (ms[ms.size() / 2] * 1e6),
-                 cuda::strategy_name(run.kernels[k].kernel.plan.strategy), run.kernels[k].kernel.plan.block[0],
-                 run.kernels[k].kernel.plan.grid[0]);
+      fmt::print("     time {:<34} {:8.3f} ms {:8.1f} GB/s ({}, block {}, grid {})\n",
+                 run.kernels[k].kernel.plan.entry, ms[ms.size() / 2],
+                 bytes / (ms[ms.size() / 2] * 1e6),
+                 cuda::strategy_name(run.kernels[k].kernel.plan.strategy),
+                 run.kernels[k].kernel.plan.block[0], run.kernels[k].kernel.plan.grid[0]);
     }
   }
   return ok;
@@ -212,9 +218,44 @@ void copy_bandwidth(cuda::Driver& drv) {
 
 } // namespace
 
+// --compile-only: no GPU needed; every kernel through NVRTC for sm_90, with ptxas's figures.
+int compile_only(const std::vector<SweepCase>& cases) {
+  int kernels = 0, spills = 0, failed = 0;
+  for (size_t i = 0; i < cases.size(); ++i) try {
+      auto g = parse_graph(cases[i].text, {.source_name = cases[i].name, .make_storage = {}});
+      Schedule s = run_pipeline(g.roots(), {});
+      for (auto& lk : s.kernels) {
+        auto ck = cuda::emit_cuda(lk.kernel);
+        auto cub = cuda::nvrtc_compile(ck.source, ck.plan.entry, "sm_90");
+        ++kernels;
+        spills += cub.spill_stores + cub.spill_loads > 0;
+        fmt::print("{:<40} {:<12} regs {:3} spill {}/{} smem {:5}  {}\n", cases[i].name,
+                   cuda::strategy_name(ck.plan.strategy), cub.registers, cub.spill_stores,
+                   cub.spill_loads, cub.shared_bytes, ck.plan.entry);
+      }
+    } catch (const Error& e) {
+      ++failed;
+      fmt::print("FAIL {}: {}\n", cases[i].name, e.what());
+    }
+  fmt::print(
+      "kiln_cuda_check: NVRTC {} compiled {} kernels for sm_90, {} with spills, {} graphs failed\n",
+      cuda::nvrtc_version(), kernels, spills, failed);
+  return failed ? 1 : 0;
+}
+
 int main(int argc, char** argv) {
+  bool only_compile = argc > 1 && std::string(argv[1]) == "--compile-only";
+  if (only_compile) --argc, ++argv;
   std::string sweep = argc > 1 ? argv[1] : exe_dir(argv[0]) + "/cuda_sweep.txt";
   std::string only = argc > 2 ? argv[2] : "";
+  if (only_compile) {
+    try {
+      return compile_only(read_sweep(sweep));
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "kiln_cuda_check: {}\n", e.what());
+      return 1;
+    }
+  }
   std::unique_ptr<cuda::Driver> drv;
   try {
     drv = std::make_unique<cuda::Driver>();
@@ -223,8 +264,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string arch = fmt::format("sm_{}{}", drv->compute_major(), drv->compute_minor());
-  fmt::print("device {} ({}), driver {}, NVRTC {}\n", drv->device_name(), arch, drv->driver_version(),
-             cuda::nvrtc_version());
+  fmt::print("device {} ({}), driver {}, NVRTC {}\n", drv->device_name(), arch,
+             drv->driver_version(), cuda::nvrtc_version());
   int pass = 0, failed = 0;
   try {
     auto cases = read_sweep(sweep);
