@@ -172,8 +172,8 @@ return %y
   CHECK(p.strategy == Strategy::TiledMatmul);
   CHECK((p.grid[0] == 3 && p.grid[1] == 2 && p.grid[2] == 1 && p.block[0] == 256));
   check_source(ks[0], R"(
-# CHECK: tensor-core MMA
 # CHECK: __shared__ float kiln_a[16][64];
+# CHECK: tensor-core MMA
 # CHECK: for (int k0 = 0; k0 < 30; k0 += 16) {
 # CHECK: kiln_a[kk][mm] = x;
 # CHECK: kiln_b[kk][nn] = x;

@@ -88,7 +88,10 @@ void Writer::emit_inst(int i) {
     std::vector<std::string> ops;
     for (int s : {in.a, in.b, in.c})
       if (s >= 0) ops.push_back(operand(i, s));
-    rhs = scalar_expr(k_, i, ops);
+    // 32-bit index math cannot overflow (narrow_indices proved its range): plain int ops.
+    bool plain = narrow_[i] && (in.op == Op::Add || in.op == Op::Sub || in.op == Op::Mul);
+    char sym = in.op == Op::Add ? '+' : in.op == Op::Sub ? '-' : '*';
+    rhs = plain ? fmt::format("({} {} {})", ops[0], sym, ops[1]) : scalar_expr(k_, i, ops);
   }
   }
   line("const {} {} = {};", type_of(i), var(i), rhs);

@@ -59,6 +59,8 @@ void Writer::body_tiled(const MatmulSplit& mm) {
   line("#pragma unroll");
   line("for (int i = 0; i < 4; ++i)");
   line("  for (int j = 0; j < 4; ++j) acc[i][j] = {};", literal(st, Scalar{}));
+  line("// Shared-memory tiles, FMA per thread: the place tensor-core MMA (mma.sync / wgmma) will "
+       "go.");
   open(fmt::format("for (int k0 = 0; k0 < {}; k0 += 16)", k_ext));
   tiled_operand(mm.lhs, true, "mm");
   tiled_operand(mm.rhs, false, "nn");
