@@ -9,6 +9,7 @@
 #pragma once
 #include "ir/node.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -62,5 +63,8 @@ struct Kernel {
 std::string print_kernel(const Kernel& k);
 // Empty when well formed, else what is wrong.
 std::string verify_kernel(const Kernel& k);
+// Stride of an i64 index instruction along one loop index (LoopIndex or ReduceIndex axis);
+// nullopt when not affine in it. Backends use it to find contiguous and transposed accesses.
+std::optional<int64_t> index_stride(const Kernel& k, int inst, Op loop, int64_t axis);
 
 } // namespace kiln

@@ -86,36 +86,6 @@ std::vector<size_t> Emitter::reductions(int stage) const {
   return r;
 }
 
-// Stride of an i64 index instruction along one loop index (LoopIndex or ReduceIndex axis);
-// nullopt when not affine in it.
-std::optional<int64_t> Emitter::stride(int i, Op loop, int64_t axis) const {
-  const KInst& in = k_.insts[i];
-  auto sub = [&](int s) { return stride(s, loop, axis); };
-  switch (in.op) {
-  case Op::LoopIndex:
-  case Op::ReduceIndex:
-    return in.op == loop && in.imm == axis ? 1 : 0;
-  case Op::Const:
-    return 0;
-  case Op::Add: {
-    auto a = sub(in.a), b = sub(in.b);
-    if (!a || !b) return std::nullopt;
-    return *a + *b;
-  }
-  case Op::Mul: {
-    auto a = sub(in.a), b = sub(in.b);
-    if (!a || !b) return std::nullopt;
-    if (*b == 0 && k_.insts[in.b].op == Op::Const) return *a * k_.insts[in.b].value.i;
-    if (*a == 0 && k_.insts[in.a].op == Op::Const) return *b * k_.insts[in.a].value.i;
-    return (*a == 0 && *b == 0) ? std::optional<int64_t>(0) : std::nullopt;
-  }
-  default:
-    for (int s : {in.a, in.b, in.c})
-      if (s >= 0 && sub(s) != std::optional<int64_t>(0)) return std::nullopt;
-    return 0;
-  }
-}
-
 // Tiled reductions: when inputs are contiguous along the innermost OUTPUT axis but not along
 // the reduce axis (matmul's B, column sums), the reduce loop runs outside a loop over a tile of
 // outputs, accumulating into a small stack array, so the innermost loop vectorizes over outputs.

@@ -84,7 +84,9 @@ private:
   void emit_stores(int loop);
   std::vector<size_t> reductions(int stage) const;
   std::vector<bool> summed_products() const;
-  std::optional<int64_t> stride(int inst, Op loop, int64_t axis) const;
+  std::optional<int64_t> stride(int inst, Op loop, int64_t axis) const {
+    return index_stride(k_, inst, loop, axis);
+  }
   bool use_tiled_reduction() const;
   void emit_stage(int stage);
   // Stage 0 reads a row from memory and later stages compute from cache, leaving the memory

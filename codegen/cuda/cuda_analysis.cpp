@@ -28,34 +28,6 @@ int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 
 
 } // namespace
 
-std::optional<int64_t> index_stride(const Kernel& k, int i, Op loop, int64_t axis) {
-  const KInst& in = k.insts[i];
-  auto sub = [&](int s) { return index_stride(k, s, loop, axis); };
-  switch (in.op) {
-  case Op::LoopIndex:
-  case Op::ReduceIndex:
-    return in.op == loop && in.imm == axis ? 1 : 0;
-  case Op::Const:
-    return 0;
-  case Op::Add: {
-    auto a = sub(in.a), b = sub(in.b);
-    if (!a || !b) return std::nullopt;
-    return *a + *b;
-  }
-  case Op::Mul: {
-    auto a = sub(in.a), b = sub(in.b);
-    if (!a || !b) return std::nullopt;
-    if (*b == 0 && k.insts[in.b].op == Op::Const) return *a * k.insts[in.b].value.i;
-    if (*a == 0 && k.insts[in.a].op == Op::Const) return *b * k.insts[in.a].value.i;
-    return (*a == 0 && *b == 0) ? std::optional<int64_t>(0) : std::nullopt;
-  }
-  default:
-    for (int s : {in.a, in.b, in.c})
-      if (s >= 0 && sub(s) != std::optional<int64_t>(0)) return std::nullopt;
-    return 0;
-  }
-}
-
 std::optional<MatmulSplit> find_matmul(const Kernel& k, const std::vector<Placement>& place) {
   size_t nd = k.domain.size();
   if (k.stages.size() != 1 || k.stages[0].size() != 1 || nd < 2 || nd > 63) return std::nullopt;

@@ -9,10 +9,6 @@
 
 namespace kiln::cuda {
 
-// Stride of an i64 index instruction along one loop index (LoopIndex or ReduceIndex axis);
-// nullopt when not affine in it.
-std::optional<int64_t> index_stride(const Kernel& k, int inst, Op loop, int64_t axis);
-
 // A one-stage sum of lhs * rhs where lhs does not depend on the last domain axis (n) and rhs
 // not on the one before it (m): each operand can be staged in shared-memory tiles.
 struct MatmulSplit {
