@@ -1,6 +1,6 @@
-// conv2d as im2col + matmul: the windows of the padded input, copied once into a
-// [N, groups, C/groups * KH * KW, OH * OW] buffer, multiply the weight as one batched matmul
-// whose innermost loop runs over contiguous output pixels.
+// conv2d as an implicit GEMM: the windows of the padded input, viewed as a
+// [N, groups, C/groups * KH * KW, OH * OW] matrix, multiply the weight as one batched matmul
+// whose innermost loop runs over contiguous output pixels; the GEMM's packing reads the view.
 #include "kiln/nn/conv.h"
 
 #include "../trace.h"
@@ -63,12 +63,10 @@ Tensor functional::conv2d(const Tensor& x_in, const Tensor& w, const Tensor& b, 
   Tensor win = detail::windows2d(xp, {KH, KW}, stride, dilation, loc); // [N,C,KH,OH,KW,OW]
   int64_t Cg = C / G, K = Cg * KH * KW;
   // Rows ordered (channel, kh, kw) like the weight's own layout, so the weight is a reshape.
-  // The copy is written as [N, G, K, OH, OW] (its loop over OW needs no div/mod to split
-  // OH * OW apart, and reads through masked loads where the padding is) and the matmul reads
-  // it as [N, G, K, OH * OW] memory.
+  // The columns stay a view of the padded input: the packed GEMM evaluates its index (and the
+  // pad's mask) while packing B, so no im2col buffer is written (codegen/cpu/emit_pack_lanes.cpp).
   Tensor cols = win.reshape({N, G, Cg, KH, OH, KW, OW}, loc).permute({0, 1, 2, 3, 5, 4, 6}, loc);
-  cols = cols.reshape({N, G, K, OH, OW}, loc);
-  cols = detail::materialize(cols, false, loc).reshape({N, G, K, OH * OW}, loc);
+  cols = cols.reshape({N, G, K, OH * OW}, loc);
   Tensor wm = w.reshape({G, O / G, K}, loc);
   Tensor y = matmul(wm, cols, loc); // [N, G, O/G, OH*OW]
   // The gradient arriving here (through activations and pooling) feeds two matmuls: as a
