@@ -1,6 +1,7 @@
 // conv2d as an implicit GEMM (the packed GEMM reads the padded input's windows while packing):
 // forward against direct loops and the reference interpreter over a seeded sweep of odd shapes,
-// strides, paddings, dilations and groups in f32 and f64; both backward convolutions against the
+// strides, paddings, dilations and groups in f32 and f64; both backward convolutions (the input's
+// gradient is itself a convolution, frontend/nn/conv.cpp) against direct loops and the
 // interpreter; and that a 3x3 convolution writes no im2col buffer.
 #include "test_util.h"
 
@@ -54,6 +55,36 @@ std::vector<double> direct_conv(const Tensor& x, const Tensor& w, const Tensor& 
           y.push_back(s);
         }
   return y;
+}
+
+// Gradients of sum(conv(x, w, b) * gy) by direct loops: {dx, dw}.
+std::pair<std::vector<double>, std::vector<double>>
+direct_conv_grads(const Tensor& x, const Tensor& w, const Tensor& gy, const ConvCase& c) {
+  auto xv = x.to_vector<double>(), wv = w.to_vector<double>(), gv = gy.to_vector<double>();
+  int64_t N = c.x[0], C = c.x[1], H = c.x[2], W = c.x[3];
+  int64_t O = c.w[0], Cg = c.w[1], KH = c.w[2], KW = c.w[3];
+  int64_t OH = out_extent(H, KH, c.stride.h, c.padding.h, c.dilation.h);
+  int64_t OW = out_extent(W, KW, c.stride.w, c.padding.w, c.dilation.w);
+  std::vector<double> dx(xv.size(), 0), dw(wv.size(), 0);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t o = 0; o < O; ++o)
+      for (int64_t i = 0; i < OH; ++i)
+        for (int64_t j = 0; j < OW; ++j) {
+          double g = gv[((n * O + o) * OH + i) * OW + j];
+          int64_t grp = o / (O / c.groups);
+          for (int64_t cc = 0; cc < Cg; ++cc)
+            for (int64_t kh = 0; kh < KH; ++kh)
+              for (int64_t kw = 0; kw < KW; ++kw) {
+                int64_t h = i * c.stride.h - c.padding.h + kh * c.dilation.h;
+                int64_t ww = j * c.stride.w - c.padding.w + kw * c.dilation.w;
+                if (h < 0 || h >= H || ww < 0 || ww >= W) continue;
+                int64_t xi = ((n * C + grp * Cg + cc) * H + h) * W + ww;
+                int64_t wi = ((o * Cg + cc) * KH + kh) * KW + kw;
+                dx[xi] += g * wv[wi];
+                dw[wi] += g * xv[xi];
+              }
+        }
+  return {dx, dw};
 }
 
 // Odd shapes whose products are large enough for the packed GEMM (at least 4 output channels
@@ -133,6 +164,12 @@ TEST_CASE("conv2d gradients of input and weight match the interpreter", "[conv][
       Tensor loss = (y.relu() * weight).sum();
       auto g = kiln::autograd::grad({loss}, {x, w, b});
       double tol = t == DType::F64 ? 1e-11 : 1e-4;
+      if (t == DType::F64) { // linear in each: the gradient of sum(y * weight) by direct loops
+        auto lin = kiln::autograd::grad({(y * weight).sum()}, {x, w});
+        auto [dx, dw] = direct_conv_grads(x, w, weight, c);
+        check_values(lin[0], dx, 1e-10, 1e-10);
+        check_values(lin[1], dw, 1e-10, 1e-10);
+      }
       for (size_t i = 0; i < g.size(); ++i) {
         INFO("gradient " << i);
         REQUIRE(g[i].shape() == std::vector<Tensor>{x, w, b}[i].shape());

@@ -187,17 +187,22 @@ bool Emitter::lanes_along_k(int root, int axis, int64_t extent, int64_t K) const
 // index and mask are integer arithmetic, and the load is masked or not affine along the panel's
 // axis (an affine unmasked load packs as fast through the scalar path, which SLP vectorizes).
 bool Emitter::packs_by_lanes(int root, int axis) const {
+  // Pads of pads: where(c1, where(c2, load, 0), 0).
+  std::vector<int> floats;
   int load = root;
-  const KInst& r = k_.insts[root];
-  if (r.op == Op::Where) {
+  while (k_.insts[load].op == Op::Where) {
+    const KInst& r = k_.insts[load];
     if (!is_float(r.dtype) || k_.insts[r.c].op != Op::Const) return false;
+    floats.insert(floats.end(), {load, r.c});
     load = r.b;
   }
   const KInst& ld = k_.insts[load];
   if (ld.op != Op::Load || !is_float(ld.dtype)) return false;
   if (ld.b < 0 && root == load && stride(ld.a, Op::LoopIndex, axis)) return false;
+  floats.push_back(load);
   for (int i : operand_insts(root))
-    if (i != root && i != load && i != r.c && !lane_op(k_.insts[i])) return false;
+    if (std::find(floats.begin(), floats.end(), i) == floats.end() && !lane_op(k_.insts[i]))
+      return false;
   return true;
 }
 
