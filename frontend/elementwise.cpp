@@ -1,6 +1,7 @@
 // Elementwise ops: unary math, binary arithmetic/comparison with broadcasting, where, clamp.
 #include "trace.h"
 
+#include <array>
 #include <cmath>
 
 namespace kiln {
@@ -39,9 +40,10 @@ Tensor unary(Op op, const Tensor& x, Loc loc) {
   return trace::make(op, op == Op::LogicalNot ? DType::Bool : t, x.shape(), {in}, NoAttr{}, loc);
 }
 
-// Broadcasts operands to one shape in a common dtype.
-std::vector<Tensor> prepare(const char* name, std::initializer_list<const Operand*> ops,
-                            DType dtype, Loc loc, bool bake = false) {
+// Broadcasts operands (at most 3) to one shape in a common dtype. A fixed array: elementwise ops
+// are traced by the million in loops, and a vector was one more allocation each.
+std::array<Tensor, 3> prepare(const char* name, std::initializer_list<const Operand*> ops,
+                              DType dtype, Loc loc, bool bake = false) {
   const Shape* shape = nullptr; // the operands' shape while they agree (no copy: traced per op)
   Shape joined;
   for (const Operand* o : ops) {
@@ -55,10 +57,10 @@ std::vector<Tensor> prepare(const char* name, std::initializer_list<const Operan
     shape = &joined;
   }
   if (!shape) shape = &joined; // numbers only: a 0-d result
-  std::vector<Tensor> out;
-  out.reserve(ops.size());
+  std::array<Tensor, 3> out;
+  size_t i = 0;
   for (const Operand* o : ops)
-    out.push_back(trace::broadcast_to(trace::as_tensor(*o, dtype, bake), *shape, name, loc));
+    out[i++] = trace::broadcast_to(trace::as_tensor(*o, dtype, bake), *shape, name, loc);
   return out;
 }
 

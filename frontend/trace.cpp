@@ -101,7 +101,19 @@ Tensor as_tensor(const Operand& o, DType dtype, bool bake) {
   Scalar v = o.category == 1 ? eval_cast(Scalar{0, o.integer}, DType::I64, dtype)
                              : Scalar::of(dtype, o.number);
   bool param = !bake && !g_label && dtype != DType::Bool;
-  return make(Op::Const, dtype, {}, {}, ConstAttr{v, param}, o.loc);
+  ConstAttr attr{v, param};
+  // A loop that scales by the same number every step makes one literal node, not one per step:
+  // the last literal traced on this thread is reused while the same one comes back from the
+  // same line (its location stays right in dumps).
+  thread_local std::weak_ptr<Node> last;
+  if (NodePtr n = last.lock(); n && n->op == Op::Const && n->dtype == dtype &&
+                               n->get<ConstAttr>() == attr && n->label == g_label &&
+                               n->loc.line() == o.loc.line() &&
+                               std::string_view(n->loc.file_name()) == o.loc.file_name())
+    return Tensor(std::move(n));
+  Tensor t = make(Op::Const, dtype, {}, {}, attr, o.loc);
+  last = t.node();
+  return t;
 }
 
 void require(const Tensor& t, std::string_view op, Loc loc) {

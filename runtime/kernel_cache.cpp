@@ -40,35 +40,45 @@ cpu::KernelFn load_from_disk(const Kernel& k, const std::string& key) {
 } // namespace
 
 CachedKernel cached_compile(const Kernel& k) {
+  // The LLVM compile runs outside the lock, so kernels of one program compile in parallel
+  // (runtime/program.cpp); lookups, stats, dumps and the disk cache stay under it. Two threads
+  // compiling one text at once both compile; the first to finish is kept.
   static std::mutex mu;
   static std::unordered_map<std::string, CachedKernel> cache;
   std::string text = print_kernel(k);
-  std::lock_guard<std::mutex> lock(mu);
-  if (auto it = cache.find(text); it != cache.end()) {
-    ++mutable_stats().kernel_cache_hits;
-    return it->second;
-  }
   const Options& o = options();
   bool dump_code = o.dumps("llvm") || o.dumps("asm");
   bool use_disk = disk_cache::enabled();
   std::string key = use_disk ? disk_key(text) : "";
-  // LLVM IR and assembly dumps need a real compile, so they skip disk hits.
-  cpu::KernelFn fn = use_disk && !dump_code ? load_from_disk(k, key) : nullptr;
-  if (!fn) {
-    cpu::CompiledKernel ck = cpu::compile(
-        k, {.keep_llvm_ir = o.dumps("llvm"), .keep_asm = o.dumps("asm"), .keep_object = use_disk});
-    if (o.dumps("llvm")) {
-      write_dump("llvm", k.name, ck.llvm_ir);
-      write_dump("llvm-opt", k.name, ck.llvm_ir_optimized);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (auto it = cache.find(text); it != cache.end()) {
+      ++mutable_stats().kernel_cache_hits;
+      CachedKernel hit = it->second;
+      hit.from_cache = true;
+      return hit;
     }
-    if (o.dumps("asm")) write_dump("asm", k.name, ck.assembly);
-    ++mutable_stats().kernels_compiled;
-    fn = ck.fn;
-    if (use_disk) disk_cache::store(key, ck.object, k.name);
+    // LLVM IR and assembly dumps need a real compile, so they skip disk hits.
+    if (cpu::KernelFn fn = use_disk && !dump_code ? load_from_disk(k, key) : nullptr) {
+      CachedKernel hit =
+          cache.emplace(std::move(text), CachedKernel{fn, std::make_shared<Kernel>(k)})
+              .first->second;
+      hit.from_cache = true;
+      return hit;
+    }
   }
-  CachedKernel c{fn, std::make_shared<Kernel>(k)};
-  cache.emplace(std::move(text), c);
-  return c;
+  cpu::CompiledKernel ck = cpu::compile(
+      k, {.keep_llvm_ir = o.dumps("llvm"), .keep_asm = o.dumps("asm"), .keep_object = use_disk});
+  std::lock_guard<std::mutex> lock(mu);
+  if (o.dumps("llvm")) {
+    write_dump("llvm", k.name, ck.llvm_ir);
+    write_dump("llvm-opt", k.name, ck.llvm_ir_optimized);
+  }
+  if (o.dumps("asm")) write_dump("asm", k.name, ck.assembly);
+  ++mutable_stats().kernels_compiled;
+  if (use_disk) disk_cache::store(key, ck.object, k.name);
+  return cache.emplace(std::move(text), CachedKernel{ck.fn, std::make_shared<Kernel>(k)})
+      .first->second;
 }
 
 } // namespace kiln

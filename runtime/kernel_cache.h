@@ -9,10 +9,11 @@ namespace kiln {
 struct CachedKernel {
   cpu::KernelFn fn;
   std::shared_ptr<const Kernel> kernel;
+  bool from_cache = false; // found in memory or on disk, not compiled
 };
 
 // Returns the compiled kernel: from memory, else from the disk cache, else compiled (all counted
-// in stats()).
+// in stats()). Safe to call from several threads at once.
 CachedKernel cached_compile(const Kernel& k);
 
 } // namespace kiln

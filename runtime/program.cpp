@@ -16,6 +16,8 @@
 #include "runtime/stats.h"
 #include "runtime/thread_pool.h"
 
+#include <exception>
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -49,12 +51,15 @@ void plan_in_place(Program& p) {
     if (!k.stages.empty()) continue;
     for (const KStore& st : k.stores) {
       int out = st.arg;
-      if (std::count_if(k.stores.begin(), k.stores.end(), [&](const KStore& s) { return s.arg == out; }) != 1) continue;
+      if (std::count_if(k.stores.begin(), k.stores.end(),
+                        [&](const KStore& s) { return s.arg == out; }) != 1)
+        continue;
       for (size_t a = 0; a < l.slots.size(); ++a) {
         int in = l.slots[a];
         bool dies = std::find(l.release.begin(), l.release.end(), in) != l.release.end();
         bool taken = std::find(l.reuse.begin(), l.reuse.end(), in) != l.reuse.end();
-        if (k.args[a].output || !dies || taken || p.slots[in].numel != p.slots[l.slots[out]].numel ||
+        if (k.args[a].output || !dies || taken ||
+            p.slots[in].numel != p.slots[l.slots[out]].numel ||
             dtype_size(p.slots[in].dtype) != dtype_size(p.slots[l.slots[out]].dtype))
           continue;
         bool same_index = std::all_of(k.insts.begin(), k.insts.end(), [&](const KInst& i) {
@@ -68,9 +73,34 @@ void plan_in_place(Program& p) {
   }
 }
 
+struct CompiledLaunch {
+  CachedKernel kernel;
+  double start = 0, seconds = 0; // for KILN_PROFILE
+};
+
+// A cold program's time is LLVM's (a GEMM kernel takes 0.1-0.3 s): its kernels compile in
+// parallel over the thread pool. The first error is rethrown here, on the caller's thread.
+std::vector<CompiledLaunch> compile_kernels(const std::vector<LoweredKernel>& kernels) {
+  std::vector<CompiledLaunch> out(kernels.size());
+  std::vector<std::exception_ptr> errors(kernels.size());
+  parallel_for(static_cast<int64_t>(kernels.size()), 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) try {
+        out[i].start = profile::now();
+        out[i].kernel = cached_compile(kernels[i].kernel);
+        out[i].seconds = profile::now() - out[i].start;
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
+  });
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  return out;
+}
+
 } // namespace
 
-std::shared_ptr<Program> compile_program(const std::vector<Node*>& outputs, const std::vector<Node*>& leaves,
+std::shared_ptr<Program> compile_program(const std::vector<Node*>& outputs,
+                                         const std::vector<Node*>& leaves,
                                          const std::vector<Node*>& params) {
   auto t0 = std::chrono::steady_clock::now();
   PipelineOptions po;
@@ -100,15 +130,15 @@ std::shared_ptr<Program> compile_program(const std::vector<Node*>& outputs, cons
   std::unordered_map<Node*, int> param_of;
   for (Node* n : params) param_of.emplace(n, static_cast<int>(param_of.size()));
   std::vector<int> last_use;
-  std::vector<FusionGroup> groups = profile::enabled() ? fusion_groups(s) : std::vector<FusionGroup>{};
-  for (auto& lk : s.kernels) {
+  std::vector<FusionGroup> groups =
+      profile::enabled() ? fusion_groups(s) : std::vector<FusionGroup>{};
+  std::vector<CompiledLaunch> compiled = compile_kernels(s.kernels);
+  for (size_t i = 0; i < s.kernels.size(); ++i) {
+    const LoweredKernel& lk = s.kernels[i];
+    const CachedKernel& ck = compiled[i].kernel;
     Program::Launch launch;
-    double start = profile::now();
-    int64_t hits = mutable_stats().kernel_cache_hits + mutable_stats().disk_cache_hits;
-    CachedKernel ck = cached_compile(lk.kernel);
-    if (profile::enabled() && p->launches.size() < groups.size())
-      profile::kernel_compiled(groups[p->launches.size()], start, profile::now() - start,
-                               mutable_stats().kernel_cache_hits + mutable_stats().disk_cache_hits > hits);
+    if (profile::enabled() && i < groups.size())
+      profile::kernel_compiled(groups[i], compiled[i].start, compiled[i].seconds, ck.from_cache);
     launch.fn = ck.fn;
     launch.kernel = ck.kernel;
     launch.one_range_per_thread = match_gemm(lk.kernel).has_value();
@@ -119,7 +149,8 @@ std::shared_ptr<Program> compile_program(const std::vector<Node*>& outputs, cons
         p->slots.push_back({n->dtype, n->numel()});
       }
       auto it = slot_of.find(n);
-      if (it == slot_of.end()) fail("program", "kernel {} reads a buffer no earlier kernel writes", lk.kernel.name);
+      if (it == slot_of.end())
+        fail("program", "kernel {} reads a buffer no earlier kernel writes", lk.kernel.name);
       launch.slots.push_back(it->second);
     }
     for (Node* n : lk.params) launch.params.push_back(param_of.at(n));
@@ -141,14 +172,18 @@ std::shared_ptr<Program> compile_program(const std::vector<Node*>& outputs, cons
     if (last[sl] >= 0) p->launches[last[sl]].release.push_back(static_cast<int>(sl));
   plan_in_place(*p);
   // Peak: what is allocated at once; an in-place output takes over its input's bytes.
-  auto bytes = [&](int sl) { return p->slots[sl].numel * static_cast<int64_t>(dtype_size(p->slots[sl].dtype)); };
+  auto bytes = [&](int sl) {
+    return p->slots[sl].numel * static_cast<int64_t>(dtype_size(p->slots[sl].dtype));
+  };
   std::vector<bool> handed_over(p->slots.size(), false);
   int64_t live = 0;
   for (const auto& l : p->launches) {
     for (size_t a = 0; a < l.slots.size(); ++a) {
       if (!l.kernel->args[a].output) continue;
-      if (l.reuse[a] >= 0) handed_over[l.reuse[a]] = true;
-      else live += bytes(l.slots[a]);
+      if (l.reuse[a] >= 0)
+        handed_over[l.reuse[a]] = true;
+      else
+        live += bytes(l.slots[a]);
     }
     p->peak_bytes = std::max(p->peak_bytes, live);
     for (int r : l.release)
@@ -156,12 +191,14 @@ std::shared_ptr<Program> compile_program(const std::vector<Node*>& outputs, cons
   }
   auto& st = mutable_stats();
   ++st.programs_compiled;
-  st.compile_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  st.compile_seconds +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return p;
 }
 
-std::vector<std::shared_ptr<Storage>> run_program(const Program& p, const std::vector<std::shared_ptr<Storage>>& inputs,
-                                                  const std::vector<Scalar>& params) {
+std::vector<std::shared_ptr<Storage>>
+run_program(const Program& p, const std::vector<std::shared_ptr<Storage>>& inputs,
+            const std::vector<Scalar>& params) {
   // Each parameter as the kernel reads it: an 8-byte slot holding a value of its dtype.
   std::vector<uint64_t> param_bits(params.size());
   std::vector<std::shared_ptr<Storage>> buf(p.slots.size());
@@ -173,8 +210,9 @@ std::vector<std::shared_ptr<Storage>> run_program(const Program& p, const std::v
     for (size_t a = 0; a < l.slots.size(); ++a) {
       auto& b = buf[l.slots[a]];
       if (k.args[a].output)
-        b = l.reuse[a] >= 0 ? buf[l.reuse[a]]
-                            : cpu_alloc(p.slots[l.slots[a]].numel * dtype_size(p.slots[l.slots[a]].dtype));
+        b = l.reuse[a] >= 0
+                ? buf[l.reuse[a]]
+                : cpu_alloc(p.slots[l.slots[a]].numel * dtype_size(p.slots[l.slots[a]].dtype));
       args.push_back(b->data);
     }
     for (size_t i = 0; i < l.params.size(); ++i) {
@@ -183,8 +221,10 @@ std::vector<std::shared_ptr<Storage>> run_program(const Program& p, const std::v
       dispatch_dtype(t, [&](auto x) {
         using T = decltype(x);
         T v;
-        if constexpr (std::is_floating_point_v<T>) v = static_cast<T>(params[pi].f);
-        else v = static_cast<T>(params[pi].i);
+        if constexpr (std::is_floating_point_v<T>)
+          v = static_cast<T>(params[pi].f);
+        else
+          v = static_cast<T>(params[pi].i);
         std::memcpy(&param_bits[pi], &v, sizeof(T));
       });
       args.push_back(&param_bits[pi]);

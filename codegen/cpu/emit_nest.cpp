@@ -3,11 +3,12 @@
 #include "codegen/cpu/emitter.h"
 #include "codegen/cpu/streaming_stores.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace kiln::cpu::detail {
 
-void Emitter::emit_nest(Value* begin, Value* end, bool tiled) {
+void Emitter::emit_nest(Value* begin, Value* end, bool tiled, int64_t interleave) {
   std::vector<int64_t> dims = k_.domain.empty() ? std::vector<int64_t>{1} : k_.domain;
   std::vector<llvm::PHINode*> outer;
   bool blocked = !tiled && reads_transposed();
@@ -63,7 +64,10 @@ void Emitter::emit_nest(Value* begin, Value* end, bool tiled) {
     }
     emit_stores(-1);
   }
-  for (int d = static_cast<int>(outer.size()) - 1; d >= 0; --d) close_loop(outer[d]);
+  for (int d = static_cast<int>(outer.size()) - 1; d >= 0; --d) {
+    llvm::BranchInst* latch = close_loop(outer[d]);
+    if (d == 0 && interleave > 1) interleave_loop(latch, interleave);
+  }
 }
 
 bool Emitter::reads_transposed() const {
@@ -115,7 +119,9 @@ void Emitter::emit_body(llvm::Function* f) {
     Value* aligned = b_.CreateAnd(b_.CreateAdd(begin, b_.getInt64(15)), b_.getInt64(~int64_t{15}));
     emit_nest(begin, b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, aligned, end), false);
     b_.CreateAssumption(b_.CreateICmpEQ(b_.CreateAnd(aligned, b_.getInt64(15)), b_.getInt64(0)));
-    emit_nest(aligned, end, false);
+    // A vector iteration of 8 floats (AVX2) writes half a cache line: two per iteration write
+    // whole lines, which then stream (streaming_stores.h).
+    emit_nest(aligned, end, false, std::max<int64_t>(1, 64 / target_.vector_bytes));
   } else {
     emit_nest(begin, end, tiled);
   }

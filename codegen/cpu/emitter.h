@@ -18,6 +18,8 @@ namespace detail {
 
 // Marks the loop whose back edge is `latch` as not to be unrolled.
 void keep_loop_rolled(llvm::BranchInst* latch);
+// Asks the loop vectorizer to interleave `count` vector iterations.
+void interleave_loop(llvm::BranchInst* latch, int64_t count);
 
 using llvm::IRBuilder;
 using llvm::Value;
@@ -30,7 +32,9 @@ public:
 
 private:
   // The domain's loop nest over [begin, end) of its first loop, and everything inside.
-  void emit_nest(Value* begin, Value* end, bool tiled);
+  // `interleave`: vector iterations per loop iteration of the outermost loop (streaming stores
+  // need whole cache lines written per iteration).
+  void emit_nest(Value* begin, Value* end, bool tiled, int64_t interleave = 1);
   // A 1-D domain storing into an output large enough for streaming stores.
   bool streams_by_domain() const;
   // A stage-free kernel that reads an input across its last two loops (a transposing copy): its
@@ -95,7 +99,7 @@ private:
                  Value* j0, Value* count, Value* row);
   // keep_rolled: LLVM must not unroll the loop (GEMM block loops and packing: unrolling them
   // buys nothing and costs compile time).
-  void close_loop(llvm::PHINode* iv, bool keep_rolled = false);
+  llvm::BranchInst* close_loop(llvm::PHINode* iv, bool keep_rolled = false);
 
   // Packed GEMM (emit_gemm.cpp), for kernels passes/gemm_match.h recognises.
   struct GemmBlocking {

@@ -61,7 +61,7 @@ public:
     if (long l2 = ::sysconf(_SC_LEVEL2_CACHE_SIZE); l2 > 0) host_.l2_bytes = l2;
     target_ = fmt::format("{} {} l1d={} l2={}", host_.cpu, host_.features, host_.l1d_bytes,
                           host_.l2_bytes);
-    tm_ = check(jtmb.createTargetMachine(), "create target machine");
+    jtmb_ = jtmb;
     jit_ =
         check(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(jtmb).create(), "create LLJIT");
     auto& dylib = jit_->getMainJITDylib();
@@ -89,23 +89,25 @@ public:
       fail("codegen", "define symbols: {}", to_string_err(std::move(e)));
   }
 
+  // Thread-safe: kernels of one program compile in parallel (each in its own LLVMContext with
+  // this thread's TargetMachine); only loading into the shared LLJIT takes the lock.
   CompiledKernel compile(const Kernel& k, const CompileOptions& opts) {
-    std::lock_guard<std::mutex> lock(mu_);
     auto t0 = std::chrono::steady_clock::now();
     CompiledKernel out;
+    llvm::TargetMachine& tm = target_machine();
     llvm::LLVMContext ctx;
     auto m = emit_llvm(k, ctx, host_);
-    m->setDataLayout(jit_->getDataLayout());
-    m->setTargetTriple(jit_->getTargetTriple().str());
+    m->setDataLayout(tm.createDataLayout());
+    m->setTargetTriple(tm.getTargetTriple().str());
     if (opts.keep_llvm_ir) out.llvm_ir = print(*m);
-    optimize(*m);
+    optimize(*m, tm);
     use_streaming_stores(*m, k);
     if (opts.keep_llvm_ir) out.llvm_ir_optimized = print(*m);
-    if (opts.keep_asm) out.assembly = assembly(*m);
+    if (opts.keep_asm) out.assembly = assembly(*m, tm);
     // Generate the object ourselves and link it like a disk-cache hit would, so a cached
     // kernel runs exactly the code a fresh compile runs.
-    std::string obj = object_code(*m);
-    out.fn = load_locked(k.name, obj);
+    std::string obj = object_code(*m, tm);
+    out.fn = load(k.name, obj);
     if (opts.keep_object) out.object = std::move(obj);
     out.compile_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -127,7 +129,17 @@ private:
     return os.str();
   }
 
-  void optimize(llvm::Module& m) {
+  // A TargetMachine is not safe to share between threads compiling at once.
+  llvm::TargetMachine& target_machine() {
+    thread_local std::unique_ptr<llvm::TargetMachine> tm;
+    if (!tm) {
+      std::lock_guard<std::mutex> lock(mu_);
+      tm = check(jtmb_.createTargetMachine(), "create target machine");
+    }
+    return *tm;
+  }
+
+  void optimize(llvm::Module& m, llvm::TargetMachine& tm) {
     llvm::LoopAnalysisManager lam;
     llvm::FunctionAnalysisManager fam;
     llvm::CGSCCAnalysisManager cgam;
@@ -135,7 +147,7 @@ private:
     llvm::PipelineTuningOptions pto;
     pto.LoopVectorization = true;
     pto.SLPVectorization = true;
-    llvm::PassBuilder pb(tm_.get(), pto);
+    llvm::PassBuilder pb(&tm, pto);
     pb.registerModuleAnalyses(mam);
     pb.registerCGSCCAnalyses(cgam);
     pb.registerFunctionAnalyses(fam);
@@ -144,11 +156,11 @@ private:
     pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(m, mam);
   }
 
-  std::string object_code(llvm::Module& m) {
+  std::string object_code(llvm::Module& m, llvm::TargetMachine& tm) {
     llvm::SmallString<0> buf;
     llvm::raw_svector_ostream os(buf);
     llvm::legacy::PassManager pm;
-    if (tm_->addPassesToEmitFile(pm, os, nullptr, llvm::CGFT_ObjectFile))
+    if (tm.addPassesToEmitFile(pm, os, nullptr, llvm::CGFT_ObjectFile))
       fail("codegen", "the target machine cannot emit object files");
     pm.run(m);
     return std::string(buf.str());
@@ -170,11 +182,11 @@ private:
     return addr->toPtr<KernelFn>();
   }
 
-  std::string assembly(llvm::Module& m) {
+  std::string assembly(llvm::Module& m, llvm::TargetMachine& tm) {
     llvm::SmallString<0> buf;
     llvm::raw_svector_ostream os(buf);
     llvm::legacy::PassManager pm;
-    if (tm_->addPassesToEmitFile(pm, os, nullptr, llvm::CGFT_AssemblyFile))
+    if (tm.addPassesToEmitFile(pm, os, nullptr, llvm::CGFT_AssemblyFile))
       return "<no assembly printer>";
     auto clone = llvm::CloneModule(m);
     pm.run(*clone);
@@ -185,7 +197,7 @@ private:
   HostTarget host_;
   std::string target_;
   int64_t dylibs_ = 0;
-  std::unique_ptr<llvm::TargetMachine> tm_;
+  llvm::orc::JITTargetMachineBuilder jtmb_{llvm::Triple()};
   std::unique_ptr<llvm::orc::LLJIT> jit_;
 };
 

@@ -31,7 +31,7 @@ llvm::PHINode* Emitter::open_loop(Value* lo, Value* hi, const char* name, int64_
   return iv;
 }
 
-void Emitter::close_loop(llvm::PHINode* iv, bool keep_rolled) {
+llvm::BranchInst* Emitter::close_loop(llvm::PHINode* iv, bool keep_rolled) {
   auto [phi, st] = loops_.back();
   loops_.pop_back();
   Value* next = b_.CreateAdd(iv, b_.getInt64(st.step), "", /*HasNUW=*/true, /*HasNSW=*/true);
@@ -39,6 +39,18 @@ void Emitter::close_loop(llvm::PHINode* iv, bool keep_rolled) {
   auto* br = b_.CreateBr(st.header);
   if (keep_rolled) keep_loop_rolled(br);
   b_.SetInsertPoint(st.exit);
+  return br;
+}
+
+void interleave_loop(llvm::BranchInst* latch, int64_t count) {
+  llvm::LLVMContext& ctx = latch->getContext();
+  auto* i32 = llvm::Type::getInt32Ty(ctx);
+  llvm::Metadata* hint =
+      llvm::MDNode::get(ctx, {llvm::MDString::get(ctx, "llvm.loop.interleave.count"),
+                              llvm::ConstantAsMetadata::get(llvm::ConstantInt::get(i32, count))});
+  auto* loop = llvm::MDNode::getDistinct(ctx, {nullptr, hint});
+  loop->replaceOperandWith(0, loop);
+  latch->setMetadata(llvm::LLVMContext::MD_loop, loop);
 }
 
 void keep_loop_rolled(llvm::BranchInst* latch) {

@@ -210,11 +210,14 @@ int main(int argc, char** argv) {
        }},
       {"LIN", "matmul + bias + relu 256x1024x1024", 2.0 * 256 * 1024 * 1024, true,
        [&] { return (kiln::matmul(lx, lw) + lb).relu(); }},
+      {"XWT", "x @ W.t() 256x1024x1024 (Linear's product)", 2.0 * 256 * 1024 * 1024, true,
+       [&] { return kiln::matmul(lx, lw.transpose(0, 1)); }},
   };
 
   bench::Limits lim;
   lim.threads = kiln::num_threads();
   lim.reps = opt.reps;
+  lim.host = bench::host();
   lim.copy_gbs = bench::copy_gbs(opt.reps);
   lim.triad_gbs = bench::triad_gbs(opt.reps);
   lim.read_gbs = bench::read_gbs(opt.reps);

@@ -35,10 +35,9 @@ void lazy_chain(int steps) {
   for (int i = 0; i < steps; ++i) acc = acc + x * 0.5;
   double trace = seconds_since(t0);
   float sum = acc.sum().item<float>();
-  std::printf(
-      "lazy chain of %d steps: traced in %.2f s (auto-realized every 4,096), total %.2f s, "
-      "sum %.0f (exact %.0f)\n",
-      steps, trace, seconds_since(t0), sum, 5.0 * steps);
+  std::printf("lazy chain of %d steps: traced in %.2f s (auto-realized every 4,096), total %.2f s, "
+              "sum %.0f (exact %.0f)\n",
+              steps, trace, seconds_since(t0), sum, 5.0 * steps);
 }
 
 void update_loop(int steps) {

@@ -6,6 +6,7 @@
 #include <cblas.h>
 #include <chrono>
 #include <cstdint>
+#include <fstream>
 #include <map>
 #ifdef __AVX512F__
 #include <immintrin.h>
@@ -121,6 +122,20 @@ double sgemm_gflops(int n, int reps) {
                 c->n, c->b.data(), c->n, 0.0f, c->c.data(), c->n);
   };
   return 2.0 * n * n * double(n) / median_seconds(run, &c, reps) / 1e9;
+}
+
+std::string host() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line, model = "unknown CPU";
+  while (std::getline(cpuinfo, line))
+    if (line.rfind("model name", 0) == 0) {
+      model = line.substr(line.find(':') + 2);
+      break;
+    }
+  const char* vec = __builtin_cpu_supports("avx512f") ? "AVX-512 (512-bit)"
+                    : __builtin_cpu_supports("avx2")  ? "AVX2 (256-bit)"
+                                                      : "SSE (128-bit)";
+  return model + ", " + vec;
 }
 
 } // namespace bench

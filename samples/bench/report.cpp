@@ -7,8 +7,9 @@
 namespace bench {
 
 void print_table(const Limits& lim, const std::vector<Row>& rows) {
-  fmt::print("kiln bench_fusion: {} threads, median of {} runs, fused and unfused interleaved\n",
-             lim.threads, lim.reps);
+  fmt::print("kiln bench_fusion: {} threads, median of {} runs, fused and unfused interleaved\n"
+             "host: {}\n",
+             lim.threads, lim.reps, lim.host);
   fmt::print(
       "probes at the start: copy {:.1f} GB/s, triad {:.1f} GB/s, read {:.1f} GB/s, OpenBLAS sgemm "
       "{:.0f} GFLOP/s\n"
@@ -19,19 +20,20 @@ void print_table(const Limits& lim, const std::vector<Row>& rows) {
              "workload", "mode", "ms", "kernels", "cold ms", "warm ms", "achieved", "limit",
              "% limit", "speedup");
   for (const Row& r : rows)
-    fmt::print(
-        "{:<8} {:<28} {:<8} {:>9.2f} {:>8.0f} {:>10.1f} {:>10.1f} {:>8.1f} {:<4} {:>8.1f} {:>7.0f}% "
-        "{:>8}\n",
-        r.id, r.what, r.mode, r.ms, r.kernels, r.compile_cold_ms, r.compile_warm_ms, r.achieved,
-        r.unit, r.limit, 100 * r.achieved / r.limit, r.speedup > 0 ? fmt::format("{:.1f}x", r.speedup) : "");
+    fmt::print("{:<8} {:<28} {:<8} {:>9.2f} {:>8.0f} {:>10.1f} {:>10.1f} {:>8.1f} {:<4} {:>8.1f} "
+               "{:>7.0f}% "
+               "{:>8}\n",
+               r.id, r.what, r.mode, r.ms, r.kernels, r.compile_cold_ms, r.compile_warm_ms,
+               r.achieved, r.unit, r.limit, 100 * r.achieved / r.limit,
+               r.speedup > 0 ? fmt::format("{:.1f}x", r.speedup) : "");
 }
 
 void write_json(const std::string& path, const Limits& lim, const std::vector<Row>& rows) {
   auto out = fmt::output_file(path);
   out.print("{{\n  \"threads\": {}, \"reps\": {},\n", lim.threads, lim.reps);
-  out.print(
-      "  \"limits\": {{\"copy_gbs\": {:.3f}, \"triad_gbs\": {:.3f}, \"read_gbs\": {:.3f}, \"sgemm_gflops\": {:.3f}}},\n",
-      lim.copy_gbs, lim.triad_gbs, lim.read_gbs, lim.sgemm_gflops);
+  out.print("  \"limits\": {{\"copy_gbs\": {:.3f}, \"triad_gbs\": {:.3f}, \"read_gbs\": {:.3f}, "
+            "\"sgemm_gflops\": {:.3f}}},\n",
+            lim.copy_gbs, lim.triad_gbs, lim.read_gbs, lim.sgemm_gflops);
   out.print("  \"rows\": [\n");
   for (size_t i = 0; i < rows.size(); ++i) {
     const Row& r = rows[i];

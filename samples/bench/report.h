@@ -21,6 +21,7 @@ struct Row {
 struct Limits {
   double copy_gbs = 0, triad_gbs = 0, read_gbs = 0, sgemm_gflops = 0;
   int threads = 1, reps = 0;
+  std::string host;
 };
 
 void print_table(const Limits& lim, const std::vector<Row>& rows);
