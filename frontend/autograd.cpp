@@ -113,12 +113,46 @@ Tensor seed_for(const Tensor& out, const Tensor& grad_output, const char* op, Lo
   return seed.to(out.dtype(), loc);
 }
 
+// Custom gradient rules by node, each with a weak reference that tells a dead node from a new
+// one at the same address.
+struct CustomRules {
+  std::mutex mu;
+  std::unordered_map<const Node*, std::pair<std::weak_ptr<Node>, CustomVjp>> rules;
+};
+CustomRules& custom_rules() {
+  static CustomRules r;
+  return r;
+}
+
+CustomVjp custom_vjp() {
+  return [](const NodePtr& n, const NodePtr& g) -> std::optional<CustomGrads> {
+    CustomVjp rule;
+    {
+      auto& r = custom_rules();
+      std::lock_guard<std::mutex> lock(r.mu);
+      auto it = r.rules.find(n.get());
+      if (it == r.rules.end() || it->second.first.lock() != n) return std::nullopt;
+      rule = it->second.second;
+    }
+    return rule(n, g);
+  };
+}
+
 } // namespace
+
+void trace::set_custom_grad(const Tensor& t, CustomVjp rule) {
+  auto& r = custom_rules();
+  std::lock_guard<std::mutex> lock(r.mu);
+  if (r.rules.size() >= 64) // forget the rules of dead nodes
+    for (auto it = r.rules.begin(); it != r.rules.end();)
+      it = it->second.first.expired() ? r.rules.erase(it) : std::next(it);
+  r.rules[t.node().get()] = {t.node(), std::move(rule)};
+}
 
 void Tensor::backward(const Tensor& grad_output, Loc loc) const {
   Tensor seed = seed_for(*this, grad_output, "backward", loc);
   auto leaves = registry().nodes();
-  auto grads = gradients(node(), seed.node(), leaves);
+  auto grads = gradients(node(), seed.node(), leaves, custom_vjp());
   for (auto& [leaf, g] : grads) {
     auto impl = registry().find(leaf);
     if (!impl) continue;
@@ -150,7 +184,7 @@ std::vector<Tensor> autograd::grad(const std::vector<Tensor>& outputs,
   for (size_t i = 0; i < outputs.size(); ++i) {
     Tensor seed =
         seed_for(outputs[i], grad_outputs.empty() ? Tensor() : grad_outputs[i], "grad", loc);
-    auto grads = gradients(outputs[i].node(), seed.node(), wrt);
+    auto grads = gradients(outputs[i].node(), seed.node(), wrt, custom_vjp());
     for (size_t k = 0; k < inputs.size(); ++k) {
       auto it = grads.find(wrt[k]);
       if (it == grads.end()) continue;

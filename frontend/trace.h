@@ -1,6 +1,7 @@
 // Frontend-internal helpers shared by the op files: node creation, broadcasting, promotion, axes.
 #pragma once
 #include "kiln/tensor.h"
+#include "passes/autodiff.h"
 
 #include <string>
 
@@ -28,6 +29,10 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op, Loc loc);
 // optimizer step computes them in its program (the loss a training loop prints comes with the
 // update instead of a second pass over the forward graph).
 std::vector<Tensor> take_backward_roots();
+
+// A gradient rule for one node in place of its op's (see passes/autodiff.h): kept while the node
+// lives, consulted by backward() and autograd::grad().
+void set_custom_grad(const Tensor& t, CustomVjp rule);
 
 // PyTorch result_type over operands: dimensioned tensors, then 0-d tensors, then numbers.
 DType result_type(std::initializer_list<const Operand*> ops);

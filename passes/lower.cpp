@@ -55,7 +55,8 @@ private:
   void merge_dims();
   void rewrite_exprs(const std::vector<IExprPtr>& vars,
                      const std::vector<std::vector<IExprPtr>>& rvars, const IndexContext& next);
-  bool try_merge(int d, int stage);
+  bool try_merge(int d, int stage, bool force = false);
+  void merge_product_columns();
   // Every loop variable standing for itself: the start of a substitution.
   std::pair<std::vector<IExprPtr>, std::vector<std::vector<IExprPtr>>> identity() const {
     std::vector<IExprPtr> vars;
@@ -81,6 +82,8 @@ private:
   std::unordered_map<Node*, bool> inlines_stage_;
   std::vector<int> stage_done_; // stage ids in completion order = execution order
   std::vector<std::string> op_names_;
+  // The [rows, columns] of the product this kernel computes (0 without one).
+  int64_t product_rows_ = 0, product_cols_ = 0;
   std::vector<Node*> roots_;
   std::vector<Node*> stage_inputs_; // top node of each stage input being lowered
 };
@@ -293,6 +296,8 @@ int Lowerer::lower_reduce(Node* n, const std::vector<IExprPtr>& coords) {
 
 int Lowerer::lower_matmul(Node* n, const std::vector<IExprPtr>& coords) {
   size_t r = n->shape.size();
+  product_rows_ = n->shape[r - 2];
+  product_cols_ = n->shape[r - 1];
   // The tiled matmul kernel runs the kernel's innermost loop along the product's columns. Read
   // in another order (through a transpose, or a permute of its epilogue) it would become one
   // dot product per output: then it is written in its own order instead.
@@ -352,7 +357,7 @@ void Lowerer::order_stages() {
 // Tries to merge loop d+1 into loop d of the domain (stage < 0) or of a stage: accepted when the
 // index expressions need no more div/mod than before (a contiguous elementwise kernel becomes one
 // flat loop, a row reduction one outer loop).
-bool Lowerer::try_merge(int d, int stage) {
+bool Lowerer::try_merge(int d, int stage, bool force) {
   IndexContext m = ctx_;
   auto& md = stage < 0 ? m.domain : m.stages[stage];
   int64_t inner = md[d + 1];
@@ -381,7 +386,7 @@ bool Lowerer::try_merge(int d, int stage) {
     out[i] = isubstitute(insts_[i].expr, vars, rvars, m);
     after += inonaffine_count(out[i]);
   }
-  if (after > before) return false;
+  if (after > before && !force) return false;
   for (size_t i = 0; i < insts_.size(); ++i)
     if (insts_[i].expr) insts_[i].expr = out[i] ? out[i] : iconst(1);
   ctx_ = m;
@@ -409,6 +414,23 @@ void Lowerer::merge_dims() {
     rewrite_exprs(vars, rvars, next);
     for (int d = static_cast<int>(dims_of().size()) - 2; d >= 0; --d) try_merge(d, stage);
   }
+  merge_product_columns();
+}
+
+// A product's columns split into several loops by a reshape of its consumers (a convolution's
+// output pixels, [OH * OW] read as [OH, OW]) become one loop again, even where that costs a
+// div/mod in an index: the packed GEMM needs rows and columns as the domain's last two loops
+// (passes/gemm_match.h), and its packing evaluates that div/mod once per panel, not per product.
+void Lowerer::merge_product_columns() {
+  auto& dom = ctx_.domain;
+  if (product_cols_ <= 0 || dom.size() < 3) return;
+  int64_t cols = 1;
+  int t = static_cast<int>(dom.size());
+  while (t > 0 && cols < product_cols_) cols *= dom[--t];
+  if (cols != product_cols_ || t < 1 || static_cast<int>(dom.size()) - t < 2 ||
+      dom[t - 1] != product_rows_)
+    return;
+  for (int d = static_cast<int>(dom.size()) - 2; d >= t; --d) try_merge(d, -1, true);
 }
 
 Kernel Lowerer::finish(const std::vector<std::pair<int, int>>& outputs,

@@ -185,19 +185,28 @@ void Emitter::emit_pack(int root, int axis, Value* x0, Value* x1, Value* k0, Val
   bool blocks = root_in.op == Op::Load && root_in.b < 0 && r % tb == 0 &&
                 stride(root_in.a, Op::ReduceIndex, 0) == std::optional<int64_t>(1);
   std::vector<int> index_insts = blocks ? operand_insts(root_in.a) : std::vector<int>{};
+  bool lanes = !blocks && packs_by_lanes(root, axis);
+  // An index-arithmetic operand consecutive along k (the transposed im2col view a convolution's
+  // weight gradient reads) packs in the same T x T blocks, its rows read by lanes along k.
+  bool k_lanes = lanes && r % tb == 0 && lanes_along_k(root, axis, k_.domain[axis], gemm_->K);
   auto* vt = llvm::FixedVectorType::get(ty, static_cast<unsigned>(tb));
   llvm::Align align(dtype_size(t));
   auto panel = [&](Value* xb, bool partial) {
     Value* p = b_.CreateSDiv(b_.CreateSub(xb, x0), b_.getInt64(r));
     Value* base = b_.CreateMul(b_.CreateMul(p, ld), b_.getInt64(r));
     Value* k_rest = b_.getInt64(0);
-    if (blocks && !partial) {
+    if ((blocks || k_lanes) && !partial) {
       k_rest = b_.CreateAnd(kc, b_.getInt64(~(tb - 1)));
       auto* kb = open_loop(b_.getInt64(0), k_rest, "pkt", tb);
       for (int64_t g = 0; g < r; g += tb) {
         std::vector<Value*> rows;
         for (int64_t i = 0; i < tb; ++i) {
           Value* x = b_.CreateAdd(xb, b_.getInt64(g + i));
+          if (k_lanes) {
+            loop_idx_[axis] = x;
+            rows.push_back(operand_lanes(root, -1, b_.CreateAdd(k0, kb), nullptr, nullptr, tb));
+            continue;
+          }
           Value* at = operand_at(index_insts, axis, x, b_.CreateAdd(k0, kb));
           rows.push_back(
               b_.CreateAlignedLoad(vt, b_.CreateInBoundsGEP(ty, args_[root_in.imm], {at}), align));
@@ -215,6 +224,12 @@ void Emitter::emit_pack(int root, int axis, Value* x0, Value* x1, Value* k0, Val
     auto* k = open_loop(k_rest, kc, "pk");
     Value* row = b_.CreateAdd(base, b_.CreateMul(k, b_.getInt64(r)));
     Value* kk = b_.CreateAdd(k0, k);
+    if (lanes && !k_lanes) {
+      Value* v = operand_lanes(root, axis, xb, kk, partial ? x1 : nullptr, r);
+      b_.CreateAlignedStore(v, b_.CreateInBoundsGEP(ty, dst, {row}), align);
+      close_loop(k, true);
+      return;
+    }
     Value* last = b_.CreateSub(x1, b_.getInt64(1));
     for (int64_t i = 0; i < r; ++i) {
       Value* x = b_.CreateAdd(xb, b_.getInt64(i));

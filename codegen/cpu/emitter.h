@@ -120,6 +120,13 @@ private:
                  Value* dst, Value* ld);
   void emit_gemm_epilogue(Value* tile, Value* i0, Value* j0, Value* rows, Value* cols, int64_t nr);
   std::vector<int> operand_insts(int root) const; // root and what it reads, in order
+  // Packing R lanes of a panel at once (emit_pack_lanes.cpp): for operands read through index
+  // arithmetic (an im2col view), vector index math, masked vector loads or gathers.
+  bool packs_by_lanes(int root, int axis) const;
+  bool lanes_along_k(int root, int axis, int64_t extent, int64_t K) const;
+  Value* operand_lanes(int root, int axis, Value* xb, Value* k, Value* x1, int64_t r);
+  Value* load_lanes(const KInst& in, Value* idx, Value* mask, Value* vx, Value* x1, int64_t r,
+                    bool consecutive);
   Value* operand_at(const std::vector<int>& insts, int axis, Value* x, Value* k);
   // Values kept from an earlier stage for later ones (see passes/stage_reuse.h).
   void plan_stage_reuse();

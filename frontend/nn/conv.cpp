@@ -1,12 +1,13 @@
-// conv2d as im2col + matmul: the windows of the padded input, copied once into a
-// [N, groups, C/groups * KH * KW, OH * OW] buffer, multiply the weight as one batched matmul
-// whose innermost loop runs over contiguous output pixels.
+// conv2d as an implicit GEMM: the windows of the padded input, viewed as a
+// [N, groups, C/groups * KH * KW, OH * OW] matrix, multiply the weight as one batched matmul
+// whose innermost loop runs over contiguous output pixels; the GEMM's packing reads the view.
 #include "kiln/nn/conv.h"
 
 #include "../trace.h"
 #include "kiln/nn/init.h"
 #include "windows.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace kiln::nn {
@@ -42,6 +43,54 @@ void check_conv(const Tensor& x, const Tensor& w, const Tensor& b, Size2 stride,
     fail_at(loc, "conv2d", "bias {} must be [{}] for weight {}", describe(b), O, describe(w));
 }
 
+// Pads (positive) or crops (negative) axis `axis` of x by `before` and `after`.
+Tensor pad_or_crop(const Tensor& x, int64_t axis, int64_t before, int64_t after, Loc loc) {
+  int64_t n = x.shape()[axis];
+  Tensor y = x.slice(axis, std::max<int64_t>(0, -before), n - std::max<int64_t>(0, -after), 1, loc);
+  std::vector<int64_t> pads(2 * (x.dim() - axis), 0); // from the last axis, like torch
+  pads[pads.size() - 2] = std::max<int64_t>(0, before);
+  pads[pads.size() - 1] = std::max<int64_t>(0, after);
+  return before > 0 || after > 0 ? pad(y, pads, 0, loc) : y;
+}
+
+// The gradient of conv2d's input x [N, C, H, W] given the output's gradient gy [N, O, OH, OW]:
+// itself a convolution (through the same implicit GEMM, no im2col buffer and no col2im sum) of
+// gy spread out by the stride and shifted, with the weight's taps flipped and its channels
+// transposed within each group. dx[h] = sum over taps k and outputs o with o*s + k*d - p = h of
+// gy[o] w[k]: with z = gy spread out (z[o*s] = gy[o]) and the taps flipped (k' = KH-1-k),
+// dx[h] = sum_k' z[h + p - (KH-1)*d + k'*d] wf[k'], a stride-1 correlation of z shifted by
+// (KH-1)*d - p.
+Tensor conv_input_grad(const Tensor& gy, const Tensor& w, const Shape& xs, Size2 stride,
+                       Size2 padding, Size2 dilation, int64_t G, Loc loc) {
+  int64_t N = gy.shape()[0], O = gy.shape()[1], OH = gy.shape()[2], OW = gy.shape()[3];
+  int64_t Cg = w.shape()[1], KH = w.shape()[2], KW = w.shape()[3];
+  // Both operands as plain buffers: gy arrives as a view of the product's gradient (reshaped,
+  // sliced), and under the spread and the pad's masks, whose lanes hold out-of-range coordinates,
+  // the index simplifier could not undo that reshape's div/mod: the packing would evaluate them
+  // per element (4x slower than the forward). The copy of gy is written by the kernel that
+  // computes the gradient anyway; the flipped weight is small.
+  Tensor z = detail::materialize(gy, false, loc);
+  if (stride.h > 1 || stride.w > 1) {
+    z = pad(gy.reshape({N, O, OH, 1, OW, 1}, loc), {0, stride.w - 1, 0, 0, 0, stride.h - 1}, 0,
+            loc);
+    z = z.reshape({N, O, OH * stride.h, OW * stride.w}, loc);
+    z = z.slice(2, 0, (OH - 1) * stride.h + 1, 1, loc).slice(3, 0, (OW - 1) * stride.w + 1, 1, loc);
+  }
+  int64_t bh = (KH - 1) * dilation.h - padding.h, bw = (KW - 1) * dilation.w - padding.w;
+  int64_t ah = xs[2] + (KH - 1) * dilation.h - z.shape()[2] - bh;
+  int64_t aw = xs[3] + (KW - 1) * dilation.w - z.shape()[3] - bw;
+  if (std::min({bh, ah, bw, aw}) >= 0) {
+    z = pad(z, {bw, aw, bh, ah}, 0, loc); // one pad, one mask
+  } else {
+    z = pad_or_crop(z, 2, bh, ah, loc);
+    z = pad_or_crop(z, 3, bw, aw, loc);
+  }
+  Tensor wf = w.reshape({G, O / G, Cg, KH, KW}, loc).permute({0, 2, 1, 3, 4}, loc);
+  wf = wf.reshape({G * Cg, O / G, KH, KW}, loc).slice(2, {}, {}, -1, loc).slice(3, {}, {}, -1, loc);
+  wf = detail::materialize(wf, false, loc);
+  return functional::conv2d(z, wf, Tensor(), 1, 0, dilation, G, loc);
+}
+
 } // namespace
 
 Tensor functional::conv2d(const Tensor& x_in, const Tensor& w, const Tensor& b, Size2 stride,
@@ -63,14 +112,28 @@ Tensor functional::conv2d(const Tensor& x_in, const Tensor& w, const Tensor& b, 
   Tensor win = detail::windows2d(xp, {KH, KW}, stride, dilation, loc); // [N,C,KH,OH,KW,OW]
   int64_t Cg = C / G, K = Cg * KH * KW;
   // Rows ordered (channel, kh, kw) like the weight's own layout, so the weight is a reshape.
-  // The copy is written as [N, G, K, OH, OW] (its loop over OW needs no div/mod to split
-  // OH * OW apart, and reads through masked loads where the padding is) and the matmul reads
-  // it as [N, G, K, OH * OW] memory.
+  // The columns stay a view of the padded input: the packed GEMM evaluates its index (and the
+  // pad's mask) while packing B, so no im2col buffer is written (codegen/cpu/emit_pack_lanes.cpp).
   Tensor cols = win.reshape({N, G, Cg, KH, OH, KW, OW}, loc).permute({0, 1, 2, 3, 5, 4, 6}, loc);
-  cols = cols.reshape({N, G, K, OH, OW}, loc);
-  cols = detail::materialize(cols, false, loc).reshape({N, G, K, OH * OW}, loc);
+  cols = cols.reshape({N, G, K, OH * OW}, loc);
   Tensor wm = w.reshape({G, O / G, K}, loc);
   Tensor y = matmul(wm, cols, loc); // [N, G, O/G, OH*OW]
+  if (x.requires_grad() && y.node()->op == Op::Matmul) {
+    // The product's own rule would give the gradient of the im2col view (an [N, K, OH*OW]
+    // buffer, then a col2im sum per window axis); the input's gradient is a convolution instead.
+    NodePtr xn = x.node(), wn = w.node();
+    Shape xs = x.shape();
+    trace::set_custom_grad(y, [=](const NodePtr& n, const NodePtr& g) {
+      Tensor gt(g), a(n->inputs[0]), bm(n->inputs[1]);
+      CustomGrads out;
+      out.inputs = {a.requires_grad() ? matmul(gt, bm.transpose(-1, -2, loc), loc).node() : nullptr,
+                    nullptr};
+      Tensor gy = gt.reshape({xs[0], wn->shape[0], OH, OW}, loc);
+      Tensor dx = conv_input_grad(gy, Tensor(wn), xs, stride, padding, dilation, G, loc);
+      out.below.push_back({xn.get(), dx.node()});
+      return out;
+    });
+  }
   // The gradient arriving here (through activations and pooling) feeds two matmuls: as a
   // buffer of its own it is computed once instead of once per reduction step of each.
   if (y.requires_grad()) y = detail::materialize(y, true, loc);

@@ -23,8 +23,8 @@ Tensor window_last(const Tensor& t, int64_t k, int64_t s, int64_t d, Loc loc) {
   // Row k of [K, L + d] read from K copies of the row laid end to end starts k * d further
   // along its copy: flat index k * (L + d) + o * s lands on t[o * s + k * d], and that stays
   // inside the copy (o * s + k * d < L), so the padding is never read. Lowered, the index is
-  // (k * (L + d) + o * s) mod L; the index simplifier does not reduce coefficients modulo the
-  // divisor yet, so that mod stays (the im2col copy of a convolution pays for it per element).
+  // (k * (L + d) + o * s) mod L, which the index simplifier reduces to k * d + o * s (its
+  // coefficients modulo L, then the range): a convolution's windows lower to affine indices.
   Tensor rep = t.unsqueeze(-2, loc).expand(with_last(t, {k, L}), loc);
   Tensor flat = pad(rep.reshape(with_last(t, {k * L}), loc), {0, k * d}, 0, loc);
   Tensor rows = flat.reshape(with_last(t, {k, L + d}), loc);

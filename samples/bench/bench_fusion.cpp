@@ -164,10 +164,21 @@ int main(int argc, char** argv) {
     return loss;
   };
   const double mlp_flops = 2.0 * 3 * mlp_batch * (784 * 1024 + 1024 * 1024 + 1024 * 10);
-  // W7: conv2d 3x3 pad 1 + bias + relu (im2col views copied once, then one matmul).
+  // W7: conv2d 3x3 pad 1 + bias + relu (one packed GEMM reading the padded input's windows).
   Tensor cx = kiln::randn({32, 64, 56, 56}), cw = kiln::randn({64, 64, 3, 3}),
          cb = kiln::randn({64});
   const double conv_flops = 2.0 * 32 * 64 * 64 * 9 * 56 * 56;
+  // W7-bwd: W7's forward and backward of the sum of its output, the gradients of the input and
+  // the weight realized together (three convolutions' worth of products).
+  Tensor bx = kiln::randn({32, 64, 56, 56}), bw = kiln::randn({64, 64, 3, 3});
+  bx.requires_grad_();
+  bw.requires_grad_();
+  auto conv_backward = [&] {
+    Tensor y = kiln::nn::functional::conv2d(bx, bw, cb, 1, 1).relu().sum();
+    auto g = kiln::autograd::grad({y}, {bx, bw});
+    kiln::realize(g);
+    return g[0];
+  };
   // Gated MLP of current language models: silu(h @ W1) * (h @ W3).
   Tensor gh = kiln::randn({2048, 1024}), gw1 = kiln::randn({1024, 2816}) * 0.03,
          gw3 = kiln::randn({1024, 2816}) * 0.03;
@@ -190,6 +201,8 @@ int main(int argc, char** argv) {
        [&] { return kiln::matmul(softmax(kiln::matmul(q, k.transpose(-1, -2)) / 8.0), v); }},
       {"W7", "conv2d 3x3 pad 1 + bias + relu [32,64,56,56]", conv_flops, true,
        [&] { return kiln::nn::functional::conv2d(cx, cw, cb, 1, 1).relu(); }},
+      {"W7-bwd", "conv2d 3x3 forward + grad input + grad weight", 3 * conv_flops, true,
+       conv_backward},
       {"GMLP", "gated MLP silu(h@W1)*(h@W3) 2048x1024x2816", gated_flops, true,
        [&] {
          Tensor g = kiln::matmul(gh, gw1);
