@@ -117,6 +117,11 @@ TEST_CASE("MultiheadAttention splits heads like a per-head composition", "[nn][a
   CHECK(names[1].first == "in_proj_bias");
   CHECK(names[2].first == "out_proj.weight");
   CHECK(names[3].first == "out_proj.bias");
+  for (auto& [name, p] : names) {
+    INFO(name);
+    CHECK(p.requires_grad());
+  }
+  check_values(mha.out_proj->bias, std::vector<double>(e, 0.0));
   mha.in_proj_bias.assign(random_input({3 * e}, DType::F32)); // zeros at first: make it matter
   Tensor x = random_input({3, 5, e}, DType::F32);
   Tensor got = mha.forward(x, x, x, {.causal = true});

@@ -84,7 +84,7 @@ MultiheadAttention::MultiheadAttention(int64_t embed_dim, int64_t num_heads, boo
       init::xavier_uniform({3 * embed_dim, embed_dim}, embed_dim, 3 * embed_dim, 1.0, gen));
   if (bias) in_proj_bias = register_parameter("in_proj_bias", zeros({3 * embed_dim}));
   out_proj = register_module("out_proj", std::make_shared<Linear>(embed_dim, embed_dim, bias, gen));
-  if (bias) out_proj->bias.assign(zeros({embed_dim}));
+  if (bias) out_proj->bias.assign(zeros({embed_dim}).realize().detach()); // a leaf, as before
 }
 
 Tensor MultiheadAttention::forward(const Tensor& x, Loc loc) { return forward(x, x, x, {}, loc); }
@@ -102,16 +102,11 @@ Tensor MultiheadAttention::forward(const Tensor& query, const Tensor& key, const
   auto part = [&](const Tensor& t, int64_t i) {
     return t.defined() ? t.slice(0, i * e, (i + 1) * e, 1, loc) : t;
   };
-  Tensor q, k, v;
-  if (query.same(key) && key.same(value)) { // one product for all three projections
-    Tensor qkv = functional::linear(query, in_proj_weight, in_proj_bias, loc);
-    q = qkv.slice(-1, 0, e, 1, loc), k = qkv.slice(-1, e, 2 * e, 1, loc),
-    v = qkv.slice(-1, 2 * e, 3 * e, 1, loc);
-  } else {
-    q = functional::linear(query, part(in_proj_weight, 0), part(in_proj_bias, 0), loc);
-    k = functional::linear(key, part(in_proj_weight, 1), part(in_proj_bias, 1), loc);
-    v = functional::linear(value, part(in_proj_weight, 2), part(in_proj_bias, 2), loc);
-  }
+  // Three products, not one over the stacked weight: the gradient of slices of one product would
+  // add three padded, head-transposed views, a slow gather; here each is a plain product.
+  Tensor q = functional::linear(query, part(in_proj_weight, 0), part(in_proj_bias, 0), loc);
+  Tensor k = functional::linear(key, part(in_proj_weight, 1), part(in_proj_bias, 1), loc);
+  Tensor v = functional::linear(value, part(in_proj_weight, 2), part(in_proj_bias, 2), loc);
   // [..., L, E] -> [..., H, L, E / H] and back.
   auto split = [&](const Tensor& t) {
     Shape s = t.shape();

@@ -33,8 +33,7 @@ public:
   using Module::forward;
   // Self-attention of x, unmasked.
   Tensor forward(const Tensor& x, Loc loc = Loc::current()) override;
-  // query [..., L, E] attends to key and value [..., S, E]. Self-attention (one tensor for all
-  // three) projects with one matmul.
+  // query [..., L, E] attends to key and value [..., S, E].
   Tensor forward(const Tensor& query, const Tensor& key, const Tensor& value,
                  const AttentionOptions& o = {}, Loc loc = Loc::current());
   Tensor in_proj_weight, in_proj_bias;
