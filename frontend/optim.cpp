@@ -36,8 +36,12 @@ Tensor& Optimizer::state_of(const std::string& name, size_t i) {
   for (auto& [n, v] : state_)
     if (n == name) return v[i];
   state_.emplace_back(name, std::vector<Tensor>(params_.size()));
-  for (size_t k = 0; k < params_.size(); ++k)
-    state_.back().second[k] = zeros(params_[k].shape(), params_[k].dtype()).realize().detach();
+  // Zeros from the host: realizing zeros() would compile a program per parameter shape.
+  for (size_t k = 0; k < params_.size(); ++k) {
+    const Tensor& p = params_[k];
+    std::vector<uint8_t> bytes(std::max<size_t>(p.numel() * dtype_size(p.dtype()), 1));
+    state_.back().second[k] = from_blob(bytes.data(), p.shape(), p.dtype());
+  }
   return state_.back().second[i];
 }
 
