@@ -9,12 +9,6 @@ namespace optim = kiln::optim;
 
 namespace {
 
-Tensor param(std::vector<double> v) {
-  Tensor p = kiln::tensor(v);
-  p.requires_grad_();
-  return p;
-}
-
 std::vector<double> lrs(optim::LRScheduler& s, int steps) {
   std::vector<double> out = {s.last_lr()};
   for (int i = 0; i < steps; ++i) {
