@@ -8,8 +8,20 @@
 #include <cmath>
 
 namespace kiln::optim {
+namespace {
 
-Optimizer::Optimizer(std::vector<Tensor> params, double lr) : params_(std::move(params)), lr_(lr) {
+// A value that changes from step to step (the learning rate, a bias correction) as a kernel
+// parameter of like's dtype. A plain number would do until it hits exactly 1 (a schedule's lr,
+// Adam's 1 / (1 - beta2^t) after ~37,000 steps): x * 1 folds at trace time, and the step would
+// become a different program.
+Tensor hyper(double value, const Tensor& like) {
+  return trace::constant(value, like.dtype(), Loc::current(), /*param=*/true);
+}
+
+} // namespace
+
+Optimizer::Optimizer(std::vector<Tensor> params, double lr)
+    : params_(std::move(params)), lr_(lr), initial_lr_(lr) {
   for (auto& p : params_)
     if (!p.defined() || !p.requires_grad())
       throw Error("[optim] every parameter must be a defined tensor that requires grad");
@@ -24,8 +36,12 @@ Tensor& Optimizer::state_of(const std::string& name, size_t i) {
   for (auto& [n, v] : state_)
     if (n == name) return v[i];
   state_.emplace_back(name, std::vector<Tensor>(params_.size()));
-  for (size_t k = 0; k < params_.size(); ++k)
-    state_.back().second[k] = zeros(params_[k].shape(), params_[k].dtype()).realize().detach();
+  // Zeros from the host: realizing zeros() would compile a program per parameter shape.
+  for (size_t k = 0; k < params_.size(); ++k) {
+    const Tensor& p = params_[k];
+    std::vector<uint8_t> bytes(std::max<size_t>(p.numel() * dtype_size(p.dtype()), 1));
+    state_.back().second[k] = from_blob(bytes.data(), p.shape(), p.dtype());
+  }
   return state_.back().second[i];
 }
 
@@ -93,7 +109,7 @@ Tensor SGD::update(size_t i, const Tensor& p, const Tensor& grad) {
     set_state("momentum", i, buf);
     g = o_.nesterov ? g + buf * o_.momentum : buf;
   }
-  return p - g * lr_;
+  return p - g * hyper(lr_, g);
 }
 
 Adam::Adam(std::vector<Tensor> params, AdamOptions o) : Optimizer(std::move(params), o.lr), o_(o) {}
@@ -105,7 +121,7 @@ Tensor Adam::update(size_t i, const Tensor& p, const Tensor& grad) {
   Tensor g = grad, param = p;
   if (o_.weight_decay != 0) {
     if (o_.decoupled)
-      param = p * (1 - lr_ * o_.weight_decay);
+      param = p * hyper(1 - lr_ * o_.weight_decay, p);
     else
       g = g + p * o_.weight_decay;
   }
@@ -116,7 +132,7 @@ Tensor Adam::update(size_t i, const Tensor& p, const Tensor& grad) {
   double c1 = 1 - std::pow(o_.beta1, static_cast<double>(steps_));
   double c2 = 1 - std::pow(o_.beta2, static_cast<double>(steps_));
   // p - lr * (m / c1) / (sqrt(v / c2) + eps); c1, c2 and lr are kernel parameters.
-  return param - (m * (lr_ / c1)) / ((v * (1 / c2)).sqrt() + o_.eps);
+  return param - (m * hyper(lr_ / c1, m)) / ((v * hyper(1 / c2, v)).sqrt() + o_.eps);
 }
 
 } // namespace kiln::optim

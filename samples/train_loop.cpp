@@ -16,6 +16,7 @@ EpochRecord train_epoch(kiln::nn::Module& model, kiln::optim::Optimizer& opt,
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   };
   loader.reset();
+  int64_t compiled_before = kiln::stats().programs_compiled;
   double loss_sum = 0, correct = 0;
   int64_t step = 0, seen = 0;
   Tensor x, y;
@@ -34,8 +35,12 @@ EpochRecord train_epoch(kiln::nn::Module& model, kiln::optim::Optimizer& opt,
       progress(epoch, epochs, step, loader.batches(), loss_sum / step, correct / seen,
                seen / seconds());
   }
-  return {epoch, loss_sum / std::max<int64_t>(step, 1), correct / std::max<int64_t>(seen, 1), 0,
-          seconds()};
+  return {epoch,
+          loss_sum / std::max<int64_t>(step, 1),
+          correct / std::max<int64_t>(seen, 1),
+          0,
+          seconds(),
+          kiln::stats().programs_compiled - compiled_before};
 }
 
 void parse_flags(int argc, char** argv, const std::map<std::string, Flag>& flags) {

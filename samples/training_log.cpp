@@ -6,14 +6,20 @@
 
 namespace sample {
 
-void progress(int epoch, int epochs, int64_t step, int64_t steps, double loss, double acc,
-              double samples_per_s) {
+void progress_bar(const std::string& prefix, int64_t step, int64_t steps,
+                  const std::string& suffix) {
   const int width = 30;
   int filled = static_cast<int>(width * step / std::max<int64_t>(steps, 1));
-  fmt::print("\repoch {}/{} [{}{}] {:>4}/{} loss {:.4f} acc {:5.1f}% {:>8.0f} samples/s", epoch,
-             epochs, std::string(filled, '#'), std::string(width - filled, '-'), step, steps, loss,
-             100 * acc, samples_per_s);
+  fmt::print("\r{} [{}{}] {:>4}/{} {}", prefix, std::string(filled, '#'),
+             std::string(width - filled, '-'), step, steps, suffix);
   std::fflush(stdout);
+}
+
+void progress(int epoch, int epochs, int64_t step, int64_t steps, double loss, double acc,
+              double samples_per_s) {
+  progress_bar(
+      fmt::format("epoch {}/{}", epoch, epochs), step, steps,
+      fmt::format("loss {:.4f} acc {:5.1f}% {:>8.0f} samples/s", loss, 100 * acc, samples_per_s));
 }
 
 void write_csv(const std::string& path, const std::vector<EpochRecord>& log) {

@@ -3,8 +3,9 @@
 set -euo pipefail
 
 packages=(cmake ninja-build g++ llvm-16-dev libfmt-dev catch2 libopenblas-dev zlib1g-dev)
-# Optional extras: graphviz renders IR graphs, dataset-fashion-mnist feeds the training samples.
-if [[ "${KILN_SETUP_EXTRAS:-1}" == 1 ]]; then packages+=(graphviz dataset-fashion-mnist); fi
+# Optional extras: graphviz renders IR graphs, dataset-fashion-mnist feeds the training samples,
+# fortunes is the text char_transformer learns from.
+if [[ "${KILN_SETUP_EXTRAS:-1}" == 1 ]]; then packages+=(graphviz dataset-fashion-mnist fortunes); fi
 
 missing=()
 for p in "${packages[@]}"; do

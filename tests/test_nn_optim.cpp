@@ -11,13 +11,6 @@ namespace optim = kiln::optim;
 
 namespace {
 
-// A parameter p (f64, a leaf requiring grad) with loss sum(p^2) / 2, whose gradient is p.
-Tensor param(std::vector<double> v) {
-  Tensor p = kiln::tensor(v);
-  p.requires_grad_();
-  return p;
-}
-
 void step(optim::Optimizer& opt, const Tensor& p) {
   ((p * p).sum() * 0.5).backward();
   opt.step();

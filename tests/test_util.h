@@ -82,6 +82,13 @@ inline void check_values(const Tensor& got, const std::vector<double>& expected,
   }
 }
 
+// A parameter for optimizer tests: an f64 leaf that requires grad.
+inline Tensor param(std::vector<double> v) {
+  Tensor p = kiln::tensor(v);
+  p.requires_grad_();
+  return p;
+}
+
 // Seeded random input of any dtype, realized as a host buffer: floats uniform in [lo, hi),
 // integers uniform in [lo, hi), bools 0/1. Uses the global generator unless gen is given.
 inline Tensor random_input(const Shape& shape, DType dtype, double lo = -3, double hi = 3,

@@ -67,5 +67,11 @@ Tensor randn(Shape shape, const TensorOptions& options, Generator* gen = nullptr
 
 Tensor randint(int64_t low, int64_t high, Shape shape, DType dtype = DType::I64,
                Generator* gen = nullptr, Loc loc = Loc::current());
+// Draws num_samples class indices (i64, [num_samples] or [rows, num_samples]) from each row of
+// probs ([C] or [rows, C] of non-negative weights, not necessarily normalized), like
+// torch.multinomial; without replacement every index is drawn at most once. Realizes probs and
+// draws on the host.
+Tensor multinomial(const Tensor& probs, int64_t num_samples, bool replacement = false,
+                   Generator* gen = nullptr, Loc loc = Loc::current());
 
 } // namespace kiln

@@ -21,6 +21,8 @@ Dataset fashion_mnist(bool train, bool flatten = true,
 // Reads one IDX file (gzip-compressed or not) as a u8 tensor of its shape.
 Tensor read_idx(const std::string& path);
 
+// Batches of a data set in (seeded, per-epoch) shuffled order. Like PyTorch's, it keeps the last,
+// smaller batch of an epoch unless drop_last (a training step over it compiles one more program).
 class DataLoader {
 public:
   DataLoader(Dataset data, int64_t batch_size, bool shuffle = true, uint64_t seed = 0,

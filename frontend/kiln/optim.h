@@ -18,6 +18,7 @@ public:
   void step(const std::vector<Tensor>& with = {});
   double lr() const { return lr_; }
   void set_lr(double lr) { lr_ = lr; }
+  double initial_lr() const { return initial_lr_; } // the lr it was made with: schedules scale it
   int64_t steps() const { return steps_; }
 
   // Optimizer state (step count and per-parameter buffers) for saving and restoring.
@@ -33,7 +34,7 @@ protected:
   void set_state(const std::string& name, size_t i, const Tensor& value);
 
   std::vector<Tensor> params_;
-  double lr_;
+  double lr_, initial_lr_;
   int64_t steps_ = 0;
 
 private:

@@ -262,6 +262,16 @@ Tensor matmul(const Tensor& a, const Tensor& b, Loc loc = Loc::current());
 // x with value where mask (bool, broadcast to x's shape) is true; a float value is a kernel
 // parameter (a new value does not recompile).
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value, Loc loc = Loc::current());
+// The lower (upper) triangle of the last two axes, like torch.tril (triu): x[..., i, j] where
+// j - i <= diagonal (>= diagonal), else 0 (false). tril(ones({T, T}, DType::Bool)) is a causal
+// mask: position i sees positions j <= i.
+Tensor tril(const Tensor& x, int64_t diagonal = 0, Loc loc = Loc::current());
+Tensor triu(const Tensor& x, int64_t diagonal = 0, Loc loc = Loc::current());
+// The k largest (smallest) elements along an axis and their indices (i64), like torch.topk;
+// sorted from the largest (smallest), ties in index order, NaN largest. The selection is made on
+// the host, so it realizes x; values are gathered from x lazily, so gradients flow to x.
+std::tuple<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t axis = -1, bool largest = true,
+                                Loc loc = Loc::current());
 // Indexing along an axis with an i64 or i32 index tensor, PyTorch semantics. Composed from
 // primitives (a one-hot comparison with the index selects, a sum reads or accumulates), so
 // gradients flow to x (and src) without a rule of their own. An index outside [0, size) selects
