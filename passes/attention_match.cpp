@@ -15,11 +15,23 @@ bool last_axis_reduce(const Node* n, Op op, const Node* of) {
   return axes.size() == 1 && axes[0] == static_cast<int>(of->shape.size()) - 1;
 }
 
-// n through the views that broadcast a row statistic back over its row (reshape, expand) and
-// same-dtype casts (the detach of softmax's max); the nodes passed are added to `passed`.
+Shape without_ones(const Shape& s) {
+  Shape out;
+  for (int64_t d : s)
+    if (d != 1) out.push_back(d);
+  return out;
+}
+
+// n through the views that broadcast a row statistic back over its row (expand, and reshapes
+// that only add or drop dims of 1) and same-dtype casts (the detach of softmax's max); the
+// nodes passed are added to `passed`.
 Node* through_broadcast(Node* n, std::vector<Node*>& passed) {
-  while (!n->realized() && (n->op == Op::Expand || n->op == Op::Reshape ||
-                            (n->op == Op::Cast && n->dtype == n->inputs[0]->dtype))) {
+  auto broadcasts = [](const Node* x) {
+    if (x->op == Op::Expand) return true;
+    if (x->op == Op::Reshape) return without_ones(x->shape) == without_ones(x->inputs[0]->shape);
+    return x->op == Op::Cast && x->dtype == x->inputs[0]->dtype;
+  };
+  while (!n->realized() && broadcasts(n)) {
     passed.push_back(n);
     n = n->inputs[0].get();
   }

@@ -3,6 +3,8 @@
 // odd sequence lengths and head dims, f32 and f64, with and without a causal mask.
 #include "test_util.h"
 
+#include "ir/kernel_parser.h"
+#include "passes/attention_match.h"
 #include "passes/pipeline.h"
 
 #include <cmath>
@@ -152,4 +154,26 @@ TEST_CASE("attention: heads split by views, one thread and several", "[attention
                        atol(DType::F32));
   }
   kiln::set_num_threads(threads);
+}
+
+TEST_CASE("attention kernel IR: matched, printed and parsed back; nesting is checked",
+          "[attention]") {
+  kiln::manual_seed(5);
+  Tensor q = input({2, 5, 4}, DType::F32), k = input({2, 6, 4}, DType::F32),
+         v = input({2, 6, 3}, DType::F32);
+  kiln::Schedule s = kiln::run_pipeline({attention(q, k, v, {true, 0.5}).node().get()}, {});
+  REQUIRE(s.kernels.size() == 1);
+  const kiln::Kernel& kernel = s.kernels[0].kernel;
+  auto a = kiln::match_attention_kernel(kernel);
+  REQUIRE(a.has_value());
+  CHECK((a->B == 2 && a->M == 5 && a->N == 3 && a->L == 6 && a->D == 4));
+  std::string text = kiln::print_kernel(kernel);
+  CHECK(kiln::print_kernel(kiln::parse_kernel(text)) == text);
+  // The same dot product under a plain sum over the keys: a nested stage without a softmax_sum.
+  size_t at = text.find("softmax_sum");
+  REQUIRE(at != std::string::npos);
+  size_t comma = text.find(',', at), stage = text.find(" @1", at);
+  std::string bad =
+      text.substr(0, at) + "sum" + text.substr(at + 11, comma - at - 11) + text.substr(stage);
+  CHECK_THROWS_WITH(kiln::parse_kernel(bad), Catch::Contains("nests in stage 1"));
 }

@@ -65,7 +65,7 @@ void Emitter::emit_attention(Value* begin, Value* end) {
   AttentionBuffers buf;
   buf.bl = register_tile(t);
   int64_t mr = buf.bl.mr, nr = buf.bl.nr;
-  int64_t most = std::max(mr, target_.l1d_bytes / 2 / (nr * elt) / mr * mr);
+  int64_t most = std::max(mr, round_up(target_.l1d_bytes / 2 / (nr * elt), mr));
   int64_t chunks = (a.L + most - 1) / most;
   buf.chunk = round_up((a.L + chunks - 1) / chunks, mr);
   // Scratch, in elements: K panels, V^T panels, the Q^T panel, S^T, O^T, 4 rows of statistics.
