@@ -40,10 +40,11 @@ Tensor unary(Op op, const Tensor& x, Loc loc) {
   return trace::make(op, op == Op::LogicalNot ? DType::Bool : t, x.shape(), {in}, NoAttr{}, loc);
 }
 
-// Broadcasts operands (at most 3) to one shape in a common dtype. A fixed array: elementwise ops
-// are traced by the million in loops, and a vector was one more allocation each.
-std::array<Tensor, 3> prepare(const char* name, std::initializer_list<const Operand*> ops,
-                              DType dtype, Loc loc, bool bake = false) {
+// Broadcasts operands (at most 3) to one shape in a common dtype. Nodes in a fixed array:
+// elementwise ops are traced by the million in loops, and a vector or a Tensor handle per
+// operand was one more allocation each.
+std::array<NodePtr, 3> prepare(const char* name, std::initializer_list<const Operand*> ops,
+                               DType dtype, Loc loc, bool bake = false) {
   const Shape* shape = nullptr; // the operands' shape while they agree (no copy: traced per op)
   Shape joined;
   for (const Operand* o : ops) {
@@ -57,10 +58,13 @@ std::array<Tensor, 3> prepare(const char* name, std::initializer_list<const Oper
     shape = &joined;
   }
   if (!shape) shape = &joined; // numbers only: a 0-d result
-  std::array<Tensor, 3> out;
+  std::array<NodePtr, 3> out;
   size_t i = 0;
-  for (const Operand* o : ops)
-    out[i++] = trace::broadcast_to(trace::as_tensor(*o, dtype, bake), *shape, name, loc);
+  for (const Operand* o : ops) {
+    NodePtr n = o->is_tensor() ? trace::cast(o->tensor, dtype, loc).node()
+                               : trace::literal_node(*o, dtype, bake);
+    out[i++] = trace::broadcast_node(std::move(n), *shape, name, loc);
+  }
   return out;
 }
 
@@ -97,7 +101,9 @@ Tensor binary(Op op, const char* name, const Operand& a, const Operand& b) {
     if (b.is_tensor()) trace::check_nonzero_divisor(b.tensor, name, loc);
   }
   DType out = is_comparison(op) || logical ? DType::Bool : t;
-  return trace::make(op, out, in[0].shape(), {in[0], in[1]}, NoAttr{}, loc);
+  Shape shape = in[0]->shape;
+  return Tensor(trace::trace_node(op, out, std::move(shape), {std::move(in[0]), std::move(in[1])},
+                                  NoAttr{}, loc));
 }
 
 } // namespace
@@ -200,8 +206,8 @@ Tensor where(const Operand& cond, const Operand& a, const Operand& b) {
     fail_at(loc, "where", "condition must be bool, got {}", trace::describe(cond.tensor));
   DType t = trace::result_type({&a, &b});
   auto in = prepare("where", {&cond, &a, &b}, t, loc);
-  in[0] = trace::cast(in[0], DType::Bool, loc);
-  return trace::make(Op::Where, t, in[0].shape(), {in[0], in[1], in[2]}, NoAttr{}, loc);
+  Tensor c = trace::cast(Tensor(in[0]), DType::Bool, loc), x(in[1]), y(in[2]);
+  return trace::make(Op::Where, t, c.shape(), {c, x, y}, NoAttr{}, loc);
 }
 
 Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi, Loc loc) {

@@ -1,6 +1,7 @@
 #include "trace.h"
 
 #include "ir/scalar_eval.h"
+#include "runtime/realize.h"
 
 #include <algorithm>
 
@@ -23,19 +24,23 @@ LabelScope::LabelScope(const char* label) : prev_(g_label) {
 }
 LabelScope::~LabelScope() { g_label = prev_; }
 
+NodePtr trace_node(Op op, DType dtype, Shape shape, std::vector<NodePtr> inputs, Attr attr,
+                   Loc loc) {
+  bool grad = false;
+  for (auto& i : inputs) grad = grad || i->requires_grad;
+  NodePtr n = kiln::make_node(op, dtype, std::move(shape), std::move(inputs), std::move(attr), loc);
+  n->label = g_label;
+  n->requires_grad = grad && is_float(dtype) && !NoGradGuard::active();
+  if (n->depth >= kAutoRealizeDepth) realize_nodes({n.get()});
+  return n;
+}
+
 Tensor make(Op op, DType dtype, Shape shape, std::initializer_list<Tensor> inputs, Attr attr,
             Loc loc) {
   std::vector<NodePtr> in;
   in.reserve(inputs.size());
   for (const Tensor& t : inputs) in.push_back(t.node());
-  bool grad = false;
-  for (auto& i : in) grad = grad || i->requires_grad;
-  NodePtr n = make_node(op, dtype, std::move(shape), std::move(in), std::move(attr), loc);
-  n->label = g_label;
-  n->requires_grad = grad && is_float(dtype) && !NoGradGuard::active();
-  Tensor t(std::move(n));
-  if (t.node()->depth >= kAutoRealizeDepth) t.realize();
-  return t;
+  return Tensor(trace_node(op, dtype, std::move(shape), std::move(in), std::move(attr), loc));
 }
 
 Tensor constant(double value, DType dtype, Loc loc, bool param) {
@@ -67,14 +72,29 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op, Loc loc) 
   return out;
 }
 
+NodePtr broadcast_node(NodePtr x, const Shape& shape, const char* op, Loc loc) {
+  if (x->shape == shape) return x;
+  if (!shape_fits(shape, dtype_size(x->dtype))) // here, where the op's name is known
+    fail_at(loc, op, "cannot broadcast {}{}: {}", dtype_name(x->dtype), shape_str(x->shape),
+            shape_problem(shape, dtype_size(x->dtype)));
+  // A literal broadcast to the same shape again (a loop's `acc = acc + x * 0.5`) reuses the last
+  // such view, like literal_node() reuses the literal: one node per step fewer.
+  thread_local std::weak_ptr<Node> last_literal_view;
+  bool literal = x->op == Op::Const;
+  if (NodePtr v = literal ? last_literal_view.lock() : nullptr;
+      v && !v->inputs.empty() && v->inputs[0] == x && v->shape == shape)
+    return v;
+  // Only 1-dims added: a reshape aliases the same elements; else new dims lead, as in NumPy.
+  Op view = x->numel() == numel(shape) ? Op::Reshape : Op::Expand;
+  DType dtype = x->dtype; // (read before x moves into the inputs)
+  NodePtr v = trace_node(view, dtype, shape, {std::move(x)}, NoAttr{}, loc);
+  if (literal) last_literal_view = v;
+  return v;
+}
+
 Tensor broadcast_to(const Tensor& x, const Shape& shape, const char* op, Loc loc) {
   if (x.shape() == shape) return x;
-  if (!shape_fits(shape, dtype_size(x.dtype()))) // here, where the op's name is known
-    fail_at(loc, op, "cannot broadcast {}: {}", describe(x),
-            shape_problem(shape, dtype_size(x.dtype())));
-  if (x.numel() == numel(shape)) // only 1-dims are added: a reshape aliases the same elements
-    return make(Op::Reshape, x.dtype(), shape, {x}, NoAttr{}, loc);
-  return make(Op::Expand, x.dtype(), shape, {x}, NoAttr{}, loc); // new dims lead, as in NumPy
+  return Tensor(broadcast_node(x.node(), shape, op, loc));
 }
 
 DType result_type(std::initializer_list<const Operand*> ops) {
@@ -95,8 +115,7 @@ DType result_type(std::initializer_list<const Operand*> ops) {
   return *r;
 }
 
-Tensor as_tensor(const Operand& o, DType dtype, bool bake) {
-  if (o.is_tensor()) return cast(o.tensor, dtype, o.loc);
+NodePtr literal_node(const Operand& o, DType dtype, bool bake) {
   // An integer converts from its exact int64 value (a double holds only 53 bits).
   Scalar v = o.category == 1 ? eval_cast(Scalar{0, o.integer}, DType::I64, dtype)
                              : Scalar::of(dtype, o.number);
@@ -110,10 +129,15 @@ Tensor as_tensor(const Operand& o, DType dtype, bool bake) {
                                n->get<ConstAttr>() == attr && n->label == g_label &&
                                n->loc.line() == o.loc.line() &&
                                std::string_view(n->loc.file_name()) == o.loc.file_name())
-    return Tensor(std::move(n));
-  Tensor t = make(Op::Const, dtype, {}, {}, attr, o.loc);
-  last = t.node();
-  return t;
+    return n;
+  NodePtr n = trace_node(Op::Const, dtype, {}, {}, attr, o.loc);
+  last = n;
+  return n;
+}
+
+Tensor as_tensor(const Operand& o, DType dtype, bool bake) {
+  if (o.is_tensor()) return cast(o.tensor, dtype, o.loc);
+  return Tensor(literal_node(o, dtype, bake));
 }
 
 void require(const Tensor& t, std::string_view op, Loc loc) {

@@ -17,12 +17,19 @@ private:
   const char* prev_;
 };
 
+// Traces one node: its label, whether gradients flow through it, and the realize at the depth
+// bound. The node-level forms (trace_node, broadcast_node, literal_node) are for the elementwise
+// ops, traced by the million in loops: they make no Tensor handle (an allocation) for an operand
+// nobody holds.
+NodePtr trace_node(Op op, DType dtype, Shape shape, std::vector<NodePtr> inputs, Attr attr,
+                   Loc loc);
 Tensor make(Op op, DType dtype, Shape shape, std::initializer_list<Tensor> inputs, Attr attr,
             Loc loc);
 // 0-d literal; a parameter's value is passed to kernels at run time instead of compiled in.
 Tensor constant(double value, DType dtype, Loc loc, bool param = false);
 Tensor cast(const Tensor& x, DType dtype, Loc loc); // no-op when equal
 Tensor broadcast_to(const Tensor& x, const Shape& shape, const char* op, Loc loc);
+NodePtr broadcast_node(NodePtr x, const Shape& shape, const char* op, Loc loc);
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op, Loc loc);
 
 // The tensors backward() ran from since the last call that a user still holds, unrealized: an
@@ -40,6 +47,7 @@ DType result_type(std::initializer_list<const Operand*> ops);
 // user code (a learning rate, an integer offset), baked in when a composite op (gelu's 0.5) or
 // `bake` asks, or when it is a bool.
 Tensor as_tensor(const Operand& o, DType dtype, bool bake = false);
+NodePtr literal_node(const Operand& o, DType dtype, bool bake = false);
 
 // "(at file:line)", how errors name the user's call.
 inline std::string call_site(Loc loc) {

@@ -37,9 +37,15 @@ std::vector<uint64_t> program_key(const std::vector<Node*>& order, const NodeInd
 }
 
 struct KeyHash {
+  // Four independent multiply-xor lanes, mixed at the end: one serial hash_combine per word was
+  // most of the cost of the cuts a long lazy chain makes (tens of thousands of words each).
   size_t operator()(const std::vector<uint64_t>& w) const {
-    uint64_t h = w.size();
-    for (uint64_t x : w) h = hash_combine(h, x);
+    uint64_t lane[4] = {w.size(), 1, 2, 3};
+    size_t i = 0;
+    for (; i + 4 <= w.size(); i += 4)
+      for (size_t l = 0; l < 4; ++l) lane[l] = (lane[l] ^ w[i + l]) * 0x9e3779b97f4a7c15ull;
+    uint64_t h = hash_combine(hash_combine(lane[0], lane[1]), hash_combine(lane[2], lane[3]));
+    for (; i < w.size(); ++i) h = hash_combine(h, w[i]);
     return h;
   }
 };

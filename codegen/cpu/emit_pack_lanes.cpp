@@ -253,39 +253,6 @@ Value* Emitter::operand_lanes(int root, int axis, Value* xb, Value* k, Value* x1
     case Op::ReduceIndex:
       out = vx;
       break;
-    case Op::Add:
-      out = b_.CreateAdd(x, y);
-      break;
-    case Op::Sub:
-      out = b_.CreateSub(x, y);
-      break;
-    case Op::Mul:
-      out = b_.CreateMul(x, y);
-      break;
-    case Op::FloorDiv:
-    case Op::Mod: { // floor semantics, as Emitter::binary
-      Value* q = b_.CreateSDiv(x, y);
-      Value* rem = b_.CreateSRem(x, y);
-      Value* zero = llvm::Constant::getNullValue(x->getType());
-      Value* neg = b_.CreateICmpSLT(rem, zero);
-      out = in.op == Op::FloorDiv ? b_.CreateSub(q, b_.CreateZExt(neg, q->getType()))
-                                  : b_.CreateAdd(rem, b_.CreateSelect(neg, y, zero));
-      break;
-    }
-    case Op::Minimum:
-    case Op::Maximum: {
-      bool sg = is_signed(k_.insts[in.a].dtype);
-      auto id = in.op == Op::Minimum ? (sg ? llvm::Intrinsic::smin : llvm::Intrinsic::umin)
-                                     : (sg ? llvm::Intrinsic::smax : llvm::Intrinsic::umax);
-      out = b_.CreateBinaryIntrinsic(id, x, y);
-      break;
-    }
-    case Op::LogicalAnd:
-      out = b_.CreateAnd(x, y);
-      break;
-    case Op::LogicalOr:
-      out = b_.CreateOr(x, y);
-      break;
     case Op::LogicalNot:
       out = b_.CreateNot(x);
       break;
@@ -302,18 +269,9 @@ Value* Emitter::operand_lanes(int root, int axis, Value* xb, Value* k, Value* x1
       loaded = out = load_lanes(in, x, y, vx, x1 ? fit(x1) : nullptr, r, st == 1);
       break;
     }
-    default: { // comparisons
-      using P = llvm::CmpInst::Predicate;
-      bool sg = is_signed(k_.insts[in.a].dtype);
-      P p = in.op == Op::Lt   ? (sg ? P::ICMP_SLT : P::ICMP_ULT)
-            : in.op == Op::Le ? (sg ? P::ICMP_SLE : P::ICMP_ULE)
-            : in.op == Op::Gt ? (sg ? P::ICMP_SGT : P::ICMP_UGT)
-            : in.op == Op::Ge ? (sg ? P::ICMP_SGE : P::ICMP_UGE)
-            : in.op == Op::Eq ? P::ICMP_EQ
-                              : P::ICMP_NE;
-      out = b_.CreateICmp(p, x, y);
+    default: // integer arithmetic and comparisons, as in scalar code
+      out = binary(in, k_.insts[in.a].dtype, x, y);
       break;
-    }
     }
     vals_[i] = out;
   }

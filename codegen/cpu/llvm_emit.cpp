@@ -176,9 +176,11 @@ Value* Emitter::binary(const KInst& in, DType src, Value* x, Value* y) {
     // negative numerator, e.g. after a slice with a negative step.
     Value* q = b_.CreateSDiv(x, y);
     Value* r = b_.CreateSRem(x, y);
-    Value* neg = b_.CreateICmpSLT(r, constant(DType::I64, 0, 0));
+    // (Zero of x's own type: the packer's lanes are <n x i32> or <n x i64> vectors.)
+    Value* zero = llvm::Constant::getNullValue(x->getType());
+    Value* neg = b_.CreateICmpSLT(r, zero);
     if (in.op == Op::FloorDiv) return b_.CreateSub(q, b_.CreateZExt(neg, q->getType()));
-    return b_.CreateAdd(r, b_.CreateSelect(neg, y, constant(DType::I64, 0, 0)));
+    return b_.CreateAdd(r, b_.CreateSelect(neg, y, zero));
   }
   case Op::Pow:
     if (fp) {

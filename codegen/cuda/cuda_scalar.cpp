@@ -30,6 +30,22 @@ std::string math(DType t, Op op, const char* f32name, const char* f64name, const
   return fmt::format("{}({})", t == DType::F32 ? f32name : f64name, x);
 }
 
+struct LibmPair {
+  Op op;
+  const char *f32, *f64;
+};
+
+// The unary ops that are one CUDA math-library call, float only.
+const LibmPair* libm_unary(Op op) {
+  static constexpr LibmPair kCalls[] = {
+      {Op::Exp, "expf", "exp"},       {Op::Log, "logf", "log"},    {Op::Log1p, "log1pf", "log1p"},
+      {Op::Expm1, "expm1f", "expm1"}, {Op::Sqrt, "sqrtf", "sqrt"}, {Op::Sin, "sinf", "sin"},
+      {Op::Cos, "cosf", "cos"},       {Op::Tanh, "tanhf", "tanh"}, {Op::Erf, "erff", "erf"}};
+  for (const LibmPair& c : kCalls)
+    if (c.op == op) return &c;
+  return nullptr;
+}
+
 // a op b with two's-complement wrapping for i32/i64 (signed overflow is undefined in C++).
 std::string wrapping(DType t, char op, const std::string& a, const std::string& b) {
   if (t == DType::I64)
@@ -47,6 +63,7 @@ std::string cast(DType from, DType to, const std::string& x) {
 }
 
 std::string unary(Op op, DType t, DType out, const std::string& x) {
+  if (const LibmPair* f = libm_unary(op)) return math(t, op, f->f32, f->f64, x);
   bool fp = is_float(t);
   switch (op) {
   case Op::Neg:
@@ -56,26 +73,8 @@ std::string unary(Op op, DType t, DType out, const std::string& x) {
     if (fp) return math(t, op, "fabsf", "fabs", x);
     if (!is_signed(t)) return x;
     return fmt::format("({0} < 0 ? ({1})(0ull - (unsigned long long)({0})) : {0})", x, c_type(t));
-  case Op::Exp:
-    return math(t, op, "expf", "exp", x);
-  case Op::Log:
-    return math(t, op, "logf", "log", x);
-  case Op::Log1p:
-    return math(t, op, "log1pf", "log1p", x);
-  case Op::Expm1:
-    return math(t, op, "expm1f", "expm1", x);
-  case Op::Sqrt:
-    return math(t, op, "sqrtf", "sqrt", x);
   case Op::Rsqrt: // 1 / sqrt, rounded twice like the CPU (not the rsqrt approximation)
     return fmt::format("({} / {})", literal(t, Scalar{1, 1}), math(t, op, "sqrtf", "sqrt", x));
-  case Op::Sin:
-    return math(t, op, "sinf", "sin", x);
-  case Op::Cos:
-    return math(t, op, "cosf", "cos", x);
-  case Op::Tanh:
-    return math(t, op, "tanhf", "tanh", x);
-  case Op::Erf:
-    return math(t, op, "erff", "erf", x);
   case Op::Sigmoid:
     math(t, op, "", "", x); // float only
     return fmt::format("kiln_sigmoid({})", x);

@@ -77,8 +77,9 @@ StorageFactory random_inputs(uint64_t seed) {
   };
 }
 
-// Largest mismatch of got against want, as a tolerance ratio (<= 1 passes).
-double mismatch(DType t, const void* got, const void* want, int64_t n) {
+// Largest mismatch of got against want, as a tolerance ratio (<= 1 passes); `first` describes
+// the first element out of tolerance.
+double mismatch(DType t, const void* got, const void* want, int64_t n, std::string& first) {
   double worst = 0;
   for (int64_t i = 0; i < n; ++i) {
     double g = 0, w = 0;
@@ -89,10 +90,13 @@ double mismatch(DType t, const void* got, const void* want, int64_t n) {
     });
     if (std::isnan(g) && std::isnan(w)) continue;
     if (g == w) continue;
-    if (!is_float(t) || std::isnan(g) || std::isnan(w) || std::isinf(g) || std::isinf(w))
-      return INFINITY;
     double rtol = t == DType::F32 ? 2e-4 : 1e-10, atol = t == DType::F32 ? 2e-5 : 1e-12;
-    worst = std::max(worst, std::fabs(g - w) / (atol + rtol * std::fabs(w)));
+    double err = !is_float(t) || std::isnan(g) || std::isnan(w) || std::isinf(g) || std::isinf(w)
+                     ? INFINITY
+                     : std::fabs(g - w) / (atol + rtol * std::fabs(w));
+    if (err > 1 && first.empty())
+      first = fmt::format("element {} of {}: got {:.17g}, want {:.17g}", i, n, g, w);
+    worst = std::max(worst, err);
   }
   return worst;
 }
@@ -167,6 +171,7 @@ bool run_case(cuda::Driver& drv, const SweepCase& c, uint64_t seed, const std::s
   }
   drv.synchronize();
   double worst = 0;
+  std::string first; // the first bad element of the first bad output
   for (size_t i = 0; i < s.graph.outputs.size(); ++i) {
     Node* src = storage_source(s.graph.outputs[i].get());
     Node* out = s.graph.outputs[i].get();
@@ -175,11 +180,14 @@ bool run_case(cuda::Driver& drv, const SweepCase& c, uint64_t seed, const std::s
       std::memcpy(got.data(), src->storage->data, out->bytes());
     else
       drv.to_host(got.data(), run.buffer(src), out->bytes());
-    worst = std::max(worst, mismatch(out->dtype, got.data(), want[i]->data, out->numel()));
+    std::string bad;
+    worst = std::max(worst, mismatch(out->dtype, got.data(), want[i]->data, out->numel(), bad));
+    if (first.empty() && !bad.empty()) first = fmt::format("output {}, {}", i, bad);
   }
   bool ok = worst <= 1;
-  fmt::print("{} {:<40} kernels {} [{}] max regs {} err {:.3g}\n", ok ? "PASS" : "FAIL", c.name,
-             s.kernels.size(), fmt::join(strategies, ","), max_regs, worst);
+  fmt::print("{} {:<40} kernels {} [{}] max regs {} err {:.3g}{}\n", ok ? "PASS" : "FAIL", c.name,
+             s.kernels.size(), fmt::join(strategies, ","), max_regs, worst,
+             ok ? "" : "; first bad: " + first);
   if (c.name[0] == 'W') { // timed workloads: each kernel alone, median of 10 after 3 warm-ups
     for (size_t k = 0; k < s.kernels.size(); ++k) {
       auto& lk = s.kernels[k];
