@@ -68,9 +68,9 @@ void Emitter::emit_attention(Value* begin, Value* end) {
   int64_t most = std::max(mr, round_up(target_.l1d_bytes / 2 / (nr * elt), mr));
   int64_t chunks = (a.L + most - 1) / most;
   buf.chunk = round_up((a.L + chunks - 1) / chunks, mr);
-  // Scratch, in elements: K panels, V^T panels, the Q^T panel, S^T, O^T, 4 rows of statistics.
+  // Scratch, in elements: K panels, V^T panels, the Q^T panel, S^T, O^T, 5 rows of statistics.
   std::vector<int64_t> sizes = {round_up(a.L, mr) * a.D, round_up(a.N, mr) * a.L, a.D * nr,
-                                buf.chunk * nr,          round_up(a.N, mr) * nr,  4 * nr};
+                                buf.chunk * nr,          round_up(a.N, mr) * nr,  5 * nr};
   int64_t bytes = 0;
   std::vector<int64_t> offsets;
   for (int64_t s : sizes) {
@@ -147,7 +147,8 @@ Value* Emitter::stat(const AttentionBuffers& buf, int64_t row, Value* c) {
 }
 
 // One chunk of keys [j0, j0 + chunk) for the NR queries from m0 (statistics rows: 0 running max,
-// 1 running sum, 2 the max the chunk's exponentials subtract, 3 the rescaling factor).
+// 1 running sum, 2 the max the chunk's exponentials subtract, 3 the rescaling factor, 4 one past
+// the last key of the chunk a query sees).
 void Emitter::emit_attention_chunk(const AttentionBuffers& buf, Value* m0, Value* j0) {
   const AttentionKernel& a = *attention_;
   DType t = k_.insts[a.out].dtype;
@@ -163,6 +164,7 @@ void Emitter::emit_attention_chunk(const AttentionBuffers& buf, Value* m0, Value
   auto exp = [&](Value* x) { return unary(KInst{Op::Exp, t}, t, x); };
   Value* keys = smin(i64(buf.chunk), b_.CreateSub(i64(a.L), j0));
   Value* first = b_.CreateICmpEQ(j0, i64(0));
+  Value* inf = llvm::ConstantFP::getInfinity(et, true);
 
   // S^T = K Q^T, MR keys per tile.
   auto* jp = open_loop(i64(0), keys, "sp", mr);
@@ -176,6 +178,7 @@ void Emitter::emit_attention_chunk(const AttentionBuffers& buf, Value* m0, Value
   // The scores' function of the dot product, and the chunk's max per query (row 2).
   auto* c = open_loop(i64(0), i64(nr), "mx0");
   store(load(stat(buf, 0, c)), stat(buf, 2, c));
+  store(llvm::ConstantFP::get(et, 0), stat(buf, 4, c));
   close_loop(c);
   std::vector<int> score = operand_insts(a.score, a.dot);
   auto* jj = open_loop(i64(0), keys, "sj");
@@ -185,16 +188,23 @@ void Emitter::emit_attention_chunk(const AttentionBuffers& buf, Value* m0, Value
   Value* s = b_.CreateInBoundsGEP(et, buf.s, {b_.CreateAdd(b_.CreateMul(jj, i64(nr)), c)});
   vals_[a.dot] = load(s);
   eval_attention(score);
-  Value* x = vals_[a.score];
-  store(x, s);
+  Value* sc = vals_[a.score];
+  store(sc, s);
   Value* mx = load(stat(buf, 2, c));
-  store(nan_propagating(x, mx, b_.CreateFCmpOGT(x, mx)), stat(buf, 2, c));
+  store(nan_propagating(sc, mx, b_.CreateFCmpOGT(sc, mx)), stat(buf, 2, c));
+  Value* seen = b_.CreateSIToFP(b_.CreateAdd(jj, i64(1)), et);
+  store(b_.CreateSelect(b_.CreateFCmpUNE(sc, inf), seen, load(stat(buf, 4, c))), stat(buf, 4, c));
   close_loop(c);
   close_loop(jj, true);
+  // Keys after the last one any of the queries sees (a causal mask's upper triangle) add
+  // nothing: the exponentials and the second product stop there.
+  Value* live = load(stat(buf, 4, i64(0)));
+  for (int64_t q = 1; q < nr; ++q)
+    live = b_.CreateBinaryIntrinsic(llvm::Intrinsic::maxnum, live, load(stat(buf, 4, i64(q))));
+  live = b_.CreateFPToSI(live, b_.getInt64Ty());
 
   // New max; the old sums scale by exp(old - new). A query whose keys so far are all masked
   // (max -inf) subtracts 0 instead, so that exp gives 0, not NaN.
-  Value* inf = llvm::ConstantFP::getInfinity(et, true);
   c = open_loop(i64(0), i64(nr), "mx1");
   Value* now = load(stat(buf, 2, c));
   Value* shift = b_.CreateSelect(b_.CreateFCmpOEQ(now, inf), llvm::ConstantFP::get(et, 0), now);
@@ -216,7 +226,7 @@ void Emitter::emit_attention_chunk(const AttentionBuffers& buf, Value* m0, Value
   b_.SetInsertPoint(scaled);
 
   // P^T = exp(S^T - max), summed per query.
-  jj = open_loop(i64(0), keys, "ej");
+  jj = open_loop(i64(0), live, "ej");
   c = open_loop(i64(0), i64(nr), "ec");
   s = b_.CreateInBoundsGEP(et, buf.s, {b_.CreateAdd(b_.CreateMul(jj, i64(nr)), c)});
   Value* e = exp(b_.CreateFSub(load(s), load(stat(buf, 2, c))));
@@ -230,7 +240,7 @@ void Emitter::emit_attention_chunk(const AttentionBuffers& buf, Value* m0, Value
   Value* vpanel = b_.CreateInBoundsGEP(
       et, buf.v, {b_.CreateAdd(b_.CreateMul(np, i64(a.L)), b_.CreateMul(j0, i64(mr)))});
   b_.CreateCall(buf.micro,
-                {vpanel, buf.s, keys, b_.CreateInBoundsGEP(et, buf.o, {b_.CreateMul(np, i64(nr))}),
+                {vpanel, buf.s, live, b_.CreateInBoundsGEP(et, buf.o, {b_.CreateMul(np, i64(nr))}),
                  b_.CreateNot(first)});
   close_loop(np, true);
 }
