@@ -123,12 +123,12 @@ std::vector<Case> cases(bool timing) {
   reductions(cs);
   rows(cs);
   contractions(cs);
-  if (timing) {
-    Tensor x = in({16777216}), a = in({16777216}), b = in({16777216});
-    cs.push_back({"W1_gelu_tanh_16M", {(x * a + b).gelu("tanh")}});
-    cs.push_back({"W2_softmax_8192x1024", {F::softmax(in({8192, 1024}), -1)}});
-    Tensor y = in({8192, 1024}), w = in({1024}), bb = in({1024});
-    cs.push_back({"W3_layernorm_8192x1024", {F::layer_norm(y, {1024}, w, bb)}});
+  if (timing) { // ../shared/bench/WORKLOADS.md: memory-bound sizes x8 on a GPU, to fill the chip
+    Tensor x = in({134217728}), a = in({134217728}), b = in({134217728});
+    cs.push_back({"W1_gelu_tanh_128M", {(x * a + b).gelu("tanh")}});
+    cs.push_back({"W2_softmax_65536x1024", {F::softmax(in({65536, 1024}), -1)}});
+    Tensor y = in({65536, 1024}), w = in({1024}), bb = in({1024});
+    cs.push_back({"W3_layernorm_65536x1024", {F::layer_norm(y, {1024}, w, bb)}});
   }
   return cs;
 }

@@ -71,39 +71,61 @@ return %t
 )");
 }
 
-TEST_CASE("cuda: softmax is one row kernel: block reductions broadcast to the map stage",
+TEST_CASE("cuda: softmax is one warp-row kernel: unrolled stages, shuffle reductions broadcast to "
+          "the map stage",
           "[cuda]") {
   auto ks = emit_graph(R"(
-%x = buffer : f32[4, 8]
+%x = buffer : f32[4, 40]
 %m = max %x {axes=[1]} : f32[4, 1]
-%me = expand %m : f32[4, 8]
-%d = sub %x, %me : f32[4, 8]
-%e = exp %d : f32[4, 8]
+%me = expand %m : f32[4, 40]
+%d = sub %x, %me : f32[4, 40]
+%e = exp %d : f32[4, 40]
 %s = sum %e {axes=[1]} : f32[4, 1]
-%se = expand %s : f32[4, 8]
-%y = div %e, %se : f32[4, 8]
+%se = expand %s : f32[4, 40]
+%y = div %e, %se : f32[4, 40]
 return %y
 )");
   REQUIRE(ks.size() == 1);
-  CHECK(ks[0].plan.strategy == Strategy::Row);
-  CHECK(ks[0].plan.grid[0] == 4);
-  CHECK(ks[0].plan.block[0] == 32);
+  CHECK(ks[0].plan.strategy == Strategy::WarpRow);
+  CHECK(ks[0].plan.grid[0] == 1); // 8 rows a block
+  CHECK(ks[0].plan.block[0] == 256);
   check_source(ks[0], R"(
 # CHECK: struct kiln_op9 { __device__ float operator()(float acc, float x) const { return kiln_max(acc, x); } };
 # CHECK: struct kiln_op17 { __device__ float operator()(float acc, float x) const { return (acc + x); } };
-# CHECK: __shared__ float kiln_slots9[32];
-# CHECK: for (int o = blockIdx.x; o < 4; o += gridDim.x) {
+# CHECK-NOT: __shared__
+# CHECK: const int lane = threadIdx.x & 31;
+# CHECK-NEXT: for (int o = (int)blockIdx.x * 8 + (threadIdx.x >> 5); o < 4; o += (int)gridDim.x * 8) {
 # CHECK: auto acc9 = (-__int_as_float(0x7f800000));
-# CHECK-NEXT: for (int rl = threadIdx.x; rl < 8; rl += blockDim.x) {
+# CHECK-NEXT: #pragma unroll
+# CHECK-NEXT: for (int rj = 0; rj < 2; ++rj) {
+# CHECK-NEXT: const int rl = rj * 32 + lane;
+# CHECK-NEXT: if (rl < 40) {
 # CHECK: acc9 = kiln_max(acc9, v8);
-# CHECK: const float v9 = kiln_block_reduce(acc9, (-__int_as_float(0x7f800000)), kiln_slots9, kiln_op9());
+# CHECK: const float v9 = kiln_warp_reduce(acc9, kiln_op9());
 # CHECK: acc17 = (acc17 + v16);
-# CHECK: const float v17 = kiln_block_reduce(
-# CHECK: for (int rl = threadIdx.x; rl < 8; rl += blockDim.x) {
+# CHECK: const float v17 = kiln_warp_reduce(acc17, kiln_op17());
+# CHECK: for (int rj = 0; rj < 2; ++rj) {
 # CHECK: = expf(
 # CHECK: = (v11 / v17);
 # CHECK-NEXT: a1[v4] = v18;
-# CHECK-NOT: if (threadIdx.x == 0)
+# CHECK-NOT: if (lane == 0)
+)");
+  // Rows past kWarpRowMax, and f64 rows, take a block each.
+  auto wide = emit_graph(R"(
+%x = buffer : f32[4, 1500]
+%m = max %x {axes=[1]} : f32[4, 1]
+%me = expand %m : f32[4, 1500]
+%d = sub %x, %me : f32[4, 1500]
+return %d
+)");
+  REQUIRE(wide.size() == 1);
+  CHECK(wide[0].plan.strategy == Strategy::Row);
+  CHECK(wide[0].plan.grid[0] == 4);
+  check_source(wide[0], R"(
+# CHECK: __shared__ float kiln_slots{{[0-9]+}}[32];
+# CHECK: for (int o = blockIdx.x; o < 4; o += gridDim.x) {
+# CHECK: for (int rl = threadIdx.x; rl < 1500; rl += blockDim.x) {
+# CHECK: kiln_block_reduce(
 )");
 }
 
@@ -210,7 +232,8 @@ TEST_CASE("cuda: every kernel of the sweep is emitted", "[cuda]") {
       ++kernels;
     }
   }
-  for (Strategy st : {Strategy::Pointwise, Strategy::Row, Strategy::Serial, Strategy::TiledMatmul})
+  for (Strategy st : {Strategy::Pointwise, Strategy::Row, Strategy::WarpRow, Strategy::Serial,
+                      Strategy::TiledMatmul})
     CHECK(by_strategy[st] > 0);
   WARN("emitted " << kernels << " CUDA kernels");
 }

@@ -70,7 +70,11 @@ Strategy choose_strategy(const Kernel& k, const std::vector<Placement>& place) {
     if (sj == std::optional<int64_t>(1) && sr != std::optional<int64_t>(1)) across_outputs = true;
   }
   if (k.domain_size() >= 64 && (longest < 32 || across_outputs)) return Strategy::Serial;
-  return Strategy::Row;
+  size_t widest = 1; // the widest type a stage loads
+  for (size_t i = 0; i < k.insts.size(); ++i)
+    if (k.insts[i].op == Op::Load && place[i].loop >= 0)
+      widest = std::max(widest, dtype_size(k.insts[i].dtype));
+  return longest <= kWarpRowMax && widest <= 4 ? Strategy::WarpRow : Strategy::Row;
 }
 
 std::vector<bool> narrow_indices(const Kernel& k) {

@@ -15,6 +15,8 @@ std::string_view strategy_name(Strategy s) {
     return "pointwise";
   case Strategy::Row:
     return "row";
+  case Strategy::WarpRow:
+    return "warp_row";
   case Strategy::Serial:
     return "serial";
   case Strategy::TiledMatmul:
@@ -33,6 +35,9 @@ std::string identifier(const std::string& name) {
   if (std::isdigit(static_cast<unsigned char>(s[0]))) s = "k_" + s;
   return s;
 }
+
+// Warps (rows) a block of the WarpRow strategy takes: 256 threads, as the other strategies.
+constexpr int kRowWarpsPerBlock = 8;
 
 unsigned grid_for(int64_t items, int64_t per_block, int64_t cap) {
   return static_cast<unsigned>(std::clamp<int64_t>((items + per_block - 1) / per_block, 1, cap));
@@ -217,17 +222,24 @@ void Writer::body_serial() {
   close();
 }
 
-void Writer::body_row(unsigned threads) {
+void Writer::body_row(bool warp) {
   int64_t n = k_.domain_size();
   std::string it = index_type(n);
-  for (size_t r = 0; r < k_.insts.size(); ++r) {
+  for (size_t r = 0; r < k_.insts.size() && !warp; ++r) {
     const KInst& in = k_.insts[r];
     if (!is_reduce(in.op)) continue;
     std::string t = c_type(k_.insts[in.a].dtype);
     bool arg = in.op == Op::ArgMax || in.op == Op::ArgMin;
     line("__shared__ {} kiln_slots{}[32];", arg ? fmt::format("KilnArg<{}>", t) : t, r);
   }
-  open(fmt::format("for ({0} o = blockIdx.x; o < {1}; o += gridDim.x)", it, n));
+  if (warp) {
+    line("const int lane = threadIdx.x & 31;");
+    open(fmt::format("for ({0} o = ({0})blockIdx.x * {1} + (threadIdx.x >> 5); o < {2}; o += "
+                     "({0})gridDim.x * {1})",
+                     it, kRowWarpsPerBlock, n));
+  } else {
+    open(fmt::format("for ({0} o = blockIdx.x; o < {1}; o += gridDim.x)", it, n));
+  }
   decompose("o", k_.domain, "i", it);
   emit_placed(-1, -1);
   for (int s = 0; s < static_cast<int>(k_.stages.size()); ++s) {
@@ -245,16 +257,26 @@ void Writer::body_row(unsigned threads) {
     for (int r : reds) line("auto acc{} = {};", r, identity(r));
     int64_t extent = numel(k_.stages[s]);
     std::string rt = index_type(extent);
-    open(fmt::format("for ({0} rl = threadIdx.x; rl < {1}; rl += blockDim.x)", rt, extent));
+    if (warp) { // a constant trip count: unrolled, so later stages find the loads in registers
+      line("#pragma unroll");
+      open(fmt::format("for (int rj = 0; rj < {}; ++rj)", (extent + 31) / 32));
+      line("const int rl = rj * 32 + lane;");
+      if (extent % 32) open(fmt::format("if (rl < {})", extent));
+    } else {
+      open(fmt::format("for ({0} rl = threadIdx.x; rl < {1}; rl += blockDim.x)", rt, extent));
+    }
     decompose("rl", k_.stages[s], fmt::format("r{}_", s), rt);
     emit_placed(s, -2);
     emit_stores(s);
     for (int r : reds) accumulate(r);
+    if (warp && extent % 32) close();
     close();
     for (int r : reds) {
       const KInst& in = k_.insts[r];
-      std::string red = fmt::format("kiln_block_reduce(acc{0}, {1}, kiln_slots{0}, kiln_op{0}())",
-                                    r, identity(r));
+      std::string red = warp ? fmt::format("kiln_warp_reduce(acc{0}, kiln_op{0}())", r)
+                             : fmt::format("kiln_block_reduce(acc{0}, {1}, kiln_slots{0}, "
+                                           "kiln_op{0}())",
+                                           r, identity(r));
       if (in.op == Op::ArgMax || in.op == Op::ArgMin) {
         line("const auto t{} = {};", r, red);
         line("const long long {} = t{}.i == KILN_NO_INDEX ? 0LL : t{}.i;", var(r), r, r);
@@ -267,12 +289,11 @@ void Writer::body_row(unsigned threads) {
   bool any = std::any_of(k_.stores.begin(), k_.stores.end(),
                          [&](const KStore& st) { return k_.store_placement(st, place_).loop < 0; });
   if (any) {
-    open("if (threadIdx.x == 0)");
+    open(warp ? "if (lane == 0)" : "if (threadIdx.x == 0)");
     emit_stores(-1);
     close();
   }
   close();
-  (void)threads;
 }
 
 CudaKernel Writer::run() {
@@ -298,6 +319,11 @@ CudaKernel Writer::run() {
     for (int s = 0; s < static_cast<int>(k_.stages.size()); ++s) reduction_functors(s);
     break;
   }
+  case Strategy::WarpRow:
+    threads = 32 * kRowWarpsPerBlock;
+    plan_.grid[0] = grid_for(n, kRowWarpsPerBlock, int64_t{1} << 20);
+    for (int s = 0; s < static_cast<int>(k_.stages.size()); ++s) reduction_functors(s);
+    break;
   case Strategy::TiledMatmul: {
     mm = find_matmul(k_, place_);
     size_t nd = k_.domain.size();
@@ -312,8 +338,8 @@ CudaKernel Writer::run() {
   open("");
   if (mm)
     body_tiled(*mm);
-  else if (plan_.strategy == Strategy::Row)
-    body_row(threads);
+  else if (plan_.strategy == Strategy::Row || plan_.strategy == Strategy::WarpRow)
+    body_row(plan_.strategy == Strategy::WarpRow);
   else
     body_serial();
   close();

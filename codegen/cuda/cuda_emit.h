@@ -11,13 +11,19 @@ namespace kiln::cuda {
 
 // How a kernel's iterations map onto the GPU.
 enum class Strategy {
-  Pointwise,   // no stages: one thread per domain point, grid-stride loop
-  Row,         // stages: one block per outer point, each stage a strided loop over the row
-  Serial,      // stages: one thread per outer point runs the stages in turn (column reductions,
-               // short rows: the loads stay coalesced across threads)
+  Pointwise, // no stages: one thread per domain point, grid-stride loop
+  Row,       // stages: one block per outer point, each stage a strided loop over the row
+  WarpRow, // stages over rows of at most kWarpRowMaxBytes: one warp per outer point, each stage an
+           // unrolled loop of constant stride (the row's loads stay in registers from one
+           // stage to the next), reductions by shuffles alone
+  Serial,  // stages: one thread per outer point runs the stages in turn (column reductions,
+           // short rows: the loads stay coalesced across threads)
   TiledMatmul, // one stage summing products of a row operand and a column operand
 };
 std::string_view strategy_name(Strategy s);
+// The longest row a warp takes: 32 elements a lane stay in registers on sm_90 without spills,
+// for types of 4 bytes or less (f64 math inlined 16 times a lane spilled: f64 rows use Row).
+constexpr int64_t kWarpRowMax = 1024;
 
 struct LaunchArg {
   bool param; // false: buffer a<index>; true: scalar parameter p<index>

@@ -66,16 +66,20 @@ template <class T> KILN_DEV KilnArg<T> kiln_shfl(KilnArg<T> v, int o) {
   r.i = kiln_shfl(v.i, o);
   return r;
 }
-// Block-wide reduction: warp shuffles, then one slot per warp in shared memory; every thread
+// Warp-wide reduction by butterfly shuffles: every lane gets the result.
+template <class T, class Op> KILN_DEV T kiln_warp_reduce(T v, Op op) {
+  for (int o = 16; o > 0; o >>= 1) v = op(v, kiln_shfl(v, o));
+  return v;
+}
+// Block-wide reduction: each warp's, then one slot per warp in shared memory; every thread
 // gets the result. blockDim.x is a multiple of 32.
 template <class T, class Op> KILN_DEV T kiln_block_reduce(T v, T identity, T* slots, Op op) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-  for (int o = 16; o > 0; o >>= 1) v = op(v, kiln_shfl(v, o));
+  v = kiln_warp_reduce(v, op);
   if (lane == 0) slots[warp] = v;
   __syncthreads();
   if (warp == 0) {
-    v = lane < warps ? slots[lane] : identity;
-    for (int o = 16; o > 0; o >>= 1) v = op(v, kiln_shfl(v, o));
+    v = kiln_warp_reduce(lane < warps ? slots[lane] : identity, op);
     if (lane == 0) slots[0] = v;
   }
   __syncthreads();

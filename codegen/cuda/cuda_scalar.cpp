@@ -88,7 +88,10 @@ std::string unary(Op op, DType t, DType out, const std::string& x) {
     if (t == DType::Bool) return x;
     if (fp) return fmt::format("kiln_sign({})", x);
     if (!is_signed(t)) return fmt::format("({})({} > 0)", c_type(t), x);
-    return fmt::format("({1})(({0} > 0) - ({0} < 0))", x, c_type(t));
+    // Shifts, not (x > 0) - (x < 0): NVRTC 13 folds that into a three-way compare that came out
+    // +1 for negative i64 inside larger fused expressions (found on an H200).
+    return fmt::format("(({1})(({0}) >> {2}) | ({1})((0ull - (unsigned long long)({0})) >> 63))", x,
+                       c_type(t), dtype_size(t) * 8 - 1);
   case Op::Reciprocal:
     math(t, op, "", "", x);
     return fmt::format("({} / {})", literal(t, Scalar{1, 1}), x);

@@ -38,7 +38,7 @@ private:
   void reduction_functors(int stage);
   void accumulate(int r);
   void body_serial();
-  void body_row(unsigned threads);
+  void body_row(bool warp); // the Row and WarpRow strategies
   void body_tiled(const MatmulSplit& mm);
   void tiled_operand(int root, bool lhs, const std::string& m_or_n);
 
