@@ -148,28 +148,26 @@ Value* Emitter::stat(const AttentionBuffers& buf, int64_t row, Value* c) {
   return b_.CreateInBoundsGEP(et, buf.stats, {b_.CreateAdd(b_.getInt64(row * buf.bl.nr), c)});
 }
 
-// One chunk of keys [j0, j0 + chunk) for the NR queries from m0 (statistics rows: 0 running max,
-// 1 running sum, 2 the max the chunk's exponentials subtract, 3 the rescaling factor, 4 one past
-// the last key of the chunk a query sees).
-void Emitter::emit_attention_chunk(const AttentionBuffers& buf, Value* m0, Value* j0) {
-  const AttentionKernel& a = *attention_;
-  DType t = k_.insts[a.out].dtype;
-  llvm::Type* et = reg_type(t);
-  llvm::Align align(dtype_size(t));
-  int64_t mr = buf.bl.mr, nr = buf.bl.nr;
-  auto i64 = [&](int64_t v) { return b_.getInt64(v); };
-  auto smin = [&](Value* x, Value* y) {
-    return b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, x, y);
-  };
-  auto load = [&](Value* p) { return b_.CreateAlignedLoad(et, p, align); };
-  auto store = [&](Value* v, Value* p) { b_.CreateAlignedStore(v, p, align); };
-  auto exp = [&](Value* x) { return unary(KInst{Op::Exp, t}, t, x); };
-  Value* keys = smin(i64(buf.chunk), b_.CreateSub(i64(a.L), j0));
-  Value* first = b_.CreateICmpEQ(j0, i64(0));
-  Value* inf = llvm::ConstantFP::getInfinity(et, true);
+Value* Emitter::attention_load(Value* p) {
+  DType t = k_.insts[attention_->out].dtype;
+  return b_.CreateAlignedLoad(reg_type(t), p, llvm::Align(dtype_size(t)));
+}
 
-  // S^T = K Q^T, MR keys per tile.
-  auto* jp = open_loop(i64(0), keys, "sp", mr);
+void Emitter::attention_store(Value* v, Value* p) {
+  b_.CreateAlignedStore(v, p, llvm::Align(dtype_size(k_.insts[attention_->out].dtype)));
+}
+
+// S^T of the keys [j0, j0 + keys) for the NR queries from m0, through the scores' function of
+// the dot product; the chunk's max per query in statistics row 2. Returns how many of its keys
+// matter: keys after the last one any of the queries sees (a causal mask's upper triangle) add
+// nothing, so the exponentials and the second product stop there.
+Value* Emitter::emit_attention_scores(const AttentionBuffers& buf, Value* m0, Value* j0,
+                                      Value* keys) {
+  const AttentionKernel& a = *attention_;
+  llvm::Type* et = reg_type(k_.insts[a.out].dtype);
+  int64_t nr = buf.bl.nr;
+  auto i64 = [&](int64_t v) { return b_.getInt64(v); };
+  auto* jp = open_loop(i64(0), keys, "sp", buf.bl.mr); // MR keys per tile
   Value* panel = b_.CreateInBoundsGEP(
       et, buf.k, {b_.CreateMul(b_.CreateAdd(j0, jp), i64(a.D))}); // (j / MR) * D * MR
   b_.CreateCall(buf.micro,
@@ -177,37 +175,56 @@ void Emitter::emit_attention_chunk(const AttentionBuffers& buf, Value* m0, Value
                  b_.CreateInBoundsGEP(et, buf.s, {b_.CreateMul(jp, i64(nr))}), b_.getFalse()});
   close_loop(jp, true);
 
-  // The scores' function of the dot product, and the chunk's max per query (row 2).
   auto* c = open_loop(i64(0), i64(nr), "mx0");
-  store(load(stat(buf, 0, c)), stat(buf, 2, c));
-  store(llvm::ConstantFP::get(et, 0), stat(buf, 4, c));
+  attention_store(attention_load(stat(buf, 0, c)), stat(buf, 2, c));
+  attention_store(llvm::ConstantFP::get(et, 0), stat(buf, 4, c));
   close_loop(c);
   std::vector<int> score = operand_insts(a.score, a.dot);
   auto* jj = open_loop(i64(0), keys, "sj");
   attention_index_ = {nullptr, b_.CreateAdd(j0, jj)};
   c = open_loop(i64(0), i64(nr), "sc");
-  loop_idx_[1] = smin(b_.CreateAdd(m0, c), i64(a.M - 1));
+  loop_idx_[1] = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, b_.CreateAdd(m0, c), i64(a.M - 1));
   Value* s = b_.CreateInBoundsGEP(et, buf.s, {b_.CreateAdd(b_.CreateMul(jj, i64(nr)), c)});
-  vals_[a.dot] = load(s);
+  vals_[a.dot] = attention_load(s);
   eval_attention(score);
   Value* sc = vals_[a.score];
-  store(sc, s);
-  Value* mx = load(stat(buf, 2, c));
-  store(nan_propagating(sc, mx, b_.CreateFCmpOGT(sc, mx)), stat(buf, 2, c));
+  attention_store(sc, s);
+  Value* mx = attention_load(stat(buf, 2, c));
+  attention_store(nan_propagating(sc, mx, b_.CreateFCmpOGT(sc, mx)), stat(buf, 2, c));
+  // Row 4: one past the last key each query sees.
   Value* seen = b_.CreateSIToFP(b_.CreateAdd(jj, i64(1)), et);
-  store(b_.CreateSelect(b_.CreateFCmpUNE(sc, inf), seen, load(stat(buf, 4, c))), stat(buf, 4, c));
+  Value* masked = b_.CreateFCmpOEQ(sc, llvm::ConstantFP::getInfinity(et, true));
+  attention_store(b_.CreateSelect(masked, attention_load(stat(buf, 4, c)), seen), stat(buf, 4, c));
   close_loop(c);
   close_loop(jj, true);
-  // Keys after the last one any of the queries sees (a causal mask's upper triangle) add
-  // nothing: the exponentials and the second product stop there.
-  Value* live = load(stat(buf, 4, i64(0)));
+  Value* live = attention_load(stat(buf, 4, i64(0)));
   for (int64_t q = 1; q < nr; ++q)
-    live = b_.CreateBinaryIntrinsic(llvm::Intrinsic::maxnum, live, load(stat(buf, 4, i64(q))));
-  live = b_.CreateFPToSI(live, b_.getInt64Ty());
+    live = b_.CreateBinaryIntrinsic(llvm::Intrinsic::maxnum, live,
+                                    attention_load(stat(buf, 4, i64(q))));
+  return b_.CreateFPToSI(live, b_.getInt64Ty());
+}
+
+// One chunk of keys [j0, j0 + chunk) for the NR queries from m0 (statistics rows: 0 running max,
+// 1 running sum, 2 the max the chunk's exponentials subtract, 3 the rescaling factor, 4 one past
+// the last key of the chunk a query sees).
+void Emitter::emit_attention_chunk(const AttentionBuffers& buf, Value* m0, Value* j0) {
+  const AttentionKernel& a = *attention_;
+  DType t = k_.insts[a.out].dtype;
+  llvm::Type* et = reg_type(t);
+  int64_t mr = buf.bl.mr, nr = buf.bl.nr;
+  auto i64 = [&](int64_t v) { return b_.getInt64(v); };
+  auto load = [&](Value* p) { return attention_load(p); };
+  auto store = [&](Value* v, Value* p) { attention_store(v, p); };
+  auto exp = [&](Value* x) { return unary(KInst{Op::Exp, t}, t, x); };
+  Value* keys =
+      b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, i64(buf.chunk), b_.CreateSub(i64(a.L), j0));
+  Value* first = b_.CreateICmpEQ(j0, i64(0));
+  Value* inf = llvm::ConstantFP::getInfinity(et, true);
+  Value* live = emit_attention_scores(buf, m0, j0, keys);
 
   // New max; the old sums scale by exp(old - new). A query whose keys so far are all masked
   // (max -inf) subtracts 0 instead, so that exp gives 0, not NaN.
-  c = open_loop(i64(0), i64(nr), "mx1");
+  auto* c = open_loop(i64(0), i64(nr), "mx1");
   Value* now = load(stat(buf, 2, c));
   Value* shift = b_.CreateSelect(b_.CreateFCmpOEQ(now, inf), llvm::ConstantFP::get(et, 0), now);
   Value* alpha = exp(b_.CreateFSub(load(stat(buf, 0, c)), shift));
@@ -228,9 +245,9 @@ void Emitter::emit_attention_chunk(const AttentionBuffers& buf, Value* m0, Value
   b_.SetInsertPoint(scaled);
 
   // P^T = exp(S^T - max), summed per query.
-  jj = open_loop(i64(0), live, "ej");
+  auto* jj = open_loop(i64(0), live, "ej");
   c = open_loop(i64(0), i64(nr), "ec");
-  s = b_.CreateInBoundsGEP(et, buf.s, {b_.CreateAdd(b_.CreateMul(jj, i64(nr)), c)});
+  Value* s = b_.CreateInBoundsGEP(et, buf.s, {b_.CreateAdd(b_.CreateMul(jj, i64(nr)), c)});
   Value* e = exp(b_.CreateFSub(load(s), load(stat(buf, 2, c))));
   store(e, s);
   store(b_.CreateFAdd(load(stat(buf, 1, c)), e), stat(buf, 1, c));

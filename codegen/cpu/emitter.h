@@ -144,7 +144,10 @@ private:
   void emit_attention_chunk(const AttentionBuffers& buf, Value* m0, Value* j0);
   void emit_attention_pack(int root, int64_t lanes_end, int64_t r, int64_t len, Value* dst,
                            const std::function<void(Value*, Value*)>& bind);
+  Value* emit_attention_scores(const AttentionBuffers& buf, Value* m0, Value* j0, Value* keys);
   Value* stat(const AttentionBuffers& buf, int64_t row, Value* c); // statistics row, query c
+  Value* attention_load(Value* p); // an element of the attention's dtype
+  void attention_store(Value* v, Value* p);
   // Evaluates insts in order, each stage's index from attention_index_.
   void eval_attention(const std::vector<int>& insts);
   // Values kept from an earlier stage for later ones (see passes/stage_reuse.h).
