@@ -8,18 +8,63 @@
 
 namespace kiln {
 
-std::vector<Placement> Kernel::placements() const {
-  std::vector<Placement> p(insts.size());
+namespace {
+
+// Per instruction, a bit per stage whose loop index its value varies with (a reduction's result
+// no longer varies with its own stage's index, but still with those of stages it nests in).
+std::vector<uint64_t> stages_read(const Kernel& k) {
+  std::vector<uint64_t> used(k.insts.size(), 0);
+  for (size_t i = 0; i < k.insts.size(); ++i) {
+    const KInst& in = k.insts[i];
+    if (in.op == Op::ReduceIndex && in.stage >= 0 && in.stage < 64)
+      used[i] = uint64_t{1} << in.stage;
+    for (int s : {in.a, in.b, in.c})
+      if (s >= 0 && s < static_cast<int>(i)) used[i] |= used[s];
+    if (is_stage_reduce(in.op) && in.stage >= 0 && in.stage < 64)
+      used[i] &= ~(uint64_t{1} << in.stage);
+  }
+  return used;
+}
+
+} // namespace
+
+std::vector<int> Kernel::stage_parents() const {
+  std::vector<int> parent(stages.size(), -1);
+  auto used = stages_read(*this);
   for (size_t i = 0; i < insts.size(); ++i) {
     const KInst& in = insts[i];
-    if (in.op == Op::ReduceIndex)
+    if (!is_stage_reduce(in.op) || in.stage < 0 || in.stage >= (int)stages.size() || !used[i])
+      continue;
+    // The outermost stage of its result's (a nesting is one level deep: see verify_kernel).
+    int p = 63 - __builtin_clzll(used[i]);
+    if (p < (int)stages.size()) parent[in.stage] = p;
+  }
+  return parent;
+}
+
+std::vector<Placement> Kernel::placements() const {
+  std::vector<Placement> p(insts.size());
+  auto parent = stage_parents();
+  // The inner of two loops when one nests in the other, else the later one (not well formed
+  // unless equal: verify_kernel says so).
+  auto inner = [&](int a, int b) {
+    if (a >= 0 && b >= 0 && a != b && parent[a] == b) return a;
+    if (a >= 0 && b >= 0 && a != b && parent[b] == a) return b;
+    return std::max(a, b);
+  };
+  for (size_t i = 0; i < insts.size(); ++i) {
+    const KInst& in = insts[i];
+    if (in.op == Op::ReduceIndex) {
       p[i] = {in.stage, -1};
-    else if (is_reduce(in.op))
-      p[i] = {-1, in.stage};
-    else
-      for (int s : {in.a, in.b, in.c})
-        if (s >= 0 && s < (int)i)
-          p[i] = {std::max(p[i].loop, p[s].loop), std::max(p[i].after, p[s].after)};
+      continue;
+    }
+    for (int s : {in.a, in.b, in.c})
+      if (s >= 0 && s < (int)i)
+        p[i] = {inner(p[i].loop, p[s].loop), std::max(p[i].after, p[s].after)};
+    // A reduction runs after its stage, inside the stage its own stage nests in (if any).
+    if (is_stage_reduce(in.op))
+      p[i] = {in.stage >= 0 && in.stage < (int)parent.size() ? parent[in.stage] : -1,
+              std::max(p[i].after, in.stage)};
   }
   return p;
 }
@@ -65,7 +110,7 @@ std::string print_kernel(const Kernel& k) {
       int n = 0;
       for (int src : {in.a, in.b, in.c})
         if (src >= 0) rhs += fmt::format("{}%{}", n++ ? ", " : " ", src);
-      if (is_reduce(in.op)) rhs += fmt::format(" @{}", in.stage);
+      if (is_stage_reduce(in.op)) rhs += fmt::format(" @{}", in.stage);
     }
     s += fmt::format("  %{} = {} : {}\n", i, rhs, dtype_name(in.dtype));
   }
@@ -76,7 +121,20 @@ std::string print_kernel(const Kernel& k) {
 
 std::string verify_kernel(const Kernel& k) {
   auto p = k.placements();
+  auto parent = k.stage_parents();
+  auto used = stages_read(k);
   int nstages = static_cast<int>(k.stages.size());
+  if (nstages > 63) return "more than 63 stages";
+  for (int s = 0; s < nstages; ++s) {
+    if (parent[s] < 0) continue;
+    bool softmax = std::any_of(k.insts.begin(), k.insts.end(), [&](const KInst& in) {
+      return in.op == Op::SoftmaxSum && in.stage == parent[s];
+    });
+    if (parent[s] <= s || parent[parent[s]] >= 0 || !softmax)
+      return fmt::format("stage {} nests in stage {}: only a lower stage nests, one level deep, "
+                         "in the stage of a softmax_sum",
+                         s, parent[s]);
+  }
   for (size_t i = 0; i < k.insts.size(); ++i) {
     const KInst& in = k.insts[i];
     for (int s : {in.a, in.b, in.c})
@@ -91,15 +149,22 @@ std::string verify_kernel(const Kernel& k) {
       return fmt::format("%{} bad parameter", i);
     if (in.op == Op::LoopIndex && (in.imm < 0 || in.imm >= (int64_t)k.domain.size()))
       return fmt::format("%{} bad loop axis", i);
-    if ((in.op == Op::ReduceIndex || is_reduce(in.op)) && (in.stage < 0 || in.stage >= nstages))
+    if ((in.op == Op::ReduceIndex || is_stage_reduce(in.op)) &&
+        (in.stage < 0 || in.stage >= nstages))
       return fmt::format("%{} bad stage", i);
     if (in.op == Op::ReduceIndex && (in.imm < 0 || in.imm >= (int64_t)k.stages[in.stage].size()))
       return fmt::format("%{} bad stage axis", i);
-    if (is_reduce(in.op) && (p[in.a].loop > in.stage || p[in.a].after >= in.stage ||
-                             (p[in.a].loop >= 0 && p[in.a].loop != in.stage)))
-      return fmt::format("%{} reduces a value of another stage", i);
+    if (is_stage_reduce(in.op) && __builtin_popcountll(used[i]) > 1)
+      return fmt::format("%{} nests in two stages", i);
+    for (int x : {in.a, in.op == Op::SoftmaxSum ? in.b : -1})
+      if (x >= 0 && is_stage_reduce(in.op) &&
+          (p[x].loop > in.stage || p[x].after >= in.stage ||
+           (p[x].loop >= 0 && p[x].loop != in.stage)))
+        return fmt::format("%{} reduces a value of another stage", i);
+    // A nested stage's loop may read values of the loop it runs in.
     for (int s : {in.a, in.b, in.c})
-      if (s >= 0 && p[s].loop >= 0 && p[i].loop >= 0 && p[s].loop != p[i].loop && !is_reduce(in.op))
+      if (s >= 0 && p[s].loop >= 0 && p[i].loop >= 0 && p[s].loop != p[i].loop &&
+          parent[p[i].loop] != p[s].loop && !is_stage_reduce(in.op))
         return fmt::format("%{} mixes the loops of two stages", i);
     if (p[i].loop >= 0 && p[i].after >= p[i].loop)
       return fmt::format("%{} runs in a stage before its inputs", i);
@@ -111,7 +176,7 @@ std::string verify_kernel(const Kernel& k) {
     Placement sp = k.store_placement(st, p);
     if (sp.loop >= 0 &&
         (sp.after >= sp.loop || !std::all_of(k.insts.begin(), k.insts.end(), [&](const KInst& in) {
-           return !is_reduce(in.op) || in.stage != sp.loop;
+           return !is_stage_reduce(in.op) || in.stage != sp.loop;
          })))
       return "store inside a reduction stage";
   }

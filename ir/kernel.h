@@ -6,6 +6,12 @@
 // (softmax: a max stage, a sum stage, then a map stage writing the row). Where each instruction
 // runs follows from its operands (see placements()): outside any stage, after the stages whose
 // results it uses, or inside one stage's loops.
+//
+// Nested stages exist for attention only (passes/attention_match.h): in
+//   stage 0 [D]   the head dim: a score's dot product, once per key
+//   stage 1 [L]   the keys: softmax_sum(score, value) @1
+// the Sum over stage 0 reads stage 1's index (the key), so stage 0 runs inside stage 1's loop,
+// once per iteration. A stage nests one level deep, in a later stage holding a softmax_sum.
 #pragma once
 #include "ir/node.h"
 
@@ -55,6 +61,8 @@ struct Kernel {
   std::vector<KStore> stores;
 
   std::vector<Placement> placements() const;
+  // Per stage, the stage whose loop it runs inside (-1: none; see the header comment).
+  std::vector<int> stage_parents() const;
   Placement store_placement(const KStore& st, const std::vector<Placement>& p) const;
   int64_t domain_size() const { return numel(domain); }
   int64_t inner_size() const; // iterations of all stages per outer point

@@ -130,20 +130,20 @@ KInst KernelParser::parse_inst(const Kernel& k, int id) {
     c_.expect(']', "']' after the load index");
     if (c_.accept(std::string_view("if"))) in.b = operand(id);
   } else {
-    if (!parse_op(m, in.op) ||
-        !(is_elementwise(in.op) || is_reduce(in.op) || in.op == Op::FloorDiv || in.op == Op::Mod))
+    if (!parse_op(m, in.op) || !(is_elementwise(in.op) || is_stage_reduce(in.op) ||
+                                 in.op == Op::FloorDiv || in.op == Op::Mod))
       c_.fail_at(op_line, op_col, fmt::format("expected a scalar op, got '{}'", m));
     // argmax/argmin reduce (value, index) pairs.
     bool arg = in.op == Op::ArgMax || in.op == Op::ArgMin;
-    int arity = arg || in.op == Op::FloorDiv || in.op == Op::Mod ? 2
-                : is_reduce(in.op)                               ? 1
-                                                                 : op_arity(in.op);
+    int arity = arg || in.op == Op::FloorDiv || in.op == Op::Mod || in.op == Op::SoftmaxSum ? 2
+                : is_reduce(in.op)                                                          ? 1
+                                   : op_arity(in.op);
     int* slots[] = {&in.a, &in.b, &in.c};
     for (int i = 0; i < arity; ++i) {
       if (i) c_.expect(',', fmt::format("',' ({} takes {} operands)", m, arity));
       *slots[i] = operand(id);
     }
-    if (is_reduce(in.op)) {
+    if (is_stage_reduce(in.op)) {
       c_.expect('@', "'@stage' after a reduction's operand");
       in.stage = static_cast<int>(c_.integer("the reduction's stage"));
     }
@@ -184,6 +184,9 @@ void KernelParser::check_types(const Kernel& k, const KInst& in, int line) {
   } else if (in.op == Op::Where) {
     if (t(in.a) != DType::Bool || t(in.b) != in.dtype || t(in.c) != in.dtype)
       err = "where operand dtypes";
+  } else if (in.op == Op::SoftmaxSum) {
+    if (!is_float(in.dtype) || t(in.a) != in.dtype || t(in.b) != in.dtype)
+      err = "softmax_sum takes and gives one float dtype";
   } else if (is_reduce(in.op)) {
     bool arg = in.op == Op::ArgMax || in.op == Op::ArgMin;
     if (arg ? in.dtype != DType::I64 || t(in.b) != DType::I64 : in.dtype != t(in.a))

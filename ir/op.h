@@ -33,6 +33,8 @@ inline bool is_elementwise(Op op) {
 }
 inline bool is_movement(Op op) { return op_category(op) == OpCategory::Movement; }
 inline bool is_reduce(Op op) { return op_category(op) == OpCategory::Reduce; }
+// Kernel-IR instructions that accumulate over a stage's loops (and carry its number).
+inline bool is_stage_reduce(Op op) { return is_reduce(op) || op == Op::SoftmaxSum; }
 inline bool is_leaf(Op op) { return op_category(op) == OpCategory::Leaf; }
 // Ops that compute values (each a kernel when unfused), as opposed to views and leaves.
 inline bool is_compute(Op op) {

@@ -1,8 +1,10 @@
 #include "passes/layout.h"
 
+#include "passes/attention_match.h"
 #include "passes/gemm_match.h"
 
 #include <map>
+#include <set>
 
 namespace kiln {
 namespace {
@@ -47,8 +49,14 @@ Graph matmul_operand_layout(const Graph& g) {
   // Products whose only reader transposes them (a weight's gradient, computed as the gradient
   // of the weight's transpose and permuted back).
   std::map<const Node*, std::vector<const Node*>> users;
-  for (Node* n : topo_order(g.raw(), /*stop_at_realized=*/true))
+  // The products of an attention pattern stay as they are: its kernel reads every operand while
+  // packing (passes/attention_match.h). Where the pattern is not fused after all (its
+  // probabilities are read elsewhere), they run as written.
+  std::set<const Node*> attention;
+  for (Node* n : topo_order(g.raw(), /*stop_at_realized=*/true)) {
     for (auto& in : n->inputs) users[in.get()].push_back(n);
+    if (auto a = match_attention(n)) attention.insert({n, a->product});
+  }
   for (auto& o : g.outputs) users[o.get()].push_back(nullptr); // read by the caller as it is
   auto read_transposed = [&](const Node& n) {
     auto& u = users[&n];
@@ -57,7 +65,7 @@ Graph matmul_operand_layout(const Graph& g) {
   std::map<const Node*, NodePtr> copies; // by the node they transpose
   return rewrite(g, [&](const NodePtr& n, const Node& origin) -> NodePtr {
     if (swaps_last_two(*n) && swaps_last_two(*n->inputs[0])) return n->inputs[0]->inputs[0];
-    if (n->op != Op::Matmul || n->shape.size() < 2) return n;
+    if (n->op != Op::Matmul || n->shape.size() < 2 || attention.count(&origin)) return n;
     const NodePtr &a = n->inputs[0], &b = n->inputs[1];
     size_t r = n->shape.size();
     // Few columns (logits over 10 classes) or a transposing reader: C = (B^T A^T)^T, so that

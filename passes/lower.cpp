@@ -1,6 +1,7 @@
 #include "passes/lower.h"
 
 #include "ir/error.h"
+#include "passes/attention_match.h"
 #include "passes/index_expr.h"
 
 #include <algorithm>
@@ -26,6 +27,14 @@ public:
   LoweredKernel run(const std::vector<Node*>& roots);
 
 private:
+  LoweredKernel run_attention(const AttentionPattern& a);
+  LoweredKernel finish_lowering(const std::vector<std::pair<int, int>>& outputs);
+  std::string memo_key(Node* n, const std::vector<IExprPtr>& coords) const {
+    std::string key = fmt::format("{}", static_cast<void*>(n));
+    for (auto& c : coords) key += "|" + c->key;
+    if (mask_) key += "|if " + mask_->key;
+    return key;
+  }
   bool inlined(Node* n) const {
     return !n->realized() &&
            (std::find(roots_.begin(), roots_.end(), n) != roots_.end() || !is_boundary_(n));
@@ -130,9 +139,7 @@ int Lowerer::load(Node* n, const std::vector<IExprPtr>& coords) {
 }
 
 int Lowerer::lower(Node* n, const std::vector<IExprPtr>& coords) {
-  std::string key = fmt::format("{}", static_cast<void*>(n));
-  for (auto& c : coords) key += "|" + c->key;
-  if (mask_) key += "|if " + mask_->key;
+  std::string key = memo_key(n, coords);
   if (auto it = memo_.find(key); it != memo_.end()) return it->second;
 
   int id;
@@ -533,6 +540,10 @@ Kernel Lowerer::finish(const std::vector<std::pair<int, int>>& outputs,
 
 LoweredKernel Lowerer::run(const std::vector<Node*>& roots) {
   roots_ = roots;
+  if (roots.size() == 1)
+    if (auto a = match_attention(roots[0]); a && std::all_of(a->interior.begin(), a->interior.end(),
+                                                             [&](Node* x) { return inlined(x); }))
+      return run_attention(*a);
   const Shape& shape = roots[0]->shape;
   for (Node* r : roots)
     if (r->shape != shape)
@@ -571,8 +582,12 @@ LoweredKernel Lowerer::run(const std::vector<Node*>& roots) {
   if (map_stage >= 0) stage_done_.push_back(map_stage);
   order_stages();
   merge_dims();
+  return finish_lowering(outputs);
+}
+
+LoweredKernel Lowerer::finish_lowering(const std::vector<std::pair<int, int>>& outputs) {
   std::vector<int> out_args;
-  for (Node* r : roots) {
+  for (Node* r : roots_) {
     out_args.push_back(static_cast<int>(args_.size()));
     args_.push_back(r);
   }
@@ -580,6 +595,52 @@ LoweredKernel Lowerer::run(const std::vector<Node*>& roots) {
   if (std::string err = verify_kernel(k); !err.empty())
     fail("lower", "malformed kernel {}: {}\n{}", k.name, err, print_kernel(k));
   return {std::move(k), args_, params_};
+}
+
+// The kernel of an attention pattern (passes/attention_match.h): domain [batch, M, N] (the batch
+// dims as one loop, of 1 without any), stage 0 [D] nested in stage 1 [L] (ir/kernel.h). The
+// scores' elementwise function is lowered at (m, j) over the dot product standing for q @ kt.
+LoweredKernel Lowerer::run_attention(const AttentionPattern& a) {
+  const Shape& shape = a.out->shape;
+  size_t r = shape.size();
+  std::vector<IExprPtr> batch;
+  if (r == 2) ctx_.domain.push_back(1);
+  for (size_t d = 0; d + 2 < r; ++d) {
+    batch.push_back(ivar(static_cast<int>(d)));
+    ctx_.domain.push_back(shape[d]);
+  }
+  int nb = static_cast<int>(ctx_.domain.size());
+  IExprPtr m = ivar(nb), n = ivar(nb + 1), d = irvar(0, 0), j = irvar(1, 0);
+  ctx_.domain.insert(ctx_.domain.end(), {shape[r - 2], shape[r - 1]});
+  ctx_.stages = {{a.q->shape[r - 1]}, {a.scores->shape[r - 1]}};
+  auto at = [&](const IExprPtr& x, const IExprPtr& y) {
+    std::vector<IExprPtr> c = batch;
+    c.insert(c.end(), {x, y});
+    return c;
+  };
+  op_names_.emplace_back("attention");
+  DType t = a.out->dtype;
+  KInst mul{Op::Mul, t};
+  mul.a = lower(a.q, at(m, d));
+  mul.b = lower(a.kt, at(d, j));
+  KInst dot{Op::Sum, t};
+  dot.a = emit(mul);
+  dot.stage = 0;
+  memo_[memo_key(a.product, at(m, j))] = emit(dot);
+  KInst o{Op::SoftmaxSum, t};
+  o.a = lower(a.scores, at(m, j));
+  o.b = lower(a.v, at(j, n));
+  o.stage = 1;
+  // A side input of the scores that is a reduction would add a stage of its own.
+  if (ctx_.stages.size() != 2)
+    throw FusionConflict(a.scores, "attention scores read a reduction of their own");
+  auto strides = contiguous_strides(shape);
+  std::vector<IExprPtr> oc = at(m, n);
+  IExprPtr idx = iconst(0);
+  for (size_t x = 0; x < r; ++x) idx = iadd(idx, imul(oc[x], strides[x], ctx_), ctx_);
+  std::vector<std::pair<int, int>> outputs = {{emit(o), emit_expr(idx, DType::I64)}};
+  for (int x = nb - 2; x >= 0; --x) try_merge(x, -1, /*force=*/true);
+  return finish_lowering(outputs);
 }
 
 } // namespace

@@ -1,5 +1,7 @@
 #include "passes/schedule.h"
 
+#include "passes/attention_match.h"
+
 #include <algorithm>
 #include <unordered_map>
 
@@ -13,6 +15,31 @@ bool expensive(Op op) { return is_expensive_elementwise(op) || is_reduce(op) || 
 // chained ops gains nothing from being one: a compute node more than this many inlined levels
 // above its kernel's inputs is written by a kernel of its own.
 constexpr int kMaxInlinedDepth = 256;
+
+// Attention patterns (passes/attention_match.h) that become one kernel: those whose scores and
+// probabilities nothing else reads (a training step's softmax gradient reads them: its forward
+// keeps three kernels) and none of whose nodes must be written. Their outputs become roots;
+// returns their interior nodes.
+std::unordered_set<Node*>
+fused_attention(const std::vector<Node*>& order, std::unordered_set<Node*>& roots,
+                const std::unordered_map<Node*, std::vector<Node*>>& users) {
+  std::unordered_set<Node*> interior;
+  for (Node* n : order) {
+    auto a = n->realized() || n->op != Op::Matmul ? std::nullopt : match_attention(n);
+    if (!a) continue;
+    bool closed = std::all_of(a->interior.begin(), a->interior.end(), [&](Node* x) {
+      auto it = users.find(x);
+      return !roots.count(x) && !interior.count(x) && it != users.end() &&
+             std::all_of(it->second.begin(), it->second.end(), [&](Node* u) {
+               return u == n || std::binary_search(a->interior.begin(), a->interior.end(), u);
+             });
+    });
+    if (!closed) continue;
+    interior.insert(a->interior.begin(), a->interior.end());
+    roots.insert(n);
+  }
+  return interior;
+}
 
 void bound_inlined_depth(const std::vector<Node*>& order, std::unordered_set<Node*>& roots) {
   std::unordered_map<Node*, int> depth; // inlined levels below a node, within its kernel
@@ -47,21 +74,23 @@ std::vector<Node*> schedule(const std::vector<Node*>& outputs, bool fusion,
       roots.insert(n);
 
   if (fusion) {
+    std::unordered_map<Node*, std::vector<Node*>> users;
+    for (Node* n : order)
+      for (auto& in : n->inputs) users[in.get()].push_back(n);
+    std::unordered_set<Node*> attention = fused_attention(order, roots, users);
     // A matmul reads each operand element once per output column (row): an elementwise op
-    // inlined into its loop would be recomputed that often, so matmul operands are written.
+    // inlined into its loop would be recomputed that often, so matmul operands are written
+    // (but not an attention's probabilities: its kernel computes them).
     for (Node* n : order) {
       if (n->realized() || n->op != Op::Matmul) continue;
       for (auto& in : n->inputs) {
         Node* src = in.get();
         while (!src->realized() && is_movement(src->op)) src = src->inputs[0].get();
-        if (!src->realized() && is_compute(src->op)) roots.insert(src);
+        if (!src->realized() && is_compute(src->op) && !attention.count(src)) roots.insert(src);
       }
     }
     // Walk users before producers: the kernels that would inline each node are known from its
     // users' decisions. A node inlined by several kernels is recomputed in each.
-    std::unordered_map<Node*, std::vector<Node*>> users;
-    for (Node* n : order)
-      for (auto& in : n->inputs) users[in.get()].push_back(n);
     std::unordered_map<Node*, std::vector<Node*>> kernels; // node -> kernel roots inlining it
     // A kernel computes at most one product: two in one loop nest (a gated MLP's
     // silu(h @ W1) * (h @ W3)) cannot both be tiled like a GEMM, and ran 20x slower than the
@@ -78,6 +107,10 @@ std::vector<Node*> schedule(const std::vector<Node*>& outputs, bool fusion,
       for (Node* k : ks)
         broadcast = broadcast ||
                     (is_elementwise(n->op) && k->numel() > 4 * std::max<int64_t>(n->numel(), 1));
+      if (attention.count(n)) { // inlined into its attention kernel, whatever it costs
+        kernels[n] = ks;
+        continue;
+      }
       if (is_compute(n->op) && !roots.count(n) && expensive(n->op) && (ks.size() > 1 || broadcast))
         roots.insert(n);
       if (n->op == Op::Matmul && !roots.count(n) &&

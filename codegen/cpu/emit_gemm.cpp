@@ -126,13 +126,18 @@ void store_tile(llvm::IRBuilder<>& b, llvm::Value* accumulate, llvm::Value* c,
 //  - MC: the packed A block (MC x KC) and, when K takes several passes, the block's partial
 //    sums (MC x NC) fill 3/4 of L2. Partial sums in L3 were slow where L3 is shared (Xeon
 //    VM, 2048^3: 80% of OpenBLAS with 4 MiB of them).
+Emitter::GemmBlocking Emitter::register_tile(DType t) const {
+  GemmBlocking bl{};
+  bl.width = std::max<int64_t>(1, target_.vector_bytes / dtype_size(t));
+  bl.nr = 2 * bl.width;
+  bl.mr = target_.vector_bytes >= 64 ? 12 : 6;
+  return bl;
+}
+
 Emitter::GemmBlocking Emitter::gemm_blocking() const {
   const GemmMatch& g = *gemm_;
   int64_t elt = dtype_size(k_.insts[g.sum].dtype);
-  GemmBlocking bl;
-  bl.width = std::max<int64_t>(1, target_.vector_bytes / elt);
-  bl.nr = 2 * bl.width;
-  bl.mr = target_.vector_bytes >= 64 ? 12 : 6;
+  GemmBlocking bl = register_tile(k_.insts[g.sum].dtype);
   bl.kc = std::max<int64_t>(16, target_.l1d_bytes / 2 / ((bl.mr + bl.nr) * elt) / 8 * 8);
   bl.kc = std::min(bl.kc, g.K);
   bl.nc = std::max<int64_t>(bl.nr, (int64_t{4} << 20) / (g.K * elt) / bl.nr * bl.nr);
@@ -144,18 +149,18 @@ Emitter::GemmBlocking Emitter::gemm_blocking() const {
   return bl;
 }
 
-std::vector<int> Emitter::operand_insts(int root) const {
+std::vector<int> Emitter::operand_insts(int root, int stop) const {
   std::vector<bool> need(k_.insts.size(), false);
   need[root] = true;
   for (int i = root; i >= 0; --i) {
-    if (!need[i]) continue;
+    if (!need[i] || i == stop) continue;
     const KInst& in = k_.insts[i];
     for (int s : {in.a, in.b, in.c})
       if (s >= 0) need[s] = true;
   }
   std::vector<int> out;
   for (int i = 0; i <= root; ++i)
-    if (need[i]) out.push_back(i);
+    if (need[i] && i != stop) out.push_back(i);
   return out;
 }
 
@@ -253,8 +258,7 @@ void Emitter::emit_pack(int root, int axis, Value* x0, Value* x1, Value* k0, Val
 // void micro(ptr a, ptr b, i64 kc, ptr c, i1 accumulate): c[MR x NR] (+)= a-panel * b-panel.
 // The accumulators are loop phis of vector type, so they live in registers for the whole k
 // loop; unrolled by 4 to amortise the loop's own instructions.
-llvm::Function* Emitter::emit_microkernel(const GemmBlocking& bl) {
-  DType t = k_.insts[gemm_->sum].dtype;
+llvm::Function* Emitter::emit_microkernel(const GemmBlocking& bl, DType t) {
   llvm::Type* et = reg_type(t);
   auto* vt = llvm::FixedVectorType::get(et, static_cast<unsigned>(bl.width));
   auto* ptr = llvm::PointerType::getUnqual(ctx_);
@@ -424,7 +428,7 @@ void Emitter::emit_gemm(Value* begin, Value* end) {
   buf.b = base;
   buf.a = b_.CreateConstInBoundsGEP1_64(b_.getInt8Ty(), base, b_bytes);
   buf.c = b_.CreateConstInBoundsGEP1_64(b_.getInt8Ty(), base, b_bytes + a_bytes);
-  buf.micro = emit_microkernel(bl);
+  buf.micro = emit_microkernel(bl, t);
 
   size_t nd = k_.domain.size();
   if (nd == 2 && g.split_columns) {

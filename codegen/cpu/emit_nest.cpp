@@ -2,6 +2,7 @@
 // stages, the tiled reductions (matmul) or the blocks of a transposing copy.
 #include "codegen/cpu/emitter.h"
 #include "codegen/cpu/streaming_stores.h"
+#include "ir/error.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -111,6 +112,18 @@ void Emitter::emit_body(llvm::Function* f) {
     b_.CreateRetVoid();
     return;
   }
+  attention_ = match_attention_kernel(k_);
+  if (attention_) {
+    emit_attention(begin, end);
+    b_.CreateRetVoid();
+    return;
+  }
+  for (const KInst& in : k_.insts)
+    if (in.op == Op::SoftmaxSum)
+      fail("codegen",
+           "kernel {}: softmax_sum outside an attention kernel of the form "
+           "passes/attention_match.h describes",
+           k_.name);
   bool tiled = use_tiled_reduction();
   if (!tiled) plan_stage_reuse();
   if (!tiled && streams_by_domain()) {

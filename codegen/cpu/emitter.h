@@ -3,11 +3,13 @@
 #pragma once
 #include "codegen/cpu/llvm_emit.h"
 #include "ir/kernel.h"
+#include "passes/attention_match.h"
 #include "passes/gemm_match.h"
 #include "passes/stage_reuse.h"
 
 #include <llvm/IR/IRBuilder.h>
 
+#include <functional>
 #include <optional>
 
 namespace kiln::cpu {
@@ -111,15 +113,17 @@ private:
     Value *a, *b, *c; // packed A block, packed B block, partial-sum tiles
     llvm::Function* micro;
   };
+  GemmBlocking register_tile(DType t) const; // width, MR and NR for the host (no cache blocks)
   GemmBlocking gemm_blocking() const;
   void emit_gemm(Value* begin, Value* end);
   void emit_gemm_block(const GemmBlocking& bl, const GemmBuffers& buf, Value* r0, Value* r1,
                        Value* c0, Value* c1);
-  llvm::Function* emit_microkernel(const GemmBlocking& bl);
+  llvm::Function* emit_microkernel(const GemmBlocking& bl, DType t);
   void emit_pack(int root, int axis, Value* x0, Value* x1, Value* k0, Value* kc, int64_t r,
                  Value* dst, Value* ld);
   void emit_gemm_epilogue(Value* tile, Value* i0, Value* j0, Value* rows, Value* cols, int64_t nr);
-  std::vector<int> operand_insts(int root) const; // root and what it reads, in order
+  // root and what it reads, in order; not what `stop` reads, nor stop itself.
+  std::vector<int> operand_insts(int root, int stop = -1) const;
   // Packing R lanes of a panel at once (emit_pack_lanes.cpp): for operands read through index
   // arithmetic (an im2col view), vector index math, masked vector loads or gathers.
   bool packs_by_lanes(int root, int axis) const;
@@ -128,6 +132,24 @@ private:
   Value* load_lanes(const KInst& in, Value* idx, Value* mask, Value* vx, Value* x1, int64_t r,
                     bool consecutive);
   Value* operand_at(const std::vector<int>& insts, int axis, Value* x, Value* k);
+  // Flash-style attention (emit_attention.cpp), for kernels passes/attention_match.h recognises.
+  struct AttentionBuffers {
+    GemmBlocking bl;                  // the register tile (no cache blocks)
+    int64_t chunk = 0;                // keys per pass of the online softmax
+    Value *k, *v, *q, *s, *o, *stats; // packed K, V^T, Q^T; S^T of a chunk; O^T; statistics
+    llvm::Function* micro;
+  };
+  void emit_attention(Value* begin, Value* end);
+  void emit_attention_rows(const AttentionBuffers& buf, Value* m0);
+  void emit_attention_chunk(const AttentionBuffers& buf, Value* m0, Value* j0);
+  void emit_attention_pack(int root, int64_t lanes_end, int64_t r, int64_t len, Value* dst,
+                           const std::function<void(Value*, Value*)>& bind);
+  Value* emit_attention_scores(const AttentionBuffers& buf, Value* m0, Value* j0, Value* keys);
+  Value* stat(const AttentionBuffers& buf, int64_t row, Value* c); // statistics row, query c
+  Value* attention_load(Value* p); // an element of the attention's dtype
+  void attention_store(Value* v, Value* p);
+  // Evaluates insts in order, each stage's index from attention_index_.
+  void eval_attention(const std::vector<int>& insts);
   // Values kept from an earlier stage for later ones (see passes/stage_reuse.h).
   void plan_stage_reuse();
   Value* reuse_slot(const StageReuse& r); // its element for the current stage iteration
@@ -138,6 +160,8 @@ private:
   IRBuilder<> b_;
   const HostTarget& target_;
   std::optional<GemmMatch> gemm_;
+  std::optional<AttentionKernel> attention_;
+  std::vector<Value*> attention_index_; // per stage, its index where attention code runs
   llvm::Function* fn_ = nullptr;
   std::vector<Value*> args_, vals_, loop_idx_, reduce_idx_;
   std::vector<Placement> place_;

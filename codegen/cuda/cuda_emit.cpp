@@ -53,6 +53,10 @@ Writer::Writer(const Kernel& k)
     : k_(k), place_(k.placements()), narrow_(narrow_indices(k)), summed_(summed_products(k)) {
   if (std::string err = verify_kernel(k); !err.empty())
     fail("cuda", "kernel {} is not well formed: {}", k.name, err);
+  // Attention kernels (passes/attention_match.h) have a CPU emitter only so far.
+  for (const KInst& in : k.insts)
+    if (in.op == Op::SoftmaxSum)
+      fail("cuda", "kernel {}: no CUDA code generation for attention (softmax_sum) yet", k.name);
   for (size_t d = 0; d < k.domain.size(); ++d) loop_var_.push_back(fmt::format("i{}", d));
   for (size_t s = 0; s < k.stages.size(); ++s) {
     rvar_.emplace_back();

@@ -146,6 +146,16 @@ int main(int argc, char** argv) {
   Tensor m2a = kiln::randn({2048, 2048}), m2b = kiln::randn({2048, 2048});
   Tensor q = kiln::randn({8, 8, 256, 64}), k = kiln::randn({8, 8, 256, 64}),
          v = kiln::randn({8, 8, 256, 64});
+  // W6-causal: a small decoder's causal multi-head attention (char-level transformer sample).
+  Tensor sq = kiln::randn({12, 4, 64, 32}), sk = kiln::randn({12, 4, 64, 32}),
+         sv = kiln::randn({12, 4, 64, 32});
+  Tensor causal = kiln::arange(0, 64).reshape({1, 64}) > kiln::arange(0, 64).reshape({64, 1});
+  causal.realize();
+  auto causal_attention = [&] {
+    Tensor s = kiln::masked_fill(kiln::matmul(sq, sk.transpose(-1, -2)) / std::sqrt(32.0), causal,
+                                 -INFINITY);
+    return kiln::matmul(softmax(s), sv);
+  };
   // W4: one MLP training step (forward, mean cross-entropy, backward, SGD update of every
   // parameter), one program per step; the loss it returns is already realized.
   const int64_t mlp_batch = 256;
@@ -199,6 +209,8 @@ int main(int argc, char** argv) {
        [&] { return kiln::matmul(m2a, m2b); }},
       {"W6", "attention [8,8,256,64]", 2.0 * 2 * 64 * 256 * 256 * 64, true,
        [&] { return kiln::matmul(softmax(kiln::matmul(q, k.transpose(-1, -2)) / 8.0), v); }},
+      {"W6-causal", "causal attention [12,4,64,32]", 2.0 * 2 * 48 * 64 * 64 * 32, true,
+       causal_attention},
       {"W7", "conv2d 3x3 pad 1 + bias + relu [32,64,56,56]", conv_flops, true,
        [&] { return kiln::nn::functional::conv2d(cx, cw, cb, 1, 1).relu(); }},
       {"W7-bwd", "conv2d 3x3 forward + grad input + grad weight", 3 * conv_flops, true,
