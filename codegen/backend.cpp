@@ -13,12 +13,15 @@ namespace kiln {
 namespace {
 
 // Each device's default first.
-std::vector<const Backend*> backends() {
-  std::vector<const Backend*> all;
+const std::vector<const Backend*>& backends() {
+  static const std::vector<const Backend*> all = [] {
+    std::vector<const Backend*> b;
 #if KILN_HAS_LLVM
-  all.push_back(&llvm_backend());
+    b.push_back(&llvm_backend());
 #endif
-  all.push_back(&interp_backend());
+    b.push_back(&interp_backend());
+    return b;
+  }();
   return all;
 }
 

@@ -5,7 +5,6 @@
 #include "ir/scalar_eval.h"
 
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <unordered_map>
 
