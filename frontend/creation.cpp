@@ -1,7 +1,7 @@
 // Tensor creation: host data, constants, ranges, identity and seeded random tensors.
 #include "kiln/creation.h"
 
-#include "runtime/allocator.h"
+#include "codegen/host/allocator.h"
 #include "trace.h"
 
 #include <cmath>

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 namespace kiln {
@@ -22,6 +23,34 @@ double sign(double x) { return x > 0 ? 1 : x < 0 ? -1 : x; }
 int64_t wrapping_neg(int64_t v) { return static_cast<int64_t>(0 - static_cast<uint64_t>(v)); }
 
 } // namespace
+
+Scalar load_scalar(const void* base, DType t, int64_t k) {
+  Scalar v;
+  dispatch_dtype(t, [&](auto x) {
+    using T = decltype(x);
+    T e;
+    std::memcpy(&e, static_cast<const char*>(base) + k * sizeof(T), sizeof(T));
+    if constexpr (std::is_floating_point_v<T>)
+      v.f = e;
+    else
+      v.i = static_cast<int64_t>(e);
+  });
+  return v;
+}
+
+void store_scalar(void* base, DType t, int64_t k, Scalar v) {
+  dispatch_dtype(t, [&](auto x) {
+    using T = decltype(x);
+    T e;
+    if constexpr (std::is_same_v<T, bool>)
+      e = v.i != 0;
+    else if constexpr (std::is_floating_point_v<T>)
+      e = static_cast<T>(v.f);
+    else
+      e = static_cast<T>(static_cast<uint64_t>(v.i)); // wraps like the compiled code
+    std::memcpy(static_cast<char*>(base) + k * sizeof(T), &e, sizeof(T));
+  });
+}
 
 int64_t int_pow(int64_t b, int64_t e) {
   if (e < 0) return b == 1 ? 1 : b == -1 ? (e % 2 ? -1 : 1) : 0;

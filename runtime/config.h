@@ -13,6 +13,9 @@ struct Options {
   // KILN_CHECK_ROUNDTRIP=1: every compiled program's graph and kernels go through print -> parse
   // -> print and must come back identical (the test suite runs once this way).
   bool check_roundtrip = false;
+  // KILN_BACKEND: the CPU backend that compiles and runs kernels, llvm or interp (the kernel-IR
+  // interpreter); empty: llvm when kiln is built with it.
+  std::string backend;
   bool dumps(const std::string& stage) const;
 };
 

@@ -1,11 +1,10 @@
 #include "runtime/interpreter.h"
 
+#include "codegen/host/allocator.h"
 #include "ir/error.h"
 #include "ir/scalar_eval.h"
-#include "runtime/allocator.h"
 
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <unordered_map>
 
@@ -13,34 +12,6 @@ namespace kiln {
 namespace {
 
 using V = Scalar; // one element: floats in f, integers and bools in i
-
-V read(const Storage& s, DType t, int64_t k) {
-  V v;
-  dispatch_dtype(t, [&](auto x) {
-    using T = decltype(x);
-    T e;
-    std::memcpy(&e, static_cast<const char*>(s.data) + k * sizeof(T), sizeof(T));
-    if constexpr (std::is_floating_point_v<T>)
-      v.f = e;
-    else
-      v.i = static_cast<int64_t>(e);
-  });
-  return v;
-}
-
-void write(Storage& s, DType t, int64_t k, V v) {
-  dispatch_dtype(t, [&](auto x) {
-    using T = decltype(x);
-    T e;
-    if constexpr (std::is_same_v<T, bool>)
-      e = v.i != 0;
-    else if constexpr (std::is_floating_point_v<T>)
-      e = static_cast<T>(v.f);
-    else
-      e = static_cast<T>(static_cast<uint64_t>(v.i)); // wraps like the compiled code
-    std::memcpy(static_cast<char*>(s.data) + k * sizeof(T), &e, sizeof(T));
-  });
-}
 
 std::vector<int64_t> unravel(int64_t k, const Shape& s) {
   std::vector<int64_t> c(s.size());
@@ -73,10 +44,10 @@ private:
     int64_t total = n->numel();
     std::vector<std::shared_ptr<Storage>> in;
     for (auto& i : n->inputs) in.push_back(eval(i.get()));
-    auto at = [&](int j, int64_t k) { return read(*in[j], n->inputs[j]->dtype, k); };
+    auto at = [&](int j, int64_t k) { return load_scalar(in[j]->data, n->inputs[j]->dtype, k); };
     if (n->op == Op::Const) {
       V v{n->get<ConstAttr>().value.f, n->get<ConstAttr>().value.i};
-      return write(out, n->dtype, 0, v);
+      return store_scalar(out.data, n->dtype, 0, v);
     }
     if (is_elementwise(n->op)) {
       DType t = n->inputs[0]->dtype;
@@ -93,7 +64,7 @@ private:
           r = at(0, k).i ? at(1, k) : at(2, k);
           break;
         }
-        write(out, n->dtype, k, r);
+        store_scalar(out.data, n->dtype, k, r);
       }
       return;
     }
@@ -133,10 +104,10 @@ private:
           ic[d] = c[d] - p.before[d];
           inside = inside && ic[d] >= 0 && ic[d] < is[d];
         }
-        if (!inside) write(out, n->dtype, k, V{p.value.f, p.value.i});
+        if (!inside) store_scalar(out.data, n->dtype, k, V{p.value.f, p.value.i});
       }
       }
-      if (inside) write(out, n->dtype, k, rd(ravel(ic, is)));
+      if (inside) store_scalar(out.data, n->dtype, k, rd(ravel(ic, is)));
     }
   }
 
@@ -155,7 +126,7 @@ private:
       int64_t along = arg ? c[axes[0]] : 0;
       for (int a : axes) c[a] = 0;
       int64_t o = ravel(c, n->shape);
-      V v = read(in, t, k);
+      V v = load_scalar(in.data, t, k);
       if (!started[o]) {
         acc[o] = v;
         best_idx[o] = along;
@@ -197,7 +168,7 @@ private:
       if (!started[o])
         r = V{n->op == Op::Prod ? 1.0 : 0.0, n->op == Op::Prod ? 1 : 0}; // empty reduction
       if (arg) r = V{0, best_idx[o]};
-      write(out, n->dtype, o, arg ? r : eval_cast(r, t, n->dtype));
+      store_scalar(out.data, n->dtype, o, arg ? r : eval_cast(r, t, n->dtype));
     }
   }
 
@@ -211,14 +182,16 @@ private:
         for (int64_t j = 0; j < N; ++j) {
           V acc;
           for (int64_t k = 0; k < K; ++k) {
-            V x = read(a, t, (bt * M + i) * K + k), y = read(b, t, (bt * K + k) * N + j);
+            V x = load_scalar(a.data, t, (bt * M + i) * K + k),
+              y = load_scalar(b.data, t, (bt * K + k) * N + j);
             if (is_float(t))
               acc.f += x.f * y.f;
             else
               acc.i = static_cast<int64_t>(static_cast<uint64_t>(acc.i) +
                                            static_cast<uint64_t>(x.i) * y.i);
           }
-          write(out, t, (bt * M + i) * N + j, is_float(t) ? acc : eval_cast(acc, DType::I64, t));
+          store_scalar(out.data, t, (bt * M + i) * N + j,
+                       is_float(t) ? acc : eval_cast(acc, DType::I64, t));
         }
   }
 

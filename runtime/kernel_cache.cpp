@@ -1,4 +1,4 @@
-// Kernel cache lookups: in memory, then on disk (runtime/disk_cache.h), then an LLVM compile.
+// Kernel cache lookups: in memory, then on disk (runtime/disk_cache.h), then the backend's compile.
 #include "runtime/kernel_cache.h"
 
 #include "ir/error.h"
@@ -15,20 +15,20 @@ namespace kiln {
 namespace {
 
 // The kernel text and everything else its native code depends on (DESIGN.md "Kernel cache").
-std::string disk_key(const std::string& kernel_text) {
-  return fmt::format(
-      "kiln kernel cache format {}\nbackend cpu\ntarget {}\nllvm {}\nkiln build {}\n{}",
-      kDiskCacheFormat, cpu::host_target(), cpu::llvm_version(), kiln_build_id(), kernel_text);
+std::string disk_key(const Backend& b, const std::string& kernel_text) {
+  return fmt::format("kiln kernel cache format {}\n{}\nkiln build {}\n{}", kDiskCacheFormat,
+                     b.cache_key(), kiln_build_id(), kernel_text);
 }
 
 // The kernel from the disk cache, or nullptr on a miss.
-cpu::KernelFn load_from_disk(const Kernel& k, const std::string& key) {
+std::shared_ptr<const Executable> load_from_disk(const Backend& b, const Kernel& k,
+                                                 const std::string& key) {
   disk_cache::Lookup e = disk_cache::load(key, k.name);
   if (e.status == disk_cache::Status::Hit) {
     try {
-      cpu::KernelFn fn = cpu::load_object(k.name, e.payload);
+      auto exe = b.load(k, e.payload);
       ++mutable_stats().disk_cache_hits;
-      return fn;
+      return exe;
     } catch (const Error& err) {
       disk_cache::reject(key, k.name, err.what());
     }
@@ -39,46 +39,45 @@ cpu::KernelFn load_from_disk(const Kernel& k, const std::string& key) {
 
 } // namespace
 
-CachedKernel cached_compile(const Kernel& k) {
-  // The LLVM compile runs outside the lock, so kernels of one program compile in parallel
+CachedKernel cached_compile(const Kernel& k, const Backend& backend) {
+  // The compile runs outside the lock, so kernels of one program compile in parallel
   // (runtime/program.cpp); lookups, stats, dumps and the disk cache stay under it. Two threads
   // compiling one text at once both compile; the first to finish is kept.
   static std::mutex mu;
   static std::unordered_map<std::string, CachedKernel> cache;
   std::string text = print_kernel(k);
   const Options& o = options();
-  bool dump_code = o.dumps("llvm") || o.dumps("asm");
-  bool use_disk = disk_cache::enabled();
-  std::string key = use_disk ? disk_key(text) : "";
+  BackendCompileOptions co;
+  for (std::string_view stage : backend.dump_stages())
+    if (o.dumps(std::string(stage))) co.dumps.emplace_back(stage);
+  co.keep_payload = backend.uses_disk_cache() && disk_cache::enabled();
+  std::string key = co.keep_payload ? disk_key(backend, text) : "";
+  std::string memory_key = fmt::format("{}\n{}", backend.name(), text);
+  auto entry = [&](std::shared_ptr<const Executable> exe) {
+    return CachedKernel{&backend, std::move(exe), std::make_shared<Kernel>(k)};
+  };
   {
     std::lock_guard<std::mutex> lock(mu);
-    if (auto it = cache.find(text); it != cache.end()) {
+    if (auto it = cache.find(memory_key); it != cache.end()) {
       ++mutable_stats().kernel_cache_hits;
       CachedKernel hit = it->second;
       hit.from_cache = true;
       return hit;
     }
-    // LLVM IR and assembly dumps need a real compile, so they skip disk hits.
-    if (cpu::KernelFn fn = use_disk && !dump_code ? load_from_disk(k, key) : nullptr) {
-      CachedKernel hit =
-          cache.emplace(std::move(text), CachedKernel{fn, std::make_shared<Kernel>(k)})
-              .first->second;
+    // Code dumps (LLVM IR, assembly) need a real compile, so they skip disk hits.
+    if (auto exe =
+            co.keep_payload && co.dumps.empty() ? load_from_disk(backend, k, key) : nullptr) {
+      CachedKernel hit = cache.emplace(std::move(memory_key), entry(std::move(exe))).first->second;
       hit.from_cache = true;
       return hit;
     }
   }
-  cpu::CompiledKernel ck = cpu::compile(
-      k, {.keep_llvm_ir = o.dumps("llvm"), .keep_asm = o.dumps("asm"), .keep_object = use_disk});
+  Compiled c = backend.compile(k, co);
   std::lock_guard<std::mutex> lock(mu);
-  if (o.dumps("llvm")) {
-    write_dump("llvm", k.name, ck.llvm_ir);
-    write_dump("llvm-opt", k.name, ck.llvm_ir_optimized);
-  }
-  if (o.dumps("asm")) write_dump("asm", k.name, ck.assembly);
+  for (auto& [stage, dump] : c.dumps) write_dump(stage, k.name, dump);
   ++mutable_stats().kernels_compiled;
-  if (use_disk) disk_cache::store(key, ck.object, k.name);
-  return cache.emplace(std::move(text), CachedKernel{ck.fn, std::make_shared<Kernel>(k)})
-      .first->second;
+  if (co.keep_payload) disk_cache::store(key, c.payload, k.name);
+  return cache.emplace(std::move(memory_key), entry(std::move(c.exe))).first->second;
 }
 
 } // namespace kiln

@@ -1,20 +1,18 @@
 #include "runtime/program.h"
 
+#include "codegen/host/thread_pool.h"
 #include "ir/error.h"
 #include "ir/graph_parser.h"
 #include "ir/graph_printer.h"
 #include "ir/kernel_parser.h"
 #include "passes/fusion_view.h"
-#include "passes/gemm_match.h"
 #include "passes/pipeline.h"
 #include "passes/schedule.h"
-#include "runtime/allocator.h"
 #include "runtime/config.h"
 #include "runtime/dump.h"
 #include "runtime/kernel_cache.h"
 #include "runtime/profile.h"
 #include "runtime/stats.h"
-#include "runtime/thread_pool.h"
 
 #include <exception>
 
@@ -80,13 +78,14 @@ struct CompiledLaunch {
 
 // A cold program's time is LLVM's (a GEMM kernel takes 0.1-0.3 s): its kernels compile in
 // parallel over the thread pool. The first error is rethrown here, on the caller's thread.
-std::vector<CompiledLaunch> compile_kernels(const std::vector<LoweredKernel>& kernels) {
+std::vector<CompiledLaunch> compile_kernels(const std::vector<LoweredKernel>& kernels,
+                                            const Backend& backend) {
   std::vector<CompiledLaunch> out(kernels.size());
   std::vector<std::exception_ptr> errors(kernels.size());
   parallel_for(static_cast<int64_t>(kernels.size()), 1, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) try {
         out[i].start = profile::now();
-        out[i].kernel = cached_compile(kernels[i].kernel);
+        out[i].kernel = cached_compile(kernels[i].kernel, backend);
         out[i].seconds = profile::now() - out[i].start;
       } catch (...) {
         errors[i] = std::current_exception();
@@ -101,7 +100,7 @@ std::vector<CompiledLaunch> compile_kernels(const std::vector<LoweredKernel>& ke
 
 std::shared_ptr<Program> compile_program(const std::vector<Node*>& outputs,
                                          const std::vector<Node*>& leaves,
-                                         const std::vector<Node*>& params) {
+                                         const std::vector<Node*>& params, const Backend& backend) {
   auto t0 = std::chrono::steady_clock::now();
   PipelineOptions po;
   po.fusion = options().fusion;
@@ -132,16 +131,16 @@ std::shared_ptr<Program> compile_program(const std::vector<Node*>& outputs,
   std::vector<int> last_use;
   std::vector<FusionGroup> groups =
       profile::enabled() ? fusion_groups(s) : std::vector<FusionGroup>{};
-  std::vector<CompiledLaunch> compiled = compile_kernels(s.kernels);
+  std::vector<CompiledLaunch> compiled = compile_kernels(s.kernels, backend);
   for (size_t i = 0; i < s.kernels.size(); ++i) {
     const LoweredKernel& lk = s.kernels[i];
     const CachedKernel& ck = compiled[i].kernel;
     Program::Launch launch;
     if (profile::enabled() && i < groups.size())
       profile::kernel_compiled(groups[i], compiled[i].start, compiled[i].seconds, ck.from_cache);
-    launch.fn = ck.fn;
+    launch.backend = ck.backend;
+    launch.exe = ck.exe;
     launch.kernel = ck.kernel;
-    launch.one_range_per_thread = match_gemm(lk.kernel).has_value();
     for (size_t a = 0; a < lk.args.size(); ++a) {
       Node* n = lk.args[a];
       if (lk.kernel.args[a].output) {
@@ -210,9 +209,9 @@ run_program(const Program& p, const std::vector<std::shared_ptr<Storage>>& input
     for (size_t a = 0; a < l.slots.size(); ++a) {
       auto& b = buf[l.slots[a]];
       if (k.args[a].output)
-        b = l.reuse[a] >= 0
-                ? buf[l.reuse[a]]
-                : cpu_alloc(p.slots[l.slots[a]].numel * dtype_size(p.slots[l.slots[a]].dtype));
+        b = l.reuse[a] >= 0 ? buf[l.reuse[a]]
+                            : l.backend->allocate(p.slots[l.slots[a]].numel *
+                                                  dtype_size(p.slots[l.slots[a]].dtype));
       args.push_back(b->data);
     }
     for (size_t i = 0; i < l.params.size(); ++i) {
@@ -229,17 +228,9 @@ run_program(const Program& p, const std::vector<std::shared_ptr<Storage>>& input
       });
       args.push_back(&param_bits[pi]);
     }
-    int64_t rows = k.domain.empty() ? 1 : k.domain[0];
     if (k.domain_size() > 0) {
-      // Split rows so each thread gets at least ~32K scalar iterations. A packed GEMM runs one
-      // range per thread instead (of whole batches when the outer loop is a batch loop): each
-      // call packs the operand panels it needs, so more pieces would pack them more often (it
-      // gives up taking pieces in turn from a slow core).
-      int64_t per_row = std::max<int64_t>(1, k.domain_size() / rows * k.inner_size());
-      int64_t min_chunk = (32768 + per_row - 1) / per_row;
-      if (l.one_range_per_thread) min_chunk = std::max<int64_t>(1, rows / num_threads());
       double start = profile::enabled() ? profile::now() : 0;
-      parallel_for(rows, min_chunk, [&](int64_t b, int64_t e) { l.fn(args.data(), b, e); });
+      l.backend->launch(*l.exe, args.data());
       if (profile::enabled()) {
         int64_t bytes = 0;
         for (int sl : l.slots) bytes += p.slots[sl].numel * dtype_size(p.slots[sl].dtype);

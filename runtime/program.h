@@ -1,6 +1,6 @@
 // A compiled program: kernels in order over numbered buffer slots, and its execution.
 #pragma once
-#include "codegen/cpu_backend.h"
+#include "codegen/backend.h"
 
 #include <memory>
 
@@ -12,13 +12,13 @@ struct Program {
     int64_t numel;
   };
   struct Launch {
-    cpu::KernelFn fn;
+    const Backend* backend;
+    std::shared_ptr<const Executable> exe;
     std::shared_ptr<const Kernel> kernel;
     std::vector<int> slots;   // buffer slot of each kernel argument
     std::vector<int> params;  // program parameter behind each kernel parameter
     std::vector<int> release; // intermediate slots dead after this launch
     std::vector<int> reuse;   // per argument: the dying input slot an output writes over, or -1
-    bool one_range_per_thread = false; // a packed GEMM (passes/gemm_match.h)
   };
   size_t num_inputs = 0; // slots [0, num_inputs) are the program's leaves, in canonical order
   size_t num_params = 0; // scalar parameters (ConstAttr::param literals), in canonical order
@@ -28,10 +28,10 @@ struct Program {
   int64_t peak_bytes = 0; // most bytes of its own buffers live at once (see Stats)
 };
 
-// Runs the pipeline and compiles every kernel (through the in-memory kernel cache).
+// Runs the pipeline and compiles every kernel with `backend` (through the kernel cache).
 std::shared_ptr<Program> compile_program(const std::vector<Node*>& outputs,
                                          const std::vector<Node*>& leaves,
-                                         const std::vector<Node*>& params);
+                                         const std::vector<Node*>& params, const Backend& backend);
 
 // Executes with the given leaf storages and parameter values; returns the output storages.
 std::vector<std::shared_ptr<Storage>>

@@ -1,5 +1,6 @@
 #include "runtime/realize.h"
 
+#include "codegen/backend.h"
 #include "ir/node_index.h"
 #include "passes/layout.h"
 #include "passes/schedule.h"
@@ -111,12 +112,14 @@ void realize_nodes(const std::vector<Node*>& roots) {
   for (Node* o : ordered_outputs) key.push_back(pos.find(o));
   key.push_back(options().fusion); // the same graph fused and unfused are different programs
   key.push_back(options().simplify);
+  const Backend& backend = backend_for(Device::cpu(), options().backend);
+  key.push_back(std::hash<std::string_view>{}(backend.name())); // KILN_BACKEND may change
 
   std::shared_ptr<Program>& prog = programs[key];
   if (prog)
     ++mutable_stats().program_cache_hits;
   else
-    prog = compile_program(ordered_outputs, leaves, params);
+    prog = compile_program(ordered_outputs, leaves, params, backend);
 
   std::vector<std::shared_ptr<Storage>> inputs;
   for (Node* l : leaves) inputs.push_back(l->storage);

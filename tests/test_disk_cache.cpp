@@ -1,5 +1,7 @@
 // Disk kernel cache: entry format and damage detection, LRU eviction, and whole processes (this
 // test binary re-run as a child) sharing one cache folder, one after another and at once.
+#include "test_util.h"
+
 #include <catch2/catch.hpp>
 #include <kiln/kiln.h>
 
@@ -391,6 +393,7 @@ TEST_CASE("kernel keys name the kiln build", "[disk_cache]") {
 // ---- whole processes ----
 
 TEST_CASE("a second process loads every kernel from the disk cache", "[disk_cache]") {
+  KILN_NEEDS_LLVM(); // kernels of the interpreter are not cached on disk
   TempDir cache, work;
   ChildResult first = run_child("[.disk_cache_child]", work.path, "first", cache_env(cache.path));
   CHECK(first.stats["wrong"] == 0);
@@ -409,6 +412,7 @@ TEST_CASE("a second process loads every kernel from the disk cache", "[disk_cach
 
 TEST_CASE("corrupt disk cache entries warn once, recompile and give correct results",
           "[disk_cache]") {
+  KILN_NEEDS_LLVM(); // kernels of the interpreter are not cached on disk
   TempDir cache, work;
   auto env = cache_env(cache.path);
   env["KILN_TEST_PROGRAMS"] = "2";
@@ -442,6 +446,7 @@ TEST_CASE("corrupt disk cache entries warn once, recompile and give correct resu
 }
 
 TEST_CASE("KILN_EXPLAIN_CACHE says why kernels missed", "[disk_cache]") {
+  KILN_NEEDS_LLVM(); // kernels of the interpreter are not cached on disk
   TempDir cache, work;
   auto env = cache_env(cache.path);
   env["KILN_EXPLAIN_CACHE"] = "1";
@@ -466,6 +471,7 @@ TEST_CASE("KILN_CACHE=0 turns the disk cache off", "[disk_cache]") {
 }
 
 TEST_CASE("KILN_CACHE_MAX_MB bounds the folder", "[disk_cache]") {
+  KILN_NEEDS_LLVM(); // kernels of the interpreter are not cached on disk
   TempDir cache, work;
   auto env = cache_env(cache.path);
   env["KILN_CACHE_MAX_MB"] = "0.01"; // 10 KiB: a few kernels
@@ -479,6 +485,7 @@ TEST_CASE("KILN_CACHE_MAX_MB bounds the folder", "[disk_cache]") {
 }
 
 TEST_CASE("processes filling one disk cache at once leave only valid entries", "[disk_cache]") {
+  KILN_NEEDS_LLVM(); // kernels of the interpreter are not cached on disk
   TempDir cache, work;
   {
     std::vector<std::unique_ptr<Child>> kids;

@@ -2,8 +2,8 @@
 // handles that are not bound to a tensor.
 #include "test_util.h"
 
+#include "codegen/host/allocator.h"
 #include "ir/node_index.h"
-#include "runtime/allocator.h"
 
 using namespace kt;
 using kiln::NodeIndex;

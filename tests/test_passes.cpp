@@ -1,11 +1,11 @@
 // Golden tests of the graph passes: a graph built node by node, one pass, the expected text.
 #include <catch2/catch.hpp>
 
+#include "codegen/host/allocator.h"
 #include "ir/graph_printer.h"
 #include "ir/verifier.h"
 #include "passes/pipeline.h"
 #include "passes/simplify.h"
-#include "runtime/allocator.h"
 
 using namespace kiln;
 

@@ -4,8 +4,8 @@
 #include "ir_check.h"
 #include "test_util.h"
 
+#include "codegen/host/allocator.h"
 #include "ir/kernel_parser.h"
-#include "runtime/allocator.h"
 #include "runtime/disk_cache.h"
 #include "tools/opt_driver.h"
 

@@ -1,5 +1,7 @@
 // Shared helpers for the kiln tests: value comparison, reference checks and seeded inputs.
 #pragma once
+#include "codegen/backend.h"
+
 #include <catch2/catch.hpp>
 #include <kiln/kiln.h>
 
@@ -10,7 +12,21 @@
 #include <string>
 #include <vector>
 
+// Tests of what only LLVM code does (its assembly, its speed) pass with a warning when kernels run
+// through another backend (a KILN_LLVM=OFF build, or KILN_BACKEND=interp).
+#define KILN_NEEDS_LLVM()                                                                          \
+  if (kiln::backend_for(kiln::Device::cpu(), kiln::options().backend).name() != "llvm") {          \
+    WARN("skipped: kernels do not run through LLVM here");                                         \
+    return;                                                                                        \
+  }
+
 namespace kt {
+
+// Whether kernels run through the LLVM backend here (not in a KILN_LLVM=OFF build, nor with
+// KILN_BACKEND=interp).
+inline bool runs_llvm() {
+  return kiln::backend_for(kiln::Device::cpu(), kiln::options().backend).name() == "llvm";
+}
 
 using kiln::DType;
 using kiln::Shape;

@@ -1,7 +1,7 @@
 // The process-wide LLVM ORC LLJIT: host target detection, -O3 pipeline, object code, loading.
+#include "codegen/cpu/jit.h"
 #include "codegen/cpu/llvm_emit.h"
 #include "codegen/cpu/streaming_stores.h"
-#include "codegen/cpu_backend.h"
 #include "ir/error.h"
 #include "ir/scalar_eval.h"
 

@@ -1,6 +1,6 @@
 #include "tools/opt_driver.h"
 
-#include "codegen/cpu_backend.h"
+#include "codegen/backend.h"
 #include "ir/error.h"
 #include "ir/graph_parser.h"
 #include "ir/graph_printer.h"
@@ -72,12 +72,14 @@ std::string Driver::code(const std::vector<Kernel>& kernels, std::string_view st
     for (auto& k : kernels) s += print_kernel(k);
     return s;
   }
+  const Backend* llvm = find_backend("llvm");
+  if (!llvm) fail("kiln-opt", "--emit={} needs LLVM, and this kiln is built without it", stage);
   std::string s;
   for (auto& k : kernels) {
-    cpu::CompiledKernel ck =
-        cpu::compile(k, {.keep_llvm_ir = stage != "asm", .keep_asm = stage == "asm"});
+    Compiled c = llvm->compile(k, {.dumps = {stage == "asm" ? "asm" : "llvm"}});
     s += fmt::format("{} ---- {} {} ----\n", stage == "asm" ? "#" : ";", stage, k.name);
-    s += stage == "llvm" ? ck.llvm_ir : stage == "llvm-opt" ? ck.llvm_ir_optimized : ck.assembly;
+    for (auto& [name, text] : c.dumps)
+      if (name == stage) s += text;
     if (!s.empty() && s.back() != '\n') s += '\n';
   }
   return s;

@@ -1,4 +1,4 @@
-#include "runtime/thread_pool.h"
+#include "codegen/host/thread_pool.h"
 
 #include "ir/error.h"
 

@@ -1,4 +1,5 @@
-// Caching CPU allocator: freed buffers go back to a pool and are reused by later realize() calls.
+// Caching host allocator (the CPU backends' allocate()): freed buffers go back to a pool and are
+// reused by later realize() calls.
 //
 // First-touching fresh memory on our VMs costs ~3 ms per MiB, more than most kernels, so buffers
 // are never returned to the OS while the pool is under its cap. Large buffers are 2 MiB aligned

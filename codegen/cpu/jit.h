@@ -1,4 +1,4 @@
-// CPU backend interface: kernel IR in, a native function out (LLVM ORC JIT in codegen/cpu/).
+// The LLVM ORC JIT behind the LLVM backend (llvm_backend.cpp): kernel IR in, native code out.
 #pragma once
 #include "ir/kernel.h"
 

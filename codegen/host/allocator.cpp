@@ -1,4 +1,4 @@
-#include "runtime/allocator.h"
+#include "codegen/host/allocator.h"
 
 #include "ir/error.h"
 #include "ir/shape.h"

@@ -1,0 +1,70 @@
+#include "codegen/cpu/llvm_backend.h"
+
+#include "codegen/cpu/jit.h"
+#include "codegen/host/host_backend.h"
+#include "passes/gemm_match.h"
+
+#include <algorithm>
+#include <fmt/format.h>
+
+namespace kiln {
+namespace {
+
+struct NativeKernel : Executable {
+  cpu::KernelFn fn;
+  RowSplit split;
+};
+
+std::shared_ptr<const Executable> native(const Kernel& k, cpu::KernelFn fn) {
+  auto exe = std::make_shared<NativeKernel>();
+  exe->fn = fn;
+  exe->split = RowSplit::of(k, match_gemm(k).has_value());
+  return exe;
+}
+
+bool wants(const BackendCompileOptions& o, std::string_view stage) {
+  return std::find(o.dumps.begin(), o.dumps.end(), stage) != o.dumps.end();
+}
+
+class LlvmBackend final : public HostBackend {
+public:
+  std::string_view name() const override { return "llvm"; }
+  std::string cache_key() const override {
+    // The key lines of the CPU backend before backends had names: disk caches stay valid.
+    return fmt::format("backend cpu\ntarget {}\nllvm {}", cpu::host_target(), cpu::llvm_version());
+  }
+  std::vector<std::string_view> dump_stages() const override { return {"llvm", "asm"}; }
+
+  Compiled compile(const Kernel& k, const BackendCompileOptions& opts) const override {
+    cpu::CompiledKernel ck = cpu::compile(k, {.keep_llvm_ir = wants(opts, "llvm"),
+                                              .keep_asm = wants(opts, "asm"),
+                                              .keep_object = opts.keep_payload});
+    Compiled out;
+    out.exe = native(k, ck.fn);
+    out.payload = std::move(ck.object);
+    if (wants(opts, "llvm")) {
+      out.dumps.emplace_back("llvm", std::move(ck.llvm_ir));
+      out.dumps.emplace_back("llvm-opt", std::move(ck.llvm_ir_optimized));
+    }
+    if (wants(opts, "asm")) out.dumps.emplace_back("asm", std::move(ck.assembly));
+    return out;
+  }
+
+  std::shared_ptr<const Executable> load(const Kernel& k, std::string_view payload) const override {
+    return native(k, cpu::load_object(k.name, payload));
+  }
+
+  void launch(const Executable& exe, void* const* args) const override {
+    const auto& nk = static_cast<const NativeKernel&>(exe);
+    run_rows(nk.split, [&](int64_t b, int64_t e) { nk.fn(args, b, e); });
+  }
+};
+
+} // namespace
+
+const Backend& llvm_backend() {
+  static const LlvmBackend b;
+  return b;
+}
+
+} // namespace kiln

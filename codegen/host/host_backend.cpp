@@ -1,0 +1,39 @@
+#include "codegen/host/host_backend.h"
+
+#include "codegen/host/allocator.h"
+#include "codegen/host/thread_pool.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace kiln {
+
+std::shared_ptr<Storage> HostBackend::allocate(size_t bytes) const { return cpu_alloc(bytes); }
+
+void HostBackend::copy_to_host(void* dst, const Storage& src, size_t bytes) const {
+  std::memcpy(dst, src.data, bytes);
+}
+
+void HostBackend::copy_from_host(Storage& dst, const void* src, size_t bytes) const {
+  std::memcpy(dst.data, src, bytes);
+}
+
+RowSplit RowSplit::of(const Kernel& k, bool one_range_per_thread) {
+  RowSplit s;
+  if (k.domain_size() == 0) return s;
+  s.rows = k.domain.empty() ? 1 : k.domain[0];
+  // Each piece gets at least ~32K scalar iterations.
+  int64_t per_row = std::max<int64_t>(1, k.domain_size() / s.rows * k.inner_size());
+  s.min_chunk = (32768 + per_row - 1) / per_row;
+  s.one_range_per_thread = one_range_per_thread;
+  return s;
+}
+
+void run_rows(const RowSplit& s, const std::function<void(int64_t, int64_t)>& rows) {
+  // The thread count may change between launches (kiln::set_num_threads).
+  int64_t min_chunk =
+      s.one_range_per_thread ? std::max<int64_t>(1, s.rows / num_threads()) : s.min_chunk;
+  parallel_for(s.rows, min_chunk, rows);
+}
+
+} // namespace kiln

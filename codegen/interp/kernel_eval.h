@@ -1,0 +1,30 @@
+// Runs kernel IR directly, without generating code: the CPU backend of a build without LLVM, and
+// a second oracle that checks lowering apart from LLVM. Instructions run a column at a time over
+// many loop iterations (lanes), so each op is dispatched once per column, not once per element.
+#pragma once
+#include "ir/kernel.h"
+
+#include <vector>
+
+namespace kiln {
+
+class KernelEval {
+public:
+  explicit KernelEval(const Kernel& k);
+  // Runs rows [begin, end) of the outermost domain loop; args as Backend::launch takes them.
+  // Throws kiln::Error when the kernel reads or writes outside a buffer.
+  void run(void* const* args, int64_t begin, int64_t end) const;
+  const Kernel& kernel() const { return k_; }
+
+private:
+  friend class EvalRun;
+  Kernel k_;
+  // Instructions in the order they run: outer[a + 1] outside all stages after stage a's results
+  // (a = -1: before any stage), inner[s] in stage s's loops. Reductions are in neither.
+  std::vector<std::vector<int>> outer_, inner_;
+  std::vector<std::vector<int>> reductions_; // per stage
+  std::vector<std::vector<int>> stores_;     // stores_[s + 1]: the stores placed in stage s
+  int64_t per_row_ = 1;                      // outer points per iteration of the outermost loop
+};
+
+} // namespace kiln
