@@ -45,6 +45,9 @@ public:
   virtual std::string cache_key() const = 0;
   // False when loading a payload would cost what compiling costs (nothing to keep on disk).
   virtual bool uses_disk_cache() const { return true; }
+  // Whether it runs fused attention kernels (nested stages, softmax_sum); else the scheduler
+  // leaves attention as its three kernels.
+  virtual bool runs_attention() const { return false; }
   // KILN_DUMP stages its compile() can produce (llvm, asm; cuda, ptx).
   virtual std::vector<std::string_view> dump_stages() const { return {}; }
 

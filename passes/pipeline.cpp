@@ -80,10 +80,11 @@ std::vector<LoweredKernel> merge_siblings(std::vector<LoweredKernel> ks,
 
 // Schedules and lowers every kernel; a fusion conflict makes the offending node a kernel
 // output of its own and starts over (unfused, which always lowers, if that does not help).
-std::vector<LoweredKernel> lower_all(const std::vector<Node*>& outputs, bool fusion) {
+std::vector<LoweredKernel> lower_all(const std::vector<Node*>& outputs, bool fusion,
+                                     bool attention) {
   std::unordered_set<Node*> forced;
   for (;;) {
-    std::vector<Node*> roots = schedule(outputs, fusion, forced);
+    std::vector<Node*> roots = schedule(outputs, fusion, attention, forced);
     std::unordered_set<Node*> boundary(roots.begin(), roots.end());
     auto is_boundary = [&](Node* n) { return boundary.count(n) > 0; };
     std::vector<LoweredKernel> kernels;
@@ -116,7 +117,7 @@ Schedule run_pipeline(const std::vector<Node*>& outputs, const PipelineOptions& 
   // Not a simplification: accurate sums are part of every program's meaning.
   s.graph = block_long_sums(s.graph);
   step("sums", s.graph);
-  s.kernels = lower_all(s.graph.raw(), opts.fusion);
+  s.kernels = lower_all(s.graph.raw(), opts.fusion, opts.attention);
   if (opts.on_step)
     for (auto& k : s.kernels) opts.on_step("kernels", print_kernel(k.kernel));
   return s;

@@ -10,8 +10,9 @@ namespace kiln {
 
 struct PipelineOptions {
   bool verify_each = true;
-  bool fusion = true;   // false: one kernel per compute node (the unfused baseline)
-  bool simplify = true; // false: skip the graph passes (to bisect a miscompile)
+  bool fusion = true;    // false: one kernel per compute node (the unfused baseline)
+  bool simplify = true;  // false: skip the graph passes (to bisect a miscompile)
+  bool attention = true; // false: no fused attention kernels (a backend that cannot run them)
   // Called after each named step with its text form (KILN_DUMP and kiln-opt hook in here).
   std::function<void(std::string_view step, const std::string& text)> on_step;
 };

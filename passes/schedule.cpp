@@ -61,7 +61,7 @@ Node* storage_source(Node* n) {
   return base->realized() || is_compute(base->op) ? base : n;
 }
 
-std::vector<Node*> schedule(const std::vector<Node*>& outputs, bool fusion,
+std::vector<Node*> schedule(const std::vector<Node*>& outputs, bool fusion, bool attention,
                             const std::unordered_set<Node*>& forced) {
   std::vector<Node*> order = topo_order(outputs, /*stop_at_realized=*/true);
   std::unordered_set<Node*> roots;
@@ -77,7 +77,8 @@ std::vector<Node*> schedule(const std::vector<Node*>& outputs, bool fusion,
     std::unordered_map<Node*, std::vector<Node*>> users;
     for (Node* n : order)
       for (auto& in : n->inputs) users[in.get()].push_back(n);
-    std::unordered_set<Node*> attention = fused_attention(order, roots, users);
+    std::unordered_set<Node*> attended =
+        attention ? fused_attention(order, roots, users) : std::unordered_set<Node*>{};
     // A matmul reads each operand element once per output column (row): an elementwise op
     // inlined into its loop would be recomputed that often, so matmul operands are written
     // (but not an attention's probabilities: its kernel computes them).
@@ -86,7 +87,7 @@ std::vector<Node*> schedule(const std::vector<Node*>& outputs, bool fusion,
       for (auto& in : n->inputs) {
         Node* src = in.get();
         while (!src->realized() && is_movement(src->op)) src = src->inputs[0].get();
-        if (!src->realized() && is_compute(src->op) && !attention.count(src)) roots.insert(src);
+        if (!src->realized() && is_compute(src->op) && !attended.count(src)) roots.insert(src);
       }
     }
     // Walk users before producers: the kernels that would inline each node are known from its
@@ -107,7 +108,7 @@ std::vector<Node*> schedule(const std::vector<Node*>& outputs, bool fusion,
       for (Node* k : ks)
         broadcast = broadcast ||
                     (is_elementwise(n->op) && k->numel() > 4 * std::max<int64_t>(n->numel(), 1));
-      if (attention.count(n)) { // inlined into its attention kernel, whatever it costs
+      if (attended.count(n)) { // inlined into its attention kernel, whatever it costs
         kernels[n] = ks;
         continue;
       }

@@ -13,8 +13,9 @@ Node* storage_source(Node* n);
 // Kernel outputs in execution (topological) order. Unfused: one kernel per compute node, views and
 // literals inlined into their consumers. Fused: a node is inlined into every kernel that uses it,
 // except reductions and expensive elementwise ops used by several kernels (written once instead
-// of recomputed) and the nodes in `forced` (fusion conflicts found by lowering).
-std::vector<Node*> schedule(const std::vector<Node*>& outputs, bool fusion,
+// of recomputed) and the nodes in `forced` (fusion conflicts found by lowering). `attention`:
+// an attention pattern may be one kernel (the backend runs such kernels).
+std::vector<Node*> schedule(const std::vector<Node*>& outputs, bool fusion, bool attention,
                             const std::unordered_set<Node*>& forced);
 
 } // namespace kiln

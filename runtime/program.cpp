@@ -105,6 +105,7 @@ std::shared_ptr<Program> compile_program(const std::vector<Node*>& outputs,
   PipelineOptions po;
   po.fusion = options().fusion;
   po.simplify = options().simplify;
+  po.attention = backend.runs_attention();
   uint64_t program_hash = 0;
   for (Node* o : outputs) program_hash = hash_combine(program_hash, o->hash);
   set_dump_program(program_hash);

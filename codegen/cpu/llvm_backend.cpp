@@ -34,6 +34,7 @@ public:
     return fmt::format("backend cpu\ntarget {}\nllvm {}", cpu::host_target(), cpu::llvm_version());
   }
   std::vector<std::string_view> dump_stages() const override { return {"llvm", "asm"}; }
+  bool runs_attention() const override { return true; }
 
   Compiled compile(const Kernel& k, const BackendCompileOptions& opts) const override {
     cpu::CompiledKernel ck = cpu::compile(k, {.keep_llvm_ir = wants(opts, "llvm"),

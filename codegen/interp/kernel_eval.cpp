@@ -288,6 +288,12 @@ private:
 KernelEval::KernelEval(const Kernel& k) : k_(k) {
   if (std::string err = verify_kernel(k); !err.empty())
     fail("interp", "kernel {} is malformed: {}", k.name, err);
+  auto parents = k.stage_parents();
+  if (std::any_of(parents.begin(), parents.end(), [](int p) { return p >= 0; }))
+    fail("interp",
+         "kernel {} nests a stage in another (a fused attention): this backend does "
+         "not run such kernels (Backend::runs_attention)",
+         k.name);
   std::vector<Placement> place = k.placements();
   size_t stages = k.stages.size();
   outer_.resize(stages + 1);
