@@ -67,6 +67,17 @@ bool one_attention_kernel(const Tensor& t) {
 
 Tensor input(const Shape& s, DType t) { return random_input(s, t, -2, 2); }
 
+// y is one fused attention kernel, runs as one launch on LLVM (other backends run attention as
+// its three kernels) and matches the reference interpreter.
+void check_fused_attention(const Tensor& y, DType t) {
+  CHECK(one_attention_kernel(y));
+  Tensor ref = kiln::reference(y);
+  auto before = kiln::stats().kernels_launched;
+  y.realize();
+  if (runs_llvm()) CHECK(kiln::stats().kernels_launched - before == 1);
+  check_close(y, ref, rtol(t), atol(t));
+}
+
 } // namespace
 
 TEST_CASE("attention: one kernel for the forward pass, causal or not, both softmax forms",
@@ -78,13 +89,7 @@ TEST_CASE("attention: one kernel for the forward pass, causal or not, both softm
     for (auto form : {Attn::kiln_softmax, Attn::divide, Attn::additive_mask}) {
       INFO("causal " << causal << " form " << form);
       Tensor y = attention(q, k, v, {causal, 0.3, form});
-      CHECK(one_attention_kernel(y));
-      Tensor ref = kiln::reference(y);
-      auto before = kiln::stats().kernels_launched;
-      y.realize();
-      if (runs_llvm()) // (other backends run attention as its three kernels)
-        CHECK(kiln::stats().kernels_launched - before == 1);
-      check_close(y, ref, rtol(DType::F32), atol(DType::F32));
+      check_fused_attention(y, DType::F32);
     }
 }
 
@@ -199,13 +204,7 @@ TEST_CASE("attention: several chunks of keys, some wholly masked for some querie
         return kiln::matmul(p, v);
       };
       Tensor y = build();
-      CHECK(one_attention_kernel(y));
-      Tensor ref = kiln::reference(y);
-      auto before = kiln::stats().kernels_launched;
-      y.realize();
-      if (runs_llvm()) // (other backends run attention as its three kernels)
-        CHECK(kiln::stats().kernels_launched - before == 1);
-      check_close(y, ref, rtol(t), atol(t));
+      check_fused_attention(y, t);
     }
   }
 }
