@@ -5,6 +5,7 @@
 //   bench_fusion [--reps N] [--threads N] [--only W1,W2] [--json F] [--csv F] [--svg F]
 #include "probes.h"
 #include "report.h"
+#include "sgemm_probe.h"
 
 #include <kiln/kiln.h>
 
@@ -38,6 +39,7 @@ struct Workload {
   double amount;                // minimum bytes moved, or flops
   bool compute;                 // GFLOP/s against sgemm, else GB/s against bandwidth
   std::function<Tensor()> step; // traces one step; the caller realizes it
+  int threads = 0;              // kiln's and the probe's thread count; 0: the run's
 };
 
 struct Options {
@@ -82,12 +84,15 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 // Runs a workload fused and unfused, alternating every iteration with one run of the probe of
 // its limit (the copy or sgemm), so that machine noise hits all three alike.
 std::vector<bench::Row> measure(const Workload& w, int reps) {
+  const int run_threads = kiln::num_threads();
+  if (w.threads > 0) kiln::set_num_threads(w.threads);
   const char* modes[] = {"fused", "unfused"};
   std::map<std::string, bench::Row> rows;
   std::map<std::string, std::vector<double>> times;
   for (const char* m : modes) {
     kiln::options().fusion = std::string(m) == "fused";
-    bench::Row r{w.id, w.what, m};
+    bench::Row r;
+    r.id = w.id, r.what = w.what, r.mode = m;
     auto s0 = kiln::stats();
     w.step().realize(); // cold: compiles (or loads from the disk cache)
     auto s1 = kiln::stats();
@@ -117,6 +122,7 @@ std::vector<bench::Row> measure(const Workload& w, int reps) {
     }
   }
   kiln::options().fusion = true;
+  kiln::set_num_threads(run_threads);
   std::sort(limits.begin(), limits.end());
   std::vector<bench::Row> out;
   for (const char* m : modes) {
@@ -135,6 +141,7 @@ std::vector<bench::Row> measure(const Workload& w, int reps) {
 } // namespace
 
 int main(int argc, char** argv) {
+  if (bench::serve_sgemm_probe(argc, argv)) return 0;
   Options opt = parse(argc, argv);
   if (opt.threads > 0) kiln::set_num_threads(opt.threads);
   kiln::manual_seed(0);
@@ -207,6 +214,10 @@ int main(int argc, char** argv) {
        [&] { return kiln::matmul(m1a, m1b); }},
       {"W5-2048", "matmul 2048^3", 2.0 * 2048 * 2048 * 2048, true,
        [&] { return kiln::matmul(m2a, m2b); }},
+      {"W5-1024-1t", "matmul 1024^3, 1 thread", 2.0 * 1024 * 1024 * 1024, true,
+       [&] { return kiln::matmul(m1a, m1b); }, 1},
+      {"W5-2048-1t", "matmul 2048^3, 1 thread", 2.0 * 2048 * 2048 * 2048, true,
+       [&] { return kiln::matmul(m2a, m2b); }, 1},
       {"W6", "attention [8,8,256,64]", 2.0 * 2 * 64 * 256 * 256 * 64, true,
        [&] { return kiln::matmul(softmax(kiln::matmul(q, k.transpose(-1, -2)) / 8.0), v); }},
       {"W6-causal", "causal attention [12,4,64,32]", 2.0 * 2 * 48 * 64 * 64 * 32, true,
@@ -230,6 +241,8 @@ int main(int argc, char** argv) {
   lim.threads = kiln::num_threads();
   lim.reps = opt.reps;
   lim.host = bench::host();
+  lim.sgemm_core = bench::start_sgemm_probe();
+  lim.fma_peak_gflops = bench::fma_peak_gflops(opt.reps);
   lim.copy_gbs = bench::copy_gbs(opt.reps);
   lim.triad_gbs = bench::triad_gbs(opt.reps);
   lim.read_gbs = bench::read_gbs(opt.reps);

@@ -3,11 +3,9 @@
 #include <kiln/kiln.h>
 
 #include <algorithm>
-#include <cblas.h>
 #include <chrono>
 #include <cstdint>
 #include <fstream>
-#include <map>
 #ifdef __AVX512F__
 #include <immintrin.h>
 #endif
@@ -16,11 +14,18 @@
 namespace bench {
 namespace {
 constexpr size_t kFloats = size_t(32) << 20; // 128 MiB per array: far beyond any cache
+#ifdef __AVX512F__
+constexpr int kVectorBytes = 64;
+#else
+constexpr int kVectorBytes = 32;
+#endif
 
 // The copy and triad write with streaming (non-temporal) stores where the destination is 64-byte
 // aligned, as memcpy does for large copies: the probes measure what the memory system can do,
 // and kiln streams its large outputs too.
+#ifdef __AVX512F__
 bool aligned64(const float* p) { return reinterpret_cast<uintptr_t>(p) % 64 == 0; }
+#endif
 
 void copy_range(float* dst, const float* src, int64_t b, int64_t e) {
   int64_t i = b;
@@ -104,24 +109,36 @@ double read_gbs(int reps) {
   return double(kFloats) * sizeof(float) / median_seconds(run, &c, reps) / 1e9;
 }
 
-double sgemm_gflops(int n, int reps) {
-  openblas_set_num_threads(kiln::num_threads());
-  struct Ctx {
-    int n;
-    std::vector<float> a, b, c;
+double fma_peak_gflops(int reps) {
+  // Per thread: 12 independent chains of vector FMAs (more than FMA latency x FMA units on Zen 3
+  // and Zen 5), each multiplying by a factor just below 1 so nothing overflows. Named variables,
+  // not an array, so that they live in registers; the empty asm keeps every FMA.
+  constexpr int kLanes = kVectorBytes / 4, kIters = 1 << 20;
+  typedef float Vec __attribute__((vector_size(kVectorBytes)));
+  auto run = [](void*) {
+    kiln::parallel_for(kiln::num_threads(), 1, [](int64_t b, int64_t e) {
+      for (int64_t t = b; t < e; ++t) {
+        Vec m, add, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11;
+        for (int l = 0; l < kLanes; ++l) {
+          m[l] = 0.999999f, add[l] = 1e-6f;
+          a0[l] = a1[l] = a2[l] = a3[l] = a4[l] = a5[l] = float(l);
+          a6[l] = a7[l] = a8[l] = a9[l] = a10[l] = a11[l] = -float(l);
+        }
+        for (int i = 0; i < kIters; ++i) {
+          a0 = a0 * m + add, a1 = a1 * m + add, a2 = a2 * m + add, a3 = a3 * m + add;
+          a4 = a4 * m + add, a5 = a5 * m + add, a6 = a6 * m + add, a7 = a7 * m + add;
+          a8 = a8 * m + add, a9 = a9 * m + add, a10 = a10 * m + add, a11 = a11 * m + add;
+          asm volatile(""
+                       : "+v"(a0), "+v"(a1), "+v"(a2), "+v"(a3), "+v"(a4), "+v"(a5), "+v"(a6),
+                         "+v"(a7), "+v"(a8), "+v"(a9), "+v"(a10), "+v"(a11));
+        }
+        Vec sum = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11;
+        asm volatile("" : : "v"(sum));
+      }
+    });
   };
-  // Kept per size: bench_fusion runs this probe between the runs of each workload.
-  static std::map<int, Ctx> kept;
-  auto [it, fresh] = kept.try_emplace(n, Ctx{n, std::vector<float>(size_t(n) * n, 0.5f),
-                                             std::vector<float>(size_t(n) * n, 0.25f),
-                                             std::vector<float>(size_t(n) * n)});
-  Ctx& c = it->second;
-  auto run = [](void* p) {
-    auto* c = static_cast<Ctx*>(p);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->n, c->n, c->n, 1.0f, c->a.data(),
-                c->n, c->b.data(), c->n, 0.0f, c->c.data(), c->n);
-  };
-  return 2.0 * n * n * double(n) / median_seconds(run, &c, reps) / 1e9;
+  double flops = 2.0 * 12 * kLanes * kIters * kiln::num_threads();
+  return flops / median_seconds(run, nullptr, reps) / 1e9;
 }
 
 std::string host() {

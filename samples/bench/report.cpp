@@ -11,16 +11,17 @@ void print_table(const Limits& lim, const std::vector<Row>& rows) {
              "host: {}\n",
              lim.threads, lim.reps, lim.host);
   fmt::print(
-      "probes at the start: copy {:.1f} GB/s, triad {:.1f} GB/s, read {:.1f} GB/s, OpenBLAS sgemm "
-      "{:.0f} GFLOP/s\n"
+      "probes at the start: copy {:.1f} GB/s, triad {:.1f} GB/s, read {:.1f} GB/s, FMA peak "
+      "{:.0f} GFLOP/s, OpenBLAS sgemm 1024^3 {:.0f} GFLOP/s ({:.0f}% of peak; OpenBLAS core {})\n"
       "limit of each row: the median of the copy (memory-bound rows) or sgemm (compute-bound rows) "
-      "run between that workload's runs\n\n",
-      lim.copy_gbs, lim.triad_gbs, lim.read_gbs, lim.sgemm_gflops);
-  fmt::print("{:<8} {:<28} {:<8} {:>9} {:>8} {:>10} {:>10} {:>13} {:>8} {:>8} {:>8}\n", "id",
+      "run between that workload's runs, with the row's thread count\n\n",
+      lim.copy_gbs, lim.triad_gbs, lim.read_gbs, lim.fma_peak_gflops, lim.sgemm_gflops,
+      100 * lim.sgemm_gflops / lim.fma_peak_gflops, lim.sgemm_core);
+  fmt::print("{:<10} {:<28} {:<8} {:>9} {:>8} {:>10} {:>10} {:>13} {:>8} {:>8} {:>8}\n", "id",
              "workload", "mode", "ms", "kernels", "cold ms", "warm ms", "achieved", "limit",
              "% limit", "speedup");
   for (const Row& r : rows)
-    fmt::print("{:<8} {:<28} {:<8} {:>9.2f} {:>8.0f} {:>10.1f} {:>10.1f} {:>8.1f} {:<4} {:>8.1f} "
+    fmt::print("{:<10} {:<28} {:<8} {:>9.2f} {:>8.0f} {:>10.1f} {:>10.1f} {:>8.1f} {:<4} {:>8.1f} "
                "{:>7.0f}% "
                "{:>8}\n",
                r.id, r.what, r.mode, r.ms, r.kernels, r.compile_cold_ms, r.compile_warm_ms,
@@ -32,8 +33,9 @@ void write_json(const std::string& path, const Limits& lim, const std::vector<Ro
   auto out = fmt::output_file(path);
   out.print("{{\n  \"threads\": {}, \"reps\": {},\n", lim.threads, lim.reps);
   out.print("  \"limits\": {{\"copy_gbs\": {:.3f}, \"triad_gbs\": {:.3f}, \"read_gbs\": {:.3f}, "
-            "\"sgemm_gflops\": {:.3f}}},\n",
-            lim.copy_gbs, lim.triad_gbs, lim.read_gbs, lim.sgemm_gflops);
+            "\"sgemm_gflops\": {:.3f}, \"fma_peak_gflops\": {:.3f}}},\n",
+            lim.copy_gbs, lim.triad_gbs, lim.read_gbs, lim.sgemm_gflops, lim.fma_peak_gflops);
+  out.print("  \"host\": \"{}\", \"sgemm_core\": \"{}\",\n", lim.host, lim.sgemm_core);
   out.print("  \"rows\": [\n");
   for (size_t i = 0; i < rows.size(); ++i) {
     const Row& r = rows[i];

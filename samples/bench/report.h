@@ -19,9 +19,9 @@ struct Row {
 };
 
 struct Limits {
-  double copy_gbs = 0, triad_gbs = 0, read_gbs = 0, sgemm_gflops = 0;
+  double copy_gbs = 0, triad_gbs = 0, read_gbs = 0, sgemm_gflops = 0, fma_peak_gflops = 0;
   int threads = 1, reps = 0;
-  std::string host;
+  std::string host, sgemm_core; // sgemm_core: the OpenBLAS kernels the sgemm probe ran
 };
 
 void print_table(const Limits& lim, const std::vector<Row>& rows);
