@@ -67,14 +67,13 @@ bool one_attention_kernel(const Tensor& t) {
 
 Tensor input(const Shape& s, DType t) { return random_input(s, t, -2, 2); }
 
-// y is one fused attention kernel, runs as one launch on LLVM (other backends run attention as
-// its three kernels) and matches the reference interpreter.
+// y is one fused attention kernel, runs as one launch and matches the reference interpreter.
 void check_fused_attention(const Tensor& y, DType t) {
   CHECK(one_attention_kernel(y));
   Tensor ref = kiln::reference(y);
   auto before = kiln::stats().kernels_launched;
   y.realize();
-  if (runs_llvm()) CHECK(kiln::stats().kernels_launched - before == 1);
+  CHECK(kiln::stats().kernels_launched - before == 1);
   check_close(y, ref, rtol(t), atol(t));
 }
 

@@ -60,6 +60,9 @@ struct Acc {
   Scalar value;
   int64_t index = 0; // argmax/argmin: the first index of the extreme
   bool nan = false;  // float max/min: a NaN was seen (the result is NaN)
+  // softmax_sum: the running max of the scores and the sum of exp(score - max); value.f holds the
+  // sum of exp(score - max) * v.
+  double max = -std::numeric_limits<double>::infinity(), weights = 0;
 };
 
 // The smallest (low) or largest value of an integer or bool dtype.
@@ -78,7 +81,7 @@ int64_t int_limit(DType t, bool low) {
 
 Acc reduce_init(Op op, DType t) {
   Acc a;
-  if (op == Op::Sum) return a;
+  if (op == Op::Sum || op == Op::SoftmaxSum) return a;
   if (op == Op::Prod) {
     a.value = {1, 1};
     return a;
@@ -129,7 +132,27 @@ void accumulate(Op op, DType t, Acc& a, const Scalar& x, int64_t index) {
   }
 }
 
+// One (score, value) pair into softmax_sum's online softmax. A score of -inf before any finite
+// one weighs 0 (times v, so a NaN v still shows): all -inf gives 0 / 0, NaN, as the unfused
+// softmax does.
+void accumulate_softmax(Acc& a, double score, double v) {
+  if (std::isnan(score)) a.nan = true;
+  double max = std::max(a.max, score);
+  if (max == -std::numeric_limits<double>::infinity()) {
+    a.value.f += 0 * v;
+    return;
+  }
+  double rescale = std::exp(a.max - max), w = std::exp(score - max);
+  a.value.f = a.value.f * rescale + w * v;
+  a.weights = a.weights * rescale + w;
+  a.max = max;
+}
+
 Scalar reduce_result(const KInst& in, DType t, const Acc& a) {
+  if (in.op == Op::SoftmaxSum)
+    return rounded(
+        in.dtype,
+        Scalar{a.nan ? std::numeric_limits<double>::quiet_NaN() : a.value.f / a.weights, 0});
   if (in.op == Op::ArgMax || in.op == Op::ArgMin) return Scalar{0, a.index};
   if (a.nan) return Scalar{std::numeric_limits<double>::quiet_NaN(), 0};
   return rounded(in.dtype, eval_cast(a.value, t, in.dtype));
@@ -141,7 +164,8 @@ Scalar reduce_result(const KInst& in, DType t, const Acc& a) {
 class EvalRun {
 public:
   EvalRun(const KernelEval& e, void* const* args)
-      : e_(e), k_(e.k_), args_(args), cols_(k_.insts.size()) {}
+      : e_(e), k_(e.k_), args_(args), cols_(k_.insts.size()), rcoord_(k_.stages.size()),
+        accs_(k_.stages.size()) {}
 
   void rows(int64_t begin, int64_t end) {
     int64_t first = begin * e_.per_row_, last = end * e_.per_row_; // flat outer points
@@ -152,7 +176,7 @@ public:
       set_coords(coord_, k_.domain, p, std::min(step, last - p));
       run(e_.outer_[0]);
       for (size_t s = 0; s < k_.stages.size(); ++s) {
-        stage(static_cast<int>(s));
+        if (e_.parent_[s] < 0) stage(static_cast<int>(s)); // a nested stage runs in its parent
         run(e_.outer_[s + 1]);
       }
       store(e_.stores_[0]);
@@ -164,28 +188,41 @@ private:
     for (int i : insts) eval(i);
   }
 
+  // Runs stage s's loops over their lanes, a column at a time; a stage with nested stages one
+  // iteration at a time, its nested stages (in order) inside each.
   void stage(int s) {
     const std::vector<int>& red = e_.reductions_[s];
-    accs_.clear();
-    for (int r : red) accs_.push_back(reduce_init(k_.insts[r].op, k_.insts[k_.insts[r].a].dtype));
-    int64_t total = numel(k_.stages[s]);
-    for (int64_t p = 0; p < total; p += kLanes) {
-      int64_t n = std::min(kLanes, total - p);
-      set_coords(rcoord_, k_.stages[s], p, n);
-      run(e_.inner_[s]);
+    std::vector<Acc>& accs = accs_[s];
+    accs.clear();
+    for (int r : red) accs.push_back(reduce_init(k_.insts[r].op, k_.insts[k_.insts[r].a].dtype));
+    const auto& groups = e_.inner_[s]; // groups[g] runs after the first g nested stages
+    const std::vector<int>& nested = e_.children_[s];
+    int64_t total = numel(k_.stages[s]), lanes = nested.empty() ? kLanes : 1;
+    for (int64_t p = 0; p < total; p += lanes) {
+      int64_t n = std::min(lanes, total - p);
+      set_coords(rcoord_[s], k_.stages[s], p, n);
+      run(groups[0]);
+      for (size_t c = 0; c < nested.size(); ++c) {
+        stage(nested[c]);
+        run(groups[c + 1]);
+      }
       store(e_.stores_[s + 1]);
       for (size_t r = 0; r < red.size(); ++r) {
         const KInst& in = k_.insts[red[r]];
-        DType t = k_.insts[in.a].dtype;
         const Col& x = cols_[in.a];
+        if (in.op == Op::SoftmaxSum) {
+          for (int64_t j = 0; j < n; ++j)
+            accumulate_softmax(accs[r], x.at(j).f, cols_[in.b].at(j).f);
+          continue;
+        }
         const Col* index = in.b >= 0 ? &cols_[in.b] : nullptr;
         for (int64_t j = 0; j < n; ++j)
-          accumulate(in.op, t, accs_[r], x.at(j), index ? index->at(j).i : 0);
+          accumulate(in.op, k_.insts[in.a].dtype, accs[r], x.at(j), index ? index->at(j).i : 0);
       }
     }
     for (size_t r = 0; r < red.size(); ++r) {
       const KInst& in = k_.insts[red[r]];
-      cols_[red[r]].set1(reduce_result(in, k_.insts[in.a].dtype, accs_[r]));
+      cols_[red[r]].set1(reduce_result(in, k_.insts[in.a].dtype, accs[r]));
     }
   }
 
@@ -219,7 +256,7 @@ private:
     case Op::LoopIndex:
       return index_col(out, coord_[in.imm]);
     case Op::ReduceIndex:
-      return index_col(out, rcoord_[in.imm]);
+      return index_col(out, rcoord_[in.stage][in.imm]);
     default:
       break;
     }
@@ -280,34 +317,38 @@ private:
   const KernelEval& e_;
   const Kernel& k_;
   void* const* args_;
-  std::vector<Col> cols_;                            // per instruction
-  std::vector<std::vector<int64_t>> coord_, rcoord_; // per domain / stage axis: each lane's index
-  std::vector<Acc> accs_;                            // the current stage's reductions
+  std::vector<Col> cols_;                                 // per instruction
+  std::vector<std::vector<int64_t>> coord_;               // per domain axis: each lane's index
+  std::vector<std::vector<std::vector<int64_t>>> rcoord_; // per stage, per axis: the same
+  std::vector<std::vector<Acc>> accs_;                    // per stage: its reductions
 };
 
 KernelEval::KernelEval(const Kernel& k) : k_(k) {
   if (std::string err = verify_kernel(k); !err.empty())
     fail("interp", "kernel {} is malformed: {}", k.name, err);
-  auto parents = k.stage_parents();
-  if (std::any_of(parents.begin(), parents.end(), [](int p) { return p >= 0; }))
-    fail("interp",
-         "kernel {} nests a stage in another (a fused attention): this backend does "
-         "not run such kernels (Backend::runs_attention)",
-         k.name);
+  parent_ = k.stage_parents();
   std::vector<Placement> place = k.placements();
   size_t stages = k.stages.size();
   outer_.resize(stages + 1);
   inner_.resize(stages);
+  children_.resize(stages);
   reductions_.resize(stages);
   stores_.resize(stages + 1);
+  for (size_t s = 0; s < stages; ++s)
+    if (parent_[s] >= 0) children_[parent_[s]].push_back(static_cast<int>(s));
+  for (size_t s = 0; s < stages; ++s) inner_[s].resize(children_[s].size() + 1);
   for (size_t i = 0; i < k.insts.size(); ++i) {
     int id = static_cast<int>(i);
-    if (is_reduce(k.insts[i].op))
+    if (is_stage_reduce(k.insts[i].op)) {
       reductions_[k.insts[i].stage].push_back(id);
-    else if (place[i].loop >= 0)
-      inner_[place[i].loop].push_back(id);
-    else
+    } else if (int loop = place[i].loop; loop >= 0) {
+      // After the last nested stage whose result it may use (stages are in execution order).
+      const std::vector<int>& nested = children_[loop];
+      size_t g = std::upper_bound(nested.begin(), nested.end(), place[i].after) - nested.begin();
+      inner_[loop][g].push_back(id);
+    } else {
       outer_[place[i].after + 1].push_back(id);
+    }
   }
   for (size_t s = 0; s < k.stores.size(); ++s)
     stores_[k.store_placement(k.stores[s], place).loop + 1].push_back(static_cast<int>(s));

@@ -20,8 +20,12 @@ private:
   friend class EvalRun;
   Kernel k_;
   // Instructions in the order they run: outer[a + 1] outside all stages after stage a's results
-  // (a = -1: before any stage), inner[s] in stage s's loops. Reductions are in neither.
-  std::vector<std::vector<int>> outer_, inner_;
+  // (a = -1: before any stage); inner[s][g] in stage s's loops, after its first g nested stages.
+  // Reductions are in neither.
+  std::vector<std::vector<int>> outer_;
+  std::vector<std::vector<std::vector<int>>> inner_;
+  std::vector<int> parent_;                  // per stage: the stage it nests in, or -1
+  std::vector<std::vector<int>> children_;   // per stage: the stages nested in it, in order
   std::vector<std::vector<int>> reductions_; // per stage
   std::vector<std::vector<int>> stores_;     // stores_[s + 1]: the stores placed in stage s
   int64_t per_row_ = 1;                      // outer points per iteration of the outermost loop
