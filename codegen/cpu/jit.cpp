@@ -1,6 +1,8 @@
 // The process-wide LLVM ORC LLJIT: host target detection, -O3 pipeline, object code, loading.
 #include "codegen/cpu/jit.h"
+
 #include "codegen/cpu/llvm_emit.h"
+#include "codegen/cpu/perf_map.h"
 #include "codegen/cpu/streaming_stores.h"
 #include "ir/error.h"
 #include "ir/scalar_eval.h"
@@ -179,6 +181,7 @@ private:
     auto addr = jit_->lookup(*jd, name);
     if (!addr)
       fail("codegen", "look up {} in its object: {}", name, to_string_err(addr.takeError()));
+    if (perf_map_enabled()) add_to_perf_map(name, addr->getValue(), object);
     return addr->toPtr<KernelFn>();
   }
 
