@@ -49,17 +49,16 @@ Tensor materialize(const Tensor& t, bool gradient, Loc loc) {
   // Views are index arithmetic and cheap elementwise ops are inlined into every consumer, a
   // matmul operand included, where they are re-evaluated once per reduction step: a copy is
   // written once instead.
-  if (!gradient) return trace::make(Op::Copy, t.dtype(), t.shape(), {t}, NoAttr{}, loc);
-  // (t + t) / 2 as a sum over a new axis of 2 is exactly t; its gradient is the sum over that
-  // axis of the expanded incoming gradient, halved (exact too), itself a reduction. The extra
-  // zero element on the last axis keeps a producing matmul out of this kernel (fused, it would
-  // become a per-element dot product instead of a tiled matmul).
-  Shape two = t.shape();
-  two.back() += 1;
-  two.push_back(2);
-  Tensor padded = pad(t, {0, 1}, 0, loc).unsqueeze(-1, loc).expand(two, loc);
-  Tensor s = mul(Operand(padded.sum({-1}, false, loc), loc), Operand(0.5, loc));
-  return s.slice(-1, 0, t.shape().back(), 1, loc);
+  Tensor y = trace::make(Op::Copy, t.dtype(), t.shape(), {t}, NoAttr{}, loc);
+  // A copy's own gradient is the incoming gradient itself, inlined into its consumers like any
+  // other elementwise chain; here it is a copy too.
+  if (gradient && y.requires_grad())
+    trace::set_custom_grad(y, [loc](const NodePtr& n, const NodePtr& g) {
+      Tensor gt(g);
+      return CustomGrads{
+          {trace::make(Op::Copy, gt.dtype(), gt.shape(), {gt}, NoAttr{}, loc).node()}, {}};
+    });
+  return y;
 }
 
 } // namespace kiln::nn::detail
