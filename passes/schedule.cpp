@@ -16,6 +16,12 @@ bool expensive(Op op) { return is_expensive_elementwise(op) || is_reduce(op) || 
 // above its kernel's inputs is written by a kernel of its own.
 constexpr int kMaxInlinedDepth = 256;
 
+// Each reduction is a stage of its kernel, and a kernel holds at most 63 (ir/kernel.h). A lazy
+// sum of many reductions (a metric accumulated over steps, an L2 penalty over every parameter)
+// would inline them all into one kernel: past this many, the next compute node met below it
+// starts a kernel of its own. (A softmax is two; a kernel of 32 reductions is already unusual.)
+constexpr int kMaxReductionsPerKernel = 32;
+
 // Attention patterns (passes/attention_match.h) that become one kernel: those whose scores and
 // probabilities nothing else reads (a training step's softmax gradient reads them: its forward
 // keeps three kernels) and none of whose nodes must be written. Their outputs become roots;
@@ -96,7 +102,8 @@ std::vector<Node*> schedule(const std::vector<Node*>& outputs, bool fusion, bool
     // A kernel computes at most one product: two in one loop nest (a gated MLP's
     // silu(h @ W1) * (h @ W3)) cannot both be tiled like a GEMM, and ran 20x slower than the
     // products written apart. The second one met is written; the first keeps the epilogue.
-    std::unordered_set<Node*> has_product; // kernel roots whose kernel computes a product
+    std::unordered_set<Node*> has_product;     // kernel roots whose kernel computes a product
+    std::unordered_map<Node*, int> reductions; // kernel root -> reductions inlined into it
     for (auto it = order.rbegin(); it != order.rend(); ++it) {
       Node* n = *it;
       if (n->realized()) continue;
@@ -117,9 +124,15 @@ std::vector<Node*> schedule(const std::vector<Node*>& outputs, bool fusion, bool
       if (n->op == Op::Matmul && !roots.count(n) &&
           std::any_of(ks.begin(), ks.end(), [&](Node* k) { return has_product.count(k); }))
         roots.insert(n);
+      if (is_compute(n->op) && !roots.count(n) && std::any_of(ks.begin(), ks.end(), [&](Node* k) {
+            return reductions[k] >= kMaxReductionsPerKernel;
+          }))
+        roots.insert(n);
       kernels[n] = roots.count(n) ? std::vector<Node*>{n} : ks;
       if (n->op == Op::Matmul)
         for (Node* k : kernels[n]) has_product.insert(k);
+      if (is_reduce(n->op))
+        for (Node* k : kernels[n]) ++reductions[k];
     }
   }
   bound_inlined_depth(order, roots);

@@ -82,6 +82,22 @@ TEST_CASE("a reduction feeding a reduction of another shape splits", "[fusion]")
   CHECK(kernels_for([&] { return (x - x.sum({0}, true)).exp().sum({1}); }) == 2);
 }
 
+TEST_CASE("a lazy sum of many reductions splits into kernels of at most 32 stages", "[fusion]") {
+  // One kernel holds at most 63 stages: 64 reductions summed lazily (a metric accumulated over
+  // steps, an L2 penalty over every parameter) once failed to compile.
+  kiln::manual_seed(14);
+  std::vector<Tensor> xs;
+  for (int i = 0; i < 100; ++i) xs.push_back(kiln::randn({37}));
+  kiln::realize(xs);
+  int64_t kernels = kernels_for([&] {
+    Tensor acc = kiln::zeros({});
+    for (const Tensor& x : xs) acc = acc + x.sum() + (x * x).max();
+    return acc;
+  });
+  CHECK(kernels >= 7); // 200 reductions, at most 32 per kernel
+  CHECK(kernels <= 10);
+}
+
 TEST_CASE("an expensive value used by two kernels is written once", "[fusion]") {
   kiln::manual_seed(13);
   auto x = kiln::randn({64, 64});
