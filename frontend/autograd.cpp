@@ -227,9 +227,21 @@ void Tensor::assign(const Tensor& value, Loc loc) {
     trace::fail_at(loc, "assign", "value {} does not match {} (expected the same shape and dtype)",
                    trace::describe(value), trace::describe(*this));
   bool leaf = requires_grad() && node()->inputs.empty();
+  Tensor v = value;
+  if (leaf && !value.node()->inputs.empty()) {
+    // A parameter updated by hand stays a parameter, as PyTorch's in-place update under no_grad:
+    // its new value is computed now and becomes a fresh leaf. With gradients flowing into the
+    // value, that update would be part of the graph (PyTorch raises too).
+    if (value.requires_grad())
+      trace::fail_at(loc, "assign",
+                     "{} requires grad and is a leaf: the value {} is computed with gradients "
+                     "(expected it computed under kiln::NoGradGuard, or value.detach())",
+                     trace::describe(*this), trace::describe(value));
+    v = Tensor(value).realize().detach();
+  }
   if (leaf) registry().remove(node().get());
-  impl_->node.reset(value.node());
-  if (leaf && value.node()->inputs.empty()) {
+  impl_->node.reset(v.node());
+  if (leaf && v.node()->inputs.empty()) {
     node()->requires_grad = true;
     registry().add(node().get(), impl_);
   }

@@ -150,6 +150,28 @@ TEST_CASE("detach, NoGradGuard and backward with a given gradient", "[autodiff]"
   CHECK((x * 2).requires_grad());
 }
 
+TEST_CASE("a parameter updated by hand under NoGradGuard stays a leaf", "[autodiff]") {
+  // PyTorch's `with no_grad(): w -= lr * w.grad`: w keeps requiring grad and keeps training.
+  Tensor w = kiln::tensor<double>({0.0, 4.0}).requires_grad_();
+  Tensor b = kiln::tensor<double>({0.0}).requires_grad_();
+  for (int step = 0; step < 3; ++step) {
+    (((w - 3) * (w - 3)).sum() + ((b - 1) * (b - 1)).sum()).backward();
+    {
+      kiln::NoGradGuard guard;
+      w.assign(w - w.grad() * 0.25);
+      b.assign(b - b.grad() * 0.25);
+    }
+    CHECK(w.requires_grad());
+    w.zero_grad();
+    b.zero_grad();
+  }
+  // Each step halves the distance to the minimum: 3 - 3/8, 3 + 1/8; 1 - 1/8.
+  CHECK(w.to_vector<double>() == std::vector<double>{2.625, 3.125});
+  CHECK(b.to_vector<double>() == std::vector<double>{0.875});
+  REQUIRE_THROWS_WITH(w.assign(w * 2),
+                      Catch::Contains("[assign]") && Catch::Contains("computed with gradients"));
+}
+
 TEST_CASE("backward errors", "[autodiff][errors]") {
   Tensor x = kiln::tensor<double>({1.0, 2.0}).requires_grad_();
   REQUIRE_THROWS_WITH((x * 2).backward(),
