@@ -33,11 +33,11 @@ NodePtr GradBuilder::where(const NodePtr& c, const NodePtr& a, const NodePtr& b)
   return make(Op::Where, a->dtype, a->shape, {c, a, b});
 }
 
-NodePtr GradBuilder::sum(const NodePtr& a, std::vector<int> axes) {
+NodePtr GradBuilder::reduce(Op op, const NodePtr& a, std::vector<int> axes) {
   if (axes.empty()) return a;
   Shape s = a->shape;
   for (int ax : axes) s[ax] = 1;
-  return make(Op::Sum, a->dtype, s, {a}, AxesAttr{std::move(axes)});
+  return make(op, a->dtype, s, {a}, AxesAttr{std::move(axes)});
 }
 
 NodePtr GradBuilder::expand(const NodePtr& a, const Shape& shape) {

@@ -21,7 +21,8 @@ public:
   NodePtr scale(const NodePtr& a, double v) { return mul(a, lit(v, a)); }
   NodePtr cast(const NodePtr& a, DType t);
   NodePtr where(const NodePtr& c, const NodePtr& a, const NodePtr& b);
-  NodePtr sum(const NodePtr& a, std::vector<int> axes);    // keeps dims
+  NodePtr reduce(Op op, const NodePtr& a, std::vector<int> axes); // keeps dims
+  NodePtr sum(const NodePtr& a, std::vector<int> axes) { return reduce(Op::Sum, a, axes); }
   NodePtr expand(const NodePtr& a, const Shape& shape);    // same rank, size-1 dims grow
   NodePtr reduce_to(const NodePtr& a, const Shape& shape); // sums the dims expand() grew
   NodePtr reshape(const NodePtr& a, const Shape& shape);

@@ -83,9 +83,11 @@ Grads binary_rule(GradBuilder& b, const NodePtr& n, const NodePtr& g) {
   case Op::Div:
     return {b.div(g, y), b.neg(b.div(b.mul(g, n), y))};
   case Op::Pow: {
-    // d/dx x^y = y x^(y-1); d/dy x^y = x^y log x (0 where x^y is 0, as PyTorch does for x = 0).
-    NodePtr gx = b.mul(g, b.mul(y, b.binary(Op::Pow, x, b.sub(y, b.lit(1, y)))));
+    // d/dx x^y = y x^(y-1), 0 where y = 0 (PyTorch: not 0 * inf at x = 0); d/dy x^y = x^y log x
+    // (0 where x^y is 0, as PyTorch does for x = 0).
     NodePtr zero = b.lit(0, n);
+    NodePtr gx = b.where(b.binary(Op::Eq, y, b.lit(0, y)), zero,
+                         b.mul(g, b.mul(y, b.binary(Op::Pow, x, b.sub(y, b.lit(1, y))))));
     NodePtr gy = b.where(b.binary(Op::Eq, n, zero), zero, b.mul(g, b.mul(n, b.unary(Op::Log, x))));
     return {gx, gy};
   }
@@ -108,8 +110,18 @@ Grads reduce_rule(GradBuilder& b, const NodePtr& n, const NodePtr& g) {
   switch (n->op) {
   case Op::Sum:
     return {ge};
-  case Op::Prod:
-    return {b.div(b.mul(ge, b.expand(n, x->shape)), x)}; // inputs without zeros
+  case Op::Prod: {
+    // prod / x where x is not 0; at a zero, the product of the others: that of the nonzero
+    // inputs when it is the only zero, else 0 (PyTorch's rule; prod / x would be 0 / 0).
+    auto& axes = n->get<AxesAttr>().axes;
+    NodePtr is_zero = b.binary(Op::Eq, x, b.lit(0, x));
+    NodePtr others = b.where(is_zero, b.lit(1, x), x);
+    NodePtr others_prod = b.reduce(Op::Prod, others, axes);
+    NodePtr zeros = b.sum(b.cast(is_zero, x->dtype), axes);
+    NodePtr at_zero = b.where(b.binary(Op::Eq, zeros, b.lit(1, zeros)), others_prod, b.lit(0, n));
+    NodePtr d = b.where(is_zero, b.expand(at_zero, x->shape), b.div(b.expand(n, x->shape), x));
+    return {b.mul(ge, d)};
+  }
   default: {
     // max/min: the gradient is shared evenly by the elements equal to the result (like amax).
     auto& axes = n->get<AxesAttr>().axes;

@@ -233,6 +233,14 @@ TEST_CASE("gradients at kinks follow PyTorch", "[autodiff][ieee]") {
         }) == V{0, 1, 0, 0, 0, 2, 1, 0, 0});
   // torch.maximum/minimum split it evenly on ties.
   CHECK(grad_of({1, 2}, [](const Tensor& x) { return kiln::maximum(x, 1); }) == V{0.5f, 1});
+  // prod: at a zero, the product of the others; with two zeros, 0 everywhere.
+  CHECK(grad_of({0, 2, 3}, [](const Tensor& x) { return x.prod(); }) == V{6, 0, 0});
+  CHECK(grad_of({0, 2, 0}, [](const Tensor& x) { return x.prod(); }) == V{0, 0, 0});
+  CHECK(grad_of({0, 2, 3, 4}, [](const Tensor& x) {
+          return x.reshape({2, 2}).prod({1});
+        }) == V{2, 0, 4, 3});
+  // x^0 has gradient 0, at x = 0 too.
+  CHECK(grad_of({0, 2}, [](const Tensor& x) { return kiln::pow(x, 0); }) == V{0, 0});
   // The forward values keep NaN, as PyTorch's relu and clamp do.
   Tensor nan = kiln::tensor({std::numeric_limits<float>::quiet_NaN()});
   CHECK(std::isnan(nan.relu().item<float>()));
