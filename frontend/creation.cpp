@@ -162,6 +162,11 @@ Tensor rand(Shape shape, DType dtype, Generator* gen, Loc loc) {
   if (!is_float(dtype))
     fail_at(loc, "rand", "dtype must be floating point, got {}", dtype_name(dtype));
   Generator& g = gen ? *gen : default_generator();
+  // f32 draws 24 random bits: a 53-bit double rounded to f32 would give exactly 1 about once per
+  // 2^25 draws, and (rand * n).to(i64) index n.
+  if (dtype == DType::F32)
+    return host_tensor<double>(
+        shape, dtype, [&](int64_t) { return (g.next() >> 40) * 0x1.0p-24; }, loc);
   return host_tensor<double>(
       shape, dtype, [&](int64_t) { return g.uniform(); }, loc);
 }

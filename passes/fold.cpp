@@ -1,4 +1,6 @@
-// Constant folding: elementwise ops whose inputs are all baked literals become one literal.
+// Constant folding: elementwise ops whose inputs are all baked literals become one literal; a
+// sum, product or matmul over nothing becomes its identity (a kernel would loop over an empty
+// stage, with loads of the empty input hoisted out of it).
 #include "ir/scalar_eval.h"
 #include "passes/simplify.h"
 
@@ -11,6 +13,10 @@ NodePtr literal_like(const Node& like, DType dtype, Scalar value) {
 
 Graph fold_constants(const Graph& g) {
   return rewrite(g, [](const NodePtr& n) -> NodePtr {
+    bool over_nothing = !n->inputs.empty() && n->inputs[0]->numel() == 0 && n->numel() > 0;
+    if (over_nothing && (n->op == Op::Sum || n->op == Op::Matmul))
+      return literal_like(*n, n->dtype, Scalar{});
+    if (over_nothing && n->op == Op::Prod) return literal_like(*n, n->dtype, Scalar{1, 1});
     if (!is_elementwise(n->op)) return n;
     std::vector<Scalar> v;
     for (auto& in : n->inputs) {

@@ -237,6 +237,11 @@ TEST_CASE("empty reductions", "[reduce]") {
   check_values(kiln::zeros({3, 0}).sum({1}), {0, 0, 0});
   check_values(kiln::zeros({3, 0}).prod({1}), {1, 1, 1});
   check_values(random_input({2, 3, 0}, DType::F32).sum({-1}), std::vector<double>(6, 0));
+  // Over nothing at all: no kernel reads the empty buffer (the interp backend checks every load).
+  check_values(random_input({0, 3}, DType::F32).sum({1}).sum(), {0});
+  check_values(random_input({0}, DType::F64).prod(), {1});
+  check_values(kiln::matmul(random_input({2, 0}, DType::F32), random_input({0, 3}, DType::F32)),
+               std::vector<double>(6, 0));
 }
 
 // Hidden (run with "[crash]"): a reduction of a computed input with a non-leading 0-size dim dies

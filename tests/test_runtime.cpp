@@ -255,6 +255,11 @@ TEST_CASE("seeded generators are reproducible", "[runtime][random]") {
   for (int64_t v : r) REQUIRE((v >= -3 && v < 4));
   std::vector<double> u = kiln::rand({1000}, DType::F64, &g1).to_vector<double>();
   for (double v : u) REQUIRE((v >= 0 && v < 1));
+  // f32 stays below 1 too: a double in [0, 1) rounded to f32 gave 1 in this draw.
+  kiln::Generator g3(0);
+  std::vector<float> f = kiln::rand({533110}, DType::F32, &g3).to_vector<float>();
+  CHECK(*std::max_element(f.begin(), f.end()) < 1.0f);
+  CHECK(*std::min_element(f.begin(), f.end()) >= 0.0f);
 }
 
 TEST_CASE("results do not depend on the thread count", "[runtime][threads]") {

@@ -220,7 +220,8 @@ Tensor maximum(const Operand& a, const Operand& b);
 Tensor minimum(const Operand& a, const Operand& b);
 Tensor fmod(const Operand& a, const Operand& b);
 // Python's % and //: the remainder has the sign of the divisor, the quotient rounds toward
-// -inf (integers and floats). Integer division by 0 gives 0 for both (PyTorch raises).
+// -inf (integers and floats). An integer divisor of 0 is a kiln::Error at the call, as in PyTorch
+// (the divisor is realized and checked on the host).
 Tensor remainder(const Operand& a, const Operand& b);
 Tensor floor_divide(const Operand& a, const Operand& b);
 Tensor eq(const Operand& a, const Operand& b);
@@ -274,8 +275,9 @@ std::tuple<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t axis = -1, b
                                 Loc loc = Loc::current());
 // Indexing along an axis with an i64 or i32 index tensor, PyTorch semantics. Composed from
 // primitives (a one-hot comparison with the index selects, a sum reads or accumulates), so
-// gradients flow to x (and src) without a rule of their own. An index outside [0, size) selects
-// nothing: it reads 0 and adds nothing (PyTorch raises).
+// gradients flow to x (and src) without a rule of their own. An index outside [0, size) is a
+// kiln::Error at the call naming it and the range, as in PyTorch (the index is realized and
+// checked on the host).
 // The slices x[..., index[j], ...] along axis, for a 1-D index.
 Tensor index_select(const Tensor& x, int64_t axis, const Tensor& index, Loc loc = Loc::current());
 // out[i][j][k] = x[index[i][j][k]][j][k] for axis 0 (and so on): out has index's shape, which may
