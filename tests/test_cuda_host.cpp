@@ -70,10 +70,11 @@ std::vector<Case> cases() {
       cs.push_back({"layernorm", {F::layer_norm(x, {n}, w, b)}});
       cs.push_back({"argmax_rows", {x.argmax(1), x.argmin(1), x.max({1})}, true});
     }
-  for (DType t : {DType::I32, DType::I64}) {
-    Tensor x = in({6, 100}, t);
-    cs.push_back({"int_rows", {x.sum({1}), x.argmax(1), x.min({1})}, true});
-  }
+  for (DType t : {DType::I32, DType::I64})
+    for (int64_t n : {int64_t{100}, int64_t{1500}}) {
+      Tensor x = in({3, n}, t);
+      cs.push_back({"int_rows", {x.sum({1}), x.argmax(1), x.min({1})}, true});
+    }
   for (DType t : {DType::F32, DType::F64}) {
     Tensor x = in({6, 70}, t), m = in({6, 70}, DType::Bool);
     cs.push_back({"masked_row_sum", {kiln::where(m, x, 0.0).sum({1})}});

@@ -134,7 +134,10 @@ Result Driver::run(std::string_view text) {
   pipe.fusion = r_.fusion;
   pipe.simplify = false;
   Schedule s = run_pipeline(unrealized, pipe);
-  s.graph = g; // outputs that are buffers stay in the printed graph
+  // Outputs that are buffers stay in the printed graph. (The schedule's own graph stays too: its
+  // kernels point into it, e.g. at the partial sums block_long_sums adds.)
+  for (Node* o : g.raw())
+    if (o->realized()) s.graph.outputs.push_back(o->shared_from_this());
   after("schedule", print_fused(s));
   std::vector<Kernel> kernels;
   for (auto& lk : s.kernels) kernels.push_back(lk.kernel);
