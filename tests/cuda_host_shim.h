@@ -2,8 +2,10 @@
 // it with this header first). Blocks run in turn; the threads of a block are fibers (ucontext)
 // on one OS thread, so `__shared__` arrays are function statics. `__syncthreads` waits for every
 // live thread of the block, warp shuffles go through per-lane slots between two warp barriers.
+// The lowest ready thread always runs next (see run_block).
 // A block whose threads wait at barriers that can never open (a divergent __syncthreads) aborts.
 #pragma once
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -45,9 +47,8 @@ inline void fiber_main() {
 }
 
 // Opens the barriers every live thread (of the block, or of a warp) has reached.
-inline bool release() {
+inline void release() {
   size_t n = g_fibers.size();
-  bool any = false;
   bool block_open = true;
   for (const Fiber& f : g_fibers)
     if (f.state != State::Done && f.state != State::AtBlockBarrier) block_open = false;
@@ -58,11 +59,10 @@ inline bool release() {
       else if (g_fibers[l].state != State::Done) warp_open = false;
     }
     for (size_t l = w; l < n && l < w + 32 && warp_open && waiting; ++l)
-      if (g_fibers[l].state == State::AtWarpBarrier) g_fibers[l].state = State::Ready, any = true;
+      if (g_fibers[l].state == State::AtWarpBarrier) g_fibers[l].state = State::Ready;
   }
   for (Fiber& f : g_fibers)
-    if (block_open && f.state == State::AtBlockBarrier) f.state = State::Ready, any = true;
-  return any;
+    if (block_open && f.state == State::AtBlockBarrier) f.state = State::Ready;
 }
 
 inline void run_block() {
@@ -79,15 +79,15 @@ inline void run_block() {
     f.ctx.uc_link = &g_scheduler;
     makecontext(&f.ctx, fiber_main, 0);
   }
+  // Always the lowest ready thread next: warp 0 runs ahead of the others as far as the barriers
+  // let it, so a missing __syncthreads before shared memory is reused shows as a wrong result.
   for (;;) {
-    bool ran = false;
-    for (Fiber& f : g_fibers)
-      if (f.state == State::Ready) {
-        g_current = &f;
-        swapcontext(&g_scheduler, &f.ctx);
-        ran = true;
-      }
-    if (!release() && !ran) break;
+    release();
+    auto next = std::find_if(g_fibers.begin(), g_fibers.end(),
+                             [](const Fiber& f) { return f.state == State::Ready; });
+    if (next == g_fibers.end()) break;
+    g_current = &*next;
+    swapcontext(&g_scheduler, &next->ctx);
   }
   for (const Fiber& f : g_fibers)
     if (f.state != State::Done) {
