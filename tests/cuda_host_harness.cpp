@@ -57,8 +57,9 @@ HostCudaKernels::HostCudaKernels(const std::vector<CudaKernel>& kernels,
           << kernels[i].source << launcher(kernels[i], i) << "} // namespace kiln_k" << i << "\n";
   }
   // -w: the generated source's `#pragma unroll` and unused prelude helpers are not errors here.
-  std::string cmd = fmt::format("\"{}\" -std=c++17 -O1 -w -fPIC -shared -o \"{}\" \"{}\" > \"{}\" 2>&1",
-                                KILN_CXX_COMPILER, lib.string(), src.string(), log.string());
+  std::string cmd =
+      fmt::format("\"{}\" -std=c++17 -O1 -w -fPIC -shared -o \"{}\" \"{}\" > \"{}\" 2>&1",
+                  KILN_CXX_COMPILER, lib.string(), src.string(), log.string());
   if (std::system(cmd.c_str()) != 0)
     kiln::fail("cuda host harness", "the C++ compiler rejected the generated CUDA source ({}):\n{}",
                src.string(), read_all(log));

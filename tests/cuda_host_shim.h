@@ -55,8 +55,10 @@ inline void release() {
   for (size_t w = 0; w < n; w += 32) {
     bool warp_open = true, waiting = false;
     for (size_t l = w; l < n && l < w + 32; ++l) {
-      if (g_fibers[l].state == State::AtWarpBarrier) waiting = true;
-      else if (g_fibers[l].state != State::Done) warp_open = false;
+      if (g_fibers[l].state == State::AtWarpBarrier)
+        waiting = true;
+      else if (g_fibers[l].state != State::Done)
+        warp_open = false;
     }
     for (size_t l = w; l < n && l < w + 32 && warp_open && waiting; ++l)
       if (g_fibers[l].state == State::AtWarpBarrier) g_fibers[l].state = State::Ready;

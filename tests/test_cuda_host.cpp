@@ -41,9 +41,10 @@ std::vector<Case> cases() {
   // Pointwise: every dtype, broadcasts, views.
   for (DType t : {DType::F32, DType::F64}) {
     Tensor x = in({257}, t), a = in({257}, t), b = in({257}, t);
-    cs.push_back({"unary_mix", {x.exp().log1p() + x.sigmoid() * x.erf() - x.abs().sqrt().rsqrt() +
-                                x.tanh() + x.floor() + x.round() + x.sign() + kiln::pow(x, 3.0) +
-                                kiln::maximum(x, a) - kiln::fmod(x, b) + x.reciprocal()},
+    cs.push_back({"unary_mix",
+                  {x.exp().log1p() + x.sigmoid() * x.erf() - x.abs().sqrt().rsqrt() + x.tanh() +
+                   x.floor() + x.round() + x.sign() + kiln::pow(x, 3.0) + kiln::maximum(x, a) -
+                   kiln::fmod(x, b) + x.reciprocal()},
                   true});
     cs.push_back({"gelu", {(x * a + b).gelu("tanh")}});
   }
@@ -213,8 +214,7 @@ TEST_CASE("cuda: every emitter strategy and dtype runs on the host and matches t
     std::set<DType> dtypes;
     for (size_t a = 0; a < k.args.size(); ++a) {
       dtypes.insert(k.args[a].dtype);
-      if (k.args[a].output)
-        CHECK(compare(got[a], want[a], k.args[a].dtype, k.args[a].numel) == "");
+      if (k.args[a].output) CHECK(compare(got[a], want[a], k.args[a].dtype, k.args[a].numel) == "");
     }
     for (DType t : dtypes) ++ran[emitted[i].plan.strategy][t];
   }

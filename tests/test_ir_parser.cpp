@@ -242,7 +242,8 @@ TEST_CASE("kiln-opt: --help, every stage, and exit code 1 on bad input", "[ir][k
   std::string out = (dir / "out.txt").string();
   CHECK(run_shell(opt + " --help > " + out) == 0);
   CHECK(slurp(out).find("--passes") != std::string::npos);
-  for (std::string stage : {"graph", "fused", "kernels", "llvm", "llvm-opt", "asm", "dot", "cuda"}) {
+  for (std::string stage :
+       {"graph", "fused", "kernels", "llvm", "llvm-opt", "asm", "dot", "cuda"}) {
     INFO(stage);
     bool llvm_stage = stage == "llvm" || stage == "llvm-opt" || stage == "asm";
     if (llvm_stage && !kiln::find_backend("llvm")) { // a KILN_LLVM=OFF build says so

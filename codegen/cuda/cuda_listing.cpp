@@ -13,7 +13,9 @@ std::string launch_plan_comment(const LaunchPlan& p) {
       p.block[2], p.dynamic_shared_bytes);
   for (const LaunchArg& a : p.args)
     s += fmt::format("// arg {}{}: {}{}\n", a.param ? "p" : "a", a.index, dtype_name(a.dtype),
-                     a.param ? " (scalar)" : a.output ? " out" : "");
+                     a.param    ? " (scalar)"
+                     : a.output ? " out"
+                                : "");
   return s;
 }
 
@@ -21,9 +23,10 @@ std::string cuda_listing(const CudaKernel& k) {
   std::string_view src = k.source, prelude = cuda_prelude();
   if (src.substr(0, prelude.size()) == prelude) src.remove_prefix(prelude.size());
   while (!src.empty() && src.front() == '\n') src.remove_prefix(1);
-  return fmt::format("// ---- cuda {} ----\n{}// (kiln's CUDA prelude, codegen/cuda/cuda_prelude.cpp, "
-                     "precedes this in the compiled source)\n{}",
-                     k.plan.entry, launch_plan_comment(k.plan), src);
+  return fmt::format(
+      "// ---- cuda {} ----\n{}// (kiln's CUDA prelude, codegen/cuda/cuda_prelude.cpp, "
+      "precedes this in the compiled source)\n{}",
+      k.plan.entry, launch_plan_comment(k.plan), src);
 }
 
 } // namespace kiln::cuda

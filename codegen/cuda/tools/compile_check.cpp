@@ -129,8 +129,8 @@ int main(int argc, char** argv) try {
     try {
       emitted[i] = cuda::emit_cuda(jobs[i].kernel);
     } catch (const Error& e) {
-      problems.push_back(fmt::format("{}: {}\n{}", jobs[i].origin, e.what(),
-                                     print_kernel(jobs[i].kernel)));
+      problems.push_back(
+          fmt::format("{}: {}\n{}", jobs[i].origin, e.what(), print_kernel(jobs[i].kernel)));
       continue;
     }
     std::string key = emitted[i].source;
