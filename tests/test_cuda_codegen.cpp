@@ -1,5 +1,6 @@
-// codegen/cuda: golden checks of the generated CUDA source and launch plans; with KILN_CUDA,
-// every kernel of the sweep (tests/cuda_sweep.cpp) compiled by NVRTC for sm_90.
+// codegen/cuda: golden checks of the generated CUDA source and launch plans. NVRTC compiles the
+// sweep's and the tests' kernels in CTest's cuda_nvrtc (codegen/cuda/tools/compile_check.cpp),
+// the host harness runs them in cuda_host_harness (test_cuda_host.cpp).
 #include "codegen/cuda/cuda_emit.h"
 #include "cuda_sweep.h"
 #include "ir/error.h"
@@ -8,13 +9,8 @@
 #include "ir_check.h"
 #include "passes/pipeline.h"
 
-#ifdef KILN_HAS_CUDA
-#include "codegen/cuda/nvrtc_compile.h"
-#endif
-
 #include <catch2/catch.hpp>
 #include <map>
-#include <set>
 
 namespace {
 
@@ -237,39 +233,3 @@ TEST_CASE("cuda: every kernel of the sweep is emitted", "[cuda]") {
     CHECK(by_strategy[st] > 0);
   WARN("emitted " << kernels << " CUDA kernels");
 }
-
-#ifdef KILN_HAS_CUDA
-TEST_CASE("cuda: NVRTC compiles every kernel of the sweep for sm_90 without spills",
-          "[cuda][nvrtc]") {
-  std::set<std::string> seen;
-  std::map<Strategy, int> max_regs, count;
-  int compiled = 0;
-  for (auto& c : kiln::cuda_sweep::cases()) {
-    std::vector<kiln::Node*> roots;
-    for (auto& t : c.outputs) roots.push_back(t.node().get());
-    auto s = kiln::run_pipeline(roots, {});
-    for (auto& lk : s.kernels) {
-      auto ck = kiln::cuda::emit_cuda(lk.kernel);
-      if (!seen.insert(ck.source).second) continue;
-      INFO(c.name << "\n" << kiln::print_kernel(lk.kernel));
-      kiln::cuda::CompiledCubin cub;
-      REQUIRE_NOTHROW(cub = kiln::cuda::nvrtc_compile(ck.source, ck.plan.entry));
-      CHECK(!cub.cubin.empty());
-      CHECK(cub.registers > 0);
-      INFO(cub.log);
-      CHECK(cub.spill_stores == 0);
-      CHECK(cub.spill_loads == 0);
-      Strategy st = ck.plan.strategy;
-      max_regs[st] = std::max(max_regs[st], cub.registers);
-      ++count[st];
-      ++compiled;
-    }
-  }
-  std::string summary;
-  for (auto& [st, n] : count)
-    summary +=
-        fmt::format(" {} {} (max {} registers)", kiln::cuda::strategy_name(st), n, max_regs[st]);
-  WARN("NVRTC " << kiln::cuda::nvrtc_version() << " compiled " << compiled
-                << " distinct kernels for sm_90, no spills:" << summary);
-}
-#endif

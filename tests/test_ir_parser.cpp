@@ -233,7 +233,7 @@ TEST_CASE("mutated inputs give located errors or valid output, never a crash", "
   CHECK(errors >= 30);
 }
 
-TEST_CASE("kiln-opt: --help, every CPU stage, and exit code 1 on bad input", "[ir][kiln-opt]") {
+TEST_CASE("kiln-opt: --help, every stage, and exit code 1 on bad input", "[ir][kiln-opt]") {
   fs::path dir = fs::temp_directory_path() / "kiln_opt_test";
   fs::create_directories(dir);
   std::ofstream(dir / "ok.ir") << kSoftmax;
@@ -242,7 +242,8 @@ TEST_CASE("kiln-opt: --help, every CPU stage, and exit code 1 on bad input", "[i
   std::string out = (dir / "out.txt").string();
   CHECK(run_shell(opt + " --help > " + out) == 0);
   CHECK(slurp(out).find("--passes") != std::string::npos);
-  for (std::string stage : {"graph", "fused", "kernels", "llvm", "llvm-opt", "asm", "dot"}) {
+  for (std::string stage :
+       {"graph", "fused", "kernels", "llvm", "llvm-opt", "asm", "dot", "cuda"}) {
     INFO(stage);
     bool llvm_stage = stage == "llvm" || stage == "llvm-opt" || stage == "asm";
     if (llvm_stage && !kiln::find_backend("llvm")) { // a KILN_LLVM=OFF build says so
@@ -261,7 +262,12 @@ TEST_CASE("kiln-opt: --help, every CPU stage, and exit code 1 on bad input", "[i
   CHECK(run_shell(opt + " " + (dir / "bad.ir").string() + " 2> " + out) == 1);
   CHECK(slurp(out).find("bad.ir:2:20: expected ',' or ']'") != std::string::npos);
   CHECK(run_shell(opt + " --emit=ptx " + (dir / "ok.ir").string() + " 2> " + out) == 1);
-  CHECK(slurp(out).find("not available in this build") != std::string::npos);
+  CHECK(slurp(out).find("not available yet") != std::string::npos);
+  // The CUDA source is pure text: every build prints it, launch plan first.
+  CHECK(run_shell(opt + " --passes=simplify --emit=cuda " + (dir / "ok.ir").string() + " > " +
+                  out) == 0);
+  CHECK(slurp(out).find("// launch: strategy ") != std::string::npos);
+  CHECK(slurp(out).find("extern \"C\" __global__ void") != std::string::npos);
   CHECK(run_shell(opt + " --passes=nope " + (dir / "ok.ir").string() + " 2> " + out) == 1);
   CHECK(run_shell(opt + " " + (dir / "missing.ir").string() + " 2> " + out) == 1);
   fs::remove_all(dir);

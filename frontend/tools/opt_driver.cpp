@@ -1,6 +1,7 @@
 #include "tools/opt_driver.h"
 
 #include "codegen/backend.h"
+#include "codegen/cuda/cuda_listing.h"
 #include "ir/error.h"
 #include "ir/graph_parser.h"
 #include "ir/graph_printer.h"
@@ -72,6 +73,11 @@ std::string Driver::code(const std::vector<Kernel>& kernels, std::string_view st
     for (auto& k : kernels) s += print_kernel(k);
     return s;
   }
+  if (stage == "cuda") { // pure text: every build has the CUDA source generator
+    std::string s;
+    for (auto& k : kernels) s += cuda::cuda_listing(cuda::emit_cuda(k));
+    return s;
+  }
   const Backend* llvm = find_backend("llvm");
   if (!llvm) fail("kiln-opt", "--emit={} needs LLVM, and this kiln is built without it", stage);
   std::string s;
@@ -92,16 +98,14 @@ Result Driver::run(std::string_view text) {
     bool schedules = std::find(r_.passes.begin(), r_.passes.end(), "schedule") != r_.passes.end();
     emit = lowers ? "kernels" : schedules ? "fused" : "graph";
   }
-  if (emit == "cuda" || emit == "ptx")
-    fail("kiln-opt",
-         "--emit={} is not available in this build: kiln has no CUDA backend yet (CPU stages: "
-         "graph, fused, kernels, llvm, llvm-opt, asm, dot)",
-         emit);
+  if (emit == "ptx")
+    fail("kiln-opt", "--emit=ptx is not available yet: kiln-opt does not run NVRTC (--emit=cuda "
+                     "prints the CUDA source)");
   if (starts_kernel_ir(text)) {
     if (!r_.passes.empty())
       fail("kiln-opt", "the input is kernel IR: graph passes do not apply to it");
     if (emit != "kernels" && emit != "llvm" && emit != "llvm-opt" && emit != "asm" &&
-        emit != "graph")
+        emit != "cuda" && emit != "graph")
       fail("kiln-opt", "the input is kernel IR: --emit={} needs graph IR", emit);
     res_.out = code(parse_kernels(text, r_.source_name), emit == "graph" ? "kernels" : emit);
     return res_;
@@ -130,7 +134,10 @@ Result Driver::run(std::string_view text) {
   pipe.fusion = r_.fusion;
   pipe.simplify = false;
   Schedule s = run_pipeline(unrealized, pipe);
-  s.graph = g; // outputs that are buffers stay in the printed graph
+  // Outputs that are buffers stay in the printed graph. (The schedule's own graph stays too: its
+  // kernels point into it, e.g. at the partial sums block_long_sums adds.)
+  for (Node* o : g.raw())
+    if (o->realized()) s.graph.outputs.push_back(o->shared_from_this());
   after("schedule", print_fused(s));
   std::vector<Kernel> kernels;
   for (auto& lk : s.kernels) kernels.push_back(lk.kernel);
@@ -212,7 +219,8 @@ std::string help_text() {
        "  llvm-opt   LLVM IR after -O3\n"
        "  asm        host assembly\n"
        "  dot        Graphviz graph with kernels as clusters (render: dot -Tsvg)\n"
-       "  cuda, ptx  not available in this build (no CUDA backend yet)\n";
+       "  cuda       CUDA C++ of each kernel, its launch plan as a comment (no prelude)\n"
+       "  ptx        not available yet\n";
   return s;
 }
 
