@@ -1,9 +1,12 @@
-// The process-wide LLVM ORC LLJIT: host target detection, -O3 pipeline, object code, loading.
+// The process-wide LLVM ORC LLJIT: host target detection, optimization pipelines, object code,
+// loading.
 #include "codegen/cpu/jit.h"
+#include "codegen/cpu/compile_timing.h"
 #include "codegen/cpu/llvm_emit.h"
 #include "codegen/cpu/streaming_stores.h"
 #include "ir/error.h"
 #include "ir/scalar_eval.h"
+#include "passes/gemm_match.h"
 
 #include <llvm/Config/llvm-config.h>
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
@@ -16,11 +19,23 @@
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Target/TargetMachine.h>
 #include <llvm/TargetParser/Host.h>
+#include <llvm/Transforms/IPO/AlwaysInliner.h>
+#include <llvm/Transforms/InstCombine/InstCombine.h>
+#include <llvm/Transforms/Scalar/EarlyCSE.h>
+#include <llvm/Transforms/Scalar/LICM.h>
+#include <llvm/Transforms/Scalar/LoopDeletion.h>
+#include <llvm/Transforms/Scalar/LoopPassManager.h>
+#include <llvm/Transforms/Scalar/LoopRotation.h>
+#include <llvm/Transforms/Scalar/LoopUnrollPass.h>
+#include <llvm/Transforms/Scalar/SimplifyCFG.h>
 #include <llvm/Transforms/Utils/Cloning.h>
+#include <llvm/Transforms/Vectorize/LoopVectorize.h>
+#include <llvm/Transforms/Vectorize/SLPVectorizer.h>
 
 #include <chrono>
 #include <cmath>
 #include <mutex>
+#include <optional>
 #include <unistd.h>
 
 extern "C" void* kiln_gemm_scratch(int64_t bytes); // emit_gemm.cpp
@@ -94,20 +109,35 @@ public:
   CompiledKernel compile(const Kernel& k, const CompileOptions& opts) {
     auto t0 = std::chrono::steady_clock::now();
     CompiledKernel out;
+    std::optional<CompileTiming> timing;
+    if (opts.keep_timing) timing.emplace();
     llvm::TargetMachine& tm = target_machine();
     llvm::LLVMContext ctx;
     auto m = emit_llvm(k, ctx, host_);
     m->setDataLayout(tm.createDataLayout());
     m->setTargetTriple(tm.getTargetTriple().str());
+    if (timing) {
+      timing->phase("emit");
+      timing->size("emitted", *m);
+    }
     if (opts.keep_llvm_ir) out.llvm_ir = print(*m);
-    optimize(*m, tm);
+    optimize(*m, tm, match_gemm(k) ? Pipeline::Gemm : Pipeline::O3, timing ? &*timing : nullptr);
     use_streaming_stores(*m, k);
+    if (timing) {
+      timing->phase("optimize");
+      timing->size("optimized", *m);
+    }
     if (opts.keep_llvm_ir) out.llvm_ir_optimized = print(*m);
     if (opts.keep_asm) out.assembly = assembly(*m, tm);
     // Generate the object ourselves and link it like a disk-cache hit would, so a cached
     // kernel runs exactly the code a fresh compile runs.
     std::string obj = object_code(*m, tm);
+    if (timing) timing->phase("codegen");
     out.fn = load(k.name, obj);
+    if (timing) {
+      timing->phase("load");
+      out.timing = timing->report();
+    }
     if (opts.keep_object) out.object = std::move(obj);
     out.compile_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -139,7 +169,9 @@ private:
     return *tm;
   }
 
-  void optimize(llvm::Module& m, llvm::TargetMachine& tm) {
+  enum class Pipeline { O3, Gemm };
+
+  void optimize(llvm::Module& m, llvm::TargetMachine& tm, Pipeline which, CompileTiming* timing) {
     llvm::LoopAnalysisManager lam;
     llvm::FunctionAnalysisManager fam;
     llvm::CGSCCAnalysisManager cgam;
@@ -147,13 +179,50 @@ private:
     llvm::PipelineTuningOptions pto;
     pto.LoopVectorization = true;
     pto.SLPVectorization = true;
-    llvm::PassBuilder pb(&tm, pto);
+    llvm::PassInstrumentationCallbacks pic;
+    if (timing) timing->instrument(pic);
+    llvm::PassBuilder pb(&tm, pto, std::nullopt, &pic);
     pb.registerModuleAnalyses(mam);
     pb.registerCGSCCAnalyses(cgam);
     pb.registerFunctionAnalyses(fam);
     pb.registerLoopAnalyses(lam);
     pb.crossRegisterProxies(lam, fam, cgam, mam);
-    pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(m, mam);
+    if (which == Pipeline::Gemm)
+      gemm_pipeline().run(m, mam);
+    else
+      pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(m, mam);
+  }
+
+  // A GEMM kernel (emit_gemm.cpp) comes emitted in nearly its final form: a vector microkernel,
+  // packing loops and an epilogue. Of -O3 it needs the cleanup (CSE, combining, invariant code
+  // hoisted out of the loops), the removal of the loops its sizes leave empty or run once, and
+  // the vectorizers for the packing and epilogue loops. -O3's full pipeline cost ~70% of a
+  // cold W4 step's compile (IndVarSimplify and InstCombine over its ~30 loops) for no faster
+  // code (issue 10: the step's cold compile under 1 s).
+  static llvm::ModulePassManager gemm_pipeline() {
+    auto loops = [](auto... passes) {
+      llvm::LoopPassManager lpm;
+      (lpm.addPass(std::move(passes)), ...);
+      return llvm::createFunctionToLoopPassAdaptor(std::move(lpm), /*UseMemorySSA=*/true);
+    };
+    llvm::FunctionPassManager fpm;
+    fpm.addPass(llvm::EarlyCSEPass(/*UseMemorySSA=*/true));
+    fpm.addPass(llvm::InstCombinePass());
+    fpm.addPass(llvm::SimplifyCFGPass());
+    fpm.addPass(loops(llvm::LoopRotatePass(), llvm::LICMPass(llvm::LICMOptions())));
+    fpm.addPass(llvm::createFunctionToLoopPassAdaptor(llvm::LoopDeletionPass()));
+    fpm.addPass(llvm::createFunctionToLoopPassAdaptor(llvm::LoopFullUnrollPass(3)));
+    fpm.addPass(llvm::InstCombinePass());
+    fpm.addPass(llvm::SimplifyCFGPass());
+    fpm.addPass(llvm::LoopVectorizePass());
+    fpm.addPass(llvm::SLPVectorizerPass());
+    fpm.addPass(llvm::InstCombinePass());
+    fpm.addPass(llvm::SimplifyCFGPass());
+    fpm.addPass(loops(llvm::LICMPass(llvm::LICMOptions())));
+    llvm::ModulePassManager mpm;
+    mpm.addPass(llvm::AlwaysInlinerPass()); // the kernel's noalias body into its entry
+    mpm.addPass(llvm::createModuleToFunctionPassAdaptor(std::move(fpm)));
+    return mpm;
   }
 
   std::string object_code(llvm::Module& m, llvm::TargetMachine& tm) {
