@@ -259,7 +259,8 @@ void Emitter::emit_pack(int root, int axis, Value* x0, Value* x1, Value* k0, Val
       Value* at = b_.CreateInBoundsGEP(ty, dst, {b_.CreateAdd(row, b_.getInt64(i))});
       b_.CreateAlignedStore(v, at, llvm::Align(dtype_size(t)));
     }
-    close_loop(k, true);
+    llvm::BranchInst* latch = close_loop(k, true);
+    if (partial) keep_loop_scalar(latch); // the last panel: once per block
   };
   auto* xb = open_loop(x0, full_end, "px", r);
   panel(xb, false);
@@ -361,7 +362,8 @@ void Emitter::emit_gemm_epilogue(Value* tile, Value* i0, Value* j0, Value* rows,
   emit_placed(-1, 0);
   emit_stores(-1);
   bool edge = !llvm::isa<llvm::ConstantInt>(cols);
-  close_loop(jj, edge);
+  llvm::BranchInst* latch = close_loop(jj, edge);
+  if (edge) keep_loop_scalar(latch); // the tiles at the block's edges only
   close_loop(u, edge);
 }
 
