@@ -121,7 +121,7 @@ public:
       timing->size("emitted", *m);
     }
     if (opts.keep_llvm_ir) out.llvm_ir = print(*m);
-    optimize(*m, tm, match_gemm(k) ? Pipeline::Gemm : Pipeline::O3, timing ? &*timing : nullptr);
+    optimize(*m, tm, pipeline(k), timing ? &*timing : nullptr);
     use_streaming_stores(*m, k);
     if (timing) {
       timing->phase("optimize");
@@ -169,7 +169,17 @@ private:
     return *tm;
   }
 
-  enum class Pipeline { O3, Gemm };
+  // -O3 for most kernels; see gemm_pipeline() and pipeline() for the others.
+  enum class Pipeline { O3, O3Rolled, Gemm };
+
+  // A kernel of little work (the [256, 10] loss and softmax kernels of a training step) runs
+  // in microseconds however it is compiled, but -O3's loop unrolling made it 5-15x larger and
+  // costlier to compile (up to 120 ms for 2560 elements): its loops stay rolled, vectorized.
+  static Pipeline pipeline(const Kernel& k) {
+    if (match_gemm(k)) return Pipeline::Gemm;
+    constexpr int64_t kLittleWork = int64_t{1} << 16; // loop iterations of the whole kernel
+    return k.domain_size() * k.inner_size() <= kLittleWork ? Pipeline::O3Rolled : Pipeline::O3;
+  }
 
   void optimize(llvm::Module& m, llvm::TargetMachine& tm, Pipeline which, CompileTiming* timing) {
     llvm::LoopAnalysisManager lam;
@@ -179,6 +189,7 @@ private:
     llvm::PipelineTuningOptions pto;
     pto.LoopVectorization = true;
     pto.SLPVectorization = true;
+    pto.LoopUnrolling = which != Pipeline::O3Rolled;
     llvm::PassInstrumentationCallbacks pic;
     if (timing) timing->instrument(pic);
     llvm::PassBuilder pb(&tm, pto, std::nullopt, &pic);
