@@ -363,7 +363,7 @@ void Emitter::emit_gemm_epilogue(Value* tile, Value* i0, Value* j0, Value* rows,
   emit_stores(-1);
   bool edge = !llvm::isa<llvm::ConstantInt>(cols);
   llvm::BranchInst* latch = close_loop(jj, edge);
-  if (edge) keep_loop_scalar(latch); // the tiles at the block's edges only
+  if (edge) keep_loop_scalar(latch); // the block's last column of tiles only
   close_loop(u, edge);
 }
 
@@ -409,16 +409,16 @@ void Emitter::emit_gemm_block(const GemmBlocking& bl, const GemmBuffers& buf, Va
   auto* done = llvm::BasicBlock::Create(ctx_, "tile.done", fn_);
   b_.CreateCondBr(last, epilogue, done);
   b_.SetInsertPoint(epilogue);
-  // Whole tiles run constant trip counts (vectorized, unrolled); edge tiles variable ones.
+  // Tiles of the whole width NR (all but the block's last column of tiles, the bottom edge
+  // included) run rows of a constant length (unrolled, vectorized); the last column's tiles
+  // scalar loops.
   Value* rows = min(i64(bl.mr), b_.CreateSub(iend, ir));
   Value* cols = min(i64(bl.nr), b_.CreateSub(jend, jr));
   auto* whole = llvm::BasicBlock::Create(ctx_, "tile.whole", fn_);
   auto* edge = llvm::BasicBlock::Create(ctx_, "tile.edge", fn_);
-  b_.CreateCondBr(
-      b_.CreateAnd(b_.CreateICmpEQ(rows, i64(bl.mr)), b_.CreateICmpEQ(cols, i64(bl.nr))), whole,
-      edge);
+  b_.CreateCondBr(b_.CreateICmpEQ(cols, i64(bl.nr)), whole, edge);
   b_.SetInsertPoint(whole);
-  emit_gemm_epilogue(tile, ir, jr, i64(bl.mr), i64(bl.nr), bl.nr);
+  emit_gemm_epilogue(tile, ir, jr, rows, i64(bl.nr), bl.nr);
   b_.CreateBr(done);
   b_.SetInsertPoint(edge);
   emit_gemm_epilogue(tile, ir, jr, rows, cols, bl.nr);

@@ -207,9 +207,10 @@ private:
   // A GEMM kernel (emit_gemm.cpp) comes emitted in nearly its final form: a vector microkernel,
   // packing loops and an epilogue. Of -O3 it needs the cleanup (CSE, combining, invariant code
   // hoisted out of the loops), the removal of the loops its sizes leave empty or run once, and
-  // the vectorizers for the packing and epilogue loops. -O3's full pipeline cost ~70% of a
-  // cold W4 step's compile (IndVarSimplify and InstCombine over its ~30 loops) for no faster
-  // code (issue 10: the step's cold compile under 1 s).
+  // the vectorizers for the packing and epilogue loops. -O3's whole pipeline was ~70% of a
+  // GEMM kernel's compile time (IndVarSimplify and InstCombine over its ~30 loops; see
+  // KILN_DUMP=llvm-time), this one takes a third of that, and W4 and W5 ran as fast within the
+  // noise of our shared machines (issue 10: a cold W4 step compiles in under 1 s).
   static llvm::ModulePassManager gemm_pipeline() {
     auto loops = [](auto... passes) {
       llvm::LoopPassManager lpm;
