@@ -169,7 +169,7 @@ private:
     return *tm;
   }
 
-  // -O3 for most kernels; see gemm_pipeline() and pipeline() for the others.
+  // -O3 for most kernels; pipeline() says which kernels get which.
   enum class Pipeline { O3, O3Rolled, Gemm };
 
   // A kernel of little work (the [256, 10] loss and softmax kernels of a training step) runs
