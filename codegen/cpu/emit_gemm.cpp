@@ -189,8 +189,13 @@ void Emitter::emit_pack(int root, int axis, Value* x0, Value* x1, Value* k0, Val
   const KInst& root_in = k_.insts[root];
   bool blocks = root_in.op == Op::Load && root_in.b < 0 && r % tb == 0 &&
                 stride(root_in.a, Op::ReduceIndex, 0) == std::optional<int64_t>(1);
-  std::vector<int> index_insts = blocks ? operand_insts(root_in.a) : std::vector<int>{};
-  bool lanes = !blocks && packs_by_lanes(root, axis);
+  // A plain load consecutive along the panel (B row-major) packs a whole panel's row with one
+  // vector load: emitting it so spares the optimizer R scalar copies of the index arithmetic
+  // for SLP to merge back (a cold compile's cost, issue 10).
+  bool rows = !blocks && root_in.op == Op::Load && root_in.b < 0 &&
+              stride(root_in.a, Op::LoopIndex, axis) == std::optional<int64_t>(1);
+  std::vector<int> index_insts = blocks || rows ? operand_insts(root_in.a) : std::vector<int>{};
+  bool lanes = !blocks && !rows && packs_by_lanes(root, axis);
   // An index-arithmetic operand consecutive along k (the transposed im2col view a convolution's
   // weight gradient reads) packs in the same T x T blocks, its rows read by lanes along k.
   bool k_lanes = lanes && r % tb == 0 && lanes_along_k(root, axis, k_.domain[axis], gemm_->K);
@@ -229,6 +234,15 @@ void Emitter::emit_pack(int root, int axis, Value* x0, Value* x1, Value* k0, Val
     auto* k = open_loop(k_rest, kc, "pk");
     Value* row = b_.CreateAdd(base, b_.CreateMul(k, b_.getInt64(r)));
     Value* kk = b_.CreateAdd(k0, k);
+    if (rows && !partial) {
+      Value* at = operand_at(index_insts, axis, xb, kk);
+      auto* panel_row = llvm::FixedVectorType::get(ty, static_cast<unsigned>(r));
+      Value* v = b_.CreateAlignedLoad(panel_row, b_.CreateInBoundsGEP(ty, args_[root_in.imm], {at}),
+                                      align);
+      b_.CreateAlignedStore(v, b_.CreateInBoundsGEP(ty, dst, {row}), align);
+      close_loop(k, true);
+      return;
+    }
     if (lanes && !k_lanes) {
       Value* v = operand_lanes(root, axis, xb, kk, partial ? x1 : nullptr, r);
       b_.CreateAlignedStore(v, b_.CreateInBoundsGEP(ty, dst, {row}), align);
@@ -245,7 +259,8 @@ void Emitter::emit_pack(int root, int axis, Value* x0, Value* x1, Value* k0, Val
       Value* at = b_.CreateInBoundsGEP(ty, dst, {b_.CreateAdd(row, b_.getInt64(i))});
       b_.CreateAlignedStore(v, at, llvm::Align(dtype_size(t)));
     }
-    close_loop(k, true);
+    llvm::BranchInst* latch = close_loop(k, true);
+    if (partial) keep_loop_scalar(latch); // the last panel: once per block
   };
   auto* xb = open_loop(x0, full_end, "px", r);
   panel(xb, false);
@@ -347,7 +362,8 @@ void Emitter::emit_gemm_epilogue(Value* tile, Value* i0, Value* j0, Value* rows,
   emit_placed(-1, 0);
   emit_stores(-1);
   bool edge = !llvm::isa<llvm::ConstantInt>(cols);
-  close_loop(jj, edge);
+  llvm::BranchInst* latch = close_loop(jj, edge);
+  if (edge) keep_loop_scalar(latch); // the block's last column of tiles only
   close_loop(u, edge);
 }
 
@@ -393,16 +409,16 @@ void Emitter::emit_gemm_block(const GemmBlocking& bl, const GemmBuffers& buf, Va
   auto* done = llvm::BasicBlock::Create(ctx_, "tile.done", fn_);
   b_.CreateCondBr(last, epilogue, done);
   b_.SetInsertPoint(epilogue);
-  // Whole tiles run constant trip counts (vectorized, unrolled); edge tiles variable ones.
+  // Tiles of the whole width NR (all but the block's last column of tiles, the bottom edge
+  // included) run rows of a constant length (unrolled, vectorized); the last column's tiles
+  // scalar loops.
   Value* rows = min(i64(bl.mr), b_.CreateSub(iend, ir));
   Value* cols = min(i64(bl.nr), b_.CreateSub(jend, jr));
   auto* whole = llvm::BasicBlock::Create(ctx_, "tile.whole", fn_);
   auto* edge = llvm::BasicBlock::Create(ctx_, "tile.edge", fn_);
-  b_.CreateCondBr(
-      b_.CreateAnd(b_.CreateICmpEQ(rows, i64(bl.mr)), b_.CreateICmpEQ(cols, i64(bl.nr))), whole,
-      edge);
+  b_.CreateCondBr(b_.CreateICmpEQ(cols, i64(bl.nr)), whole, edge);
   b_.SetInsertPoint(whole);
-  emit_gemm_epilogue(tile, ir, jr, i64(bl.mr), i64(bl.nr), bl.nr);
+  emit_gemm_epilogue(tile, ir, jr, rows, i64(bl.nr), bl.nr);
   b_.CreateBr(done);
   b_.SetInsertPoint(edge);
   emit_gemm_epilogue(tile, ir, jr, rows, cols, bl.nr);

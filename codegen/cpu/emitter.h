@@ -20,6 +20,9 @@ namespace detail {
 
 // Marks the loop whose back edge is `latch` as not to be unrolled.
 void keep_loop_rolled(llvm::BranchInst* latch);
+// Marks it as not to be unrolled nor vectorized: for loops at the edges of a GEMM, which run
+// once per block, where vector code would cost more compile time than it saves run time.
+void keep_loop_scalar(llvm::BranchInst* latch);
 // Asks the loop vectorizer to interleave `count` vector iterations.
 void interleave_loop(llvm::BranchInst* latch, int64_t count);
 

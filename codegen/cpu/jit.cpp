@@ -1,11 +1,14 @@
-// The process-wide LLVM ORC LLJIT: host target detection, -O3 pipeline, object code, loading.
+// The process-wide LLVM ORC LLJIT: host target detection, optimization pipelines, object code,
+// loading.
 #include "codegen/cpu/jit.h"
 
+#include "codegen/cpu/compile_timing.h"
 #include "codegen/cpu/llvm_emit.h"
 #include "codegen/cpu/perf_map.h"
 #include "codegen/cpu/streaming_stores.h"
 #include "ir/error.h"
 #include "ir/scalar_eval.h"
+#include "passes/gemm_match.h"
 
 #include <llvm/Config/llvm-config.h>
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
@@ -18,11 +21,23 @@
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Target/TargetMachine.h>
 #include <llvm/TargetParser/Host.h>
+#include <llvm/Transforms/IPO/AlwaysInliner.h>
+#include <llvm/Transforms/InstCombine/InstCombine.h>
+#include <llvm/Transforms/Scalar/EarlyCSE.h>
+#include <llvm/Transforms/Scalar/LICM.h>
+#include <llvm/Transforms/Scalar/LoopDeletion.h>
+#include <llvm/Transforms/Scalar/LoopPassManager.h>
+#include <llvm/Transforms/Scalar/LoopRotation.h>
+#include <llvm/Transforms/Scalar/LoopUnrollPass.h>
+#include <llvm/Transforms/Scalar/SimplifyCFG.h>
 #include <llvm/Transforms/Utils/Cloning.h>
+#include <llvm/Transforms/Vectorize/LoopVectorize.h>
+#include <llvm/Transforms/Vectorize/SLPVectorizer.h>
 
 #include <chrono>
 #include <cmath>
 #include <mutex>
+#include <optional>
 #include <unistd.h>
 
 extern "C" void* kiln_gemm_scratch(int64_t bytes); // emit_gemm.cpp
@@ -96,20 +111,35 @@ public:
   CompiledKernel compile(const Kernel& k, const CompileOptions& opts) {
     auto t0 = std::chrono::steady_clock::now();
     CompiledKernel out;
+    std::optional<CompileTiming> timing;
+    if (opts.keep_timing) timing.emplace();
     llvm::TargetMachine& tm = target_machine();
     llvm::LLVMContext ctx;
     auto m = emit_llvm(k, ctx, host_);
     m->setDataLayout(tm.createDataLayout());
     m->setTargetTriple(tm.getTargetTriple().str());
+    if (timing) {
+      timing->phase("emit");
+      timing->size("emitted", *m);
+    }
     if (opts.keep_llvm_ir) out.llvm_ir = print(*m);
-    optimize(*m, tm);
+    optimize(*m, tm, pipeline(k), timing ? &*timing : nullptr);
     use_streaming_stores(*m, k);
+    if (timing) {
+      timing->phase("optimize");
+      timing->size("optimized", *m);
+    }
     if (opts.keep_llvm_ir) out.llvm_ir_optimized = print(*m);
     if (opts.keep_asm) out.assembly = assembly(*m, tm);
     // Generate the object ourselves and link it like a disk-cache hit would, so a cached
     // kernel runs exactly the code a fresh compile runs.
     std::string obj = object_code(*m, tm);
+    if (timing) timing->phase("codegen");
     out.fn = load(k.name, obj);
+    if (timing) {
+      timing->phase("load");
+      out.timing = timing->report();
+    }
     if (opts.keep_object) out.object = std::move(obj);
     out.compile_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -141,7 +171,19 @@ private:
     return *tm;
   }
 
-  void optimize(llvm::Module& m, llvm::TargetMachine& tm) {
+  // -O3 for most kernels; pipeline() says which kernels get which.
+  enum class Pipeline { O3, O3Rolled, Gemm };
+
+  // A kernel of little work (the [256, 10] loss and softmax kernels of a training step) runs
+  // in microseconds however it is compiled, but -O3's loop unrolling made it 5-15x larger and
+  // costlier to compile (up to 120 ms for 2560 elements): its loops stay rolled, vectorized.
+  static Pipeline pipeline(const Kernel& k) {
+    if (match_gemm(k)) return Pipeline::Gemm;
+    constexpr int64_t kLittleWork = int64_t{1} << 16; // loop iterations of the whole kernel
+    return k.domain_size() * k.inner_size() <= kLittleWork ? Pipeline::O3Rolled : Pipeline::O3;
+  }
+
+  void optimize(llvm::Module& m, llvm::TargetMachine& tm, Pipeline which, CompileTiming* timing) {
     llvm::LoopAnalysisManager lam;
     llvm::FunctionAnalysisManager fam;
     llvm::CGSCCAnalysisManager cgam;
@@ -149,13 +191,52 @@ private:
     llvm::PipelineTuningOptions pto;
     pto.LoopVectorization = true;
     pto.SLPVectorization = true;
-    llvm::PassBuilder pb(&tm, pto);
+    pto.LoopUnrolling = which != Pipeline::O3Rolled;
+    llvm::PassInstrumentationCallbacks pic;
+    if (timing) timing->instrument(pic);
+    llvm::PassBuilder pb(&tm, pto, std::nullopt, &pic);
     pb.registerModuleAnalyses(mam);
     pb.registerCGSCCAnalyses(cgam);
     pb.registerFunctionAnalyses(fam);
     pb.registerLoopAnalyses(lam);
     pb.crossRegisterProxies(lam, fam, cgam, mam);
-    pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(m, mam);
+    if (which == Pipeline::Gemm)
+      gemm_pipeline().run(m, mam);
+    else
+      pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(m, mam);
+  }
+
+  // A GEMM kernel (emit_gemm.cpp) comes emitted in nearly its final form: a vector microkernel,
+  // packing loops and an epilogue. Of -O3 it needs the cleanup (CSE, combining, invariant code
+  // hoisted out of the loops), the removal of the loops its sizes leave empty or run once, and
+  // the vectorizers for the packing and epilogue loops. -O3's whole pipeline was ~70% of a
+  // GEMM kernel's compile time (IndVarSimplify and InstCombine over its ~30 loops; see
+  // KILN_DUMP=llvm-time), this one takes a third of that, and W4 and W5 ran as fast within the
+  // noise of our shared machines (issue 10: a cold W4 step compiles in under 1 s).
+  static llvm::ModulePassManager gemm_pipeline() {
+    auto loops = [](auto... passes) {
+      llvm::LoopPassManager lpm;
+      (lpm.addPass(std::move(passes)), ...);
+      return llvm::createFunctionToLoopPassAdaptor(std::move(lpm), /*UseMemorySSA=*/true);
+    };
+    llvm::FunctionPassManager fpm;
+    fpm.addPass(llvm::EarlyCSEPass(/*UseMemorySSA=*/true));
+    fpm.addPass(llvm::InstCombinePass());
+    fpm.addPass(llvm::SimplifyCFGPass());
+    fpm.addPass(loops(llvm::LoopRotatePass(), llvm::LICMPass(llvm::LICMOptions())));
+    fpm.addPass(llvm::createFunctionToLoopPassAdaptor(llvm::LoopDeletionPass()));
+    fpm.addPass(llvm::createFunctionToLoopPassAdaptor(llvm::LoopFullUnrollPass(3)));
+    fpm.addPass(llvm::InstCombinePass());
+    fpm.addPass(llvm::SimplifyCFGPass());
+    fpm.addPass(llvm::LoopVectorizePass());
+    fpm.addPass(llvm::SLPVectorizerPass());
+    fpm.addPass(llvm::InstCombinePass());
+    fpm.addPass(llvm::SimplifyCFGPass());
+    fpm.addPass(loops(llvm::LICMPass(llvm::LICMOptions())));
+    llvm::ModulePassManager mpm;
+    mpm.addPass(llvm::AlwaysInlinerPass()); // the kernel's noalias body into its entry
+    mpm.addPass(llvm::createModuleToFunctionPassAdaptor(std::move(fpm)));
+    return mpm;
   }
 
   std::string object_code(llvm::Module& m, llvm::TargetMachine& tm) {

@@ -14,12 +14,14 @@ struct CompileOptions {
   bool keep_llvm_ir = false; // fill CompiledKernel::llvm_ir / llvm_ir_optimized
   bool keep_asm = false;     // fill CompiledKernel::assembly
   bool keep_object = false;  // fill CompiledKernel::object (what a disk cache stores)
+  bool keep_timing = false;  // fill CompiledKernel::timing
 };
 
 struct CompiledKernel {
   KernelFn fn = nullptr;
   double compile_seconds = 0;
   std::string llvm_ir, llvm_ir_optimized, assembly;
+  std::string timing; // where the compile's CPU time went, by phase and by LLVM pass
   std::string object; // ELF relocatable object of the optimized kernel, for load_object()
 };
 

@@ -33,13 +33,16 @@ public:
     // The key lines of the CPU backend before backends had names: disk caches stay valid.
     return fmt::format("backend cpu\ntarget {}\nllvm {}", cpu::host_target(), cpu::llvm_version());
   }
-  std::vector<std::string_view> dump_stages() const override { return {"llvm", "asm"}; }
+  std::vector<std::string_view> dump_stages() const override {
+    return {"llvm", "asm", "llvm-time"};
+  }
   bool runs_attention() const override { return true; }
 
   Compiled compile(const Kernel& k, const BackendCompileOptions& opts) const override {
     cpu::CompiledKernel ck = cpu::compile(k, {.keep_llvm_ir = wants(opts, "llvm"),
                                               .keep_asm = wants(opts, "asm"),
-                                              .keep_object = opts.keep_payload});
+                                              .keep_object = opts.keep_payload,
+                                              .keep_timing = wants(opts, "llvm-time")});
     Compiled out;
     out.exe = native(k, ck.fn);
     out.payload = std::move(ck.object);
@@ -48,6 +51,7 @@ public:
       out.dumps.emplace_back("llvm-opt", std::move(ck.llvm_ir_optimized));
     }
     if (wants(opts, "asm")) out.dumps.emplace_back("asm", std::move(ck.assembly));
+    if (wants(opts, "llvm-time")) out.dumps.emplace_back("llvm-time", std::move(ck.timing));
     return out;
   }
 

@@ -62,6 +62,18 @@ void keep_loop_rolled(llvm::BranchInst* latch) {
   latch->setMetadata(llvm::LLVMContext::MD_loop, loop);
 }
 
+void keep_loop_scalar(llvm::BranchInst* latch) {
+  llvm::LLVMContext& ctx = latch->getContext();
+  auto* no = llvm::ConstantAsMetadata::get(llvm::ConstantInt::getFalse(ctx));
+  llvm::Metadata* rolled =
+      llvm::MDNode::get(ctx, {llvm::MDString::get(ctx, "llvm.loop.unroll.disable")});
+  llvm::Metadata* scalar =
+      llvm::MDNode::get(ctx, {llvm::MDString::get(ctx, "llvm.loop.vectorize.enable"), no});
+  auto* loop = llvm::MDNode::getDistinct(ctx, {nullptr, rolled, scalar});
+  loop->replaceOperandWith(0, loop);
+  latch->setMetadata(llvm::LLVMContext::MD_loop, loop);
+}
+
 Value* Emitter::cast(DType from, DType to, Value* x) {
   if (from == to) return x;
   llvm::Type* t = reg_type(to);

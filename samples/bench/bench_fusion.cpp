@@ -2,7 +2,10 @@
 // kernel per primitive op) through the same codegen, interleaved in one process, beside the
 // physical limits measured in the same run (memory bandwidth probes, OpenBLAS sgemm).
 //
-//   bench_fusion [--reps N] [--threads N] [--only W1,W2] [--json F] [--csv F] [--svg F]
+//   bench_fusion [--reps N] [--threads N] [--only W1,W2] [--cold] [--json F] [--csv F] [--svg F]
+//
+// --cold: an empty disk kernel cache, so the "cold ms" column is a compile from scratch (the bar
+// of issue 10: the W4 step under 1 s) and not a load of objects an earlier run left there.
 #include "probes.h"
 #include "report.h"
 #include "sgemm_probe.h"
@@ -12,6 +15,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <fmt/format.h>
 #include <functional>
 #include <map>
@@ -45,6 +50,7 @@ struct Workload {
 struct Options {
   int reps = 10, threads = 0;
   std::string only, json, csv, svg;
+  bool cold = false;
 };
 
 Options parse(int argc, char** argv) {
@@ -61,6 +67,8 @@ Options parse(int argc, char** argv) {
       o.threads = std::stoi(value());
     else if (a == "--only")
       o.only = value();
+    else if (a == "--cold")
+      o.cold = true;
     else if (a == "--json")
       o.json = value();
     else if (a == "--csv")
@@ -68,9 +76,8 @@ Options parse(int argc, char** argv) {
     else if (a == "--svg")
       o.svg = value();
     else {
-      fmt::print("usage: bench_fusion [--reps N] [--threads N] [--only W1,W2,...] [--json FILE] "
-                 "[--csv FILE] "
-                 "[--svg FILE]\n");
+      fmt::print("usage: bench_fusion [--reps N] [--threads N] [--only W1,W2,...] [--cold] "
+                 "[--json FILE] [--csv FILE] [--svg FILE]\n");
       std::exit(a == "--help" || a == "-h" ? 0 : 2);
     }
   }
@@ -143,6 +150,13 @@ std::vector<bench::Row> measure(const Workload& w, int reps) {
 int main(int argc, char** argv) {
   if (bench::serve_sgemm_probe(argc, argv)) return 0;
   Options opt = parse(argc, argv);
+  std::string cold_dir;
+  if (opt.cold) { // before kiln reads KILN_CACHE_DIR, at its first compile
+    char dir[] = "/tmp/kiln_bench_cold.XXXXXX";
+    if (!mkdtemp(dir)) throw std::runtime_error("--cold: cannot create a temporary directory");
+    cold_dir = dir;
+    setenv("KILN_CACHE_DIR", dir, 1);
+  }
   if (opt.threads > 0) kiln::set_num_threads(opt.threads);
   kiln::manual_seed(0);
 
@@ -260,4 +274,5 @@ int main(int argc, char** argv) {
   if (!opt.csv.empty()) bench::write_csv(opt.csv, results);
   if (!opt.svg.empty()) bench::write_svg(opt.svg, results);
   fmt::print("\n{}\n", kiln::stats().str());
+  if (!cold_dir.empty()) std::filesystem::remove_all(cold_dir);
 }
