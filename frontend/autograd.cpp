@@ -113,6 +113,19 @@ Tensor seed_for(const Tensor& out, const Tensor& grad_output, const char* op, Lo
   return seed.to(out.dtype(), loc);
 }
 
+// backward() lets go of a graph (frees its root's inputs once realized, as PyTorch frees the
+// saved tensors), so differentiating through it again is an error, not a silent zero gradient.
+void check_graph_kept(const NodePtr& root, const char* op, Loc loc) {
+  for (Node* n : topo_order({root.get()}, /*stop_at_realized=*/false))
+    if (n->backward_ran)
+      trace::fail_at(loc, op,
+                     "backward() already ran from {} (created at {}:{}), which lets go of its "
+                     "graph as PyTorch does (expected each graph differentiated once: build the "
+                     "expression again, or detach() what is kept across steps)",
+                     std::string(dtype_name(n->dtype)) + shape_str(n->shape), n->loc.file_name(),
+                     n->loc.line());
+}
+
 // Custom gradient rules by node, each with a weak reference that tells a dead node from a new
 // one at the same address.
 struct CustomRules {
@@ -151,6 +164,9 @@ void trace::set_custom_grad(const Tensor& t, CustomVjp rule) {
 
 void Tensor::backward(const Tensor& grad_output, Loc loc) const {
   Tensor seed = seed_for(*this, grad_output, "backward", loc);
+  check_graph_kept(node(), "backward", loc);
+  node()->backward_ran = true;
+  if (node()->realized()) node()->inputs.clear();
   auto leaves = registry().nodes();
   auto grads = gradients(node(), seed.node(), leaves, custom_vjp());
   for (auto& [leaf, g] : grads) {
@@ -184,6 +200,7 @@ std::vector<Tensor> autograd::grad(const std::vector<Tensor>& outputs,
   for (size_t i = 0; i < outputs.size(); ++i) {
     Tensor seed =
         seed_for(outputs[i], grad_outputs.empty() ? Tensor() : grad_outputs[i], "grad", loc);
+    check_graph_kept(outputs[i].node(), "grad", loc);
     auto grads = gradients(outputs[i].node(), seed.node(), wrt, custom_vjp());
     for (size_t k = 0; k < inputs.size(); ++k) {
       auto it = grads.find(wrt[k]);

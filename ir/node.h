@@ -75,6 +75,9 @@ struct Node : std::enable_shared_from_this<Node> {
   int64_t depth = 0;
   // Autograd: gradients flow to this node (set on leaves by the user, inherited by results).
   bool requires_grad = false;
+  // backward() ran from this node: once realized it lets go of its graph like a node without
+  // gradients, as PyTorch frees a graph after backward (a held loss keeps no activations).
+  bool backward_ran = false;
 
   Node() = default;
   Node(const Node&) = delete;

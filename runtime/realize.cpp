@@ -64,12 +64,12 @@ Node* held_source(Node* n) {
   return is_compute(m->op) ? m : nullptr;
 }
 
-// A realized node is a leaf from now on. Unless gradients flow through it (autodiff walks its
-// inputs), it lets go of them, so a loop that reassigns a realized tensor keeps no history and
-// its earlier buffers return to the allocator.
+// A realized node is a leaf from now on. Unless gradients may still flow through it (autodiff
+// walks its inputs), it lets go of them, so a loop that reassigns a realized tensor keeps no
+// history and its earlier buffers return to the allocator.
 void bind(Node& n, std::shared_ptr<Storage> storage) {
   n.storage = std::move(storage);
-  if (!n.requires_grad) n.inputs.clear();
+  if (!n.requires_grad || n.backward_ran) n.inputs.clear();
 }
 
 } // namespace

@@ -172,6 +172,28 @@ TEST_CASE("a parameter updated by hand under NoGradGuard stays a leaf", "[autodi
                       Catch::Contains("[assign]") && Catch::Contains("computed with gradients"));
 }
 
+TEST_CASE("backward lets go of the graph: a held loss keeps no activations",
+          "[autodiff][lifetime]") {
+  Tensor w = kiln::tensor<double>({1.0, 2.0}).requires_grad_();
+  Tensor x = kiln::tensor<double>({3.0, 4.0});
+  Tensor loss = (w * x).sum();
+  loss.backward();
+  kiln::realize({loss, w.grad()});
+  CHECK(loss.node()->inputs.empty()); // realized after backward: w * x is not kept
+  CHECK(w.grad().to_vector<double>() == std::vector<double>{3.0, 4.0});
+  // Its graph is gone: differentiating through it again is an error, not a zero gradient.
+  REQUIRE_THROWS_WITH(loss.backward(),
+                      Catch::Contains("[backward]") && Catch::Contains("already ran from f64[]"));
+  Tensor total = loss * 2;
+  REQUIRE_THROWS_WITH(total.backward(), Catch::Contains("already ran"));
+  // Realized before backward: it lets go at backward().
+  Tensor loss2 = (w * w).sum();
+  loss2.realize();
+  CHECK(!loss2.node()->inputs.empty());
+  loss2.backward();
+  CHECK(loss2.node()->inputs.empty());
+}
+
 TEST_CASE("backward errors", "[autodiff][errors]") {
   Tensor x = kiln::tensor<double>({1.0, 2.0}).requires_grad_();
   REQUIRE_THROWS_WITH((x * 2).backward(),

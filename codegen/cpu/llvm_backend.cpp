@@ -30,8 +30,11 @@ class LlvmBackend final : public HostBackend {
 public:
   std::string_view name() const override { return "llvm"; }
   std::string cache_key() const override {
-    // The key lines of the CPU backend before backends had names: disk caches stay valid.
-    return fmt::format("backend cpu\ntarget {}\nllvm {}", cpu::host_target(), cpu::llvm_version());
+    // kCodegenVersion counts changes to the emitted code or the pass pipelines: a cached
+    // object from older codegen is then compiled again instead of loaded.
+    constexpr int kCodegenVersion = 2; // 2: GEMM kernels' own pass list (codegen/cpu/jit.cpp)
+    return fmt::format("backend cpu\ntarget {}\nllvm {}\ncodegen {}", cpu::host_target(),
+                       cpu::llvm_version(), kCodegenVersion);
   }
   std::vector<std::string_view> dump_stages() const override {
     return {"llvm", "asm", "llvm-time"};
