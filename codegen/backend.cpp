@@ -25,6 +25,8 @@ const std::vector<const Backend*>& backends() {
   return all;
 }
 
+std::string_view kind_name(Device d) { return d.kind == Device::Kind::Cuda ? "CUDA" : "CPU"; }
+
 } // namespace
 
 const Backend* find_backend(std::string_view name) {
@@ -40,8 +42,18 @@ std::vector<std::string_view> backend_names() {
 }
 
 const Backend& backend_for(Device d, std::string_view name) {
-  for (const Backend* b : backends())
-    if (b->device().kind == d.kind && (name.empty() || b->name() == name)) return *b;
+  for (const Backend* b : backends()) {
+    if (b->device().kind != d.kind || (!name.empty() && b->name() != name)) continue;
+    if (d.index < b->device_count()) return b->on(d);
+    std::string why = b->why_unavailable();
+    if (why.empty()) why = fmt::format("this machine has {}", b->device_count());
+    fail("device", "no {} device is available for {}: {}", kind_name(d), device_name(d), why);
+  }
+  if (d.kind == Device::Kind::Cuda && name.empty())
+    fail("device",
+         "no CUDA device is available for {}: this kiln was built without CUDA "
+         "(KILN_CUDA=OFF)",
+         device_name(d));
   if (!name.empty())
     fail("backend", "no backend '{}' for {} in this build (built in: {})", name, device_name(d),
          fmt::join(backend_names(), ", "));
