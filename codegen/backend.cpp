@@ -6,6 +6,9 @@
 #if KILN_HAS_LLVM
 #include "codegen/cpu/llvm_backend.h"
 #endif
+#if KILN_HAS_CUDA
+#include "codegen/cuda/cuda_backend.h"
+#endif
 
 #include <fmt/ranges.h>
 
@@ -20,6 +23,9 @@ const std::vector<const Backend*>& backends() {
     b.push_back(&llvm_backend());
 #endif
     b.push_back(&interp_backend());
+#if KILN_HAS_CUDA
+    b.push_back(&cuda::cuda_backend(0)); // the others through on(cuda:N)
+#endif
     return b;
   }();
   return all;

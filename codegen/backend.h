@@ -74,7 +74,8 @@ public:
   virtual void copy_from_host(Storage& dst, const void* src, size_t bytes) const = 0;
 };
 
-// The backends built into this kiln, by name: "llvm" (with KILN_LLVM), "interp" (always).
+// The backends built into this kiln, by name: "llvm" (with KILN_LLVM), "interp" (always), "cuda"
+// (with KILN_CUDA; GPU 0, the others through Backend::on).
 const Backend* find_backend(std::string_view name);
 std::vector<std::string_view> backend_names();
 // The backend that runs kernels on `d`: the one called `name` (KILN_BACKEND) when given, else the
