@@ -50,6 +50,13 @@ public:
   virtual bool runs_attention() const { return false; }
   // KILN_DUMP stages its compile() can produce (llvm, asm; cuda, ptx).
   virtual std::vector<std::string_view> dump_stages() const { return {}; }
+  // How many devices of its kind this machine has; 0 when it cannot run here, and then
+  // why_unavailable() says why (no driver, no GPU). Never throws.
+  virtual int device_count() const { return 1; }
+  virtual std::string why_unavailable() const { return {}; }
+  // The instance of this backend that runs on `d`, one of its kind below device_count() (a GPU
+  // backend keeps a context and a stream per device).
+  virtual const Backend& on(Device d) const { return *this; }
 
   // Thread-safe: kernels of one program compile in parallel.
   virtual Compiled compile(const Kernel& k, const BackendCompileOptions& opts) const = 0;
@@ -67,12 +74,14 @@ public:
   virtual void copy_from_host(Storage& dst, const void* src, size_t bytes) const = 0;
 };
 
-// The backends built into this kiln, by name: "llvm" (with KILN_LLVM), "interp" (always).
+// The backends built into this kiln, by name: "llvm" (with KILN_LLVM), "interp" (always), "cuda"
+// (with KILN_CUDA; GPU 0, the others through Backend::on).
 const Backend* find_backend(std::string_view name);
 std::vector<std::string_view> backend_names();
 // The backend that runs kernels on `d`: the one called `name` (KILN_BACKEND) when given, else the
 // device's default (the CPU: llvm, or interp in a build without LLVM). Throws kiln::Error when
-// there is none, naming what exists.
+// there is none, naming what exists, or when `d` is not on this machine ("no CUDA device is
+// available ...", with the reason).
 const Backend& backend_for(Device d, std::string_view name = {});
 
 } // namespace kiln

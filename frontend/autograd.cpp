@@ -72,7 +72,7 @@ Tensor& Tensor::requires_grad_(bool on, Loc loc) {
   // A tensor no gradient flows into is a leaf, as in PyTorch (zeros(...).requires_grad_()):
   // its value is realized and becomes the leaf's buffer.
   if (on && !node()->inputs.empty())
-    impl_->node.reset(make_buffer_node(dtype(), shape(), realize().node()->storage, loc));
+    impl_->node.reset(make_buffer_node(dtype(), shape(), realize().node()->storage, loc, device()));
   node()->requires_grad = on;
   if (on)
     registry().add(node().get(), impl_);
@@ -105,7 +105,7 @@ Tensor seed_for(const Tensor& out, const Tensor& grad_output, const char* op, Lo
     if (out.numel() != 1)
       trace::fail_at(loc, op, "{} is not a scalar: pass a gradient of its shape",
                      trace::describe(out));
-    seed = full(out.shape(), 1.0, out.dtype(), loc);
+    seed = full(out.shape(), 1.0, {.dtype = out.dtype(), .device = out.device()}, loc);
   } else if (seed.shape() != out.shape()) {
     trace::fail_at(loc, op, "gradient {} does not match the tensor {} (expected equal shapes)",
                    trace::describe(seed), trace::describe(out));
@@ -231,7 +231,8 @@ std::vector<Tensor> trace::take_backward_roots() {
 
 Tensor Tensor::detach(Loc loc) const {
   trace::require(*this, "detach", loc);
-  if (is_realized()) return Tensor(make_buffer_node(dtype(), shape(), node()->storage, loc));
+  if (is_realized())
+    return Tensor(make_buffer_node(dtype(), shape(), node()->storage, loc, device()));
   // A same-dtype cast marks the cut: the value flows, gradients do not (simplify removes it).
   NodePtr n = make_node(Op::Cast, dtype(), shape(), {node()}, NoAttr{}, loc);
   return Tensor(std::move(n));

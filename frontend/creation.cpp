@@ -19,14 +19,15 @@ void check_shape(const Shape& s, DType dtype, const char* op, Loc loc) {
 
 // A realized tensor whose buffer fill() writes as T.
 template <typename T, typename F>
-Tensor host_tensor(const Shape& shape, DType dtype, F fill, Loc loc) {
+Tensor host_tensor(const Shape& shape, DType dtype, F fill, Loc loc,
+                   Device device = trace::default_device()) {
   auto storage = cpu_alloc(static_cast<size_t>(numel(shape)) * dtype_size(dtype));
   dispatch_dtype(dtype, [&](auto x) {
     using U = decltype(x);
     U* p = static_cast<U*>(storage->data);
     for (int64_t i = 0; i < numel(shape); ++i) p[i] = static_cast<U>(fill(i));
   });
-  return Tensor(make_buffer_node(dtype, shape, std::move(storage), loc));
+  return Tensor(make_buffer_node(dtype, shape, std::move(storage), loc, device));
 }
 
 uint64_t splitmix64(uint64_t& x) {
@@ -118,15 +119,39 @@ Tensor from_blob(const void* data, Shape shape, DType dtype, Loc loc) {
   size_t bytes = static_cast<size_t>(numel(shape)) * dtype_size(dtype);
   auto storage = cpu_alloc(bytes);
   if (bytes) std::memcpy(storage->data, data, bytes);
-  return Tensor(make_buffer_node(dtype, std::move(shape), std::move(storage), loc));
+  return Tensor(
+      make_buffer_node(dtype, std::move(shape), std::move(storage), loc, trace::default_device()));
 }
 
 Tensor scalar_tensor(double value, DType dtype, Loc loc) { return full({}, value, dtype, loc); }
 
-Tensor full(Shape shape, double value, DType dtype, Loc loc) {
+namespace {
+Tensor full_on(Shape shape, double value, DType dtype, Device device, Loc loc) {
   check_shape(shape, dtype, "full", loc);
   bool param = dtype != DType::Bool && value != 0 && value != 1; // zeros/ones stay literals
-  return trace::broadcast_to(trace::constant(value, dtype, loc, param), shape, "full", loc);
+  return trace::broadcast_to(trace::constant(value, dtype, loc, param, device), shape, "full", loc);
+}
+
+// Random tensors are drawn on the host; `normal` picks randn over rand.
+Tensor random_on(Shape shape, DType dtype, Generator* gen, bool normal, Device device, Loc loc) {
+  const char* op = normal ? "randn" : "rand";
+  check_shape(shape, dtype, op, loc);
+  if (!is_float(dtype)) fail_at(loc, op, "dtype must be floating point, got {}", dtype_name(dtype));
+  Generator& g = gen ? *gen : default_generator();
+  // Uniform f32 draws 24 random bits: a 53-bit double rounded to f32 would give exactly 1 about
+  // once per 2^25 draws, and (rand * n).to(i64) index n.
+  bool f32_uniform = !normal && dtype == DType::F32;
+  return host_tensor<double>(
+      shape, dtype,
+      [&](int64_t) {
+        return normal ? g.normal() : f32_uniform ? (g.next() >> 40) * 0x1.0p-24 : g.uniform();
+      },
+      loc, device);
+}
+} // namespace
+
+Tensor full(Shape shape, double value, DType dtype, Loc loc) {
+  return full_on(std::move(shape), value, dtype, trace::default_device(), loc);
 }
 Tensor zeros(Shape shape, DType dtype, Loc loc) { return full(std::move(shape), 0, dtype, loc); }
 Tensor ones(Shape shape, DType dtype, Loc loc) { return full(std::move(shape), 1, dtype, loc); }
@@ -158,26 +183,11 @@ Tensor eye(int64_t n, std::optional<int64_t> m, DType dtype, Loc loc) {
 }
 
 Tensor rand(Shape shape, DType dtype, Generator* gen, Loc loc) {
-  check_shape(shape, dtype, "rand", loc);
-  if (!is_float(dtype))
-    fail_at(loc, "rand", "dtype must be floating point, got {}", dtype_name(dtype));
-  Generator& g = gen ? *gen : default_generator();
-  // f32 draws 24 random bits: a 53-bit double rounded to f32 would give exactly 1 about once per
-  // 2^25 draws, and (rand * n).to(i64) index n.
-  if (dtype == DType::F32)
-    return host_tensor<double>(
-        shape, dtype, [&](int64_t) { return (g.next() >> 40) * 0x1.0p-24; }, loc);
-  return host_tensor<double>(
-      shape, dtype, [&](int64_t) { return g.uniform(); }, loc);
+  return random_on(std::move(shape), dtype, gen, false, trace::default_device(), loc);
 }
 
 Tensor randn(Shape shape, DType dtype, Generator* gen, Loc loc) {
-  check_shape(shape, dtype, "randn", loc);
-  if (!is_float(dtype))
-    fail_at(loc, "randn", "dtype must be floating point, got {}", dtype_name(dtype));
-  Generator& g = gen ? *gen : default_generator();
-  return host_tensor<double>(
-      shape, dtype, [&](int64_t) { return g.normal(); }, loc);
+  return random_on(std::move(shape), dtype, gen, true, trace::default_device(), loc);
 }
 
 namespace {
@@ -185,22 +195,29 @@ Tensor with_options(Tensor t, const TensorOptions& options, Loc loc) {
   if (options.requires_grad) t.requires_grad_(true, loc);
   return t;
 }
+Device device_of(const TensorOptions& options) {
+  return options.device.value_or(trace::default_device());
+}
 } // namespace
 
 Tensor full(Shape shape, double value, const TensorOptions& options, Loc loc) {
-  return with_options(full(std::move(shape), value, options.dtype, loc), options, loc);
+  return with_options(full_on(std::move(shape), value, options.dtype, device_of(options), loc),
+                      options, loc);
 }
 Tensor zeros(Shape shape, const TensorOptions& options, Loc loc) {
-  return with_options(zeros(std::move(shape), options.dtype, loc), options, loc);
+  return full(std::move(shape), 0, options, loc);
 }
 Tensor ones(Shape shape, const TensorOptions& options, Loc loc) {
-  return with_options(ones(std::move(shape), options.dtype, loc), options, loc);
+  return full(std::move(shape), 1, options, loc);
 }
 Tensor rand(Shape shape, const TensorOptions& options, Generator* gen, Loc loc) {
-  return with_options(rand(std::move(shape), options.dtype, gen, loc), options, loc);
+  return with_options(
+      random_on(std::move(shape), options.dtype, gen, false, device_of(options), loc), options,
+      loc);
 }
 Tensor randn(Shape shape, const TensorOptions& options, Generator* gen, Loc loc) {
-  return with_options(randn(std::move(shape), options.dtype, gen, loc), options, loc);
+  return with_options(
+      random_on(std::move(shape), options.dtype, gen, true, device_of(options), loc), options, loc);
 }
 
 Tensor randint(int64_t low, int64_t high, Shape shape, DType dtype, Generator* gen, Loc loc) {

@@ -1,6 +1,8 @@
 // Fashion-MNIST IDX reading (gzip through zlib) and batching with a seeded shuffle.
 #include "kiln/data.h"
 
+#include "trace.h"
+
 #include <cstring>
 #include <filesystem>
 #include <numeric>
@@ -96,7 +98,8 @@ Tensor gather_rows(const Tensor& t, const std::vector<int64_t>& order, int64_t b
       static_cast<size_t>(numel(shape) / std::max<int64_t>(shape[0], 1)) * dtype_size(t.dtype());
   shape[0] = count;
   std::vector<uint8_t> buf(row * static_cast<size_t>(count));
-  const auto* src = static_cast<const uint8_t*>(t.node()->storage->data);
+  auto storage = trace::host_storage(t);
+  const auto* src = static_cast<const uint8_t*>(storage->data);
   for (int64_t i = 0; i < count; ++i) std::memcpy(&buf[row * i], src + row * order[begin + i], row);
   return from_blob(buf.data(), shape, t.dtype());
 }

@@ -42,8 +42,9 @@ Tensor leading_part(const Tensor& t, const Shape& shape, Loc loc) {
 Tensor trace::one_hot(const Tensor& index, int64_t classes, int64_t class_axis, Loc loc) {
   Shape cls_shape(index.dim() - class_axis + 1, 1); // [classes, 1, ...] aligned at class_axis
   cls_shape[0] = classes;
-  Tensor cls =
-      arange(0, static_cast<double>(classes), 1, index.dtype(), loc).reshape(cls_shape, loc);
+  Tensor cls = arange(0, static_cast<double>(classes), 1, index.dtype(), loc)
+                   .to(index.device(), loc)
+                   .reshape(cls_shape, loc);
   return eq(Operand(index.unsqueeze(class_axis, loc), loc), Operand(cls, loc));
 }
 

@@ -2,6 +2,7 @@
 #include "io_file.h"
 
 #include "kiln/creation.h"
+#include "trace.h"
 
 #include <algorithm>
 #include <bit>
@@ -54,10 +55,9 @@ void write_file(const std::string& path, const std::string& bytes, const char* o
 }
 
 std::string tensor_bytes(const Tensor& t, bool big_endian) {
-  t.realize();
-  const Node& n = *t.node();
-  std::string out(n.bytes(), '\0');
-  if (!out.empty()) std::memcpy(out.data(), n.storage->data, out.size());
+  auto storage = trace::host_storage(t);
+  std::string out(t.node()->bytes(), '\0');
+  if (!out.empty()) std::memcpy(out.data(), storage->data, out.size());
   if (!host_is(big_endian)) swap_elements(out, dtype_size(t.dtype()));
   return out;
 }

@@ -55,7 +55,7 @@ Tensor multinomial(const Tensor& probs, int64_t num_samples, bool replacement, G
   }
   Shape shape = probs.shape();
   shape.back() = num_samples;
-  return tensor(out, shape, loc);
+  return tensor(out, shape, loc).to(probs.device(), loc);
 }
 
 } // namespace kiln

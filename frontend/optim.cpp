@@ -40,7 +40,7 @@ Tensor& Optimizer::state_of(const std::string& name, size_t i) {
   for (size_t k = 0; k < params_.size(); ++k) {
     const Tensor& p = params_[k];
     std::vector<uint8_t> bytes(std::max<size_t>(p.numel() * dtype_size(p.dtype()), 1));
-    state_.back().second[k] = from_blob(bytes.data(), p.shape(), p.dtype());
+    state_.back().second[k] = from_blob(bytes.data(), p.shape(), p.dtype()).to(p.device());
   }
   return state_.back().second[i];
 }

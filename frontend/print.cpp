@@ -1,5 +1,6 @@
 // Printing tensors like PyTorch: nested brackets, summarized when large, then shape and dtype.
 #include "kiln/tensor.h"
+#include "trace.h"
 
 #include <cstring>
 #include <fmt/format.h>
@@ -58,10 +59,10 @@ void format_rec(std::string& out, const void* data, const Shape& s, size_t d, in
 
 std::string Tensor::str() const {
   if (!defined()) return "tensor(undefined)";
-  realize();
-  // Read in place: a summarized print of a large tensor copies nothing.
+  // Read in place (on the host): a summarized print of a large tensor copies nothing.
+  auto storage = trace::host_storage(*this);
   std::string out = "tensor(";
-  format_rec(out, node()->storage->data, shape(), 0, 0, dtype(), numel() > kSummarizeAbove, 7);
+  format_rec(out, storage->data, shape(), 0, 0, dtype(), numel() > kSummarizeAbove, 7);
   return out + fmt::format(", shape={}, dtype={})", shape_str(shape()), dtype_name(dtype()));
 }
 

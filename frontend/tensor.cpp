@@ -3,6 +3,7 @@
 
 #include "runtime/interpreter.h"
 #include "runtime/realize.h"
+#include "runtime/transfer.h"
 #include "trace.h"
 
 #include <cstring>
@@ -31,12 +32,14 @@ void realize(const std::vector<Tensor>& tensors) {
 
 Tensor reference(const Tensor& t) {
   if (!t.defined()) throw Error("[reference] called on an undefined tensor");
-  auto out = interpret({t.node().get()});
-  return Tensor(make_buffer_node(t.dtype(), t.shape(), out[0], t.node()->loc));
+  auto out = interpret({t.node().get()}, [](std::shared_ptr<Storage> s) {
+    return to_device(std::move(s), Device::cpu());
+  });
+  return Tensor(make_buffer_node(t.dtype(), t.shape(), out[0], t.node()->loc, t.device()));
 }
 
 template <typename T> std::vector<T> Tensor::to_vector() const {
-  realize();
+  auto storage = trace::host_storage(*this);
   std::vector<T> out;
   try {
     out.resize(numel());
@@ -44,7 +47,7 @@ template <typename T> std::vector<T> Tensor::to_vector() const {
     fail("to_vector", "cannot allocate {} values of {} bytes for {}", numel(), sizeof(T),
          trace::describe(*this));
   }
-  const char* p = static_cast<const char*>(node()->storage->data);
+  const char* p = static_cast<const char*>(storage->data);
   dispatch_dtype(dtype(), [&](auto x) {
     using U = decltype(x);
     for (int64_t i = 0; i < numel(); ++i) {

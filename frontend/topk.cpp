@@ -38,7 +38,7 @@ std::tuple<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t axis, bool l
   }
   Shape shape = rows.shape();
   shape.back() = k;
-  Tensor indices = tensor(picked, shape, loc).transpose(a, -1, loc).realize();
+  Tensor indices = tensor(picked, shape, loc).to(x.device(), loc).transpose(a, -1, loc).realize();
   return {gather(x, a, indices, loc), indices};
 }
 

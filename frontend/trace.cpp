@@ -1,7 +1,9 @@
 #include "trace.h"
 
 #include "ir/scalar_eval.h"
+#include "runtime/config.h"
 #include "runtime/realize.h"
+#include "runtime/transfer.h"
 
 #include <algorithm>
 
@@ -24,11 +26,15 @@ LabelScope::LabelScope(const char* label) : prev_(g_label) {
 }
 LabelScope::~LabelScope() { g_label = prev_; }
 
-NodePtr trace_node(Op op, DType dtype, Shape shape, std::vector<NodePtr> inputs, Attr attr,
-                   Loc loc) {
+Device default_device() { return options().device; }
+
+NodePtr trace_node(Op op, DType dtype, Shape shape, std::vector<NodePtr> inputs, Attr attr, Loc loc,
+                   Device device) {
   bool grad = false;
   for (auto& i : inputs) grad = grad || i->requires_grad;
-  NodePtr n = kiln::make_node(op, dtype, std::move(shape), std::move(inputs), std::move(attr), loc);
+  if (g_label) check_devices(inputs, g_label, loc); // else make_node names the primitive
+  NodePtr n =
+      kiln::make_node(op, dtype, std::move(shape), std::move(inputs), std::move(attr), loc, device);
   n->label = g_label;
   n->requires_grad = grad && is_float(dtype) && !NoGradGuard::active();
   if (n->depth >= kAutoRealizeDepth) realize_nodes({n.get()});
@@ -43,8 +49,9 @@ Tensor make(Op op, DType dtype, Shape shape, std::initializer_list<Tensor> input
   return Tensor(trace_node(op, dtype, std::move(shape), std::move(in), std::move(attr), loc));
 }
 
-Tensor constant(double value, DType dtype, Loc loc, bool param) {
-  return make(Op::Const, dtype, {}, {}, ConstAttr{Scalar::of(dtype, value), param}, loc);
+Tensor constant(double value, DType dtype, Loc loc, bool param, Device device) {
+  return Tensor(trace_node(Op::Const, dtype, {}, {}, ConstAttr{Scalar::of(dtype, value), param},
+                           loc, device));
 }
 
 Tensor cast(const Tensor& x, DType dtype, Loc loc) {
@@ -138,6 +145,11 @@ NodePtr literal_node(const Operand& o, DType dtype, bool bake) {
 Tensor as_tensor(const Operand& o, DType dtype, bool bake) {
   if (o.is_tensor()) return cast(o.tensor, dtype, o.loc);
   return Tensor(literal_node(o, dtype, bake));
+}
+
+std::shared_ptr<Storage> host_storage(const Tensor& t) {
+  t.realize();
+  return to_device(t.node()->storage, Device::cpu());
 }
 
 void require(const Tensor& t, std::string_view op, Loc loc) {

@@ -17,16 +17,21 @@ private:
   const char* prev_;
 };
 
+// Where new tensors go unless a creation op is told otherwise (KILN_DEVICE).
+Device default_device();
+
 // Traces one node: its label, whether gradients flow through it, and the realize at the depth
-// bound. The node-level forms (trace_node, broadcast_node, literal_node) are for the elementwise
-// ops, traced by the million in loops: they make no Tensor handle (an allocation) for an operand
-// nobody holds.
-NodePtr trace_node(Op op, DType dtype, Shape shape, std::vector<NodePtr> inputs, Attr attr,
-                   Loc loc);
+// bound. A leaf goes on `device`; any other node on its inputs' (kiln::Error, naming the frontend
+// op, when they mix devices). The node-level forms (trace_node, broadcast_node, literal_node)
+// are for the elementwise ops, traced by the million in loops: they make no Tensor handle (an
+// allocation) for an operand nobody holds.
+NodePtr trace_node(Op op, DType dtype, Shape shape, std::vector<NodePtr> inputs, Attr attr, Loc loc,
+                   Device device = default_device());
 Tensor make(Op op, DType dtype, Shape shape, std::initializer_list<Tensor> inputs, Attr attr,
             Loc loc);
 // 0-d literal; a parameter's value is passed to kernels at run time instead of compiled in.
-Tensor constant(double value, DType dtype, Loc loc, bool param = false);
+Tensor constant(double value, DType dtype, Loc loc, bool param = false,
+                Device device = default_device());
 Tensor cast(const Tensor& x, DType dtype, Loc loc); // no-op when equal
 Tensor broadcast_to(const Tensor& x, const Shape& shape, const char* op, Loc loc);
 NodePtr broadcast_node(NodePtr x, const Shape& shape, const char* op, Loc loc);
@@ -61,6 +66,9 @@ template <typename... Args>
   throw Error(
       fmt::format("[{}] {} {}", op, fmt::format(f, std::forward<Args>(args)...), call_site(loc)));
 }
+
+// Realizes t and returns its value in host memory (a copy when it lives on a GPU).
+std::shared_ptr<Storage> host_storage(const Tensor& t);
 
 // kiln::Error when t is undefined (a default-constructed Tensor).
 void require(const Tensor& t, std::string_view op, Loc loc);

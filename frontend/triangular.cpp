@@ -12,8 +12,10 @@ Tensor triangle(const Tensor& x, int64_t diagonal, bool lower, const char* op, L
     trace::fail_at(loc, op, "input {} must have at least 2 dimensions", trace::describe(x));
   trace::LabelScope label(op);
   int64_t rows = x.shape()[x.dim() - 2], cols = x.shape().back();
-  Tensor i = arange(0, static_cast<double>(rows), 1, DType::I64, loc).reshape({rows, 1}, loc);
-  Tensor j = arange(0, static_cast<double>(cols), 1, DType::I64, loc);
+  Tensor i = arange(0, static_cast<double>(rows), 1, DType::I64, loc)
+                 .to(x.device(), loc)
+                 .reshape({rows, 1}, loc);
+  Tensor j = arange(0, static_cast<double>(cols), 1, DType::I64, loc).to(x.device(), loc);
   Tensor offset = sub(Operand(j, loc), Operand(i, loc)); // how far right of the diagonal
   Tensor keep = lower ? le(Operand(offset, loc), Operand(diagonal, loc))
                       : ge(Operand(offset, loc), Operand(diagonal, loc));

@@ -12,8 +12,8 @@ namespace {
 
 // Calls f(value, position) for each element of an integer tensor, realized first.
 template <typename F> void for_each_integer(const Tensor& t, F&& f) {
-  t.realize();
-  const char* p = static_cast<const char*>(t.node()->storage->data);
+  auto storage = host_storage(t);
+  const char* p = static_cast<const char*>(storage->data);
   dispatch_dtype(t.dtype(), [&](auto zero) {
     using T = decltype(zero);
     if constexpr (std::is_integral_v<T>)

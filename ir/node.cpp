@@ -28,13 +28,42 @@ uint64_t hash_scalar(uint64_t h, const Scalar& s) {
   return hash_combine(hash_combine(h, hash_double(s.f)), static_cast<uint64_t>(s.i));
 }
 
+std::string at(std::source_location loc) {
+  return *loc.file_name() ? fmt::format(" (at {}:{})", loc.file_name(), loc.line()) : "";
+}
+
 [[noreturn]] void fail_shape(Op op, DType dtype, const Shape& shape, std::source_location loc) {
-  std::string at = *loc.file_name() ? fmt::format(" (at {}:{})", loc.file_name(), loc.line()) : "";
   fail(op_name(op), "{} result: {}{}", dtype_name(dtype), shape_problem(shape, dtype_size(dtype)),
-       at);
+       at(loc));
+}
+
+// A realized node lives on its device even if it was computed from literals.
+bool pinned(const Node& n) { return n.realized() || !n.portable; }
+
+// The first input that is pinned to a device, or null.
+const Node* first_pinned(const std::vector<NodePtr>& inputs) {
+  for (auto& in : inputs)
+    if (pinned(*in)) return in.get();
+  return nullptr;
+}
+
+uint64_t hash_device(Device d) {
+  return static_cast<uint64_t>(d.kind) << 32 | static_cast<uint32_t>(d.index);
 }
 
 } // namespace
+
+void check_devices(const std::vector<NodePtr>& inputs, std::string_view op,
+                   std::source_location loc) {
+  const Node* first = first_pinned(inputs);
+  if (!first) return;
+  for (auto& in : inputs)
+    if (pinned(*in) && in->device != first->device)
+      fail(op,
+           "operands on different devices: {} and {} (expected one device; move a tensor "
+           "with .to(device)){}",
+           device_name(first->device), device_name(in->device), at(loc));
+}
 
 uint64_t hash_attr(const Attr& a) {
   uint64_t h = a.index();
@@ -66,7 +95,7 @@ Node::~Node() {
 }
 
 NodePtr make_node(Op op, DType dtype, Shape shape, std::vector<NodePtr> inputs, Attr attr,
-                  std::source_location loc) {
+                  std::source_location loc, Device device) {
   int arity = op_arity(op);
   if (arity >= 0 && static_cast<int>(inputs.size()) != arity)
     fail("ir", "{} takes {} inputs, got {}", op_name(op), arity, inputs.size());
@@ -79,7 +108,12 @@ NodePtr make_node(Op op, DType dtype, Shape shape, std::vector<NodePtr> inputs, 
   n->inputs = std::move(inputs);
   n->attr = std::move(attr);
   n->loc = loc;
+  check_devices(n->inputs, op_name(op), loc);
+  const Node* pin = first_pinned(n->inputs);
+  n->portable = !pin && (op == Op::Const || !n->inputs.empty());
+  n->device = pin ? pin->device : n->inputs.empty() ? device : n->inputs[0]->device;
   uint64_t h = hash_combine(static_cast<uint64_t>(op), static_cast<uint64_t>(dtype));
+  h = hash_combine(h, hash_device(n->device));
   h = hash_list(h, n->shape);
   h = hash_combine(h, hash_attr(n->attr));
   for (auto& in : n->inputs) {
@@ -92,8 +126,9 @@ NodePtr make_node(Op op, DType dtype, Shape shape, std::vector<NodePtr> inputs, 
 }
 
 NodePtr make_buffer_node(DType dtype, Shape shape, std::shared_ptr<Storage> storage,
-                         std::source_location loc) {
-  auto n = make_node(Op::Buffer, dtype, std::move(shape), {}, NoAttr{}, loc);
+                         std::source_location loc, std::optional<Device> device) {
+  Device d = device ? *device : storage ? storage->device : Device::cpu();
+  auto n = make_node(Op::Buffer, dtype, std::move(shape), {}, NoAttr{}, loc, d);
   n->storage = std::move(storage);
   return n;
 }

@@ -7,8 +7,10 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <source_location>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -64,7 +66,12 @@ struct Node : std::enable_shared_from_this<Node> {
   Attr attr;
   std::source_location loc;    // the user's call site; never hashed
   const char* label = nullptr; // frontend op that created it (e.g. "gelu"); never hashed
-  uint64_t hash = 0;           // structural hash: op, dtype, shape, attr, input hashes
+  uint64_t hash = 0;           // structural hash: op, dtype, shape, attr, device, input hashes
+  // Where it is computed and its value lives. A node over literals alone (a Const, full()) is
+  // portable: it is computed inside whatever kernel reads it, so it may meet a tensor of any
+  // device, which then decides; every other operand of a node must be on one device (make_node).
+  Device device;
+  bool portable = false;
 
   // Runtime state: the realized value, set once. A realized node acts as a leaf.
   std::shared_ptr<Storage> storage;
@@ -91,10 +98,20 @@ struct Node : std::enable_shared_from_this<Node> {
   template <typename A> const A& get() const { return std::get<A>(attr); }
 };
 
+// The node's device is its inputs' (those not portable must agree, else a kiln::Error naming the
+// op, both devices and loc); over portable inputs alone it is the first one's, and a leaf's is
+// `device`.
 NodePtr make_node(Op op, DType dtype, Shape shape, std::vector<NodePtr> inputs, Attr attr = {},
-                  std::source_location loc = std::source_location::current());
+                  std::source_location loc = std::source_location::current(),
+                  Device device = Device::cpu());
+// A realized leaf; on `device` (default: where the storage is). A node on a GPU may hold host
+// storage: the runtime copies it to the device when a program there first reads it.
 NodePtr make_buffer_node(DType dtype, Shape shape, std::shared_ptr<Storage> storage,
-                         std::source_location loc = std::source_location::current());
+                         std::source_location loc = std::source_location::current(),
+                         std::optional<Device> device = {});
+// kiln::Error when the inputs that are not portable live on different devices, naming `op`.
+void check_devices(const std::vector<NodePtr>& inputs, std::string_view op,
+                   std::source_location loc);
 
 uint64_t hash_attr(const Attr& a);
 // 64-bit mix (splitmix-style) so that order and every bit matter. Inline: graph and program

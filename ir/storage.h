@@ -1,5 +1,7 @@
-// Storage: the memory behind a realized node. Devices/allocators subclass it in runtime/.
+// Storage: the memory behind a realized node. Each backend's allocator subclasses it.
 #pragma once
+#include "ir/device.h"
+
 #include <cstddef>
 
 namespace kiln {
@@ -7,6 +9,7 @@ namespace kiln {
 struct Storage {
   void* data = nullptr;
   size_t bytes = 0;
+  Device device; // where data points: host memory for the CPU, device memory for a GPU
   virtual ~Storage() = default;
 };
 

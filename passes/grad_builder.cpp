@@ -7,7 +7,8 @@ namespace kiln {
 NodePtr GradBuilder::make(Op op, DType t, Shape shape, std::vector<NodePtr> in, Attr attr) {
   bool rg = false;
   for (auto& i : in) rg = rg || i->requires_grad;
-  NodePtr n = make_node(op, t, std::move(shape), std::move(in), std::move(attr), fwd_.loc);
+  NodePtr n =
+      make_node(op, t, std::move(shape), std::move(in), std::move(attr), fwd_.loc, fwd_.device);
   n->label = "backward";
   n->requires_grad = rg && is_float(t);
   return n;

@@ -16,7 +16,8 @@ NodePtr with_inputs(const Node& n, std::vector<NodePtr> inputs) {
 
 NodePtr derived(const Node& n, Op op, DType dtype, Shape shape, std::vector<NodePtr> inputs,
                 Attr attr) {
-  NodePtr m = make_node(op, dtype, std::move(shape), std::move(inputs), std::move(attr), n.loc);
+  NodePtr m =
+      make_node(op, dtype, std::move(shape), std::move(inputs), std::move(attr), n.loc, n.device);
   m->label = n.label;
   return m;
 }

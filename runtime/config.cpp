@@ -24,6 +24,7 @@ Options& options() {
     if (const char* s = std::getenv("KILN_FUSION")) x.fusion = std::string(s) != "0";
     if (const char* s = std::getenv("KILN_SIMPLIFY")) x.simplify = std::string(s) != "0";
     if (const char* s = std::getenv("KILN_BACKEND")) x.backend = s;
+    if (const char* s = std::getenv("KILN_DEVICE")) x.device = parse_device(s);
     if (const char* s = std::getenv("KILN_CHECK_ROUNDTRIP")) x.check_roundtrip = std::string(s) == "1";
     return x;
   }();

@@ -1,5 +1,7 @@
 // Runtime knobs: read once from the environment (see DESIGN.md "Knobs"), changeable from C++.
 #pragma once
+#include "ir/device.h"
+
 #include <string>
 
 namespace kiln {
@@ -16,6 +18,8 @@ struct Options {
   // KILN_BACKEND: the CPU backend that compiles and runs kernels, llvm or interp (the kernel-IR
   // interpreter); empty: llvm when kiln is built with it.
   std::string backend;
+  // KILN_DEVICE: where creation ops put new tensors unless told (cpu, cuda, cuda:N).
+  Device device;
   bool dumps(const std::string& stage) const;
 };
 

@@ -30,8 +30,10 @@ int64_t ravel(const std::vector<int64_t>& c, const Shape& s) {
 
 class Interpreter {
 public:
+  explicit Interpreter(const ToHost& to_host) : to_host_(to_host) {}
+
   std::shared_ptr<Storage> eval(Node* n) {
-    if (n->realized()) return n->storage;
+    if (n->realized()) return on_host(n);
     if (auto it = values_.find(n); it != values_.end()) return it->second;
     auto out = cpu_alloc(n->bytes());
     compute(n, *out);
@@ -40,6 +42,16 @@ public:
   }
 
 private:
+  std::shared_ptr<Storage> on_host(Node* n) {
+    if (n->storage->device == Device::cpu()) return n->storage;
+    if (!to_host_)
+      fail("interpret", "a leaf lives on {} and no copy to the host was given",
+           device_name(n->storage->device));
+    std::shared_ptr<Storage>& v = values_[n]; // one copy per leaf
+    if (!v) v = to_host_(n->storage);
+    return v;
+  }
+
   void compute(Node* n, Storage& out) {
     int64_t total = n->numel();
     std::vector<std::shared_ptr<Storage>> in;
@@ -195,13 +207,15 @@ private:
         }
   }
 
+  const ToHost& to_host_;
   std::unordered_map<Node*, std::shared_ptr<Storage>> values_;
 };
 
 } // namespace
 
-std::vector<std::shared_ptr<Storage>> interpret(const std::vector<Node*>& roots) {
-  Interpreter in;
+std::vector<std::shared_ptr<Storage>> interpret(const std::vector<Node*>& roots,
+                                                const ToHost& to_host) {
+  Interpreter in(to_host);
   // Inputs first, so eval() never recurses deeply.
   for (Node* n : topo_order(roots, /*stop_at_realized=*/true)) in.eval(n);
   std::vector<std::shared_ptr<Storage>> out;

@@ -52,7 +52,8 @@ CachedKernel cached_compile(const Kernel& k, const Backend& backend) {
     if (o.dumps(std::string(stage))) co.dumps.emplace_back(stage);
   co.keep_payload = backend.uses_disk_cache() && disk_cache::enabled();
   std::string key = co.keep_payload ? disk_key(backend, text) : "";
-  std::string memory_key = fmt::format("{}\n{}", backend.name(), text);
+  std::string memory_key =
+      fmt::format("{} {}\n{}", backend.name(), device_name(backend.device()), text);
   auto entry = [&](std::shared_ptr<const Executable> exe) {
     return CachedKernel{&backend, std::move(exe), std::make_shared<Kernel>(k)};
   };

@@ -7,6 +7,7 @@
 #include "runtime/config.h"
 #include "runtime/program.h"
 #include "runtime/stats.h"
+#include "runtime/transfer.h"
 
 #include <algorithm>
 #include <mutex>
@@ -74,11 +75,14 @@ void bind(Node& n, std::shared_ptr<Storage> storage) {
 
 } // namespace
 
-void realize_nodes(const std::vector<Node*>& roots) {
-  static std::mutex mu;
-  static std::unordered_map<std::vector<uint64_t>, std::shared_ptr<Program>, KeyHash> programs;
-  std::lock_guard<std::mutex> lock(mu);
+namespace {
 
+using ProgramCache = std::unordered_map<std::vector<uint64_t>, std::shared_ptr<Program>, KeyHash>;
+
+// Realizes roots that all live on `device` with one program there. A portable node of another
+// device in their graph (a literal another tensor brought along) is computed inside it but never
+// becomes an output: its value would live on the wrong device.
+void realize_on(Device device, const std::vector<Node*>& roots, ProgramCache& programs) {
   NodeIndex pos;
   std::vector<Node*> order = topo_order(roots, /*stop_at_realized=*/true, &pos);
   std::vector<Node*> outputs, leaves, params;
@@ -92,10 +96,13 @@ void realize_nodes(const std::vector<Node*>& roots) {
       leaves.push_back(n);
     else if (n->op == Op::Const && n->get<ConstAttr>().param)
       params.push_back(n);
-    else if (n->user_refs.load() > 0 && out_set.find(n) < 0)
+    else if (n->user_refs.load() > 0 && out_set.find(n) < 0 && n->device == device)
       add_output(held_source(n)); // roots are outputs already
   }
   if (outputs.empty()) return;
+  // Throws here, before any compile, when the device is not on this machine.
+  const Backend& backend =
+      backend_for(device, device == Device::cpu() ? std::string_view(options().backend) : "");
 
   auto key = program_key(order, pos, out_set);
   // Outputs in key order so the cached program's output slots line up with this graph's.
@@ -112,8 +119,8 @@ void realize_nodes(const std::vector<Node*>& roots) {
   for (Node* o : ordered_outputs) key.push_back(pos.find(o));
   key.push_back(options().fusion); // the same graph fused and unfused are different programs
   key.push_back(options().simplify);
-  const Backend& backend = backend_for(Device::cpu(), options().backend);
   key.push_back(std::hash<std::string_view>{}(backend.name())); // KILN_BACKEND may change
+  key.push_back(std::hash<std::string>{}(device_name(device)));
 
   std::shared_ptr<Program>& prog = programs[key];
   if (prog)
@@ -122,11 +129,37 @@ void realize_nodes(const std::vector<Node*>& roots) {
     prog = compile_program(ordered_outputs, leaves, params, backend);
 
   std::vector<std::shared_ptr<Storage>> inputs;
-  for (Node* l : leaves) inputs.push_back(l->storage);
+  for (Node* l : leaves) {
+    // A leaf still in host memory (made by to() or a creation op for this device) moves here
+    // now, once: the node keeps the copy. (A literal realized elsewhere is copied each time.)
+    auto s = to_device(l->storage, device);
+    if (l->device == device) l->storage = s;
+    inputs.push_back(std::move(s));
+  }
   std::vector<Scalar> values;
   for (Node* n : params) values.push_back(n->get<ConstAttr>().value);
   auto results = run_program(*prog, inputs, values);
   for (size_t i = 0; i < ordered_outputs.size(); ++i) bind(*ordered_outputs[i], results[i]);
+}
+
+} // namespace
+
+void realize_nodes(const std::vector<Node*>& roots) {
+  static std::mutex mu;
+  static ProgramCache programs;
+  std::lock_guard<std::mutex> lock(mu);
+  // One program per device, in the order the roots first name them.
+  std::vector<Device> devices;
+  for (Node* r : roots)
+    if (std::find(devices.begin(), devices.end(), r->device) == devices.end())
+      devices.push_back(r->device);
+  if (devices.size() == 1) return realize_on(devices[0], roots, programs);
+  for (Device d : devices) {
+    std::vector<Node*> on_d;
+    for (Node* r : roots)
+      if (r->device == d) on_d.push_back(r);
+    realize_on(d, on_d, programs);
+  }
 }
 
 } // namespace kiln

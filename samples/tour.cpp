@@ -3,7 +3,7 @@
 
 #include <iostream>
 
-int main() {
+int main() try {
   kiln::manual_seed(0);
   auto x = kiln::tensor({{1.f, 2.f, 3.f}, {4.f, 5.f, 6.f}});
   auto y = (x * 2 + 1).relu();      // nothing runs yet: y is a lazy graph node
@@ -18,4 +18,7 @@ int main() {
     std::cout << "error: " << e.what() << "\n";
   }
   std::cout << kiln::stats().str() << "\n";
+} catch (const kiln::Error& e) { // e.g. KILN_DEVICE=cuda on a machine without a GPU
+  std::cerr << "error: " << e.what() << "\n";
+  return 1;
 }

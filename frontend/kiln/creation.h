@@ -22,6 +22,9 @@ private:
 Generator& default_generator();
 void manual_seed(uint64_t seed);
 
+// Functions without TensorOptions put their tensor on the default device (KILN_DEVICE, else the
+// CPU); data made on the host goes to a GPU when a program there first reads it.
+
 // Copies host data. The dtype follows T unless given.
 template <typename T>
 Tensor tensor(const std::vector<T>& values, std::optional<Shape> shape = {},
@@ -39,9 +42,11 @@ Tensor from_blob(const void* data, Shape shape, DType dtype, Loc loc = Loc::curr
 Tensor scalar_tensor(double value, DType dtype = DType::F32, Loc loc = Loc::current());
 
 // Options for the creation functions, like LibTorch's TensorOptions:
-// kiln::zeros({2, 3}, {.dtype = kiln::DType::F64, .requires_grad = true}).
+// kiln::zeros({2, 3}, {.dtype = kiln::DType::F64, .requires_grad = true}),
+// kiln::randn({2, 3}, {.device = kiln::Device::cuda(0)}).
 struct TensorOptions {
   DType dtype = DType::F32;
+  std::optional<Device> device; // where the tensor lives; unset: KILN_DEVICE (default cpu)
   bool requires_grad = false;
 };
 

@@ -66,6 +66,8 @@ public:
   int64_t size(int64_t axis, Loc loc = Loc::current()) const;
   int64_t numel() const { return checked_node("numel")->numel(); }
   bool is_realized() const { return checked_node("is_realized")->realized(); }
+  // Where it is computed and its value lives (creation ops take it; ops keep their inputs').
+  Device device() const { return checked_node("device")->device; }
   // Whether this and the other handle share one tensor (copies of a handle do).
   bool same(const Tensor& o) const { return impl_ == o.impl_; }
 
@@ -108,6 +110,10 @@ public:
   Tensor reciprocal(Loc loc = Loc::current()) const;
   Tensor logical_not(Loc loc = Loc::current()) const;
   Tensor to(DType dtype, Loc loc = Loc::current()) const;
+  // The same values on another device (this tensor when it is there already), realized; no
+  // gradient flows through. The copy onto a GPU happens when a program there first reads it, so
+  // tracing on a device needs none.
+  Tensor to(Device device, Loc loc = Loc::current()) const;
 
   // Reductions. Empty axes = all axes; negative axes count from the end.
   Tensor sum(std::vector<int64_t> axes = {}, bool keepdim = false, Loc loc = Loc::current()) const;

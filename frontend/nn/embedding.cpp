@@ -29,7 +29,9 @@ Tensor functional::embedding(const Tensor& indices, const Tensor& weight,
   if (padding_idx) { // the padding row reads as stored but passes no gradient back
     int64_t p = *padding_idx < 0 ? *padding_idx + num : *padding_idx;
     Tensor keep =
-        ne(Operand(arange(0, static_cast<double>(num), 1, DType::I64, loc), loc), Operand(p, loc))
+        ne(Operand(arange(0, static_cast<double>(num), 1, DType::I64, loc).to(weight.device(), loc),
+                   loc),
+           Operand(p, loc))
             .reshape({num, 1}, loc);
     table = where(Operand(keep, loc), Operand(weight, loc), Operand(weight.detach(loc), loc));
   }

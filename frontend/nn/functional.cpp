@@ -69,7 +69,8 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator* gen, Loc loc
   if (!training || p == 0) return x;
   trace::LabelScope label("dropout");
   // The mask is drawn on the host from the seeded generator: a new input each step, same program.
-  Tensor keep = lt(Operand(rand(x.shape(), DType::F32, gen, loc), loc), Operand(1 - p, loc));
+  Tensor mask = rand(x.shape(), {.device = x.device()}, gen, loc);
+  Tensor keep = lt(Operand(mask, loc), Operand(1 - p, loc));
   return mul(Operand(where(Operand(keep, loc), Operand(x, loc), Operand(0, loc)), loc),
              Operand(1 / (1 - p), loc));
 }

@@ -53,13 +53,13 @@ Tensor finish(const Pool& p, const Tensor& y, Loc loc) {
 }
 
 // [out, in] rows averaging the bins floor(i * in / out) .. ceil((i + 1) * in / out).
-Tensor bin_matrix(int64_t in, int64_t out, DType dtype, Loc loc) {
+Tensor bin_matrix(int64_t in, int64_t out, DType dtype, Device device, Loc loc) {
   std::vector<double> m(out * in, 0.0);
   for (int64_t i = 0; i < out; ++i) {
     int64_t lo = i * in / out, hi = ((i + 1) * in + out - 1) / out;
     for (int64_t j = lo; j < hi; ++j) m[i * in + j] = 1.0 / static_cast<double>(hi - lo);
   }
-  return tensor(m, Shape{out, in}, loc).to(dtype, loc);
+  return tensor(m, Shape{out, in}, loc).to(device, loc).to(dtype, loc);
 }
 
 } // namespace
@@ -75,8 +75,8 @@ Tensor max_pool2d(const Tensor& x, Size2 kernel, std::optional<Size2> stride, Si
   // where a max reduction would share it among ties: the value is taken at the argmax instead.
   Tensor flat = w.flatten(4, 5, loc);
   int64_t k = flat.shape().back();
-  Tensor first = eq(Operand(arange(0, static_cast<double>(k), 1, DType::I64, loc), loc),
-                    Operand(flat.argmax(-1, true, loc), loc));
+  Tensor index = arange(0, static_cast<double>(k), 1, DType::I64, loc).to(flat.device(), loc);
+  Tensor first = eq(Operand(index, loc), Operand(flat.argmax(-1, true, loc), loc));
   Tensor picked = where(Operand(first, loc), Operand(flat, loc), Operand(0, loc));
   return finish(p, picked.sum({-1}, false, loc), loc);
 }
@@ -93,7 +93,9 @@ Tensor avg_pool2d(const Tensor& x, Size2 kernel, std::optional<Size2> stride, Si
         p, mul(Operand(sum, loc), Operand(1.0 / static_cast<double>(kernel.h * kernel.w), loc)),
         loc);
   // Divide by how many real (unpadded) elements each window covers: the same pooling of ones.
-  Pool ones{full({1, 1, p.x.shape()[2], p.x.shape()[3]}, 1.0, p.x.dtype(), loc), false};
+  Pool ones{full({1, 1, p.x.shape()[2], p.x.shape()[3]}, 1.0,
+                 {.dtype = p.x.dtype(), .device = p.x.device()}, loc),
+            false};
   Tensor count =
       pooled_windows(ones, "avg_pool2d", kernel, s, padding, 1, 0, loc).sum({4, 5}, false, loc);
   return finish(p, div(Operand(sum, loc), Operand(count, loc)), loc);
@@ -107,8 +109,9 @@ Tensor adaptive_avg_pool2d(const Tensor& x, Size2 out, Loc loc) {
   int64_t H = p.x.shape()[2], W = p.x.shape()[3];
   if (H % out.h == 0 && W % out.w == 0) // equal bins: an ordinary average pool
     return finish(p, avg_pool2d(p.x, Size2{H / out.h, W / out.w}, std::nullopt, 0, true, loc), loc);
-  Tensor rows = bin_matrix(H, out.h, p.x.dtype(), loc);                      // [OH, H]
-  Tensor cols = bin_matrix(W, out.w, p.x.dtype(), loc).transpose(0, 1, loc); // [W, OW]
+  Tensor rows = bin_matrix(H, out.h, p.x.dtype(), p.x.device(), loc); // [OH, H]
+  Tensor cols =
+      bin_matrix(W, out.w, p.x.dtype(), p.x.device(), loc).transpose(0, 1, loc); // [W, OW]
   return finish(p, matmul(matmul(rows, p.x, loc), cols, loc), loc);
 }
 

@@ -4,8 +4,8 @@
 // 2 when no CUDA driver or GPU is available. Timed workloads (names starting "W") also report
 // each kernel's GB/s next to a device-to-device copy. Needs no LLVM.
 #include "codegen/cuda/cuda_emit.h"
+#include "codegen/cuda/driver_api.h"
 #include "codegen/cuda/nvrtc_compile.h"
-#include "cuda_driver.h"
 #include "ir/error.h"
 #include "ir/graph_parser.h"
 #include "passes/pipeline.h"
@@ -140,7 +140,7 @@ struct Runner {
       args.push_back(slot);
     }
     drv.launch(c.fn, c.kernel.plan.grid, c.kernel.plan.block, c.kernel.plan.dynamic_shared_bytes,
-               args.data());
+               args.data(), c.kernel.plan.entry);
   }
 };
 
@@ -163,7 +163,8 @@ bool run_case(cuda::Driver& drv, const SweepCase& c, uint64_t seed, const std::s
     Compiled cc;
     cc.kernel = cuda::emit_cuda(lk.kernel);
     cc.cubin = cuda::nvrtc_compile(cc.kernel.source, cc.kernel.plan.entry, arch);
-    cc.fn = drv.function(drv.load_module(cc.cubin.cubin), cc.kernel.plan.entry);
+    std::string_view cubin(cc.cubin.cubin.data(), cc.cubin.cubin.size());
+    cc.fn = drv.function(drv.load_module(cubin, cc.kernel.plan.entry), cc.kernel.plan.entry);
     max_regs = std::max(max_regs, cc.cubin.registers);
     strategies.emplace_back(cuda::strategy_name(cc.kernel.plan.strategy));
     run.launch(lk, cc);
@@ -271,7 +272,7 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "kiln_cuda_check: {}\n", e.what());
     return 2;
   }
-  std::string arch = fmt::format("sm_{}{}", drv->compute_major(), drv->compute_minor());
+  std::string arch = drv->arch();
   fmt::print("device {} ({}), driver {}, NVRTC {}\n", drv->device_name(), arch,
              drv->driver_version(), cuda::nvrtc_version());
   int pass = 0, failed = 0;
