@@ -9,6 +9,7 @@
 #ifdef __AVX512F__
 #include <immintrin.h>
 #endif
+#include <thread>
 #include <vector>
 
 namespace bench {
@@ -109,35 +110,46 @@ double read_gbs(int reps) {
   return double(kFloats) * sizeof(float) / median_seconds(run, &c, reps) / 1e9;
 }
 
-double fma_peak_gflops(int reps) {
-  // Per thread: 12 independent chains of vector FMAs (more than FMA latency x FMA units on Zen 3
-  // and Zen 5), each multiplying by a factor just below 1 so nothing overflows. Named variables,
-  // not an array, so that they live in registers; the empty asm keeps every FMA.
-  constexpr int kLanes = kVectorBytes / 4, kIters = 1 << 20;
+namespace {
+
+// One thread's share of the FMA peak: 12 independent chains of vector FMAs (more than FMA
+// latency x FMA units on Zen 3 and Zen 5), each multiplying by a factor just below 1 so nothing
+// overflows. Named variables, not an array, so that they live in registers; the empty asm keeps
+// every FMA.
+constexpr int kFmaLanes = kVectorBytes / 4, kFmaIters = 1 << 24;
+
+void fma_chains() {
   typedef float Vec __attribute__((vector_size(kVectorBytes)));
+  Vec m, add, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11;
+  for (int l = 0; l < kFmaLanes; ++l) {
+    m[l] = 0.999999f, add[l] = 1e-6f;
+    a0[l] = a1[l] = a2[l] = a3[l] = a4[l] = a5[l] = float(l);
+    a6[l] = a7[l] = a8[l] = a9[l] = a10[l] = a11[l] = -float(l);
+  }
+  for (int i = 0; i < kFmaIters; ++i) {
+    a0 = a0 * m + add, a1 = a1 * m + add, a2 = a2 * m + add, a3 = a3 * m + add;
+    a4 = a4 * m + add, a5 = a5 * m + add, a6 = a6 * m + add, a7 = a7 * m + add;
+    a8 = a8 * m + add, a9 = a9 * m + add, a10 = a10 * m + add, a11 = a11 * m + add;
+    asm volatile(""
+                 : "+v"(a0), "+v"(a1), "+v"(a2), "+v"(a3), "+v"(a4), "+v"(a5), "+v"(a6), "+v"(a7),
+                   "+v"(a8), "+v"(a9), "+v"(a10), "+v"(a11));
+  }
+  Vec sum = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11;
+  asm volatile("" : : "v"(sum));
+}
+
+} // namespace
+
+double fma_peak_gflops(int reps) {
+  // Threads of its own, all started at once (kiln's pool hands out pieces in turn, and its
+  // sleeping worker woke too late to take one: the probe measured one core), each running
+  // ~60 ms, so that starting them and a neighbour's spinning threads do not count.
   auto run = [](void*) {
-    kiln::parallel_for(kiln::num_threads(), 1, [](int64_t b, int64_t e) {
-      for (int64_t t = b; t < e; ++t) {
-        Vec m, add, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11;
-        for (int l = 0; l < kLanes; ++l) {
-          m[l] = 0.999999f, add[l] = 1e-6f;
-          a0[l] = a1[l] = a2[l] = a3[l] = a4[l] = a5[l] = float(l);
-          a6[l] = a7[l] = a8[l] = a9[l] = a10[l] = a11[l] = -float(l);
-        }
-        for (int i = 0; i < kIters; ++i) {
-          a0 = a0 * m + add, a1 = a1 * m + add, a2 = a2 * m + add, a3 = a3 * m + add;
-          a4 = a4 * m + add, a5 = a5 * m + add, a6 = a6 * m + add, a7 = a7 * m + add;
-          a8 = a8 * m + add, a9 = a9 * m + add, a10 = a10 * m + add, a11 = a11 * m + add;
-          asm volatile(""
-                       : "+v"(a0), "+v"(a1), "+v"(a2), "+v"(a3), "+v"(a4), "+v"(a5), "+v"(a6),
-                         "+v"(a7), "+v"(a8), "+v"(a9), "+v"(a10), "+v"(a11));
-        }
-        Vec sum = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9 + a10 + a11;
-        asm volatile("" : : "v"(sum));
-      }
-    });
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kiln::num_threads(); ++t) threads.emplace_back(fma_chains);
+    for (auto& t : threads) t.join();
   };
-  double flops = 2.0 * 12 * kLanes * kIters * kiln::num_threads();
+  double flops = 2.0 * 12 * kFmaLanes * double(kFmaIters) * kiln::num_threads();
   return flops / median_seconds(run, nullptr, reps) / 1e9;
 }
 
