@@ -21,14 +21,7 @@ struct BackendGuard {
   ~BackendGuard() { kiln::options().backend = saved; }
 };
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const kiln::Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using kt::error_of;
 
 } // namespace
 

@@ -15,14 +15,7 @@ using kiln::Device;
 
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const kiln::Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using kt::error_of;
 
 kiln::Kernel add_kernel() {
   return kiln::parse_kernel(R"(kernel k_add(a0: f32[64], a1: f32[64], a2: f32[64] out)

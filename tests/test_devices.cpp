@@ -12,14 +12,7 @@ using kiln::Tensor;
 
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const kiln::Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using kt::error_of;
 
 // New tensors go to `d` while it lives (what KILN_DEVICE sets).
 struct DefaultDevice {

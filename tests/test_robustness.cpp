@@ -34,16 +34,7 @@ namespace {
 constexpr int64_t k62 = int64_t(1) << 62;
 constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
 
-// The kiln::Error message of f(), which must throw one (any other exception fails the test).
-template <typename F> std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const kiln::Error& e) {
-    return e.what();
-  }
-  FAIL("expected a kiln::Error");
-  return "";
-}
+using kt::error_of;
 
 struct TempDir {
   fs::path path;

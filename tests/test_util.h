@@ -24,6 +24,17 @@ namespace kt {
 
 // Whether kernels run through the LLVM backend here (not in a KILN_LLVM=OFF build, nor with
 // KILN_BACKEND=interp).
+// The kiln::Error message of f(), which must throw one (any other exception fails the test).
+template <typename F> std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const kiln::Error& e) {
+    return e.what();
+  }
+  FAIL("expected a kiln::Error");
+  return "";
+}
+
 inline bool runs_llvm() {
   return kiln::backend_for(kiln::Device::cpu(), kiln::options().backend).name() == "llvm";
 }

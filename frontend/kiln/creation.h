@@ -46,7 +46,7 @@ Tensor scalar_tensor(double value, DType dtype = DType::F32, Loc loc = Loc::curr
 // kiln::randn({2, 3}, {.device = kiln::Device::cuda(0)}).
 struct TensorOptions {
   DType dtype = DType::F32;
-  std::optional<Device> device; // where the tensor lives; unset: KILN_DEVICE (default cpu)
+  std::optional<Device> device = {}; // where it lives; unset: KILN_DEVICE (default cpu)
   bool requires_grad = false;
 };
 
