@@ -125,6 +125,8 @@ private:
   void emit_pack(int root, int axis, Value* x0, Value* x1, Value* k0, Value* kc, int64_t r,
                  Value* dst, Value* ld);
   void emit_gemm_epilogue(Value* tile, Value* i0, Value* j0, Value* rows, Value* cols, int64_t nr);
+  // Prefetches what the epilogue of the MR x NR tile at (i0, j0) reads and writes.
+  void prefetch_epilogue(Value* i0, Value* j0, int64_t mr, int64_t nr);
   // root and what it reads, in order; not what `stop` reads, nor stop itself.
   std::vector<int> operand_insts(int root, int stop = -1) const;
   // Packing R lanes of a panel at once (emit_pack_lanes.cpp): for operands read through index
