@@ -377,8 +377,8 @@ void Emitter::prefetch_epilogue(Value* i0, Value* j0, int64_t mr, int64_t nr) {
   std::vector<Access> accesses;
   for (size_t i = 0; i < k_.insts.size(); ++i)
     if (k_.insts[i].op == Op::Load && place_[i].loop == -1)
-      accesses.push_back({k_.insts[i].a, static_cast<int>(k_.insts[i].imm), k_.insts[i].dtype,
-                          false});
+      accesses.push_back(
+          {k_.insts[i].a, static_cast<int>(k_.insts[i].imm), k_.insts[i].dtype, false});
   for (const KStore& st : k_.stores)
     accesses.push_back({st.index, st.arg, k_.args[st.arg].dtype, true});
   for (const Access& x : accesses) {
