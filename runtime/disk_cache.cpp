@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fmt/format.h>
 #include <link.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
@@ -28,8 +29,8 @@ constexpr std::string_view kMagic = "KILNKERN";
 constexpr size_t kHeaderSize = 40;
 constexpr uint64_t kMaxEntryBytes = uint64_t(1) << 30; // larger files are not ours
 constexpr std::string_view kEntrySuffix = ".kobj";
-constexpr time_t kStaleTempSeconds = 3600; // a temp file this old lost its writer
-constexpr int kScanEvery = 64;             // writes between folder scans, at the most
+constexpr time_t kStaleTempSeconds = 3600;       // a temp file this old lost its writer
+constexpr std::string_view kUsageName = "usage"; // the folder's estimated bytes (after_write)
 
 uint64_t fnv1a(std::string_view s, uint64_t h = 0xcbf29ce484222325ull) {
   for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
@@ -194,8 +195,9 @@ bool is_temp_name(std::string_view n) {
   return is_hex16(n) && n.substr(16).starts_with(kEntrySuffix) && n.ends_with(".tmp");
 }
 
-// Removes the least recently used entries (oldest mtime) until the folder holds at most
-// max_bytes, sparing `keep`; also removes temp files whose writer died. Returns the bytes left.
+// When the folder holds more than max_bytes, removes the least recently used entries (oldest
+// mtime) until it holds at most 3/4 of that, sparing `keep`: the room left lets many writes go
+// by before the next scan. Also removes temp files whose writer died. Returns the bytes left.
 uint64_t evict(const std::string& dir, uint64_t max_bytes, const std::string& keep) {
   DIR* d = ::opendir(dir.c_str());
   if (!d) return 0;
@@ -227,9 +229,9 @@ uint64_t evict(const std::string& dir, uint64_t max_bytes, const std::string& ke
                                               : a.mtime.tv_nsec < b.mtime.tv_nsec;
     });
     int64_t removed = 0;
-    uint64_t freed = 0;
+    uint64_t freed = 0, low_water = max_bytes - max_bytes / 4;
     for (const File& f : files) {
-      if (total <= max_bytes) break;
+      if (total <= low_water) break;
       if (f.name == keep) continue;
       bool gone = ::unlinkat(::dirfd(d), f.name.c_str(), 0) == 0;
       if (gone) ++removed, freed += f.size;
@@ -237,28 +239,37 @@ uint64_t evict(const std::string& dir, uint64_t max_bytes, const std::string& ke
     }
     mutable_stats().disk_cache_evictions += removed;
     if (removed)
-      explain("eviction", fmt::format("removed {} least recently used entries ({} bytes) to stay "
-                                      "under {} bytes",
+      explain("eviction", fmt::format("removed {} least recently used entries ({} bytes): the "
+                                      "folder passed its bound of {} bytes",
                                       removed, freed, max_bytes));
   }
   ::closedir(d);
   return total;
 }
 
-// Evicts when the folder may be over its bound. Scanning it after every write would cost more
-// than the compile before it once it holds thousands of entries, so we keep its size at our
-// last scan plus what we wrote since, and scan when that passes the bound. Other processes'
-// writes show up at the next scan, at least every kScanEvery writes.
+// Evicts when the folder may be over its bound. A scan costs an fstatat per entry, ~1 s for
+// the ~200,000 entries a full 1 GiB cache holds, so the folder's size is kept in <dir>/usage: the
+// total of the last scan plus every write since, by any process, updated under flock(). It
+// errs high (an entry written twice, entries removed by hand), which only brings a scan
+// earlier. A missing or unreadable usage file means a scan.
 void after_write(const std::string& dir, uint64_t max_bytes, uint64_t written,
                  const std::string& keep) {
-  static std::string scanned_dir;
-  static uint64_t estimate = 0;
-  static int writes = 0;
-  estimate += written;
-  if (dir == scanned_dir && estimate <= max_bytes && ++writes < kScanEvery) return;
-  estimate = evict(dir, max_bytes, keep);
-  scanned_dir = dir;
-  writes = 0;
+  std::string path = fmt::format("{}/{}", dir, kUsageName);
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return warn_io(fmt::format("open {}: {}", path, std::strerror(errno)));
+  ::flock(fd, LOCK_EX); // released by close()
+  char text[32] = {};
+  ssize_t n = ::pread(fd, text, sizeof text - 1, 0);
+  char* end = nullptr;
+  uint64_t usage = n > 0 ? std::strtoull(text, &end, 10) : 0;
+  bool known = n > 0 && end && *end == '\n';
+  uint64_t estimate = known ? usage + written : max_bytes + 1;
+  if (estimate > max_bytes) estimate = evict(dir, max_bytes, keep);
+  std::string line = fmt::format("{}\n", estimate);
+  if (::ftruncate(fd, 0) != 0 ||
+      ::pwrite(fd, line.data(), line.size(), 0) != static_cast<ssize_t>(line.size()))
+    warn_io(fmt::format("write {}: {}", path, std::strerror(errno)));
+  ::close(fd);
 }
 
 DiskCacheOptions from_env() {
