@@ -2,6 +2,8 @@
 // reading values back, thread-count independence and large tensors against the reference.
 #include "test_util.h"
 
+#include "runtime/disk_cache.h"
+
 #include <cstring>
 
 using namespace kt;
@@ -49,6 +51,27 @@ TEST_CASE("a repeated identical step compiles once", "[runtime][cache]") {
   ((x3 * w2) + 0.3125).tanh().sum({1}).realize();
   CHECK(kiln::stats().programs_compiled - b2.programs_compiled == 1);
   CHECK(kiln::stats().program_cache_hits - b2.program_cache_hits == 1);
+}
+
+TEST_CASE("equal kernels of one program compile once", "[runtime][cache]") {
+  // Repeated layers make equal kernels; the program compiles its kernels in parallel, and a
+  // thread that meets a kernel another thread is compiling waits for it.
+  kiln::DiskCacheOptions saved = kiln::disk_cache_options();
+  kiln::disk_cache_options().enabled = false;
+  std::vector<Tensor> xs, ys;
+  for (int i = 0; i < 4; ++i) {
+    xs.push_back(random_input({19, 11}, DType::F32)); // a shape no other test uses
+    ys.push_back((xs.back() * 1.375).exp().sum({1}));
+  }
+  std::vector<Tensor> refs;
+  for (const Tensor& y : ys) refs.push_back(kiln::reference(y));
+  kiln::Stats before = kiln::stats();
+  kiln::realize(ys);
+  kiln::Stats after = kiln::stats();
+  kiln::disk_cache_options() = saved;
+  CHECK(after.kernels_compiled - before.kernels_compiled == 1);
+  CHECK(after.kernel_cache_hits - before.kernel_cache_hits == 3);
+  for (size_t i = 0; i < ys.size(); ++i) check_close(ys[i], refs[i], 1e-5, 1e-5);
 }
 
 TEST_CASE("float scalars change values but not programs", "[runtime][cache]") {
