@@ -32,7 +32,7 @@ public:
   std::string cache_key() const override {
     // kCodegenVersion counts changes to the emitted code or the pass pipelines: a cached
     // object from older codegen is then compiled again instead of loaded.
-    constexpr int kCodegenVersion = 3; // 3: GEMM epilogue prefetch (emit_gemm.cpp)
+    constexpr int kCodegenVersion = 4; // 4: kernels with a nested stage keep loops rolled
     return fmt::format("backend cpu\ntarget {}\nllvm {}\ncodegen {}", cpu::host_target(),
                        cpu::llvm_version(), kCodegenVersion);
   }
