@@ -174,12 +174,16 @@ private:
   // -O3 for most kernels; pipeline() says which kernels get which.
   enum class Pipeline { O3, O3Rolled, Gemm };
 
-  // A kernel of little work (the [256, 10] loss and softmax kernels of a training step) runs
-  // in microseconds however it is compiled, but -O3's loop unrolling made it 5-15x larger and
-  // costlier to compile (up to 120 ms for 2560 elements): its loops stay rolled, vectorized.
+  // A kernel of little work runs in microseconds however it is compiled, but -O3's loop
+  // unrolling made it 5-15x larger and costlier to compile (up to 120 ms for the 2560 elements
+  // of a [256, 10] loss kernel; ~200 ms for the 98K-iteration column sums of a transformer's
+  // gradients): its loops stay rolled, still vectorized and interleaved. Up to ~1M iterations
+  // (4 MB of f32 read: 10-100 us) unrolling bought nothing measurable in the W4 step or the
+  // char_transformer step, and the char_transformer sample's cold compile took 7.9 s of CPU
+  // instead of 12.9 s.
   static Pipeline pipeline(const Kernel& k) {
     if (match_gemm(k)) return Pipeline::Gemm;
-    constexpr int64_t kLittleWork = int64_t{1} << 16; // loop iterations of the whole kernel
+    constexpr int64_t kLittleWork = int64_t{1} << 20; // loop iterations of the whole kernel
     // A stage of several loops is unrolled whole where each is short: LLVM unrolls the inner
     // one, then the outer one around it (a [12, 64] column sum became 14,000 instructions and
     // 3.5 s of compile); its loops stay rolled too.
