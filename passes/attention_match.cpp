@@ -172,11 +172,11 @@ std::optional<AttentionKernel> match_attention_kernel(const Kernel& k) {
   if (a.q < 0 || (v[a.value] & (m | d)) || (v[a.score] & (n | d)) ||
       (v[k.stores[0].index] & (d | j)))
     return std::nullopt;
-  a.B = k.domain[0];
-  a.M = k.domain[1];
-  a.N = k.domain[2];
-  a.D = k.stages[0][0];
-  a.L = k.stages[1][0];
+  a.B = k.domain[0].value();
+  a.M = k.domain[1].value();
+  a.N = k.domain[2].value();
+  a.D = k.stages[0][0].value();
+  a.L = k.stages[1][0].value();
   return a;
 }
 

@@ -61,9 +61,9 @@ std::optional<GemmMatch> match_gemm(const Kernel& k) {
   } else {
     return std::nullopt;
   }
-  g.M = k.domain[g.m_axis];
-  g.N = k.domain[g.n_axis];
-  g.K = k.stages[0][0];
+  g.M = k.domain[g.m_axis].value();
+  g.N = k.domain[g.n_axis].value();
+  g.K = k.stages[0][0].value();
   if (g.M < kGemmMinRows || g.N < kGemmMinCols || g.K < 1) return std::nullopt;
   g.split_columns = k.domain.size() == 2 && g.M < g.N;
   return g;

@@ -34,7 +34,7 @@ private:
     std::memcpy(&fbits, &in.value.f, sizeof(fbits));
     // A stage index is identified by its axis and the stage's extents, not the stage number.
     std::vector<int64_t> extents;
-    if (in.op == Op::ReduceIndex) extents = k_.stages[in.stage];
+    if (in.op == Op::ReduceIndex) extents = concrete(k_.stages[in.stage]);
     Key key{in.op,   in.dtype,      in.imm,        fbits,        in.value.i,
             extents, operand(in.a), operand(in.b), operand(in.c)};
     auto [it, fresh] = ids_.emplace(key, static_cast<int>(ids_.size()));

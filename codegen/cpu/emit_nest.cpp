@@ -10,7 +10,7 @@
 namespace kiln::cpu::detail {
 
 void Emitter::emit_nest(Value* begin, Value* end, bool tiled, int64_t interleave) {
-  std::vector<int64_t> dims = k_.domain.empty() ? std::vector<int64_t>{1} : k_.domain;
+  std::vector<int64_t> dims = k_.domain.empty() ? std::vector<int64_t>{1} : concrete(k_.domain);
   std::vector<llvm::PHINode*> outer;
   bool blocked = !tiled && reads_transposed();
   // The tiled path owns the last loop, and the one before (blocks of rows) when there is one;
@@ -88,7 +88,7 @@ bool Emitter::streams_by_domain() const {
   for (const KStore& st : k_.stores) {
     const KArg& a = k_.args[st.arg];
     if (k_.store_placement(st, place_).loop < 0 &&
-        a.numel * static_cast<int64_t>(dtype_size(a.dtype)) >= kStreamingStoreBytes)
+        a.numel.value() * static_cast<int64_t>(dtype_size(a.dtype)) >= kStreamingStoreBytes)
       return true;
   }
   return false;

@@ -2,6 +2,7 @@
 
 #include "codegen/cpu/jit.h"
 #include "codegen/host/host_backend.h"
+#include "ir/error.h"
 #include "passes/gemm_match.h"
 
 #include <algorithm>
@@ -42,6 +43,9 @@ public:
   bool runs_attention() const override { return true; }
 
   Compiled compile(const Kernel& k, const BackendCompileOptions& opts) const override {
+    if (k.symbolic())
+      fail("llvm", "kernel {} has symbolic sizes: the LLVM emitters need concrete ones yet",
+           k.name);
     cpu::CompiledKernel ck = cpu::compile(k, {.keep_llvm_ir = wants(opts, "llvm"),
                                               .keep_asm = wants(opts, "asm"),
                                               .keep_object = opts.keep_payload,

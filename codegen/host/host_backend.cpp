@@ -19,11 +19,17 @@ void HostBackend::copy_from_host(Storage& dst, const void* src, size_t bytes) co
 }
 
 RowSplit RowSplit::of(const Kernel& k, bool one_range_per_thread) {
+  return of(concrete(k.domain), k.inner_size(), one_range_per_thread);
+}
+
+RowSplit RowSplit::of(const std::vector<int64_t>& domain, int64_t inner_size,
+                      bool one_range_per_thread) {
   RowSplit s;
-  if (k.domain_size() == 0) return s;
-  s.rows = k.domain.empty() ? 1 : k.domain[0];
+  int64_t size = numel(domain);
+  if (size == 0) return s;
+  s.rows = domain.empty() ? 1 : domain[0];
   // Each piece gets at least ~32K scalar iterations.
-  int64_t per_row = std::max<int64_t>(1, k.domain_size() / s.rows * k.inner_size());
+  int64_t per_row = std::max<int64_t>(1, size / s.rows * inner_size);
   s.min_chunk = (32768 + per_row - 1) / per_row;
   s.one_range_per_thread = one_range_per_thread;
   return s;

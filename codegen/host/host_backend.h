@@ -24,7 +24,10 @@ struct RowSplit {
   // often (it gives up taking pieces in turn from a slow core).
   bool one_range_per_thread = false;
 
-  static RowSplit of(const Kernel& k, bool one_range_per_thread);
+  static RowSplit of(const Kernel& k, bool one_range_per_thread); // of a concrete kernel
+  // Of a domain with inner_size iterations of its stages per outer point.
+  static RowSplit of(const std::vector<int64_t>& domain, int64_t inner_size,
+                     bool one_range_per_thread);
 };
 
 // Calls rows(begin, end) over [0, s.rows) in pieces spread over the thread pool; returns when all

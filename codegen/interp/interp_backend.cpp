@@ -5,14 +5,22 @@
 
 #include <exception>
 #include <mutex>
+#include <optional>
 
 namespace kiln {
 namespace {
 
 struct Interpreted : Executable {
   KernelEval eval;
-  RowSplit split;
-  explicit Interpreted(const Kernel& k) : eval(k), split(RowSplit::of(k, false)) {}
+  std::optional<RowSplit> split; // a symbolic kernel's follows from its sizes at each launch
+  explicit Interpreted(const Kernel& k) : eval(k) {
+    if (!k.symbolic()) split = RowSplit::of(k, false);
+  }
+  RowSplit split_at(void* const* args) const {
+    if (split) return *split;
+    KernelExtents x = eval.extents(args);
+    return RowSplit::of(x.domain, x.inner_size(), false);
+  }
 };
 
 class InterpBackend final : public HostBackend {
@@ -37,7 +45,7 @@ public:
     // An error (a read outside a buffer) must not unwind through the thread pool's workers.
     std::mutex mu;
     std::exception_ptr error;
-    run_rows(in.split, [&](int64_t b, int64_t e) {
+    run_rows(in.split_at(args), [&](int64_t b, int64_t e) {
       try {
         in.eval.run(args, b, e);
       } catch (...) {
