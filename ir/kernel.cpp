@@ -3,6 +3,7 @@
 #include "ir/graph_printer.h"
 
 #include <algorithm>
+#include <cmath>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -129,7 +130,8 @@ std::string print_kernel(const Kernel& k) {
     else if (in.op == Op::Param)
       rhs = fmt::format("param p{}", in.imm);
     else if (in.op == Op::Sym)
-      rhs = "sym " + sym_str(in.sym);
+      rhs = "sym " + (in.value.f != 0 ? fmt::format("{}/({})", in.value.f, sym_str(in.sym))
+                                      : sym_str(in.sym));
     else if (in.op == Op::ReduceIndex)
       rhs = fmt::format("rindex {}.{}", in.stage, in.imm);
     else if (in.op == Op::Load)
@@ -175,6 +177,12 @@ std::string verify_sym_ints(const Kernel& k) {
     if (in.op == Op::Sym && (in.dtype == DType::Bool || !in.sym.symbolic()))
       err = fmt::format("%{} sym must be a symbolic number", i);
     if (in.op == Op::Sym && err.empty()) err = check(in.sym, "sym");
+    // A reciprocal sym (ir/sym_literal.h): an integer numerator over the polynomial, a float.
+    bool numerator = in.value.f != 0;
+    if (in.op == Op::Sym && err.empty() &&
+        (in.value.i != 0 ||
+         (numerator && (!is_float(in.dtype) || in.value.f != std::floor(in.value.f)))))
+      err = fmt::format("%{} sym has a bad numerator", i);
     if (in.op != Op::Sym && in.sym != SymInt())
       err = fmt::format("%{} has a polynomial but is no sym", i);
   }

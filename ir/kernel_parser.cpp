@@ -173,6 +173,13 @@ KInst KernelParser::parse_inst(const Kernel& k, int id) {
   } else if (m == "sym") {
     in.op = Op::Sym;
     in.sym = sym_int("the sym's polynomial");
+    if (c_.accept('/')) { // a reciprocal: numerator/(polynomial)
+      if (in.sym.symbolic()) c_.fail_expected("an integer numerator before '/'");
+      in.value.f = static_cast<double>(in.sym.c0);
+      c_.expect('(', "'(' before the denominator");
+      in.sym = sym_int("the sym's denominator");
+      c_.expect(')', "')' after the denominator");
+    }
   } else if (m == "rindex") {
     in.op = Op::ReduceIndex;
     c_.skip_spaces();

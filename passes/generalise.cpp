@@ -1,7 +1,7 @@
 #include "passes/generalise.h"
 
 #include "ir/error.h"
-#include "ir/scalar_eval.h"
+#include "ir/sym_literal.h"
 
 #include <fmt/format.h>
 
@@ -61,7 +61,14 @@ std::optional<int64_t> literal_integer(const KInst& in) {
   return static_cast<int64_t>(f);
 }
 
-Scalar literal_of(int64_t v, DType t) { return eval_cast(Scalar{0, v}, DType::I64, t); }
+// The integer q with num / q == f, near enough to be checked exactly afterwards.
+std::optional<int64_t> denominator(double num, double f) {
+  if (!std::isfinite(f) || f == 0) return std::nullopt;
+  double q = num / f, r = std::nearbyint(q);
+  if (!(std::fabs(r) <= 9007199254740992.0) || std::fabs(q - r) > 1e-6 * std::fabs(q))
+    return std::nullopt;
+  return static_cast<int64_t>(r);
+}
 
 class Generaliser {
 public:
@@ -121,26 +128,37 @@ std::string Generaliser::structure_difference() const {
   return "";
 }
 
+// A literal that differs between the samples becomes a sym (ir/sym_literal.h): the size
+// polynomial itself, or a small numerator over it (the -1/B a mean's gradient folds to).
 std::optional<KInst> Generaliser::generalise_inst(size_t i) const {
   KInst in = samples_[0].kernel->insts[i];
   if (in.op != Op::Const) return in;
   bool agree = std::all_of(samples_.begin(), samples_.end(), [&](const SizedKernel& x) {
     return x.kernel->insts[i].value == in.value;
   });
-  if (agree) return in;
-  std::vector<int64_t> v;
-  for (auto& x : samples_) {
-    auto n = literal_integer(x.kernel->insts[i]);
-    // Only a literal the size parameter reproduces exactly (see literal_of).
-    if (!n || literal_of(*n, in.dtype) != x.kernel->insts[i].value) return std::nullopt;
-    v.push_back(*n);
+  if (agree || in.dtype == DType::Bool) return agree ? std::optional<KInst>(in) : std::nullopt;
+  for (double num : {0.0, 1.0, -1.0, 2.0, -2.0}) {
+    if (num != 0 && !is_float(in.dtype)) break;
+    std::vector<int64_t> v;
+    for (auto& x : samples_) {
+      auto n = num == 0 ? literal_integer(x.kernel->insts[i])
+                        : denominator(num, x.kernel->insts[i].value.f);
+      if (!n) break;
+      v.push_back(*n);
+    }
+    auto p = v.size() == samples_.size() ? fit(sizes_, v, param_) : std::nullopt;
+    if (!p) continue;
+    KInst sym = in;
+    sym.op = Op::Sym;
+    sym.value = Scalar{num, 0};
+    sym.sym = *p;
+    // Exactly the samples' literals, or no sym (a float rounding the other way).
+    if (std::all_of(samples_.begin(), samples_.end(), [&](const SizedKernel& x) {
+          return sym_literal(sym, x.size) == x.kernel->insts[i].value;
+        }))
+      return sym;
   }
-  auto p = fit(sizes_, v, param_);
-  if (!p) return std::nullopt;
-  in.op = Op::Sym;
-  in.value = Scalar{};
-  in.sym = *p;
-  return in;
+  return std::nullopt;
 }
 
 std::optional<Kernel> Generaliser::run() {
@@ -178,7 +196,6 @@ std::optional<Kernel> Generaliser::run() {
     k.insts.push_back(*in);
   }
   k.stores = first.stores;
-  if (!k.symbolic()) return refuse("the samples are one kernel: it does not depend on the size");
   name_kernel(k, kernel_name_prefix(first.name));
   if (std::string err = verify_kernel(k); !err.empty())
     fail("generalise", "malformed kernel {}: {}\n{}", k.name, err, print_kernel(k));
@@ -220,8 +237,9 @@ Kernel instantiate(const Kernel& k, int64_t s) {
     if (in.op == Op::Param && in.imm == p)
       fail("instantiate", "kernel {}: %{} reads the size parameter p{}", k.name, i, p);
     if (in.op == Op::Sym) {
+      at(in.sym); // checks its parameter
       in.op = Op::Const;
-      in.value = literal_of(at(in.sym), in.dtype);
+      in.value = sym_literal(in, s);
       in.sym = SymInt();
     }
     for (int* x : {&in.a, &in.b, &in.c})

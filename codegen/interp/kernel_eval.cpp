@@ -2,6 +2,7 @@
 
 #include "ir/error.h"
 #include "ir/scalar_eval.h"
+#include "ir/sym_literal.h"
 
 #include <algorithm>
 #include <cmath>
@@ -256,8 +257,7 @@ private:
     case Op::Param:
       return out.set1(load_scalar(args_[k_.args.size() + in.imm], in.dtype, 0));
     case Op::Sym:
-      return out.set1(rounded(in.dtype, eval_cast(Scalar{0, in.sym.at(x_.params.at(in.sym.param))},
-                                                  DType::I64, in.dtype)));
+      return out.set1(rounded(in.dtype, sym_literal(in, x_.params.at(in.sym.param))));
     case Op::LoopIndex:
       return index_col(out, coord_[in.imm]);
     case Op::ReduceIndex:
