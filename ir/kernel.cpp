@@ -159,7 +159,7 @@ std::string verify_sym_ints(const Kernel& k) {
   auto check = [&](const SymInt& v, std::string_view what) -> std::string {
     if (!v.symbolic() && (v.c1 || v.c2 || v.param != -1))
       return fmt::format("{} {} is not normalised", what, sym_str(v));
-    if (!v.symbolic()) return v.c0 < 0 && what != "sym" ? fmt::format("negative {}", what) : "";
+    if (!v.symbolic()) return v.c0 < 0 ? fmt::format("negative {}", what) : "";
     if (v.param >= (int)k.params.size() || k.params[v.param] != DType::I64)
       return fmt::format("{} {} needs p{} to be an i64 parameter", what, sym_str(v), v.param);
     return "";

@@ -75,7 +75,8 @@ SymInt KernelParser::sym_int(std::string_view what) {
         degree = 2;
       }
     }
-    coef[degree] += sign * m;
+    if (__builtin_add_overflow(coef[degree], sign * m, &coef[degree]))
+      c_.fail_at(line, col, fmt::format("{} overflows int64", what));
   }
   return SymInt::poly(param, coef[0], coef[1], coef[2]);
 }

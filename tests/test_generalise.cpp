@@ -233,6 +233,13 @@ TEST_CASE("symbolic kernel text round-trips and is verified", "[generalise]") {
              Catch::Contains("uses p0 and p1"));
   CHECK_THAT(error_of([&] { parse_kernel("kernel k(a0: f32[p0^3] out, p0: i64)\n  domain []\n"); }),
              Catch::Contains("the exponent 2"));
+  CHECK_THAT(error_of([&] {
+               parse_kernel("kernel k(a0: f32[9223372036854775807*p0+9223372036854775807*p0] out, "
+                            "p0: i64)\n  domain []\n");
+             }),
+             Catch::Contains("overflows int64"));
+  CHECK_THAT(error_of([&] { parse_kernel("kernel k(a0: f32[1] out)\n  domain [-2]\n"); }),
+             Catch::Contains("negative extent in the domain"));
 }
 
 TEST_CASE("generalise fits elementwise kernels over a batch of rows", "[generalise]") {
