@@ -139,7 +139,7 @@ std::vector<uint32_t> varies_with(const Kernel& k) {
 } // namespace
 
 std::optional<AttentionKernel> match_attention_kernel(const Kernel& k) {
-  if (k.domain.size() != 3 || k.stages.size() != 2 || k.stages[0].size() != 1 ||
+  if (k.symbolic() || k.domain.size() != 3 || k.stages.size() != 2 || k.stages[0].size() != 1 ||
       k.stages[1].size() != 1 || k.stores.size() != 1 || k.stage_parents()[0] != 1)
     return std::nullopt;
   AttentionKernel a;

@@ -22,7 +22,8 @@ std::vector<uint64_t> loop_axes_used(const Kernel& k) {
 } // namespace
 
 std::optional<GemmMatch> match_gemm(const Kernel& k) {
-  if (k.stages.size() != 1 || k.stages[0].size() != 1 || k.domain.size() < 2 ||
+  // The packed GEMM plans its blocks for concrete sizes; a symbolic product runs as stages.
+  if (k.symbolic() || k.stages.size() != 1 || k.stages[0].size() != 1 || k.domain.size() < 2 ||
       k.domain.size() > 63)
     return std::nullopt;
   GemmMatch g;

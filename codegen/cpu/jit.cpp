@@ -180,6 +180,7 @@ private:
   static Pipeline pipeline(const Kernel& k) {
     if (match_gemm(k)) return Pipeline::Gemm;
     constexpr int64_t kLittleWork = int64_t{1} << 16; // loop iterations of the whole kernel
+    if (k.symbolic()) return Pipeline::O3;            // its work is not known here
     return k.domain_size() * k.inner_size() <= kLittleWork ? Pipeline::O3Rolled : Pipeline::O3;
   }
 

@@ -35,6 +35,30 @@ RowSplit RowSplit::of(const std::vector<int64_t>& domain, int64_t inner_size,
   return s;
 }
 
+std::vector<int64_t> i64_params(const Kernel& k, void* const* args) {
+  std::vector<int64_t> p(k.params.size(), 0);
+  for (size_t i = 0; i < p.size(); ++i)
+    if (k.params[i] == DType::I64) p[i] = *static_cast<const int64_t*>(args[k.args.size() + i]);
+  return p;
+}
+
+KernelSplit::KernelSplit(const Kernel& k, bool one_range_per_thread)
+    : one_range_per_thread_(one_range_per_thread) {
+  if (k.symbolic())
+    symbolic_ = k;
+  else
+    fixed_ = RowSplit::of(k, one_range_per_thread);
+}
+
+RowSplit KernelSplit::at(void* const* args) const {
+  if (fixed_) return *fixed_;
+  std::vector<int64_t> p = i64_params(symbolic_, args);
+  int64_t inner = 0;
+  for (auto& s : symbolic_.stages) inner += numel(sym_values(s, p));
+  return RowSplit::of(sym_values(symbolic_.domain, p), std::max<int64_t>(inner, 1),
+                      one_range_per_thread_);
+}
+
 void run_rows(const RowSplit& s, const std::function<void(int64_t, int64_t)>& rows) {
   // The thread count may change between launches (kiln::set_num_threads).
   int64_t min_chunk =

@@ -5,22 +5,14 @@
 
 #include <exception>
 #include <mutex>
-#include <optional>
 
 namespace kiln {
 namespace {
 
 struct Interpreted : Executable {
   KernelEval eval;
-  std::optional<RowSplit> split; // a symbolic kernel's follows from its sizes at each launch
-  explicit Interpreted(const Kernel& k) : eval(k) {
-    if (!k.symbolic()) split = RowSplit::of(k, false);
-  }
-  RowSplit split_at(void* const* args) const {
-    if (split) return *split;
-    KernelExtents x = eval.extents(args);
-    return RowSplit::of(x.domain, x.inner_size(), false);
-  }
+  KernelSplit split;
+  explicit Interpreted(const Kernel& k) : eval(k), split(k, false) {}
 };
 
 class InterpBackend final : public HostBackend {
@@ -45,7 +37,7 @@ public:
     // An error (a read outside a buffer) must not unwind through the thread pool's workers.
     std::mutex mu;
     std::exception_ptr error;
-    run_rows(in.split_at(args), [&](int64_t b, int64_t e) {
+    run_rows(in.split.at(args), [&](int64_t b, int64_t e) {
       try {
         in.eval.run(args, b, e);
       } catch (...) {

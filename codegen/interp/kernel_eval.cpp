@@ -1,5 +1,6 @@
 #include "codegen/interp/kernel_eval.h"
 
+#include "codegen/host/host_backend.h"
 #include "ir/error.h"
 #include "ir/scalar_eval.h"
 #include "ir/sym_literal.h"
@@ -362,18 +363,9 @@ KernelEval::KernelEval(const Kernel& k) : k_(k) {
 
 int64_t KernelExtents::domain_size() const { return numel(domain); }
 
-int64_t KernelExtents::inner_size() const {
-  int64_t n = 0;
-  for (auto& s : stages) n += numel(s);
-  return std::max<int64_t>(n, 1);
-}
-
 KernelExtents KernelEval::extents(void* const* args) const {
   KernelExtents x;
-  x.params.assign(k_.params.size(), 0);
-  for (size_t p = 0; p < k_.params.size(); ++p)
-    if (k_.params[p] == DType::I64)
-      x.params[p] = load_scalar(args[k_.args.size() + p], DType::I64, 0).i;
+  x.params = i64_params(k_, args);
   x.domain = sym_values(k_.domain, x.params);
   for (auto& s : k_.stages) x.stages.push_back(sym_values(s, x.params));
   for (auto& a : k_.args) x.arg_numel.push_back(sym_values({a.numel}, x.params)[0]);

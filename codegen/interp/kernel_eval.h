@@ -15,7 +15,6 @@ struct KernelExtents {
   std::vector<int64_t> arg_numel; // per buffer argument
   std::vector<int64_t> params;    // i64 parameter values (0 for other parameters)
   int64_t domain_size() const;
-  int64_t inner_size() const; // iterations of all stages per outer point (at least 1)
 };
 
 class KernelEval {
