@@ -64,7 +64,8 @@ std::vector<int> stage_costs(const Kernel& k, const std::vector<Placement>& plac
 } // namespace
 
 std::vector<StageReuse> find_stage_reuse(const Kernel& k, int64_t max_bytes) {
-  if (k.symbolic()) return {}; // the buffers are sized by the stage's extents
+  for (auto& s : k.stages) // a buffer holds one stage's values: of a concrete size only
+    if (any_symbolic(s)) return {};
   const int worth = 16; // one expensive op at least: a store and a load cost a few cheap ones
   auto place = k.placements();
   StageClasses classes(k, place);
