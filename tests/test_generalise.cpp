@@ -3,6 +3,7 @@
 // lowering at each, and run by the interpreter against the concrete kernel.
 #include "test_util.h"
 
+#include "codegen/cuda/cuda_emit.h"
 #include "codegen/interp/interp_backend.h"
 #include "ir/kernel_parser.h"
 #include "passes/generalise.h"
@@ -413,4 +414,11 @@ TEST_CASE("the LLVM backend runs symbolic kernels with sizes read at launch", "[
     // Sizes around the vector width (8 or 16 lanes) and past it: the loops' tails.
     check_backend_at(*sym, {0, 1, 7, 17, 50}, llvm, 1e-5);
   }
+}
+
+TEST_CASE("CUDA code generation refuses symbolic kernels with an error", "[generalise]") {
+  manual_seed(10);
+  auto sym = generalise_all(row_softmax(), {16, 40});
+  REQUIRE(sym);
+  CHECK_THAT(error_of([&] { cuda::emit_cuda((*sym)[0]); }), Catch::Contains("symbolic"));
 }
