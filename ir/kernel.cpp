@@ -3,6 +3,7 @@
 #include "ir/graph_printer.h"
 
 #include <algorithm>
+#include <cmath>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -80,17 +81,45 @@ int64_t Kernel::inner_size() const {
   return std::max<int64_t>(n, 1);
 }
 
+bool Kernel::symbolic() const {
+  bool sym = any_symbolic(domain);
+  for (auto& s : stages) sym = sym || any_symbolic(s);
+  for (auto& a : args) sym = sym || a.numel.symbolic();
+  for (auto& in : insts) sym = sym || in.op == Op::Sym;
+  return sym;
+}
+
+void name_kernel(Kernel& k, std::string_view prefix) {
+  k.name.clear();
+  uint64_t h = 0xcbf29ce484222325ull; // FNV-1a, stable across runs and builds
+  for (char c : print_kernel(k)) h = (h ^ static_cast<uint8_t>(c)) * 0x100000001b3ull;
+  k.name = fmt::format("{}_{:06x}", prefix, h & 0xffffff);
+}
+
+std::string_view kernel_name_prefix(std::string_view name) {
+  return name.substr(0, std::min(name.rfind('_'), name.size()));
+}
+
+int InstNumbering::add(Kernel& k, const KInst& in) {
+  std::string key = fmt::format("{}.{}.{}.{}.{}.{}.{}.{}.{}|{}", (int)in.op, (int)in.dtype, in.a,
+                                in.b, in.c, in.imm, in.stage, in.value.f, in.value.i,
+                                in.op == Op::Sym ? sym_str(in.sym) : "");
+  auto [it, fresh] = ids_.try_emplace(key, static_cast<int>(k.insts.size()));
+  if (fresh) k.insts.push_back(in);
+  return it->second;
+}
+
 std::string print_kernel(const Kernel& k) {
   std::vector<std::string> args;
   for (size_t i = 0; i < k.args.size(); ++i)
-    args.push_back(fmt::format("a{}: {}[{}]{}", i, dtype_name(k.args[i].dtype), k.args[i].numel,
-                               k.args[i].output ? " out" : ""));
+    args.push_back(fmt::format("a{}: {}[{}]{}", i, dtype_name(k.args[i].dtype),
+                               sym_str(k.args[i].numel), k.args[i].output ? " out" : ""));
   for (size_t i = 0; i < k.params.size(); ++i)
     args.push_back(fmt::format("p{}: {}", i, dtype_name(k.params[i])));
-  std::string s = fmt::format("kernel {}({})\n  domain [{}]\n", k.name, fmt::join(args, ", "),
-                              fmt::join(k.domain, ", "));
+  std::string s =
+      fmt::format("kernel {}({})\n  domain {}\n", k.name, fmt::join(args, ", "), sym_str(k.domain));
   for (size_t st = 0; st < k.stages.size(); ++st)
-    s += fmt::format("  stage {} [{}]\n", st, fmt::join(k.stages[st], ", "));
+    s += fmt::format("  stage {} {}\n", st, sym_str(k.stages[st]));
   for (size_t i = 0; i < k.insts.size(); ++i) {
     const KInst& in = k.insts[i];
     std::string rhs;
@@ -100,6 +129,9 @@ std::string print_kernel(const Kernel& k) {
       rhs = fmt::format("index {}", in.imm);
     else if (in.op == Op::Param)
       rhs = fmt::format("param p{}", in.imm);
+    else if (in.op == Op::Sym)
+      rhs = "sym " + (in.value.f != 0 ? fmt::format("{}/({})", in.value.f, sym_str(in.sym))
+                                      : sym_str(in.sym));
     else if (in.op == Op::ReduceIndex)
       rhs = fmt::format("rindex {}.{}", in.stage, in.imm);
     else if (in.op == Op::Load)
@@ -119,7 +151,48 @@ std::string print_kernel(const Kernel& k) {
   return s;
 }
 
+namespace {
+
+// Why the kernel's integers are malformed ("" when not): a symbol must be an i64 parameter, and
+// extents and element counts of a concrete kernel are non-negative.
+std::string verify_sym_ints(const Kernel& k) {
+  auto check = [&](const SymInt& v, std::string_view what) -> std::string {
+    if (!v.symbolic() && (v.c1 || v.c2 || v.param != -1))
+      return fmt::format("{} {} is not normalised", what, sym_str(v));
+    if (!v.symbolic()) return v.c0 < 0 ? fmt::format("negative {}", what) : "";
+    if (v.param >= (int)k.params.size() || k.params[v.param] != DType::I64)
+      return fmt::format("{} {} needs p{} to be an i64 parameter", what, sym_str(v), v.param);
+    return "";
+  };
+  std::string err;
+  for (auto& d : k.domain)
+    if (err.empty()) err = check(d, "domain extent");
+  for (auto& s : k.stages)
+    for (auto& d : s)
+      if (err.empty()) err = check(d, "stage extent");
+  for (auto& a : k.args)
+    if (err.empty()) err = check(a.numel, "element count");
+  for (size_t i = 0; i < k.insts.size() && err.empty(); ++i) {
+    const KInst& in = k.insts[i];
+    if (in.op == Op::Sym && (in.dtype == DType::Bool || !in.sym.symbolic()))
+      err = fmt::format("%{} sym must be a symbolic number", i);
+    if (in.op == Op::Sym && err.empty()) err = check(in.sym, "sym");
+    // A reciprocal sym (ir/sym_literal.h): an integer numerator over the polynomial, a float.
+    bool numerator = in.value.f != 0;
+    if (in.op == Op::Sym && err.empty() &&
+        (in.value.i != 0 ||
+         (numerator && (!is_float(in.dtype) || in.value.f != std::floor(in.value.f)))))
+      err = fmt::format("%{} sym has a bad numerator", i);
+    if (in.op != Op::Sym && in.sym != SymInt())
+      err = fmt::format("%{} has a polynomial but is no sym", i);
+  }
+  return err;
+}
+
+} // namespace
+
 std::string verify_kernel(const Kernel& k) {
+  if (std::string err = verify_sym_ints(k); !err.empty()) return err;
   auto p = k.placements();
   auto parent = k.stage_parents();
   auto used = stages_read(k);

@@ -12,18 +12,24 @@
 //   stage 1 [L]   the keys: softmax_sum(score, value) @1
 // the Sum over stage 0 reads stage 1's index (the key), so stage 0 runs inside stage 1's loop,
 // once per iteration. A stage nests one level deep, in a later stage holding a softmax_sum.
+//
+// A symbolic kernel (passes/generalise.h) runs at sizes known only at launch: its extents,
+// element counts and `sym` instructions are polynomials (ir/sym_int.h) in i64 parameters.
 #pragma once
 #include "ir/node.h"
+#include "ir/sym_int.h"
 
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace kiln {
 
 struct KArg {
   DType dtype;
-  int64_t numel;
+  SymInt numel;
   bool output;
   bool operator==(const KArg&) const = default;
 };
@@ -37,6 +43,7 @@ struct KInst {
   // its input at unclamped, affine indices that vectorize as masked loads.
   int stage = -1;    // ReduceIndex and reductions: their stage
   Scalar value = {}; // Const: the literal
+  SymInt sym = {};   // Sym: the value (symbolic)
   bool operator==(const KInst&) const = default;
 };
 
@@ -55,8 +62,8 @@ struct Kernel {
   std::string name;
   std::vector<KArg> args;
   std::vector<DType> params; // scalars passed at run time, after the buffers
-  std::vector<int64_t> domain;
-  std::vector<std::vector<int64_t>> stages; // inner loop extents of each stage, in execution order
+  std::vector<SymInt> domain;
+  std::vector<std::vector<SymInt>> stages; // inner loop extents of each stage, in execution order
   std::vector<KInst> insts;
   std::vector<KStore> stores;
 
@@ -64,8 +71,25 @@ struct Kernel {
   // Per stage, the stage whose loop it runs inside (-1: none; see the header comment).
   std::vector<int> stage_parents() const;
   Placement store_placement(const KStore& st, const std::vector<Placement>& p) const;
+  // Of a concrete kernel only (they throw kiln::Error on a symbolic extent).
   int64_t domain_size() const { return numel(domain); }
   int64_t inner_size() const; // iterations of all stages per outer point
+  bool symbolic() const;      // any extent, element count or instruction depends on a parameter
+  bool operator==(const Kernel&) const = default;
+};
+
+// Names a kernel as lowering does: `prefix` (k_ and the fused ops), then a hash of its text, so
+// equal kernels have equal names.
+void name_kernel(Kernel& k, std::string_view prefix);
+std::string_view kernel_name_prefix(std::string_view name); // "k_mul_add_3f2a01" -> "k_mul_add"
+
+// Value numbering: appends an instruction to k unless an equal one exists; returns its id.
+class InstNumbering {
+public:
+  int add(Kernel& k, const KInst& in);
+
+private:
+  std::unordered_map<std::string, int> ids_;
 };
 
 std::string print_kernel(const Kernel& k);

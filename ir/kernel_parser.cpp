@@ -20,6 +20,8 @@ private:
   KInst parse_inst(const Kernel& k, int id);
   int operand(int id);
   int64_t numbered(char prefix, std::string_view what); // "a3" -> 3
+  SymInt sym_int(std::string_view what);                // "784*p0", "p0^2+1", "12"
+  std::vector<SymInt> sym_list(std::string_view what);  // "[784*p0, 10]"
   void check_types(const Kernel& k, const KInst& in, int line);
 
   TextCursor c_;
@@ -34,6 +36,70 @@ int64_t KernelParser::numbered(char prefix, std::string_view what) {
       w.size() > 10)
     c_.fail_at(line, col, fmt::format("expected {}, got '{}'", what, w));
   for (size_t i = 1; i < w.size(); ++i) v = v * 10 + (w[i] - '0');
+  return v;
+}
+
+SymInt KernelParser::sym_int(std::string_view what) {
+  c_.skip_spaces();
+  int line = c_.line(), col = c_.column();
+  int64_t coef[3] = {0, 0, 0};
+  int param = -1;
+  for (bool first = true;; first = false) {
+    int64_t sign = 1;
+    if (c_.accept('-'))
+      sign = -1;
+    else if (!first && !c_.accept('+'))
+      break;
+    c_.skip_spaces();
+    int64_t m = 1;
+    bool number = c_.peek() >= '0' && c_.peek() <= '9';
+    if (number) {
+      std::string w = c_.word(what);
+      auto [end, ec] = std::from_chars(w.data(), w.data() + w.size(), m);
+      if (ec != std::errc() || end != w.data() + w.size())
+        c_.fail_at(line, col,
+                   fmt::format("expected {} (an integer or a polynomial in one i64 "
+                               "parameter, e.g. 784*p0), got '{}'",
+                               what, w));
+    }
+    int degree = 0;
+    if (!number || c_.accept('*')) {
+      int p = static_cast<int>(numbered('p', fmt::format("a parameter pN in {}", what)));
+      if (param >= 0 && p != param)
+        c_.fail_at(line, col,
+                   fmt::format("{} uses p{} and p{}: one parameter per extent", what, param, p));
+      param = p;
+      degree = 1;
+      if (c_.accept('^')) {
+        if (c_.integer("the exponent 2") != 2) c_.fail_expected("the exponent 2 (at most S^2)");
+        degree = 2;
+      }
+    }
+    if (__builtin_add_overflow(coef[degree], sign * m, &coef[degree]))
+      c_.fail_at(line, col, fmt::format("{} overflows int64", what));
+  }
+  return SymInt::poly(param, coef[0], coef[1], coef[2]);
+}
+
+std::vector<SymInt> KernelParser::sym_list(std::string_view what) {
+  c_.skip_spaces();
+  int line = c_.line(), col = c_.column();
+  c_.expect('[', fmt::format("'[' opening {}", what));
+  std::vector<SymInt> v;
+  if (!c_.accept(']')) {
+    do v.push_back(sym_int(what));
+    while (c_.accept(','));
+    c_.expect(']', fmt::format("',' or ']' in {}", what));
+  }
+  // The concrete extents as TextCursor::shape checks them.
+  int64_t n = 1;
+  for (const SymInt& d : v) {
+    if (d.symbolic()) continue;
+    if (d.c0 < 0) c_.fail_at(line, col, fmt::format("negative extent in {}", what));
+    if (d.c0 > 0 && n > (int64_t{1} << 40) / d.c0)
+      c_.fail_at(line, col, fmt::format("{} is too large", what));
+    n *= d.c0 ? d.c0 : 1;
+  }
   return v;
 }
 
@@ -72,12 +138,12 @@ void KernelParser::parse_args(Kernel& k) {
     c_.expect('[', "'[' before the element count");
     c_.skip_spaces();
     int line = c_.line(), col = c_.column();
-    a.numel = c_.integer("the element count");
-    if (a.numel < 0) c_.fail_expected("a non-negative element count");
-    if (!shape_fits({a.numel}, dtype_size(a.dtype)))
+    a.numel = sym_int("the element count");
+    if (!a.numel.symbolic() && a.numel.c0 < 0) c_.fail_expected("a non-negative element count");
+    if (!a.numel.symbolic() && !shape_fits({a.numel.c0}, dtype_size(a.dtype)))
       c_.fail_at(line, col,
                  fmt::format("element count {} of {} is too large (expected at most 2^62 bytes)",
-                             a.numel, dtype_name(a.dtype)));
+                             a.numel.c0, dtype_name(a.dtype)));
     c_.expect(']', "']' after the element count");
     a.output = c_.accept("out");
     k.args.push_back(a);
@@ -88,7 +154,7 @@ void KernelParser::parse_args(Kernel& k) {
 KInst KernelParser::parse_inst(const Kernel& k, int id) {
   c_.skip_spaces();
   int op_line = c_.line(), op_col = c_.column();
-  std::string m = c_.word("an instruction (const, index, param, rindex, load or an op)");
+  std::string m = c_.word("an instruction (const, index, param, sym, rindex, load or an op)");
   KInst in{};
   in.a = in.b = in.c = -1;
   in.stage = -1;
@@ -105,6 +171,16 @@ KInst KernelParser::parse_inst(const Kernel& k, int id) {
   } else if (m == "param") {
     in.op = Op::Param;
     in.imm = numbered('p', "a parameter pN");
+  } else if (m == "sym") {
+    in.op = Op::Sym;
+    in.sym = sym_int("the sym's polynomial");
+    if (c_.accept('/')) { // a reciprocal: numerator/(polynomial)
+      if (in.sym.symbolic()) c_.fail_expected("an integer numerator before '/'");
+      in.value.f = static_cast<double>(in.sym.c0);
+      c_.expect('(', "'(' before the denominator");
+      in.sym = sym_int("the sym's denominator");
+      c_.expect(')', "')' after the denominator");
+    }
   } else if (m == "rindex") {
     in.op = Op::ReduceIndex;
     c_.skip_spaces();
@@ -204,13 +280,13 @@ Kernel KernelParser::parse_one() {
   c_.end_line("the kernel signature");
   c_.skip_blank_lines();
   c_.expect("domain", "'domain'");
-  k.domain = c_.shape("the domain");
+  k.domain = sym_list("the domain");
   c_.end_line("the domain");
   for (c_.skip_blank_lines(); c_.accept("stage"); c_.skip_blank_lines()) {
     int64_t n = c_.integer("the stage number");
     if (n != static_cast<int64_t>(k.stages.size()))
       c_.fail_expected(fmt::format("stage {}", k.stages.size()));
-    k.stages.push_back(c_.shape("the stage's extents"));
+    k.stages.push_back(sym_list("the stage's extents"));
     c_.end_line("the stage");
   }
   for (c_.skip_blank_lines(); !c_.at_end() && c_.peek() == '%'; c_.skip_blank_lines()) {

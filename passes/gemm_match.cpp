@@ -22,7 +22,8 @@ std::vector<uint64_t> loop_axes_used(const Kernel& k) {
 } // namespace
 
 std::optional<GemmMatch> match_gemm(const Kernel& k) {
-  if (k.stages.size() != 1 || k.stages[0].size() != 1 || k.domain.size() < 2 ||
+  // The packed GEMM plans its blocks for concrete sizes; a symbolic product runs as stages.
+  if (k.symbolic() || k.stages.size() != 1 || k.stages[0].size() != 1 || k.domain.size() < 2 ||
       k.domain.size() > 63)
     return std::nullopt;
   GemmMatch g;
@@ -61,9 +62,9 @@ std::optional<GemmMatch> match_gemm(const Kernel& k) {
   } else {
     return std::nullopt;
   }
-  g.M = k.domain[g.m_axis];
-  g.N = k.domain[g.n_axis];
-  g.K = k.stages[0][0];
+  g.M = k.domain[g.m_axis].value();
+  g.N = k.domain[g.n_axis].value();
+  g.K = k.stages[0][0].value();
   if (g.M < kGemmMinRows || g.N < kGemmMinCols || g.K < 1) return std::nullopt;
   g.split_columns = k.domain.size() == 2 && g.M < g.N;
   return g;

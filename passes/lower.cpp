@@ -443,19 +443,13 @@ void Lowerer::merge_product_columns() {
 Kernel Lowerer::finish(const std::vector<std::pair<int, int>>& outputs,
                        const std::vector<int>& out_args) {
   Kernel k;
-  k.domain = ctx_.domain;
-  k.stages = ctx_.stages;
+  k.domain = to_sym(ctx_.domain);
+  for (auto& st : ctx_.stages) k.stages.push_back(to_sym(st));
   for (Node* a : args_) k.args.push_back({a->dtype, a->numel(), false});
   for (Node* p : params_) k.params.push_back(p->dtype);
   // Emit final instructions with value numbering, so equal index math is computed once.
-  std::unordered_map<std::string, int> numbering;
-  auto add = [&](KInst in) {
-    std::string key = fmt::format("{}.{}.{}.{}.{}.{}.{}.{}.{}", (int)in.op, (int)in.dtype, in.a,
-                                  in.b, in.c, in.imm, in.stage, in.value.f, in.value.i);
-    auto [it, fresh] = numbering.try_emplace(key, static_cast<int>(k.insts.size()));
-    if (fresh) k.insts.push_back(in);
-    return it->second;
-  };
+  InstNumbering numbering;
+  auto add = [&](const KInst& in) { return numbering.add(k, in); };
   auto cst = [&](int64_t v) {
     KInst c{Op::Const, DType::I64};
     c.value.i = v;
@@ -529,12 +523,10 @@ Kernel Lowerer::finish(const std::vector<std::pair<int, int>>& outputs,
     k.stores.push_back({out_args[o], id[outputs[o].second], id[outputs[o].first]});
   }
   // Readable and unique: the fused ops, then a hash of the body.
-  uint64_t h = 0xcbf29ce484222325ull; // FNV-1a, stable across runs and builds
-  for (char c : print_kernel(k)) h = (h ^ static_cast<uint8_t>(c)) * 0x100000001b3ull;
-  k.name = "k";
-  for (auto& n : op_names_) k.name += "_" + n;
-  if (op_names_.empty()) k.name += "_view"; // an output that is a view: a copy in its layout
-  k.name += fmt::format("_{:06x}", h & 0xffffff);
+  std::string prefix = "k";
+  for (auto& n : op_names_) prefix += "_" + n;
+  if (op_names_.empty()) prefix += "_view"; // an output that is a view: a copy in its layout
+  name_kernel(k, prefix);
   return k;
 }
 

@@ -34,7 +34,7 @@ private:
     std::memcpy(&fbits, &in.value.f, sizeof(fbits));
     // A stage index is identified by its axis and the stage's extents, not the stage number.
     std::vector<int64_t> extents;
-    if (in.op == Op::ReduceIndex) extents = k_.stages[in.stage];
+    if (in.op == Op::ReduceIndex) extents = concrete(k_.stages[in.stage]);
     Key key{in.op,   in.dtype,      in.imm,        fbits,        in.value.i,
             extents, operand(in.a), operand(in.b), operand(in.c)};
     auto [it, fresh] = ids_.emplace(key, static_cast<int>(ids_.size()));
@@ -64,6 +64,8 @@ std::vector<int> stage_costs(const Kernel& k, const std::vector<Placement>& plac
 } // namespace
 
 std::vector<StageReuse> find_stage_reuse(const Kernel& k, int64_t max_bytes) {
+  for (auto& s : k.stages) // a buffer holds one stage's values: of a concrete size only
+    if (any_symbolic(s)) return {};
   const int worth = 16; // one expensive op at least: a store and a load cost a few cheap ones
   auto place = k.placements();
   StageClasses classes(k, place);

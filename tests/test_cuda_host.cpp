@@ -197,8 +197,8 @@ TEST_CASE("cuda: every emitter strategy and dtype runs on the host and matches t
     std::vector<std::vector<unsigned char>> want, got;
     std::vector<uint64_t> params(k.params.size());
     for (const kiln::KArg& a : k.args) {
-      want.emplace_back(a.numel * kiln::dtype_size(a.dtype) + 8, 0xa5);
-      if (!a.output) fill(want.back(), a.dtype, a.numel, runs[i].ties, rng);
+      want.emplace_back(a.numel.value() * kiln::dtype_size(a.dtype) + 8, 0xa5);
+      if (!a.output) fill(want.back(), a.dtype, a.numel.value(), runs[i].ties, rng);
     }
     for (size_t p = 0; p < params.size(); ++p) params[p] = rng() % 7 + 1;
     got = want;
@@ -209,12 +209,13 @@ TEST_CASE("cuda: every emitter strategy and dtype runs on the host and matches t
       return args;
     };
     auto want_args = args_of(want), got_args = args_of(got);
-    kiln::KernelEval(k).run(want_args.data(), 0, k.domain.empty() ? 1 : k.domain[0]);
+    kiln::KernelEval(k).run(want_args.data(), 0, k.domain.empty() ? 1 : k.domain[0].value());
     host.launch(i, got_args.data());
     std::set<DType> dtypes;
     for (size_t a = 0; a < k.args.size(); ++a) {
       dtypes.insert(k.args[a].dtype);
-      if (k.args[a].output) CHECK(compare(got[a], want[a], k.args[a].dtype, k.args[a].numel) == "");
+      if (k.args[a].output)
+        CHECK(compare(got[a], want[a], k.args[a].dtype, k.args[a].numel.value()) == "");
     }
     for (DType t : dtypes) ++ran[emitted[i].plan.strategy][t];
   }

@@ -198,7 +198,8 @@ void Emitter::emit_pack(int root, int axis, Value* x0, Value* x1, Value* k0, Val
   bool lanes = !blocks && !rows && packs_by_lanes(root, axis);
   // An index-arithmetic operand consecutive along k (the transposed im2col view a convolution's
   // weight gradient reads) packs in the same T x T blocks, its rows read by lanes along k.
-  bool k_lanes = lanes && r % tb == 0 && lanes_along_k(root, axis, k_.domain[axis], gemm_->K);
+  bool k_lanes =
+      lanes && r % tb == 0 && lanes_along_k(root, axis, k_.domain[axis].value(), gemm_->K);
   auto* vt = llvm::FixedVectorType::get(ty, static_cast<unsigned>(tb));
   llvm::Align align(dtype_size(t));
   auto panel = [&](Value* xb, bool partial) {
@@ -512,7 +513,7 @@ void Emitter::emit_gemm(Value* begin, Value* end) {
   std::vector<llvm::PHINode*> batch;
   for (size_t d = 0; d + 2 < nd; ++d) {
     batch.push_back(d == 0 ? open_loop(begin, end, "batch")
-                           : open_loop(b_.getInt64(0), b_.getInt64(k_.domain[d]), "batch"));
+                           : open_loop(b_.getInt64(0), b_.getInt64(k_.domain[d].value()), "batch"));
     loop_idx_[d] = batch.back();
   }
   emit_gemm_block(bl, buf, b_.getInt64(0), b_.getInt64(g.M), b_.getInt64(0), b_.getInt64(g.N));

@@ -10,15 +10,15 @@
 namespace kiln::cpu::detail {
 
 void Emitter::emit_nest(Value* begin, Value* end, bool tiled, int64_t interleave) {
-  std::vector<int64_t> dims = k_.domain.empty() ? std::vector<int64_t>{1} : k_.domain;
+  std::vector<SymInt> dims = k_.domain.empty() ? std::vector<SymInt>{1} : k_.domain;
   std::vector<llvm::PHINode*> outer;
-  bool blocked = !tiled && reads_transposed();
+  bool blocked = !tiled && !k_.symbolic() && reads_transposed();
   // The tiled path owns the last loop, and the one before (blocks of rows) when there is one;
   // the blocked path the last two loops.
   size_t looped = tiled || blocked ? (dims.size() >= 2 ? dims.size() - 2 : 0) : dims.size();
   for (size_t d = 0; d < looped; ++d) {
     auto* iv =
-        d == 0 ? open_loop(begin, end, "i0") : open_loop(b_.getInt64(0), b_.getInt64(dims[d]), "i");
+        d == 0 ? open_loop(begin, end, "i0") : open_loop(b_.getInt64(0), extent(dims[d]), "i");
     outer.push_back(iv);
     loop_idx_[d] = iv;
   }
@@ -26,8 +26,9 @@ void Emitter::emit_nest(Value* begin, Value* end, bool tiled, int64_t interleave
     emit_tiled_reduction(begin, end, nullptr, nullptr);
   } else if (tiled) {
     size_t m = dims.size() - 2;
-    emit_tiled_reduction(b_.getInt64(0), b_.getInt64(dims.back()), m == 0 ? begin : b_.getInt64(0),
-                         m == 0 ? end : b_.getInt64(dims[m]));
+    emit_tiled_reduction(b_.getInt64(0), b_.getInt64(dims.back().value()),
+                         m == 0 ? begin : b_.getInt64(0),
+                         m == 0 ? end : b_.getInt64(dims[m].value()));
   } else if (blocked) {
     // Blocks of 8 x 8: the lines a block reads and writes stay in cache while it runs. Rows of a
     // power-of-two stride share one cache set (12 ways): 1024^2 floats move 4x faster in 8 x 8
@@ -35,8 +36,8 @@ void Emitter::emit_nest(Value* begin, Value* end, bool tiled, int64_t interleave
     const int64_t block = 8, col_block = 8;
     size_t m = dims.size() - 2;
     Value* lo = m == 0 ? begin : b_.getInt64(0);
-    Value* hi = m == 0 ? end : b_.getInt64(dims[m]);
-    int64_t cols = dims.back(), full = cols / col_block * col_block;
+    Value* hi = m == 0 ? end : b_.getInt64(dims[m].value());
+    int64_t cols = dims.back().value(), full = cols / col_block * col_block;
     auto* ib = open_loop(lo, hi, "ib", block);
     Value* iend =
         b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, b_.CreateAdd(ib, b_.getInt64(block)), hi);
@@ -84,11 +85,11 @@ bool Emitter::reads_transposed() const {
 }
 
 bool Emitter::streams_by_domain() const {
-  if (k_.domain.size() != 1) return false;
+  if (k_.domain.size() != 1 || k_.symbolic()) return false;
   for (const KStore& st : k_.stores) {
     const KArg& a = k_.args[st.arg];
     if (k_.store_placement(st, place_).loop < 0 &&
-        a.numel * static_cast<int64_t>(dtype_size(a.dtype)) >= kStreamingStoreBytes)
+        a.numel.value() * static_cast<int64_t>(dtype_size(a.dtype)) >= kStreamingStoreBytes)
       return true;
   }
   return false;

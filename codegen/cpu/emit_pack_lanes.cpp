@@ -122,7 +122,7 @@ std::vector<std::optional<Bounds>> index_bounds(const Kernel& k, int64_t K) {
       b[i] = Bounds{in.value.i, in.value.i};
       break;
     case Op::LoopIndex:
-      b[i] = Bounds{0, k.domain[in.imm] - 1};
+      b[i] = Bounds{0, k.domain[in.imm].value() - 1};
       break;
     case Op::ReduceIndex:
       b[i] = Bounds{0, K - 1};

@@ -90,7 +90,8 @@ std::vector<size_t> Emitter::reductions(int stage) const {
 // the reduce axis (matmul's B, column sums), the reduce loop runs outside a loop over a tile of
 // outputs, accumulating into a small stack array, so the innermost loop vectorizes over outputs.
 bool Emitter::use_tiled_reduction() const {
-  if (k_.stages.size() != 1 || k_.domain.empty() || k_.domain.back() < 16) return false;
+  if (k_.stages.size() != 1 || k_.domain.empty() || k_.symbolic() || k_.domain.back().value() < 16)
+    return false;
   for (size_t r : reductions(0))
     if (k_.insts[r].op == Op::ArgMax || k_.insts[r].op == Op::ArgMin) return false;
   for (const KStore& st : k_.stores)
@@ -132,7 +133,7 @@ void Emitter::emit_stage(int stage) {
   reduce_idx_.assign(k_.stages[stage].size(), nullptr);
   for (size_t d = 0; d < k_.stages[stage].size(); ++d) {
     llvm::BasicBlock* pre = b_.GetInsertBlock();
-    auto* iv = open_loop(b_.getInt64(0), b_.getInt64(k_.stages[stage][d]), "r");
+    auto* iv = open_loop(b_.getInt64(0), extent(k_.stages[stage][d]), "r");
     rloops.push_back(iv);
     reduce_idx_[d] = iv;
     llvm::BasicBlock* body = b_.GetInsertBlock();
@@ -200,7 +201,7 @@ void Emitter::emit_stage(int stage) {
 
 void Emitter::prefetch_next_row() {
   if (k_.domain.empty() || k_.stages.size() < 2 || k_.stages[0].size() != 1) return;
-  int64_t row_axis = static_cast<int64_t>(k_.domain.size()) - 1, extent = k_.stages[0][0];
+  int64_t row_axis = static_cast<int64_t>(k_.domain.size()) - 1;
   for (size_t i = 0; i < k_.insts.size(); ++i) {
     const KInst& in = k_.insts[i];
     if (in.op != Op::Load || place_[i].loop != 0) continue;
@@ -208,7 +209,7 @@ void Emitter::prefetch_next_row() {
          along_rows = stride(in.a, Op::LoopIndex, row_axis);
     if (along_stage != std::optional<int64_t>(1) || !along_rows || *along_rows == 0) continue;
     int64_t per_line = std::max<int64_t>(1, 64 / static_cast<int64_t>(dtype_size(in.dtype)));
-    auto* r = open_loop(b_.getInt64(0), b_.getInt64(extent), "prefetch", per_line);
+    auto* r = open_loop(b_.getInt64(0), extent(k_.stages[0][0]), "prefetch", per_line);
     reduce_idx_.assign(1, r);
     emit_placed(0, -2); // the load's index at this position (the rest of stage 0 is dead code)
     Value* next_row = b_.CreateAdd(vals_[in.a], b_.getInt64(*along_rows));
@@ -238,7 +239,8 @@ Value* Emitter::reuse_slot(const StageReuse& r) {
   // Stages sharing a value have equal extents, so the current loop indices address it.
   Value* linear = b_.getInt64(0);
   for (size_t d = 0; d < reduce_idx_.size(); ++d)
-    linear = b_.CreateAdd(b_.CreateMul(linear, b_.getInt64(k_.stages[r.stage][d])), reduce_idx_[d]);
+    linear = b_.CreateAdd(b_.CreateMul(linear, b_.getInt64(k_.stages[r.stage][d].value())),
+                          reduce_idx_[d]);
   llvm::AllocaInst* buf = reuse_buf_[&r - reuse_.data()];
   return b_.CreateInBoundsGEP(buf->getAllocatedType(), buf, {b_.getInt64(0), linear});
 }
@@ -297,7 +299,7 @@ void Emitter::emit_tile(const std::vector<std::vector<std::pair<size_t, llvm::Al
 
   std::vector<llvm::PHINode*> rloops;
   reduce_idx_.clear();
-  for (int64_t extent : k_.stages[0]) {
+  for (int64_t extent : concrete(k_.stages[0])) {
     rloops.push_back(open_loop(b_.getInt64(0), b_.getInt64(extent), "r"));
     reduce_idx_.push_back(rloops.back());
   }

@@ -80,6 +80,8 @@ private:
   Value* unary(const KInst& in, DType src, Value* x);
   Value* binary(const KInst& in, DType src, Value* x, Value* y);
   Value* cast(DType from, DType to, Value* x);
+  Value* extent(const SymInt& v); // a loop's trip count: symbolic ones from their parameter
+  Value* sym(const KInst& in);    // a sym instruction's value (ir/sym_literal.h)
   Value* reduce_init(const KInst& in);
   Value* emit_inst(size_t i);
   // Opens a counted loop [lo, hi) by step; returns the index phi. close_loop() finishes it.

@@ -189,9 +189,10 @@ private:
     // one, then the outer one around it (a [12, 64] column sum became 14,000 instructions and
     // 3.5 s of compile); its loops stay rolled too.
     bool nested_stage = std::any_of(k.stages.begin(), k.stages.end(),
-                                    [](const std::vector<int64_t>& s) { return s.size() > 1; });
-    return nested_stage || k.domain_size() * k.inner_size() <= kLittleWork ? Pipeline::O3Rolled
-                                                                           : Pipeline::O3;
+                                    [](const auto& s) { return s.size() > 1; });
+    if (nested_stage) return Pipeline::O3Rolled;
+    if (k.symbolic()) return Pipeline::O3; // its work is not known here
+    return k.domain_size() * k.inner_size() <= kLittleWork ? Pipeline::O3Rolled : Pipeline::O3;
   }
 
   void optimize(llvm::Module& m, llvm::TargetMachine& tm, Pipeline which, CompileTiming* timing) {

@@ -12,14 +12,12 @@ namespace {
 
 struct NativeKernel : Executable {
   cpu::KernelFn fn;
-  RowSplit split;
+  KernelSplit split;
+  NativeKernel(const Kernel& k, cpu::KernelFn f) : fn(f), split(k, match_gemm(k).has_value()) {}
 };
 
 std::shared_ptr<const Executable> native(const Kernel& k, cpu::KernelFn fn) {
-  auto exe = std::make_shared<NativeKernel>();
-  exe->fn = fn;
-  exe->split = RowSplit::of(k, match_gemm(k).has_value());
-  return exe;
+  return std::make_shared<NativeKernel>(k, fn);
 }
 
 bool wants(const BackendCompileOptions& o, std::string_view stage) {
@@ -64,7 +62,7 @@ public:
 
   void launch(const Executable& exe, void* const* args) const override {
     const auto& nk = static_cast<const NativeKernel&>(exe);
-    run_rows(nk.split, [&](int64_t b, int64_t e) { nk.fn(args, b, e); });
+    run_rows(nk.split.at(args), [&](int64_t b, int64_t e) { nk.fn(args, b, e); });
   }
 };
 

@@ -74,6 +74,23 @@ void keep_loop_scalar(llvm::BranchInst* latch) {
   latch->setMetadata(llvm::LLVMContext::MD_loop, loop);
 }
 
+Value* Emitter::extent(const SymInt& v) {
+  if (!v.symbolic()) return b_.getInt64(v.c0);
+  Value* s = fn_->getArg(k_.args.size() + v.param);
+  // c0 + s * (c1 + s * c2); a size where this overflows is not lowered to this kernel.
+  Value* inner = b_.CreateAdd(b_.getInt64(v.c1), b_.CreateMul(s, b_.getInt64(v.c2)));
+  return b_.CreateAdd(b_.getInt64(v.c0), b_.CreateMul(s, inner));
+}
+
+Value* Emitter::sym(const KInst& in) {
+  Value* p = extent(in.sym);
+  if (in.value.f == 0) return cast(DType::I64, in.dtype, p);
+  // As the interpreter: the quotient in double, then rounded to the dtype.
+  Value* q = b_.CreateFDiv(llvm::ConstantFP::get(b_.getDoubleTy(), in.value.f),
+                           cast(DType::I64, DType::F64, p));
+  return cast(DType::F64, in.dtype, q);
+}
+
 Value* Emitter::cast(DType from, DType to, Value* x) {
   if (from == to) return x;
   llvm::Type* t = reg_type(to);
@@ -275,6 +292,8 @@ Value* Emitter::emit_inst(size_t i) {
     return loop_idx_.at(in.imm);
   case Op::Param:
     return fn_->getArg(k_.args.size() + in.imm);
+  case Op::Sym:
+    return sym(in);
   case Op::ReduceIndex:
     return reduce_idx_.at(in.imm);
   case Op::FloorDiv:

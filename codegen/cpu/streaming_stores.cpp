@@ -95,7 +95,10 @@ void use_streaming_stores(llvm::Module& m, const Kernel& k) {
       int arg = argument_of(st->getPointerOperand(), *entry, dl);
       if (arg < 0 || arg >= static_cast<int>(k.args.size()) || !k.args[arg].output) continue;
       const KArg& a = k.args[arg];
-      if (a.numel * static_cast<int64_t>(dtype_size(a.dtype)) < kStreamingStoreBytes) continue;
+      // A buffer of a symbolic size may be small: not known to stream.
+      if (a.numel.symbolic() ||
+          a.numel.value() * static_cast<int64_t>(dtype_size(a.dtype)) < kStreamingStoreBytes)
+        continue;
       int64_t offset = 0;
       llvm::Value* base =
           llvm::GetPointerBaseWithConstantOffset(st->getPointerOperand(), offset, dl);

@@ -31,7 +31,8 @@ int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 
 std::optional<MatmulSplit> find_matmul(const Kernel& k, const std::vector<Placement>& place) {
   size_t nd = k.domain.size();
   if (k.stages.size() != 1 || k.stages[0].size() != 1 || nd < 2 || nd > 63) return std::nullopt;
-  if (k.domain[nd - 1] < 16 || k.domain[nd - 2] < 16 || (k.domain[nd - 2] + 63) / 64 > 65535)
+  if (k.domain[nd - 1].value() < 16 || k.domain[nd - 2].value() < 16 ||
+      (k.domain[nd - 2].value() + 63) / 64 > 65535)
     return std::nullopt;
   int sum = -1;
   for (size_t i = 0; i < k.insts.size(); ++i)
@@ -90,10 +91,10 @@ std::vector<bool> narrow_indices(const Kernel& k) {
     bool good = true;
     switch (in.op) {
     case Op::LoopIndex:
-      r = {0, k.domain[in.imm] - 1};
+      r = {0, k.domain[in.imm].value() - 1};
       break;
     case Op::ReduceIndex:
-      r = {0, k.stages[in.stage][in.imm] - 1};
+      r = {0, k.stages[in.stage][in.imm].value() - 1};
       break;
     case Op::Const:
       r = {in.value.i, in.value.i};

@@ -54,6 +54,9 @@ Writer::Writer(const Kernel& k)
   if (std::string err = verify_kernel(k); !err.empty())
     fail("cuda", "kernel {} is not well formed: {}", k.name, err);
   // Attention kernels (passes/attention_match.h) have a CPU emitter only so far.
+  if (k.symbolic())
+    fail("cuda", "kernel {} has symbolic sizes: CUDA code generation needs concrete ones yet",
+         k.name);
   for (const KInst& in : k.insts)
     if (in.op == Op::SoftmaxSum)
       fail("cuda", "kernel {}: no CUDA code generation for attention (softmax_sum) yet", k.name);
@@ -188,7 +191,7 @@ void Writer::body_serial() {
   open(fmt::format("for ({0} o = ({0})blockIdx.x * blockDim.x + threadIdx.x; o < {1}; o += "
                    "({0})gridDim.x * blockDim.x)",
                    it, n));
-  decompose("o", k_.domain, "i", index_type(n));
+  decompose("o", concrete(k_.domain), "i", index_type(n));
   emit_placed(-1, -1);
   for (int s = 0; s < static_cast<int>(k_.stages.size()); ++s) {
     std::vector<int> reds;
@@ -203,8 +206,8 @@ void Writer::body_serial() {
         line("{} acc{} = {};", c_type(t), r, reduce_identity(in.op, t));
     }
     for (size_t a = 0; a < k_.stages[s].size(); ++a)
-      open(fmt::format("for ({0} {1} = 0; {1} < {2}; ++{1})", index_type(k_.stages[s][a]),
-                       rvar_[s][a], k_.stages[s][a]));
+      open(fmt::format("for ({0} {1} = 0; {1} < {2}; ++{1})", index_type(k_.stages[s][a].value()),
+                       rvar_[s][a], k_.stages[s][a].value()));
     emit_placed(s, -2);
     emit_stores(s);
     for (int r : reds) accumulate(r);
@@ -240,7 +243,7 @@ void Writer::body_row(bool warp) {
   } else {
     open(fmt::format("for ({0} o = blockIdx.x; o < {1}; o += gridDim.x)", it, n));
   }
-  decompose("o", k_.domain, "i", it);
+  decompose("o", concrete(k_.domain), "i", it);
   emit_placed(-1, -1);
   for (int s = 0; s < static_cast<int>(k_.stages.size()); ++s) {
     std::vector<int> reds;
@@ -265,7 +268,7 @@ void Writer::body_row(bool warp) {
     } else {
       open(fmt::format("for ({0} rl = threadIdx.x; rl < {1}; rl += blockDim.x)", rt, extent));
     }
-    decompose("rl", k_.stages[s], fmt::format("r{}_", s), rt);
+    decompose("rl", concrete(k_.stages[s]), fmt::format("r{}_", s), rt);
     emit_placed(s, -2);
     emit_stores(s);
     for (int r : reds) accumulate(r);
@@ -327,9 +330,10 @@ CudaKernel Writer::run() {
   case Strategy::TiledMatmul: {
     mm = find_matmul(k_, place_);
     size_t nd = k_.domain.size();
-    plan_.grid[0] = grid_for(k_.domain[nd - 1], 64, 1u << 31);
-    plan_.grid[1] = grid_for(k_.domain[nd - 2], 64, 65535);
-    plan_.grid[2] = grid_for(n / (k_.domain[nd - 1] * k_.domain[nd - 2]), 1, 65535);
+    int64_t rows = k_.domain[nd - 2].value(), cols = k_.domain[nd - 1].value();
+    plan_.grid[0] = grid_for(cols, 64, 1u << 31);
+    plan_.grid[1] = grid_for(rows, 64, 65535);
+    plan_.grid[2] = grid_for(n / (cols * rows), 1, 65535);
     break;
   }
   }

@@ -28,11 +28,13 @@ void Writer::tiled_operand(int root, bool lhs, const std::string& mn_var) {
   open("for (int e = threadIdx.x; e < 64 * 16; e += 256)");
   line("const int kk = {};", k_fast ? "e % 16" : "e / 64");
   line("const int {} = {};", mn_var, k_fast ? "e / 16" : "e % 64");
-  std::string it = index_type(k_.domain[axis]);
+  std::string it = index_type(k_.domain[axis].value());
   line("const {} i{} = ({}){}0 + {};", it, axis, it, lhs ? "m" : "n", mn_var);
-  line("const {} r0_0 = ({})(k0 + kk);", index_type(k_.stages[0][0]), index_type(k_.stages[0][0]));
+  std::string rt = index_type(k_.stages[0][0].value());
+  line("const {} r0_0 = ({})(k0 + kk);", rt, rt);
   line("{} x = {};", t, literal(k_.insts[root].dtype, Scalar{}));
-  open(fmt::format("if (i{} < {} && r0_0 < {})", axis, k_.domain[axis], k_.stages[0][0]));
+  open(fmt::format("if (i{} < {} && r0_0 < {})", axis, k_.domain[axis].value(),
+                   k_.stages[0][0].value()));
   for (int i = 0; i <= root; ++i)
     if (need[i]) emit_inst(i);
   line("x = {};", var(root));
@@ -43,8 +45,9 @@ void Writer::tiled_operand(int root, bool lhs, const std::string& mn_var) {
 
 void Writer::body_tiled(const MatmulSplit& mm) {
   size_t nd = k_.domain.size();
-  int64_t m_ext = k_.domain[nd - 2], n_ext = k_.domain[nd - 1], k_ext = k_.stages[0][0];
-  std::vector<int64_t> batch(k_.domain.begin(), k_.domain.end() - 2);
+  int64_t m_ext = k_.domain[nd - 2].value(), n_ext = k_.domain[nd - 1].value(),
+          k_ext = k_.stages[0][0].value();
+  std::vector<int64_t> batch = concrete({k_.domain.begin(), k_.domain.end() - 2});
   int64_t nbatch = numel(batch);
   DType st = k_.insts[mm.mul].dtype;
   std::string t = c_type(st), fma = st == DType::F32 ? "fmaf" : "fma";

@@ -4,6 +4,7 @@
 #include "codegen/backend.h"
 
 #include <functional>
+#include <optional>
 
 namespace kiln {
 
@@ -24,7 +25,26 @@ struct RowSplit {
   // often (it gives up taking pieces in turn from a slow core).
   bool one_range_per_thread = false;
 
-  static RowSplit of(const Kernel& k, bool one_range_per_thread);
+  static RowSplit of(const Kernel& k, bool one_range_per_thread); // of a concrete kernel
+  // Of a domain with inner_size iterations of its stages per outer point.
+  static RowSplit of(const std::vector<int64_t>& domain, int64_t inner_size,
+                     bool one_range_per_thread);
+};
+
+// The values of a kernel's i64 parameters at one launch (0 for the others; args as
+// Backend::launch takes them): a symbolic kernel's sizes follow from them.
+std::vector<int64_t> i64_params(const Kernel& k, void* const* args);
+
+// A kernel's RowSplit: fixed when it loads, a symbolic kernel's at each launch.
+class KernelSplit {
+public:
+  KernelSplit(const Kernel& k, bool one_range_per_thread);
+  RowSplit at(void* const* args) const;
+
+private:
+  std::optional<RowSplit> fixed_;
+  Kernel symbolic_; // its extents, when not fixed
+  bool one_range_per_thread_;
 };
 
 // Calls rows(begin, end) over [0, s.rows) in pieces spread over the thread pool; returns when all

@@ -11,8 +11,8 @@ namespace {
 
 struct Interpreted : Executable {
   KernelEval eval;
-  RowSplit split;
-  explicit Interpreted(const Kernel& k) : eval(k), split(RowSplit::of(k, false)) {}
+  KernelSplit split;
+  explicit Interpreted(const Kernel& k) : eval(k), split(k, false) {}
 };
 
 class InterpBackend final : public HostBackend {
@@ -37,7 +37,7 @@ public:
     // An error (a read outside a buffer) must not unwind through the thread pool's workers.
     std::mutex mu;
     std::exception_ptr error;
-    run_rows(in.split, [&](int64_t b, int64_t e) {
+    run_rows(in.split.at(args), [&](int64_t b, int64_t e) {
       try {
         in.eval.run(args, b, e);
       } catch (...) {

@@ -1,7 +1,9 @@
 #include "codegen/interp/kernel_eval.h"
 
+#include "codegen/host/host_backend.h"
 #include "ir/error.h"
 #include "ir/scalar_eval.h"
+#include "ir/sym_literal.h"
 
 #include <algorithm>
 #include <cmath>
@@ -164,16 +166,18 @@ Scalar reduce_result(const KInst& in, DType t, const Acc& a) {
 class EvalRun {
 public:
   EvalRun(const KernelEval& e, void* const* args)
-      : e_(e), k_(e.k_), args_(args), cols_(k_.insts.size()), rcoord_(k_.stages.size()),
-        accs_(k_.stages.size()) {}
+      : e_(e), k_(e.k_), args_(args), x_(e.extents(args)), cols_(k_.insts.size()),
+        rcoord_(k_.stages.size()), accs_(k_.stages.size()) {}
 
   void rows(int64_t begin, int64_t end) {
-    int64_t first = begin * e_.per_row_, last = end * e_.per_row_; // flat outer points
+    int64_t rows = x_.domain.empty() ? 1 : x_.domain[0];
+    int64_t per_row = rows > 0 ? x_.domain_size() / rows : 0; // outer points per row
+    int64_t first = begin * per_row, last = end * per_row;    // flat outer points
     // A kernel without stages runs many outer points per column; one with stages runs its outer
     // points one at a time and the columns over its stages' iterations.
     int64_t step = k_.stages.empty() ? kLanes : 1;
     for (int64_t p = first; p < last; p += step) {
-      set_coords(coord_, k_.domain, p, std::min(step, last - p));
+      set_coords(coord_, x_.domain, p, std::min(step, last - p));
       run(e_.outer_[0]);
       for (size_t s = 0; s < k_.stages.size(); ++s) {
         if (e_.parent_[s] < 0) stage(static_cast<int>(s)); // a nested stage runs in its parent
@@ -197,10 +201,10 @@ private:
     for (int r : red) accs.push_back(reduce_init(k_.insts[r].op, k_.insts[k_.insts[r].a].dtype));
     const auto& groups = e_.inner_[s]; // groups[g] runs after the first g nested stages
     const std::vector<int>& nested = e_.children_[s];
-    int64_t total = numel(k_.stages[s]), lanes = nested.empty() ? kLanes : 1;
+    int64_t total = numel(x_.stages[s]), lanes = nested.empty() ? kLanes : 1;
     for (int64_t p = 0; p < total; p += lanes) {
       int64_t n = std::min(lanes, total - p);
-      set_coords(rcoord_[s], k_.stages[s], p, n);
+      set_coords(rcoord_[s], x_.stages[s], p, n);
       run(groups[0]);
       for (size_t c = 0; c < nested.size(); ++c) {
         stage(nested[c]);
@@ -234,9 +238,9 @@ private:
   }
 
   void check_bounds(int arg, int64_t index, const char* what) const {
-    if (index < 0 || index >= k_.args[arg].numel)
+    if (index < 0 || index >= x_.arg_numel[arg])
       fail("interp", "kernel {} {} a{}[{}], outside its {} elements", k_.name, what, arg, index,
-           k_.args[arg].numel);
+           x_.arg_numel[arg]);
   }
 
   void index_col(Col& out, const std::vector<int64_t>& idx) {
@@ -253,6 +257,8 @@ private:
       return out.set1(rounded(in.dtype, in.value));
     case Op::Param:
       return out.set1(load_scalar(args_[k_.args.size() + in.imm], in.dtype, 0));
+    case Op::Sym:
+      return out.set1(rounded(in.dtype, sym_literal(in, x_.params.at(in.sym.param))));
     case Op::LoopIndex:
       return index_col(out, coord_[in.imm]);
     case Op::ReduceIndex:
@@ -317,6 +323,7 @@ private:
   const KernelEval& e_;
   const Kernel& k_;
   void* const* args_;
+  KernelExtents x_;
   std::vector<Col> cols_;                                 // per instruction
   std::vector<std::vector<int64_t>> coord_;               // per domain axis: each lane's index
   std::vector<std::vector<std::vector<int64_t>>> rcoord_; // per stage, per axis: the same
@@ -352,8 +359,23 @@ KernelEval::KernelEval(const Kernel& k) : k_(k) {
   }
   for (size_t s = 0; s < k.stores.size(); ++s)
     stores_[k.store_placement(k.stores[s], place).loop + 1].push_back(static_cast<int>(s));
-  int64_t rows = k.domain.empty() ? 1 : k.domain[0];
-  per_row_ = rows > 0 ? k.domain_size() / rows : 0;
+}
+
+int64_t KernelExtents::domain_size() const { return numel(domain); }
+
+KernelExtents KernelEval::extents(void* const* args) const {
+  KernelExtents x;
+  x.params = i64_params(k_, args);
+  x.domain = sym_values(k_.domain, x.params);
+  for (auto& s : k_.stages) x.stages.push_back(sym_values(s, x.params));
+  for (auto& a : k_.args) x.arg_numel.push_back(sym_values({a.numel}, x.params)[0]);
+  // A size the kernel was not made for (negative extents) must not run.
+  for (int64_t d : x.domain)
+    if (d < 0) fail("interp", "kernel {}: a negative extent {} at this launch", k_.name, d);
+  for (auto& s : x.stages)
+    for (int64_t d : s)
+      if (d < 0) fail("interp", "kernel {}: a negative extent {} at this launch", k_.name, d);
+  return x;
 }
 
 void KernelEval::run(void* const* args, int64_t begin, int64_t end) const {

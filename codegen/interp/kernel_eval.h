@@ -8,9 +8,20 @@
 
 namespace kiln {
 
+// A kernel's sizes at one launch: those of a symbolic kernel follow from its i64 parameters.
+struct KernelExtents {
+  std::vector<int64_t> domain;
+  std::vector<std::vector<int64_t>> stages;
+  std::vector<int64_t> arg_numel; // per buffer argument
+  std::vector<int64_t> params;    // i64 parameter values (0 for other parameters)
+  int64_t domain_size() const;
+};
+
 class KernelEval {
 public:
   explicit KernelEval(const Kernel& k);
+  // The sizes this launch runs at (args as run() takes them).
+  KernelExtents extents(void* const* args) const;
   // Runs rows [begin, end) of the outermost domain loop; args as Backend::launch takes them.
   // Throws kiln::Error when the kernel reads or writes outside a buffer.
   void run(void* const* args, int64_t begin, int64_t end) const;
@@ -28,7 +39,6 @@ private:
   std::vector<std::vector<int>> children_;   // per stage: the stages nested in it, in order
   std::vector<std::vector<int>> reductions_; // per stage
   std::vector<std::vector<int>> stores_;     // stores_[s + 1]: the stores placed in stage s
-  int64_t per_row_ = 1;                      // outer points per iteration of the outermost loop
 };
 
 } // namespace kiln
