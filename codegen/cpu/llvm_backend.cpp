@@ -32,7 +32,8 @@ public:
   std::string cache_key() const override {
     // kCodegenVersion counts changes to the emitted code or the pass pipelines: a cached
     // object from older codegen is then compiled again instead of loaded.
-    constexpr int kCodegenVersion = 2; // 2: GEMM kernels' own pass list (codegen/cpu/jit.cpp)
+    // 2: GEMM kernels' own pass list (codegen/cpu/jit.cpp); 3: chunked column sums (emit_stages)
+    constexpr int kCodegenVersion = 3;
     return fmt::format("backend cpu\ntarget {}\nllvm {}\ncodegen {}", cpu::host_target(),
                        cpu::llvm_version(), kCodegenVersion);
   }
