@@ -134,7 +134,10 @@ std::string Tensor::str() const {
   std::vector<std::string> cells = format_cells(storage->data, offsets, dtype());
   size_t next = 0;
   std::string out = "tensor(";
-  format_rec(out, shape(), 0, 0, summarize, 7, [&](int64_t) { return cells[next++]; });
+  if (numel() == 0) // [] whatever the shape, as torch prints it (not [[], []])
+    out += "[]";
+  else
+    format_rec(out, shape(), 0, 0, summarize, 7, [&](int64_t) { return cells[next++]; });
   return out + fmt::format(", shape={}, dtype={})", shape_str(shape()), dtype_name(dtype()));
 }
 

@@ -245,6 +245,7 @@ TEST_CASE("printing chooses one format per tensor, as PyTorch does", "[runtime][
   CHECK(body(kiln::tensor({true, false})) == "[ True, False]");
   CHECK(body(kiln::scalar_tensor(2.5, DType::F64)) == "2.5000");
   CHECK(body(kiln::zeros({0})) == "[]");
+  CHECK(body(kiln::zeros({2, 0, 3})) == "[]"); // before: "[[],\n\n        []]"
   // The format comes from the shown values only, as in torch: the middle 1e-9 is summarized away.
   Tensor v = kiln::cat({kiln::ones({600}), kiln::full({1}, 1e-9), kiln::full({600}, 2.)});
   CHECK(body(v) == "[1., 1., 1.,  ..., 2., 2., 2.]");
