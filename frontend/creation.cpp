@@ -37,20 +37,6 @@ uint64_t splitmix64(uint64_t& x) {
   return z ^ (z >> 31);
 }
 
-// Equal-length rows of T as a [rows, width] tensor of U.
-template <typename U, typename T>
-Tensor from_rows(std::initializer_list<std::initializer_list<T>> rows, Loc loc) {
-  std::vector<U> flat;
-  size_t width = rows.size() ? rows.begin()->size() : 0;
-  for (auto& r : rows) {
-    if (r.size() != width)
-      fail_at(loc, "tensor", "ragged rows: {} vs {} elements (expected equal lengths)", r.size(),
-              width);
-    flat.insert(flat.end(), r.begin(), r.end());
-  }
-  return tensor(flat, Shape{static_cast<int64_t>(rows.size()), static_cast<int64_t>(width)}, loc);
-}
-
 } // namespace
 
 void Generator::seed_(uint64_t seed) {
@@ -94,21 +80,60 @@ Tensor tensor(const std::vector<T>& values, std::optional<Shape> shape, Loc loc)
       s, dtype_of<T>(), [&](int64_t i) { return values[i]; }, loc);
 }
 
-template <typename T> Tensor tensor(std::initializer_list<std::initializer_list<T>> rows, Loc loc) {
-  return from_rows<T>(rows, loc);
+template <typename T>
+Tensor detail::tensor_rows(std::initializer_list<std::initializer_list<T>> rows, Loc loc) {
+  std::vector<T> flat;
+  size_t width = rows.size() ? rows.begin()->size() : 0;
+  for (auto& r : rows) {
+    if (r.size() != width)
+      fail_at(loc, "tensor", "ragged rows: {} vs {} elements (expected equal lengths)", r.size(),
+              width);
+    flat.insert(flat.end(), r.begin(), r.end());
+  }
+  return tensor(flat, Shape{static_cast<int64_t>(rows.size()), static_cast<int64_t>(width)}, loc);
 }
 
-Tensor tensor(std::initializer_list<int> values, Loc loc) {
-  return tensor(std::vector<int64_t>(values.begin(), values.end()), std::nullopt, loc);
+TensorLiteral::TensorLiteral(std::initializer_list<TensorLiteral> items)
+    : shape{static_cast<int64_t>(items.size())}, kind(items.size() ? Kind::Bool : Kind::F32) {
+  if (items.size() == 0) return; // tensor({}) is f32[0], as in PyTorch
+  const Shape& inner = items.begin()->shape;
+  shape.insert(shape.end(), inner.begin(), inner.end());
+  for (const TensorLiteral& item : items) {
+    if (error.empty()) error = item.error;
+    if (error.empty() && item.shape != inner)
+      error = fmt::format("ragged nesting: an element of shape {} beside one of shape {} "
+                          "(expected equal shapes)",
+                          shape_str(item.shape), shape_str(inner));
+    kind = std::max(kind, item.kind);
+    values.insert(values.end(), item.values.begin(), item.values.end());
+  }
 }
 
-Tensor tensor(std::initializer_list<std::initializer_list<int>> rows, Loc loc) {
-  return from_rows<int64_t>(rows, loc);
+Tensor tensor(const TensorLiteral& data, Loc loc) {
+  if (!data.error.empty()) fail_at(loc, "tensor", "{}", data.error);
+  auto make = [&]<typename T>(T) {
+    std::vector<T> flat;
+    flat.reserve(data.values.size());
+    for (const TensorLiteral::Value& v : data.values)
+      flat.push_back(data.kind == TensorLiteral::Kind::Int ? static_cast<T>(v.integer)
+                                                           : static_cast<T>(v.real));
+    return tensor(flat, data.shape, loc);
+  };
+  switch (data.kind) {
+  case TensorLiteral::Kind::Bool:
+    return make(bool{});
+  case TensorLiteral::Kind::Int:
+    return make(int64_t{});
+  case TensorLiteral::Kind::F32:
+    return make(float{});
+  default:
+    return make(double{});
+  }
 }
 
 #define KILN_INSTANTIATE(T)                                                                        \
   template Tensor tensor<T>(const std::vector<T>&, std::optional<Shape>, Loc);                     \
-  template Tensor tensor<T>(std::initializer_list<std::initializer_list<T>>, Loc);
+  template Tensor detail::tensor_rows<T>(std::initializer_list<std::initializer_list<T>>, Loc);
 KILN_FOR_EACH_CPP_TYPE(KILN_INSTANTIATE)
 #undef KILN_INSTANTIATE
 

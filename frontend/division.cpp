@@ -13,7 +13,7 @@ std::pair<Tensor, Tensor> division_operands(const char* name, const Operand& a, 
     if (o->is_tensor()) trace::require(o->tensor, name, loc);
   DType t = trace::result_type({&a, &b});
   if (t == DType::Bool) t = DType::I64;
-  Tensor x = trace::as_tensor(a, t), y = trace::as_tensor(b, t);
+  Tensor x = trace::as_tensor(a, t, name), y = trace::as_tensor(b, t, name);
   trace::broadcast_shapes(x.shape(), y.shape(), name, loc); // fails here, naming this op
   if (!is_float(t)) { // PyTorch raises on an integer division by zero
     if (!b.is_tensor() && b.number == 0)

@@ -62,7 +62,7 @@ std::array<NodePtr, 3> prepare(const char* name, std::initializer_list<const Ope
   size_t i = 0;
   for (const Operand* o : ops) {
     NodePtr n = o->is_tensor() ? trace::cast(o->tensor, dtype, loc).node()
-                               : trace::literal_node(*o, dtype, bake);
+                               : trace::literal_node(*o, dtype, name, bake);
     out[i++] = trace::broadcast_node(std::move(n), *shape, name, loc);
   }
   return out;
@@ -92,6 +92,9 @@ Tensor binary(Op op, const char* name, const Operand& a, const Operand& b) {
     return a.tensor;
   // Small integer exponents are compiled in (pow(x, 2) becomes x * x, exact and fast); any other
   // exponent is a kernel parameter like every other number.
+  if (op == Op::Pow && !is_float(t) && !b.is_tensor() && b.number < 0)
+    fail_at(loc, name, "integers to negative integer powers are not allowed (exponent {}, base {})",
+            b.number, a.is_tensor() ? trace::describe(a.tensor) : dtype_name(t));
   bool small_power = op == Op::Pow && !b.is_tensor() && b.number == std::floor(b.number) &&
                      std::fabs(b.number) <= 4;
   auto in = prepare(name, {&a, &b}, t, loc, small_power);
@@ -217,10 +220,12 @@ Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi
   Tensor y = x;
   // Integer tensors clamp with integer bounds, float tensors keep their dtype.
   // The bounds are the user's numbers: kernel parameters, so new bounds do not recompile.
+  DType bound_dtype = x.dtype() == DType::Bool ? DType::I64 : x.dtype();
+  for (std::optional<double> b : {lo, hi})
+    if (b)
+      trace::check_number_fits(Operand(*b, loc), bound_dtype, "clamp"); // u8 clamp(-5): not 251
   auto bound = [&](double v) {
-    return Operand(trace::constant(v, x.dtype() == DType::Bool ? DType::I64 : x.dtype(), loc,
-                                   x.dtype() != DType::Bool),
-                   loc);
+    return Operand(trace::constant(v, bound_dtype, loc, x.dtype() != DType::Bool), loc);
   };
   // Selects rather than max/min: NaN passes through, and the gradient is 1 on the bounds
   // themselves as in PyTorch (a tie of max/min would split it). lo > hi gives hi, like PyTorch.

@@ -22,9 +22,17 @@ Tensor hyper(double value, const Tensor& like) {
 
 Optimizer::Optimizer(std::vector<Tensor> params, double lr)
     : params_(std::move(params)), lr_(lr), initial_lr_(lr) {
-  for (auto& p : params_)
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const Tensor& p = params_[i];
     if (!p.defined() || !p.requires_grad())
       throw Error("[optim] every parameter must be a defined tensor that requires grad");
+    // PyTorch raises too: a parameter listed twice would be updated twice per step.
+    for (size_t j = 0; j < i; ++j)
+      if (params_[j].same(p))
+        throw Error(fmt::format("[optim] parameter {} ({}) is the same tensor as parameter {} "
+                                "(expected each parameter once)",
+                                i, trace::describe(p), j));
+  }
   if (lr < 0) throw Error("[optim] learning rate must be >= 0, got " + std::to_string(lr));
 }
 

@@ -6,6 +6,8 @@
 #include "runtime/transfer.h"
 
 #include <algorithm>
+#include <limits>
+#include <type_traits>
 
 namespace kiln::trace {
 namespace {
@@ -122,7 +124,26 @@ DType result_type(std::initializer_list<const Operand*> ops) {
   return *r;
 }
 
-NodePtr literal_node(const Operand& o, DType dtype, bool bake) {
+void check_number_fits(const Operand& o, DType dtype, std::string_view op) {
+  if (o.category < 1 || is_float(dtype) || dtype == DType::Bool) return;
+  dispatch_dtype(dtype, [&](auto x) {
+    using U = decltype(x);
+    if constexpr (std::is_integral_v<U> && !std::is_same_v<U, bool>) {
+      auto lo = static_cast<int64_t>(std::numeric_limits<U>::min());
+      auto hi = static_cast<int64_t>(std::numeric_limits<U>::max());
+      bool fits = o.category == 1 ? o.integer >= lo && o.integer <= hi
+                                  : o.number >= static_cast<double>(lo) &&
+                                        o.number < static_cast<double>(hi) + 1.0; // NaN fails
+      if (!fits)
+        fail_at(o.loc, op, "the number {} does not fit the dtype {} it meets (expected {} to {})",
+                o.category == 1 ? fmt::format("{}", o.integer) : fmt::format("{}", o.number),
+                dtype_name(dtype), lo, hi);
+    }
+  });
+}
+
+NodePtr literal_node(const Operand& o, DType dtype, std::string_view op, bool bake) {
+  check_number_fits(o, dtype, op);
   // An integer converts from its exact int64 value (a double holds only 53 bits).
   Scalar v = o.category == 1 ? eval_cast(Scalar{0, o.integer}, DType::I64, dtype)
                              : Scalar::of(dtype, o.number);
@@ -142,9 +163,9 @@ NodePtr literal_node(const Operand& o, DType dtype, bool bake) {
   return n;
 }
 
-Tensor as_tensor(const Operand& o, DType dtype, bool bake) {
+Tensor as_tensor(const Operand& o, DType dtype, std::string_view op, bool bake) {
   if (o.is_tensor()) return cast(o.tensor, dtype, o.loc);
-  return Tensor(literal_node(o, dtype, bake));
+  return Tensor(literal_node(o, dtype, op, bake));
 }
 
 std::shared_ptr<Storage> host_storage(const Tensor& t) {

@@ -48,11 +48,15 @@ void set_custom_grad(const Tensor& t, CustomVjp rule);
 
 // PyTorch result_type over operands: dimensioned tensors, then 0-d tensors, then numbers.
 DType result_type(std::initializer_list<const Operand*> ops);
+// PyTorch raises rather than wrap a number that an integer dtype cannot hold: `u8_tensor > -1`
+// would compare with 255, false everywhere. kiln::Error naming op, the number and the dtype.
+void check_number_fits(const Operand& number, DType dtype, std::string_view op);
 // A number operand becomes a 0-d constant of the given dtype: a parameter when it comes from
 // user code (a learning rate, an integer offset), baked in when a composite op (gelu's 0.5) or
-// `bake` asks, or when it is a bool.
-Tensor as_tensor(const Operand& o, DType dtype, bool bake = false);
-NodePtr literal_node(const Operand& o, DType dtype, bool bake = false);
+// `bake` asks, or when it is a bool. An integer number that `dtype` cannot hold is a
+// kiln::Error naming `op`.
+Tensor as_tensor(const Operand& o, DType dtype, std::string_view op, bool bake = false);
+NodePtr literal_node(const Operand& o, DType dtype, std::string_view op, bool bake = false);
 
 // "(at file:line)", how errors name the user's call.
 inline std::string call_site(Loc loc) {

@@ -148,6 +148,45 @@ TEST_CASE("creation options and integer literals", "[api][creation]") {
   CHECK(kiln::tensor({1.5f}).dtype() == DType::F32);
 }
 
+TEST_CASE("tensor() takes every natural literal type and nesting", "[api][creation]") {
+  // Before: tensor({1LL << 40}) did not link (no tensor<long long>) and tensor({{0}}) was
+  // ambiguous.
+  Tensor big = kiln::tensor({1LL << 40, -3LL});
+  CHECK(big.dtype() == DType::I64);
+  CHECK(big.to_vector<int64_t>() == std::vector<int64_t>{1LL << 40, -3});
+  Tensor one = kiln::tensor({{0}});
+  CHECK(one.shape() == Shape{1, 1});
+  CHECK(one.dtype() == DType::I64);
+  CHECK(kiln::tensor({{0}, {5}}).shape() == Shape{2, 1});
+  CHECK(kiln::tensor({1L, 2L}).dtype() == DType::I64);
+  Tensor u = kiln::tensor({3u, 4u});
+  CHECK(u.dtype() == DType::I64);
+  CHECK(u.to_vector<int64_t>() == std::vector<int64_t>{3, 4});
+  CHECK(kiln::tensor({1.5, 2.}).dtype() == DType::F64);
+  CHECK(kiln::tensor({true, false}).to_vector<bool>() == std::vector<bool>{true, false});
+  Tensor cube = kiln::tensor({{{1.f, 2.f}}, {{3.f, 4.f}}});
+  CHECK(cube.shape() == Shape{2, 1, 2});
+  check_values(cube, {1, 2, 3, 4});
+  CHECK(kiln::tensor(7).shape() == Shape{});
+  CHECK(kiln::tensor(7).item<int64_t>() == 7);
+  Tensor empty = kiln::tensor({});
+  CHECK(empty.shape() == Shape{0});
+  CHECK(empty.dtype() == DType::F32);
+  // Mixed kinds promote like PyTorch's: an integer beside a float gives the float's dtype.
+  Tensor mixed = kiln::tensor({{1, 2.5f}});
+  CHECK(mixed.dtype() == DType::F32);
+  check_values(mixed, {1, 2.5});
+  // Explicit element types keep their dtype.
+  CHECK(kiln::tensor<int32_t>({{1, -2}, {3, 4}}).dtype() == DType::I32);
+  CHECK(kiln::tensor<float>({1.5f, 2}).dtype() == DType::F32);
+  CHECK_THAT(error_of([] {
+               kiln::tensor({{1, 2}, {3}});
+             }),
+             Contains("[tensor]") && Contains("ragged") && Contains(kFile));
+  CHECK_THAT(error_of([] { kiln::tensor({~0ULL}); }),
+             Contains("18446744073709551615") && Contains("i64"));
+}
+
 namespace {
 // A user module in the style that predates the caller's location: it overrides forward(x).
 struct Twice : kiln::nn::Module {
@@ -160,7 +199,7 @@ TEST_CASE("errors inside modules name the caller's line", "[api][nn][errors]") {
   kiln::nn::Linear fc(3, 4);
   Tensor bad = kiln::ones({2, 5});
   REQUIRE_THROWS_AS(fc(bad), kiln::Error);
-  REQUIRE_THROWS_WITH(fc(bad), Contains("[matmul]") && Contains(kFile) && !Contains("layers.cpp") &&
+  REQUIRE_THROWS_WITH(fc(bad), Contains("[linear]") && Contains(kFile) && !Contains("layers.cpp") &&
                                    !Contains("functional.cpp"));
   REQUIRE_THROWS_WITH(fc.forward(bad), Contains(kFile) && !Contains("layers.cpp"));
   kiln::nn::Sequential seq{std::make_shared<kiln::nn::ReLU>(),

@@ -185,7 +185,8 @@ TEST_CASE("where and clamp match the reference", "[elementwise][where][clamp]") 
     check_vs_reference(w, rtol_for(t), atol_for(t));
     if (t != DType::Bool) {
       check_vs_reference(kiln::where(cond, a, 1), rtol_for(t), atol_for(t));
-      check_vs_reference(kiln::clamp(a, -2, 3), rtol_for(t), atol_for(t));
+      // (u8 cannot hold -2: an error, tests/test_errors.cpp)
+      check_vs_reference(kiln::clamp(a, t == DType::U8 ? 1 : -2, 3), rtol_for(t), atol_for(t));
       check_vs_reference(kiln::clamp(a, std::nullopt, 1), rtol_for(t), atol_for(t));
       check_vs_reference(kiln::clamp(a, 0, std::nullopt), rtol_for(t), atol_for(t));
     }

@@ -249,3 +249,61 @@ TEST_CASE("errors inside composite ops name the op the user called", "[errors]")
   REQUIRE_KILN_ERROR(kiln::tensor<bool>({true}).softplus(),
                      Contains("[softplus]") && Contains(kFile));
 }
+
+TEST_CASE("composite ops check their arguments before composing", "[errors]") {
+  namespace F = kiln::nn::functional;
+  Tensor x = kiln::randn({2, 3}), w = kiln::randn({4, 3});
+  // Before: "[add]" for the bias, "[matmul]" for the weight, "[max]" for softmax's axis.
+  REQUIRE_KILN_ERROR(F::linear(x, w, kiln::randn({3})),
+                     Contains("[linear]") && Contains("bias f32[3]") &&
+                         Contains("[out_features] = [4]") && Contains(kFile));
+  REQUIRE_KILN_ERROR(F::linear(x, kiln::randn({4, 5}), Tensor()),
+                     Contains("[linear]") && Contains("f32[2, 3]") && Contains("f32[4, 5]"));
+  REQUIRE_KILN_ERROR(F::softmax(x, 2), Contains("[softmax]") && Contains("axis 2") &&
+                                           Contains("-2 <= axis < 2") && Contains(kFile));
+  REQUIRE_KILN_ERROR(F::log_softmax(x, -3), Contains("[log_softmax]") && Contains("axis -3"));
+  REQUIRE_KILN_ERROR(F::layer_norm(x, {3}, kiln::ones({2}), Tensor()),
+                     Contains("[layer_norm]") && Contains("weight f32[2]") && Contains("[3]"));
+  REQUIRE_KILN_ERROR(F::layer_norm(x, {3}, Tensor(), kiln::ones({3, 1})),
+                     Contains("[layer_norm]") && Contains("bias f32[3, 1]"));
+  // Integer inputs compute in f32, as softmax's do (before: "[mean] input must be floating
+  // point"); bools are an error naming the op.
+  CHECK(F::layer_norm(kiln::tensor({{1, 2, 3}}), {3}, Tensor(), Tensor()).dtype() == DType::F32);
+  CHECK(F::mse_loss(kiln::tensor({1, 2}), kiln::tensor({1, 4})).item<float>() == 2.f);
+  REQUIRE_KILN_ERROR(F::layer_norm(kiln::tensor({true}), {1}, Tensor(), Tensor()),
+                     Contains("[layer_norm]") && Contains("bool"));
+  // one_hot's classes -1 takes max + 1, as PyTorch's default (before: "expected 0 <= index < -1").
+  CHECK(F::one_hot(kiln::tensor({1, 3}), -1).shape() == Shape{2, 4});
+  REQUIRE_KILN_ERROR(F::one_hot(kiln::tensor({1}), -2), Contains("[one_hot]") && Contains("-2"));
+  // The valid calls still run.
+  CHECK(F::linear(x, w, kiln::randn({4})).shape() == Shape{2, 4});
+  CHECK(F::softmax(x, -2).shape() == Shape{2, 3});
+}
+
+TEST_CASE("an integer number that the tensor's integer dtype cannot hold is an error",
+          "[errors][scalars]") {
+  Tensor u = kiln::tensor<uint8_t>({0, 7, 255});
+  // Before: -1 wrapped to 255, so `u > -1` was false everywhere.
+  REQUIRE_KILN_ERROR(u > -1, Contains("[gt]") && Contains("-1") && Contains("u8") &&
+                                 Contains("0 to 255") && Contains(kFile));
+  REQUIRE_KILN_ERROR(u + 256, Contains("[add]") && Contains("256"));
+  REQUIRE_KILN_ERROR(kiln::remainder(u, 300), Contains("[remainder]") && Contains("300"));
+  Tensor i = kiln::tensor<int32_t>({1, -2});
+  REQUIRE_KILN_ERROR(i == (1LL << 40),
+                     Contains("[eq]") && Contains("1099511627776") && Contains("i32"));
+  // masked_fill, full and pad convert their number like a C++ cast (full(-1, u8) is 255 in
+  // PyTorch too: tests/test_parity.cpp).
+  Tensor mask = kiln::tensor({true, false, true});
+  CHECK(kiln::masked_fill(u, mask, 9).to_vector<uint8_t>() == std::vector<uint8_t>{9, 7, 9});
+  // Before: clamp(u8 {1, 200}, -5, 300) gave {44, 44}.
+  REQUIRE_KILN_ERROR(kiln::clamp(u, -5, 300), Contains("[clamp]") && Contains("-5"));
+  CHECK(kiln::clamp(u, 3, 200).to_vector<uint8_t>() == std::vector<uint8_t>{3, 7, 200});
+  // Before: an integer to a negative power was 0 (PyTorch raises).
+  REQUIRE_KILN_ERROR(kiln::pow(i, -1),
+                     Contains("[pow]") && Contains("negative") && Contains("i32[2]"));
+  // Numbers in range, and float numbers (which promote), still work.
+  CHECK((u > 6).to_vector<bool>() == std::vector<bool>{false, true, true});
+  CHECK((u > -1.0).to_vector<bool>() == std::vector<bool>{true, true, true});
+  CHECK((i * -2147483648LL).dtype() == DType::I32);
+  CHECK((kiln::tensor({1, 2}) + (1LL << 40)).to_vector<int64_t>()[1] == (1LL << 40) + 2);
+}

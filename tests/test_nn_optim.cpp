@@ -144,6 +144,24 @@ TEST_CASE("optimizer state and learning rate changes", "[optim]") {
                     Catch::Contains("does not match"));
 }
 
+TEST_CASE("a parameter given to an optimizer twice is an error", "[optim]") {
+  Tensor a = param({1, 2}), b = param({3});
+  Tensor a_again = a; // a copy of the handle is the same parameter
+  // Before: accepted, and each step updated `a` twice.
+  CHECK_THAT(error_of([&] {
+               optim::SGD({a, b, a_again}, {.lr = 0.1});
+             }),
+             Catch::Contains("[optim]") && Catch::Contains("parameter 2") &&
+                 Catch::Contains("parameter 0") && Catch::Contains("f64[2]"));
+  CHECK_THAT(error_of([&] { optim::Adam({b, b}, {}); }), Catch::Contains("same tensor"));
+  // Equal values in distinct tensors are distinct parameters.
+  Tensor c = param({1, 2});
+  optim::SGD ok({a, c}, {.lr = 0.5});
+  step(ok, a);
+  check_values(a, {0.5, 1});
+  check_values(c, {1, 2});
+}
+
 TEST_CASE("a training step compiles once over many steps, its loss in the step's program",
           "[optim][cache]") {
   kiln::manual_seed(11);

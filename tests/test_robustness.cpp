@@ -120,7 +120,7 @@ TEST_CASE("printing reads integers exactly and throws only kiln::Error", "[robus
   std::string s = t.str();
   CHECK(s.find("9223372036854775807") != std::string::npos);
   CHECK(s.find("-9223372036854775808") != std::string::npos);
-  CHECK(kiln::tensor<float>({1.5f, 2}).str() == "tensor([1.5000, 2.], shape=[2], dtype=f32)");
+  CHECK(kiln::tensor<float>({1.5f, 2}).str() == "tensor([1.5000, 2.0000], shape=[2], dtype=f32)");
 }
 
 TEST_CASE("file headers with huge or malformed numbers give kiln::Error", "[robust]") {

@@ -5,6 +5,7 @@
 #include "runtime/disk_cache.h"
 
 #include <cstring>
+#include <limits>
 
 using namespace kt;
 using kiln::Tensor;
@@ -239,9 +240,38 @@ TEST_CASE("printing", "[runtime][print]") {
   CHECK(s0.find("shape=[]") != std::string::npos);
   std::string big = kiln::arange(0, 5000).str();
   CHECK(big.find("...") != std::string::npos);
-  CHECK(big.find("4999.") != std::string::npos);
+  CHECK(big.find("4.9990e+03") != std::string::npos); // the shown values span > 1000: scientific
   CHECK(big.find("shape=[5000]") != std::string::npos);
   CHECK(Tensor().str().find("undefined") != std::string::npos);
+}
+
+TEST_CASE("printing chooses one format per tensor, as PyTorch does", "[runtime][print]") {
+  auto body = [](const Tensor& t) {
+    std::string s = t.str();
+    return s.substr(7, s.find(", shape=") - 7); // between "tensor(" and ", shape="
+  };
+  // Before: 1e-5 printed as 0.0000, 1e12 as 1000000000000., and each element had its own format.
+  CHECK(body(kiln::tensor({1e-5f})) == "[1.0000e-05]");
+  CHECK(body(kiln::tensor({1e12f})) == "[1.0000e+12]");
+  CHECK(body(kiln::tensor({1.f, 1e-5f})) == "[1.0000e+00, 1.0000e-05]");
+  CHECK(body(kiln::tensor({1.5f, 2.f})) == "[1.5000, 2.0000]");
+  CHECK(body(kiln::tensor({0.1, -10.5})) == "[  0.1000, -10.5000]"); // one width, right-aligned
+  CHECK(body(kiln::tensor({{1.f, 20.f}, {300.f, -4.f}})) ==
+        "[[  1.,  20.],\n        [300.,  -4.]]");
+  CHECK(body(kiln::tensor({0.f, -0.f})) == "[0., -0.]");
+  // 2-D blocks of a 3-D tensor stand apart by a blank line.
+  CHECK(body(kiln::tensor({{{1, 2}}, {{3, 4}}})) == "[[[1, 2]],\n\n        [[3, 4]]]");
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::nanf("");
+  CHECK(body(kiln::tensor({nan, inf, -inf, 1.f})) == "[nan, inf, -inf, 1.]");
+  CHECK(body(kiln::tensor({-nan, 0.25f})) == "[   nan, 0.2500]");
+  CHECK(body(kiln::tensor({-3, 7, 100})) == "[ -3,   7, 100]");
+  CHECK(body(kiln::tensor({true, false})) == "[ True, False]");
+  CHECK(body(kiln::scalar_tensor(2.5, DType::F64)) == "2.5000");
+  CHECK(body(kiln::zeros({0})) == "[]");
+  CHECK(body(kiln::zeros({2, 0, 3})) == "[]"); // before: "[[],\n\n        []]"
+  // The format comes from the shown values only, as in torch: the middle 1e-9 is summarized away.
+  Tensor v = kiln::cat({kiln::ones({600}), kiln::full({1}, 1e-9), kiln::full({600}, 2.)});
+  CHECK(body(v) == "[1., 1., 1.,  ..., 2., 2., 2.]");
 }
 
 TEST_CASE("reading values back", "[runtime]") {

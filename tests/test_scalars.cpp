@@ -64,10 +64,17 @@ TEST_CASE("integer scalars convert to a narrower dtype the same way everywhere",
   for (bool fusion : {true, false}) {
     kiln::options().fusion = fusion;
     INFO("fusion " << fusion);
-    for (Tensor t : {u + (-1), u * int64_t(257), (u > -1).to(DType::U8), u - 300}) {
+    for (Tensor t : {u + 255, u * int64_t(2), (u > 7).to(DType::U8), u - 3}) {
       check_close(t, kiln::reference(t));
     }
   }
   kiln::options().fusion = true;
-  REQUIRE((u + (-1)).to_vector<int64_t>() == std::vector<int64_t>{255, 6, 199});
+  REQUIRE((u + 255).to_vector<int64_t>() == std::vector<int64_t>{255, 6, 199}); // wraps mod 256
+  // A number the dtype cannot hold is an error, as in PyTorch (it used to wrap: u + (-1) was
+  // u + 255, and u > -1 false everywhere).
+  for (auto f : std::initializer_list<Tensor (*)(const Tensor&)>{
+           [](const Tensor& x) { return x + (-1); },
+           [](const Tensor& x) { return x * int64_t(257); }, [](const Tensor& x) { return x > -1; },
+           [](const Tensor& x) { return x - 300; }})
+    CHECK_THAT(kt::error_of([&] { f(u); }), Catch::Contains("does not fit the dtype u8"));
 }

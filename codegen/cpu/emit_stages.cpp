@@ -264,8 +264,19 @@ void Emitter::emit_tiled_reduction(Value* lo, Value* hi, Value* row_lo, Value* r
   // Each tile of columns runs over all of this thread's rows, 4 at a time sharing each load of
   // what does not depend on the row (matmul's B): a column panel of B is read from memory once
   // per thread's range of rows, and then from cache, instead of all of B once per 4 rows.
+  // Without rows (column sums), a float sum whose innermost reduce loop is long adds its values in
+  // chunks of kSumChunk, each chunk's partial sum into an f64 total (as passes/blocked_sums.h adds
+  // block sums): a serial f32 column sum of 4096 values was 50x less accurate than the
+  // interpreter's. Products (rows) keep one accumulator: their K loop is the GEMM's.
+  std::vector<llvm::AllocaInst*> totals;
+  if (!row_lo && k_.stages[0].back().value() > kSumChunk)
+    for (size_t r : reductions(0)) {
+      bool float_sum = k_.insts[r].op == Op::Sum && is_float(k_.insts[r].dtype);
+      auto* ty = llvm::ArrayType::get(reg_type(DType::F64), tile);
+      totals.push_back(float_sum ? entry.CreateAlloca(ty) : nullptr);
+    }
   auto all_rows = [&](Value* j0, Value* count) {
-    if (!row_lo) return emit_tile(accs, j0, count, nullptr);
+    if (!row_lo) return emit_tile(accs, j0, count, nullptr, totals);
     Value* full = multiple_end(row_lo, row_hi, block);
     auto* m = open_loop(row_lo, full, "m", block);
     emit_tile(accs, j0, count, m);
@@ -284,7 +295,8 @@ void Emitter::emit_tiled_reduction(Value* lo, Value* hi, Value* row_lo, Value* r
 }
 
 void Emitter::emit_tile(const std::vector<std::vector<std::pair<size_t, llvm::AllocaInst*>>>& accs,
-                        Value* j0, Value* count, Value* row) {
+                        Value* j0, Value* count, Value* row,
+                        const std::vector<llvm::AllocaInst*>& totals) {
   auto slot = [&](llvm::AllocaInst* a, Value* jj) {
     return b_.CreateInBoundsGEP(a->getAllocatedType(), a, {b_.getInt64(0), jj});
   };
@@ -295,12 +307,38 @@ void Emitter::emit_tile(const std::vector<std::vector<std::pair<size_t, llvm::Al
   auto* jj = open_loop(b_.getInt64(0), count, "jj");
   for (auto& row_accs : accs)
     for (auto& [r, a] : row_accs) b_.CreateStore(reduce_init(k_.insts[r]), slot(a, jj));
+  for (size_t i = 0; i < totals.size(); ++i)
+    if (totals[i]) b_.CreateStore(constant(DType::F64, 0, 0), slot(totals[i], jj));
   close_loop(jj);
+  // Adds the partial sums of one chunk into the totals and restarts them.
+  auto flush = [&] {
+    auto* f = open_loop(b_.getInt64(0), count, "jj");
+    for (size_t i = 0; i < totals.size(); ++i) {
+      if (!totals[i]) continue;
+      auto [r, a] = accs[0][i];
+      llvm::Type* f64 = reg_type(DType::F64);
+      Value *p = slot(a, f), *t = slot(totals[i], f);
+      Value* partial = b_.CreateFPExt(b_.CreateLoad(reg_type(k_.insts[r].dtype), p), f64);
+      b_.CreateStore(b_.CreateFAdd(b_.CreateLoad(f64, t), partial), t);
+      b_.CreateStore(reduce_init(k_.insts[r]), p);
+    }
+    close_loop(f);
+  };
 
   std::vector<llvm::PHINode*> rloops;
+  llvm::PHINode* chunk = nullptr;
   reduce_idx_.clear();
-  for (int64_t extent : concrete(k_.stages[0])) {
-    rloops.push_back(open_loop(b_.getInt64(0), b_.getInt64(extent), "r"));
+  std::vector<int64_t> extents = concrete(k_.stages[0]);
+  for (size_t d = 0; d < extents.size(); ++d) {
+    Value* extent = b_.getInt64(extents[d]);
+    if (!totals.empty() && d + 1 == extents.size()) {
+      chunk = open_loop(b_.getInt64(0), extent, "rc", kSumChunk);
+      Value* chunk_end = b_.CreateAdd(chunk, b_.getInt64(kSumChunk));
+      Value* end = b_.CreateSelect(b_.CreateICmpSLT(chunk_end, extent), chunk_end, extent);
+      rloops.push_back(open_loop(chunk, end, "r"));
+    } else {
+      rloops.push_back(open_loop(b_.getInt64(0), extent, "r"));
+    }
     reduce_idx_.push_back(rloops.back());
   }
   jj = open_loop(b_.getInt64(0), count, "jj");
@@ -316,14 +354,27 @@ void Emitter::emit_tile(const std::vector<std::vector<std::pair<size_t, llvm::Al
     }
   }
   close_loop(jj);
-  for (int d = static_cast<int>(rloops.size()) - 1; d >= 0; --d) close_loop(rloops[d]);
+  for (int d = static_cast<int>(rloops.size()) - 1; d >= 0; --d) {
+    close_loop(rloops[d]);
+    if (chunk && d + 1 == static_cast<int>(rloops.size())) {
+      flush();
+      close_loop(chunk);
+    }
+  }
 
   jj = open_loop(b_.getInt64(0), count, "jj");
   loop_idx_[last] = b_.CreateAdd(j0, jj);
   for (size_t u = 0; u < accs.size(); ++u) {
     set_row(u);
     emit_placed(-1, -1);
-    for (auto& [r, a] : accs[u]) vals_[r] = b_.CreateLoad(reg_type(k_.insts[r].dtype), slot(a, jj));
+    for (size_t i = 0; i < accs[u].size(); ++i) {
+      auto [r, a] = accs[u][i];
+      llvm::Type* ty = reg_type(k_.insts[r].dtype);
+      vals_[r] =
+          i < totals.size() && totals[i]
+              ? b_.CreateFPTrunc(b_.CreateLoad(reg_type(DType::F64), slot(totals[i], jj)), ty)
+              : b_.CreateLoad(ty, slot(a, jj));
+    }
     emit_placed(-1, 0);
     emit_stores(-1);
   }

@@ -104,8 +104,12 @@ private:
   // Tiled reductions over [lo, hi) of the last loop, for the rows [row_lo, row_hi) of the loop
   // before it (nullptr: a one-loop domain).
   void emit_tiled_reduction(Value* lo, Value* hi, Value* row_lo, Value* row_hi);
+  // One tile of columns; `totals` (one per reduction of the row, nullptr where unused): the
+  // second level of a chunked float sum.
+  static constexpr int64_t kSumChunk = 64;
   void emit_tile(const std::vector<std::vector<std::pair<size_t, llvm::AllocaInst*>>>& accs,
-                 Value* j0, Value* count, Value* row);
+                 Value* j0, Value* count, Value* row,
+                 const std::vector<llvm::AllocaInst*>& totals = {});
   // keep_rolled: LLVM must not unroll the loop (GEMM block loops and packing: unrolling them
   // buys nothing and costs compile time).
   llvm::BranchInst* close_loop(llvm::PHINode* iv, bool keep_rolled = false);

@@ -3,6 +3,9 @@
 #include "kiln/tensor.h"
 
 #include <cstdint>
+#include <string>
+#include <type_traits>
+#include <vector>
 
 namespace kiln {
 
@@ -25,19 +28,85 @@ void manual_seed(uint64_t seed);
 // Functions without TensorOptions put their tensor on the default device (KILN_DEVICE, else the
 // CPU); data made on the host goes to a GPU when a program there first reads it.
 
-// Copies host data. The dtype follows T unless given.
+// A number or a nested braced list of numbers, as kiln::tensor({{1, 2}, {3, 4}}) takes it: one
+// recursive type (LibTorch's TensorDataContainer), so {{0}} is a [1, 1] tensor. The dtype
+// follows the literals, like LibTorch: integers of any C++ type i64, float f32, double f64,
+// bool bool; mixed kinds promote (bool < integer < float < double). Ragged lists and unsigned
+// numbers above the i64 range are a kiln::Error when the tensor is made.
+struct TensorLiteral {
+  enum class Kind { Bool, Int, F32, F64 };
+  struct Value {
+    double real;
+    int64_t integer; // exactly, for the integer kinds (a double holds 53 bits)
+  };
+  template <typename T>
+  requires std::is_arithmetic_v<T> TensorLiteral(T v)
+      : kind(std::is_same_v<T, bool>    ? Kind::Bool
+             : std::is_integral_v<T>    ? Kind::Int
+             : std::is_same_v<T, float> ? Kind::F32
+                                        : Kind::F64),
+        values{{static_cast<double>(v), std::is_integral_v<T> ? static_cast<int64_t>(v) : 0}} {
+    if constexpr (std::is_unsigned_v<T> && sizeof(T) >= sizeof(int64_t))
+      if (v > static_cast<T>(INT64_MAX))
+        error = "the number " + std::to_string(v) + " does not fit i64";
+  }
+  TensorLiteral(std::initializer_list<TensorLiteral> items);
+
+  Shape shape; // {} for a number
+  Kind kind;
+  std::vector<Value> values; // row-major
+  std::string error;         // the first problem found (ragged rows), raised by tensor()
+};
+
+Tensor tensor(const TensorLiteral& data, Loc loc = Loc::current());
+
+// Copies host data as dtype_of<T>.
 template <typename T>
 Tensor tensor(const std::vector<T>& values, std::optional<Shape> shape = {},
               Loc loc = Loc::current());
-template <typename T> Tensor tensor(std::initializer_list<T> values, Loc loc = Loc::current()) {
+namespace detail {
+// Equal-length rows as a [rows, width] tensor of T.
+template <typename T>
+Tensor tensor_rows(std::initializer_list<std::initializer_list<T>> rows, Loc loc);
+// The element types a braced list keeps (tensor({1.5f}) is f32). Not int: int literals are i64,
+// as in LibTorch (through TensorLiteral), so tensor<int32_t>({...}) must name its type.
+template <typename T>
+concept DeducedElement =
+    !std::is_same_v<T, int> &&
+    (std::is_same_v<T, bool> || std::is_same_v<T, uint8_t> || std::is_same_v<T, int64_t> ||
+     std::is_same_v<T, float> || std::is_same_v<T, double>);
+} // namespace detail
+template <typename T>
+requires detail::DeducedElement<T> Tensor tensor(std::initializer_list<T> values,
+                                                 Loc loc = Loc::current()) {
   return tensor(std::vector<T>(values), std::nullopt, loc);
 }
 template <typename T>
-Tensor tensor(std::initializer_list<std::initializer_list<T>> rows, Loc loc = Loc::current());
-// Integer literals give i64, like LibTorch's torch::tensor({1, 2, 3}) (tensor<int>({...}) gives
-// i32).
-Tensor tensor(std::initializer_list<int> values, Loc loc = Loc::current());
-Tensor tensor(std::initializer_list<std::initializer_list<int>> rows, Loc loc = Loc::current());
+requires detail::DeducedElement<T>
+    Tensor tensor(std::initializer_list<std::initializer_list<T>> rows, Loc loc = Loc::current()) {
+  return detail::tensor_rows<T>(rows, loc);
+}
+// tensor<int32_t>({1, 2}) and tensor<int32_t>({{1, 2}, {3, 4}}): i32 when asked by name. The
+// 1-D form takes its ints through a conversion, so {{5}, {6}} is the 2-D form's.
+namespace detail {
+struct IntElement {
+  IntElement(int v) : value(v) {}
+  int value;
+};
+} // namespace detail
+template <typename T>
+requires std::is_same_v<T, int> Tensor tensor(std::initializer_list<detail::IntElement> values,
+                                              Loc loc = Loc::current()) {
+  std::vector<int> flat;
+  for (detail::IntElement e : values) flat.push_back(e.value);
+  return tensor(flat, std::nullopt, loc);
+}
+template <typename T>
+requires std::is_same_v<T, int>
+    Tensor tensor(std::initializer_list<std::initializer_list<std::type_identity_t<T>>> rows,
+                  Loc loc = Loc::current()) {
+  return detail::tensor_rows<T>(rows, loc);
+}
 Tensor from_blob(const void* data, Shape shape, DType dtype, Loc loc = Loc::current());
 Tensor scalar_tensor(double value, DType dtype = DType::F32, Loc loc = Loc::current());
 

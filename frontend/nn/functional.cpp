@@ -39,9 +39,32 @@ Tensor shift_by_max(const Tensor& x, int64_t axis, Loc loc) {
   return sub(Operand(x, loc), Operand(x.max({axis}, true, loc).detach(loc), loc));
 }
 
+// The argument checks of composite ops: a bad call names the op the user called, not the
+// primitive (add, matmul, max) that would fail inside it.
+void check_linear(const Tensor& x, const Tensor& weight, const Tensor& bias, Loc loc) {
+  trace::require(x, "linear", loc);
+  trace::require(weight, "linear", loc);
+  if (weight.dim() != 2 || x.dim() < 1 || x.shape().back() != weight.shape()[1])
+    fail_at(loc, "linear",
+            "input {} and weight {} do not fit: expected input [..., in_features] and weight "
+            "[out_features, in_features]",
+            describe(x), describe(weight));
+  if (bias.defined() &&
+      (bias.dim() > 1 || (bias.dim() == 1 && bias.shape()[0] != weight.shape()[0])))
+    fail_at(loc, "linear", "bias {} must be [out_features] = [{}] for weight {}", describe(bias),
+            weight.shape()[0], describe(weight));
+}
+
+void check_affine(const Tensor& t, const char* what, const Shape& normalized_shape, Loc loc) {
+  if (t.defined() && t.shape() != normalized_shape)
+    fail_at(loc, "layer_norm", "{} {} must have the normalized shape {}", what, describe(t),
+            shape_str(normalized_shape));
+}
+
 } // namespace
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, Loc loc) {
+  check_linear(x, weight, bias, loc);
   trace::LabelScope label("linear");
   Tensor y = matmul(x, weight.transpose(0, 1, loc), loc);
   return bias.defined() ? add(Operand(y, loc), Operand(bias, loc)) : y;
@@ -50,6 +73,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, Loc loc
 Tensor softmax(const Tensor& x, int64_t axis, Loc loc) {
   trace::LabelScope label("softmax");
   Tensor f = trace::floating(x, "softmax", loc);
+  axis = trace::normalize_axis(axis, x.dim(), "softmax", loc);
   Tensor e = shift_by_max(f, axis, loc).exp(loc);
   // One reciprocal per row and a multiply per element, as PyTorch's CPU kernel does (a division
   // per element costs more than the exp; within an ulp of e / sum).
@@ -59,6 +83,7 @@ Tensor softmax(const Tensor& x, int64_t axis, Loc loc) {
 Tensor log_softmax(const Tensor& x, int64_t axis, Loc loc) {
   trace::LabelScope label("log_softmax");
   Tensor f = trace::floating(x, "log_softmax", loc);
+  axis = trace::normalize_axis(axis, x.dim(), "log_softmax", loc);
   Tensor shifted = shift_by_max(f, axis, loc);
   Tensor lse = shifted.exp(loc).sum({axis}, true, loc).log(loc);
   return sub(Operand(shifted, loc), Operand(lse, loc));
@@ -75,15 +100,17 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator* gen, Loc loc
              Operand(1 / (1 - p), loc));
 }
 
-Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight,
+Tensor layer_norm(const Tensor& x_in, const Shape& normalized_shape, const Tensor& weight,
                   const Tensor& bias, double eps, Loc loc) {
   trace::LabelScope label("layer_norm");
-  trace::require(x, "layer_norm", loc);
+  Tensor x = trace::floating(x_in, "layer_norm", loc); // before: an integer x failed in [mean]
   int64_t k = static_cast<int64_t>(normalized_shape.size());
   if (k > x.dim() ||
       !std::equal(normalized_shape.begin(), normalized_shape.end(), x.shape().end() - k))
     fail_at(loc, "layer_norm", "normalized shape {} is not the trailing shape of {}",
             shape_str(normalized_shape), describe(x));
+  check_affine(weight, "weight", normalized_shape, loc);
+  check_affine(bias, "bias", normalized_shape, loc);
   std::vector<int64_t> axes;
   for (int64_t d = x.dim() - k; d < x.dim(); ++d) axes.push_back(d);
   Tensor mu = x.mean(axes, true, loc);
@@ -100,6 +127,10 @@ Tensor one_hot(const Tensor& indices, int64_t classes, DType dtype, Loc loc) {
   trace::require(indices, "one_hot", loc);
   if (is_float(indices.dtype()) || indices.dtype() == DType::Bool)
     fail_at(loc, "one_hot", "indices {} must be integers", describe(indices));
+  if (classes < -1)
+    fail_at(loc, "one_hot", "classes {} must be >= 0, or -1 to take indices.max() + 1", classes);
+  if (classes == -1) // PyTorch's default: as many classes as the largest index needs
+    classes = indices.numel() ? indices.max({}, false, loc).item<int64_t>(loc) + 1 : 0;
   trace::check_indices(indices, classes, "one_hot", loc);
   return trace::one_hot(indices, classes, indices.dim(), loc).to(dtype, loc);
 }
@@ -127,7 +158,9 @@ Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction r, Loc loc)
     fail_at(loc, "mse_loss", "input {} and target {} differ in shape", describe(input),
             describe(target));
   trace::LabelScope label("mse_loss");
-  Tensor d = sub(Operand(input, loc), Operand(target, loc));
+  // Integers as f32 (before: they failed in [mean]).
+  Tensor d = sub(Operand(trace::floating(input, "mse_loss", loc), loc),
+                 Operand(trace::floating(target, "mse_loss", loc), loc));
   return reduce(mul(Operand(d, loc), Operand(d, loc)), r, loc);
 }
 
