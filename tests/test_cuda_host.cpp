@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -99,6 +100,21 @@ std::vector<Case> cases() {
     cs.push_back({"matmul_bT", {kiln::matmul(in({33, 20}, t), in({40, 20}, t).transpose(0, 1))}});
   }
   cs.push_back({"matmul_batched", {kiln::matmul(in({2, 33, 17}), in({2, 17, 40}))}});
+  // Attention (one kernel, softmax_sum): keys over two chunks of 128, outputs over two columns a
+  // thread (f32) and over two passes of 512 (f64); a causal mask, and one that hides every key
+  // of the first queries (NaN rows, as the unfused softmax gives).
+  for (DType t : {DType::F32, DType::F64}) {
+    int64_t l = 150, n = t == DType::F32 ? 130 : 600;
+    Tensor q = in({2, 6, 16}, t), k = in({2, l, 16}, t), v = in({2, l, n}, t);
+    Tensor s = kiln::matmul(q, k.transpose(1, 2)) * 0.25;
+    Tensor rows = kiln::arange(0, 6).reshape({6, 1}), cols = kiln::arange(0, l).reshape({1, l});
+    double inf = std::numeric_limits<double>::infinity();
+    cs.push_back({"attention", {kiln::matmul(F::softmax(s, -1), v)}});
+    cs.push_back({"attention_causal",
+                  {kiln::matmul(F::softmax(kiln::masked_fill(s, cols > rows, -inf), -1), v)}});
+    cs.push_back({"attention_hidden",
+                  {kiln::matmul(F::softmax(kiln::masked_fill(s, cols > rows - 3, -inf), -1), v)}});
+  }
   return cs;
 }
 
@@ -234,5 +250,8 @@ TEST_CASE("cuda: every emitter strategy and dtype runs on the host and matches t
       CHECK(ran[st][t] > 0);
   for (DType t : {DType::F32, DType::I32, DType::I64, DType::Bool})
     CHECK(ran[Strategy::WarpRow][t] > 0);
-  for (DType t : {DType::F32, DType::F64}) CHECK(ran[Strategy::TiledMatmul][t] > 0);
+  for (DType t : {DType::F32, DType::F64}) {
+    CHECK(ran[Strategy::TiledMatmul][t] > 0);
+    CHECK(ran[Strategy::Attention][t] > 0);
+  }
 }

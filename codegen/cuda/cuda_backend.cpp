@@ -63,6 +63,7 @@ public:
                        target_arch(index_), nvrtc_version());
   }
   std::vector<std::string_view> dump_stages() const override { return {"cuda"}; }
+  bool runs_attention() const override { return true; } // cuda_attention.cpp
   // A GPU is usable only when NVRTC loads too (kernels compile on first use).
   int device_count() const override {
     return why_nvrtc_unavailable().empty() ? probe_driver().device_count : 0;
