@@ -93,6 +93,15 @@ std::vector<Case> cases() {
   cs.push_back({"sum_all_f32", {in({5000}).sum()}});
   cs.push_back({"max_all_i64", {in({3000}, DType::I64).max()}});
   cs.push_back({"mean_all_f64", {in({2000}, DType::F64).mean()}});
+  // Long full max/min: blocked (passes/blocked_sums.h), every block a kernel's point. Values past
+  // 2.8 turn NaN in the reducing kernel itself (each kernel's inputs are random here), so some
+  // blocks' maxima are NaN and others not (fmaxf would drop them).
+  {
+    Tensor x = in({20000}), y = in({20000});
+    cs.push_back({"max_all_nan", {kiln::where(x > 2.8, (-x).log(), x).max()}});
+    cs.push_back({"min_all_nan", {kiln::where(y > 2.8, (-y).log(), y).min()}});
+    cs.push_back({"max_all_i32", {in({9000}, DType::I32).max()}});
+  }
   // Tiled matmul with epilogues, batched, transposed operand.
   for (DType t : {DType::F32, DType::F64}) {
     Tensor a = in({70, 30}, t), b = in({30, 130}, t), bias = in({130}, t);
