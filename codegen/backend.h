@@ -51,7 +51,7 @@ public:
   // KILN_DUMP stages its compile() can produce (llvm, asm; cuda, ptx).
   virtual std::vector<std::string_view> dump_stages() const { return {}; }
   // How many devices of its kind this machine has; 0 when it cannot run here, and then
-  // why_unavailable() says why (no driver, no GPU). Never throws.
+  // why_unavailable() says why (no driver, no GPU, no NVRTC). Never throws.
   virtual int device_count() const { return 1; }
   virtual std::string why_unavailable() const { return {}; }
   // The instance of this backend that runs on `d`, one of its kind below device_count() (a GPU

@@ -5,11 +5,15 @@
 
 namespace kiln {
 
+// Lazy like every op: realize moves the value between the devices' programs (through the host;
+// onto a GPU only when a program there reads it), and gradients flow back through the transfer.
 Tensor Tensor::to(Device device, Loc loc) const {
   trace::require(*this, "to", loc);
   if (this->device() == device) return *this;
-  // Through the host: the runtime copies it onto the GPU when a program there reads it.
-  return Tensor(make_buffer_node(dtype(), shape(), trace::host_storage(*this), loc, device));
+  NodePtr n = make_transfer_node(node(), device, loc);
+  n->label = "to";
+  n->requires_grad = node()->requires_grad && !NoGradGuard::active();
+  return Tensor(std::move(n));
 }
 
 namespace cuda {

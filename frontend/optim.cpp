@@ -60,6 +60,10 @@ void Optimizer::set_state(const std::string& name, size_t i, const Tensor& value
 void Optimizer::step(const std::vector<Tensor>& with) {
   NoGradGuard no_grad;
   ++steps_;
+  // State follows parameters that moved (nn::Module::to) since the last step.
+  for (auto& [name, v] : state_)
+    for (size_t i = 0; i < v.size(); ++i)
+      if (v[i].device() != params_[i].device()) v[i] = v[i].to(params_[i].device());
   std::vector<std::pair<size_t, Tensor>> updates;
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor g = params_[i].grad();

@@ -133,6 +133,16 @@ NodePtr make_buffer_node(DType dtype, Shape shape, std::shared_ptr<Storage> stor
   return n;
 }
 
+NodePtr make_transfer_node(NodePtr x, Device d, std::source_location loc) {
+  DType t = x->dtype;
+  Shape shape = x->shape;
+  NodePtr n = make_node(Op::Copy, t, std::move(shape), {std::move(x)}, NoAttr{}, loc);
+  n->portable = false;
+  n->device = d;
+  n->hash = hash_combine(n->hash, hash_device(d)); // unlike a copy on the input's device
+  return n;
+}
+
 std::vector<Node*> topo_order(const std::vector<Node*>& roots, bool stop_at_realized,
                               NodeIndex* index) {
   // Iterative post-order DFS: training graphs are deep enough to overflow a recursive one.

@@ -109,6 +109,14 @@ NodePtr make_node(Op op, DType dtype, Shape shape, std::vector<NodePtr> inputs, 
 NodePtr make_buffer_node(DType dtype, Shape shape, std::shared_ptr<Storage> storage,
                          std::source_location loc = std::source_location::current(),
                          std::optional<Device> device = {});
+// x copied onto device `d` (an Op::Copy whose input lives elsewhere, never portable): realize
+// computes x on its own device first and moves the value (runtime/realize.cpp); the gradient
+// of a transfer is the transfer back.
+NodePtr make_transfer_node(NodePtr x, Device d,
+                           std::source_location loc = std::source_location::current());
+inline bool is_transfer(const Node& n) {
+  return n.op == Op::Copy && n.inputs.size() == 1 && n.inputs[0]->device != n.device;
+}
 // kiln::Error when the inputs that are not portable live on different devices, naming `op`.
 void check_devices(const std::vector<NodePtr>& inputs, std::string_view op,
                    std::source_location loc);

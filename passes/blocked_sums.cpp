@@ -1,6 +1,7 @@
 #include "passes/blocked_sums.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace kiln {
 namespace {
@@ -17,42 +18,62 @@ NodePtr reshaped(const Node& like, const NodePtr& x, Shape shape) {
   return derived(like, Op::Reshape, x->dtype, std::move(shape), {x});
 }
 
-NodePtr summed(const Node& like, const NodePtr& x, std::vector<int> axes) {
+// A max or min over more than kSumLong elements into fewer than kFewOutputs is blocked too: as
+// one reduction it would run on one thread (CPU) or one block per output (GPU).
+constexpr int64_t kFewOutputs = 64;
+
+NodePtr reduced(const Node& like, Op op, const NodePtr& x, std::vector<int> axes) {
   Shape s = x->shape;
   for (int a : axes) s[a] = 1;
-  return derived(like, Op::Sum, x->dtype, std::move(s), {x}, AxesAttr{std::move(axes)});
+  return derived(like, op, x->dtype, std::move(s), {x}, AxesAttr{std::move(axes)});
 }
 
-// x summed over one axis (keepdim): directly when short, else as blocks padded with zeros, then
-// the block sums over the same axis.
-NodePtr sum_axis(const Node& like, NodePtr x, int axis) {
+// What pads a block without changing its reduction: 0 for a sum, the dtype's lowest (highest)
+// value for a max (min).
+Scalar identity(Op op, DType t) {
+  if (op == Op::Sum) return Scalar{};
+  bool low = op == Op::Max;
+  if (is_float(t)) {
+    double inf = std::numeric_limits<double>::infinity();
+    return Scalar{low ? -inf : inf, 0};
+  }
+  if (t == DType::Bool || t == DType::U8) return Scalar{0, low ? 0 : (t == DType::Bool ? 1 : 255)};
+  if (t == DType::I32)
+    return Scalar{0,
+                  low ? std::numeric_limits<int32_t>::min() : std::numeric_limits<int32_t>::max()};
+  return Scalar{0, low ? std::numeric_limits<int64_t>::min() : std::numeric_limits<int64_t>::max()};
+}
+
+// x reduced by `op` over one axis (keepdim): directly when short, else as blocks padded with the
+// op's identity, then the blocks' results over the same axis.
+NodePtr block_axis(const Node& like, Op op, NodePtr x, int axis) {
   int64_t extent = x->shape[axis];
-  if (extent <= kSumLong) return summed(like, x, {axis});
+  if (extent <= kSumLong) return reduced(like, op, x, {axis});
   int64_t blocks = (extent + kSumBlock - 1) / kSumBlock;
   if (blocks * kSumBlock != extent) {
     std::vector<int64_t> before(x->shape.size(), 0);
     Shape padded = x->shape;
     padded[axis] = blocks * kSumBlock;
-    x = derived(like, Op::Pad, x->dtype, padded, {x}, PadAttr{before, Scalar{}});
+    x = derived(like, Op::Pad, x->dtype, padded, {x}, PadAttr{before, identity(op, x->dtype)});
   }
   Shape split = x->shape;
   split[axis] = blocks;
   split.insert(split.begin() + axis + 1, kSumBlock);
-  NodePtr partial = summed(like, reshaped(like, x, split), {axis + 1});
+  NodePtr partial = reduced(like, op, reshaped(like, x, split), {axis + 1});
   Shape merged = x->shape;
   merged[axis] = blocks;
   partial = reshaped(like, partial, merged);
   // The block sums (n / 512 of them: few) add up in f64, so the levels above the first add no
-  // error of their own.
-  if (partial->dtype != DType::F32) return sum_axis(like, partial, axis);
+  // error of their own. (Max and min are exact at every level.)
+  if (op != Op::Sum || partial->dtype != DType::F32) return block_axis(like, op, partial, axis);
   NodePtr wide = derived(like, Op::Cast, DType::F64, partial->shape, {partial});
-  NodePtr total = sum_axis(like, wide, axis);
+  NodePtr total = block_axis(like, op, wide, axis);
   return derived(like, Op::Cast, DType::F32, total->shape, {total});
 }
 
-// A sum over several axes: each run of adjacent reduced axes becomes one axis (a reshape), and
-// the runs are summed one after another, last first.
-NodePtr blocked_sum(const Node& n, const NodePtr& x) {
+// A reduction over several axes: each run of adjacent reduced axes becomes one axis (a reshape),
+// and the runs are reduced one after another, last first.
+NodePtr blocked(const Node& n, const NodePtr& x) {
   const auto& axes = n.get<AxesAttr>().axes;
   Shape merged;
   std::vector<int> runs; // merged axes that are reduced
@@ -69,12 +90,13 @@ NodePtr blocked_sum(const Node& n, const NodePtr& x) {
     merged.push_back(x->shape[d]);
   }
   NodePtr y = reshaped(n, x, merged);
-  for (auto it = runs.rbegin(); it != runs.rend(); ++it) y = sum_axis(n, y, *it);
+  for (auto it = runs.rbegin(); it != runs.rend(); ++it) y = block_axis(n, n.op, y, *it);
   return reshaped(n, y, n.shape);
 }
 
-bool long_float_sum(const Node& n) {
-  if (n.op != Op::Sum || n.realized() || !is_float(n.dtype)) return false;
+bool to_block(const Node& n) {
+  bool sum = n.op == Op::Sum && is_float(n.dtype), extreme = n.op == Op::Max || n.op == Op::Min;
+  if (n.realized() || !(sum || (extreme && n.numel() < kFewOutputs))) return false;
   int64_t count = 1;
   for (int a : n.get<AxesAttr>().axes) count *= n.inputs[0]->shape[a];
   return count > kSumLong;
@@ -83,8 +105,7 @@ bool long_float_sum(const Node& n) {
 } // namespace
 
 Graph block_long_sums(const Graph& g) {
-  return rewrite(
-      g, [](const NodePtr& n) { return long_float_sum(*n) ? blocked_sum(*n, n->inputs[0]) : n; });
+  return rewrite(g, [](const NodePtr& n) { return to_block(*n) ? blocked(*n, n->inputs[0]) : n; });
 }
 
 } // namespace kiln

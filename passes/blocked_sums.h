@@ -2,6 +2,8 @@
 // of fixed-size blocks, then sums of those partial sums (a tree of fan-out kSumBlock), so that
 // no accumulator adds more than a few dozen values: summing 1e8 values loses about as much
 // as summing a few thousand. The partial sums of long reductions also spread over threads.
+// Long max and min reductions into few outputs (a full max) are blocked alike, for that
+// spread alone: one reduction would run on one CPU thread, or one GPU block per output.
 #pragma once
 #include "passes/rewrite.h"
 

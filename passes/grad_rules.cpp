@@ -54,6 +54,7 @@ Grads unary_rule(GradBuilder& b, const NodePtr& n, const NodePtr& g) {
   case Op::Cast:
     return {is_float(a->dtype) ? b.cast(g, a->dtype) : nullptr};
   case Op::Copy:
+    if (is_transfer(*n)) return {make_transfer_node(g, n->inputs[0]->device, n->loc)};
     return {g};
   default:
     return {nullptr};

@@ -142,12 +142,27 @@ void realize_on(Device device, const std::vector<Node*>& roots, ProgramCache& pr
   for (size_t i = 0; i < ordered_outputs.size(); ++i) bind(*ordered_outputs[i], results[i]);
 }
 
+// Values that change device (to() of an unrealized value) first, deepest first: each transfer's
+// input is realized on its own device, and the transfer becomes a realized leaf holding the value
+// moved. A GPU-bound value waits in host memory until a program there reads it (realize_on moves
+// leaves), so a machine without the GPU fails only then.
+void realize_transfers(const std::vector<Node*>& roots, ProgramCache& programs) {
+  for (Node* n : topo_order(roots, /*stop_at_realized=*/true)) {
+    if (n->realized() || !is_transfer(*n)) continue;
+    Node* in = n->inputs[0].get();
+    if (!in->realized()) realize_on(in->device, {in}, programs);
+    bool host_bytes = n->device != Device::cpu() && in->storage->device == Device::cpu();
+    bind(*n, host_bytes ? in->storage : to_device(in->storage, n->device));
+  }
+}
+
 } // namespace
 
 void realize_nodes(const std::vector<Node*>& roots) {
   static std::mutex mu;
   static ProgramCache programs;
   std::lock_guard<std::mutex> lock(mu);
+  realize_transfers(roots, programs);
   // One program per device, in the order the roots first name them.
   std::vector<Device> devices;
   for (Node* r : roots)

@@ -27,7 +27,7 @@ step() { # name, command...
 }
 step "unit suite, cpu (interpreter)" $B/tests/kiln_tests
 step "unit suite, KILN_DEVICE=cuda" env KILN_DEVICE=cuda $B/tests/kiln_tests
-$B/codegen/cuda/tools/kiln_cuda_sweep $B/cuda_sweep.txt
-step "CUDA sweep and workloads" $B/codegen/cuda/tools/kiln_cuda_check $B/cuda_sweep.txt
+$B/tests/cuda_tools/kiln_cuda_sweep $B/cuda_sweep.txt
+step "CUDA sweep and workloads" $B/tests/cuda_tools/kiln_cuda_check $B/cuda_sweep.txt
 echo "$failed step(s) failed, $((SECONDS - start)) s in all"
 exit $failed

@@ -3,6 +3,7 @@
 #include "ir/graph_printer.h"
 
 #include <fmt/format.h>
+#include <limits>
 
 namespace kiln::cuda_sweep {
 namespace {
@@ -114,6 +115,24 @@ void contractions(std::vector<Case>& cs) {
   cs.push_back({"conv2d_stride2", {nn::functional::conv2d(x, w, Tensor(), 2, 0)}});
 }
 
+// Fused attention (one kernel, softmax_sum): head dims, key counts over one and several chunks,
+// output widths over one and several passes, a causal mask.
+void attention(std::vector<Case>& cs) {
+  struct Attn {
+    int64_t m, l, d, n;
+  };
+  for (DType t : {DType::F32, DType::F64})
+    for (Attn a : {Attn{7, 5, 3, 4}, Attn{33, 300, 64, 64}, Attn{16, 129, 128, 600}}) {
+      std::string name = fmt::format("attention_{}_{}x{}x{}x{}", dtype_name(t), a.m, a.l, a.d, a.n);
+      Tensor q = in({2, a.m, a.d}, t), k = in({2, a.l, a.d}, t), v = in({2, a.l, a.n}, t);
+      Tensor s = matmul(q, k.transpose(1, 2)) * 0.125;
+      cs.push_back({name, {matmul(F::softmax(s, -1), v)}});
+      Tensor hidden = arange(0, a.l).reshape({1, a.l}) > arange(0, a.m).reshape({a.m, 1});
+      Tensor causal = masked_fill(s, hidden, -std::numeric_limits<double>::infinity());
+      cs.push_back({name + "_causal", {matmul(F::softmax(causal, -1), v)}});
+    }
+}
+
 } // namespace
 
 std::vector<Case> cases(bool timing) {
@@ -123,6 +142,7 @@ std::vector<Case> cases(bool timing) {
   reductions(cs);
   rows(cs);
   contractions(cs);
+  attention(cs);
   if (timing) { // ../shared/bench/WORKLOADS.md: memory-bound sizes x8 on a GPU, to fill the chip
     Tensor x = in({134217728}), a = in({134217728}), b = in({134217728});
     cs.push_back({"W1_gelu_tanh_128M", {(x * a + b).gelu("tanh")}});

@@ -1,6 +1,6 @@
 // The seeded set of traced graphs the CUDA checks run: every kernel family (elementwise,
-// broadcast, reductions over every axis, softmax, layernorm, matmul, conv2d, views) in f32, f64
-// and integer dtypes at odd sizes. Shared by test_cuda_codegen.cpp (NVRTC compile in CI) and
+// broadcast, reductions over every axis, softmax, layernorm, matmul, conv2d, views, attention)
+// in f32, f64 and integer dtypes at odd sizes. Shared by test_cuda_codegen.cpp (NVRTC compile in CI) and
 // kiln_cuda_sweep, which writes them as graph-IR text for kiln_cuda_check on a GPU machine.
 #pragma once
 #include "kiln/kiln.h"

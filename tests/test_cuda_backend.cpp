@@ -4,6 +4,8 @@
 #ifdef KILN_HAS_CUDA
 #include "codegen/cuda/cuda_backend.h"
 #include "codegen/cuda/device_pool.h"
+#include "codegen/cuda/nvrtc_compile.h"
+#include "codegen/cuda/nvrtc_library.h"
 #include "ir/kernel_parser.h"
 #include "test_util.h"
 
@@ -53,6 +55,21 @@ TEST_CASE("cuda backend: kernel IR compiles to a CUBIN without a GPU", "[cuda]")
   CHECK(c.dumps[0].first == "cuda");
   CHECK_THAT(c.dumps[0].second, Contains("__global__"));
   CHECK(c.exe == nullptr); // loading needs the GPU
+}
+
+TEST_CASE("cuda backend: NVRTC is loaded at run time, a missing one is a clear error", "[cuda]") {
+  // This machine has the toolkit: the process's NVRTC loads.
+  CHECK(kiln::cuda::why_nvrtc_unavailable().empty());
+  int major = 0, minor = 0;
+  REQUIRE(kiln::cuda::nvrtc().version(&major, &minor) == NVRTC_SUCCESS);
+  CHECK(major >= 12);
+  CHECK(kiln::cuda::nvrtc_version() == fmt::format("{}.{}", major, minor));
+  // A library that is not there, and one that is not NVRTC.
+  CHECK_THAT(error_of([] { kiln::cuda::load_nvrtc("libkiln-no-such-nvrtc.so.13"); }),
+             Contains("[cuda] NVRTC cannot be loaded from libkiln-no-such-nvrtc.so.13: ") &&
+                 Contains("No such file"));
+  CHECK_THAT(error_of([] { kiln::cuda::load_nvrtc("libz.so.1"); }),
+             Contains("[cuda] NVRTC cannot be loaded from libz.so.1 lacks nvrtcVersion"));
 }
 
 TEST_CASE("cuda backend: without a GPU, what needs one is a clear error", "[cuda]") {

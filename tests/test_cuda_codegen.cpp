@@ -1,5 +1,5 @@
 // codegen/cuda: golden checks of the generated CUDA source and launch plans. NVRTC compiles the
-// sweep's and the tests' kernels in CTest's cuda_nvrtc (codegen/cuda/tools/compile_check.cpp),
+// sweep's and the tests' kernels in CTest's cuda_nvrtc (tests/cuda_tools/compile_check.cpp),
 // the host harness runs them in cuda_host_harness (test_cuda_host.cpp).
 #include "codegen/cuda/cuda_emit.h"
 #include "cuda_sweep.h"

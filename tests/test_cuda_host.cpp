@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -92,6 +93,15 @@ std::vector<Case> cases() {
   cs.push_back({"sum_all_f32", {in({5000}).sum()}});
   cs.push_back({"max_all_i64", {in({3000}, DType::I64).max()}});
   cs.push_back({"mean_all_f64", {in({2000}, DType::F64).mean()}});
+  // Long full max/min: blocked (passes/blocked_sums.h), every block a kernel's point. Values past
+  // 2.8 turn NaN in the reducing kernel itself (each kernel's inputs are random here), so some
+  // blocks' maxima are NaN and others not (fmaxf would drop them).
+  {
+    Tensor x = in({20000}), y = in({20000});
+    cs.push_back({"max_all_nan", {kiln::where(x > 2.8, (-x).log(), x).max()}});
+    cs.push_back({"min_all_nan", {kiln::where(y > 2.8, (-y).log(), y).min()}});
+    cs.push_back({"max_all_i32", {in({9000}, DType::I32).max()}});
+  }
   // Tiled matmul with epilogues, batched, transposed operand.
   for (DType t : {DType::F32, DType::F64}) {
     Tensor a = in({70, 30}, t), b = in({30, 130}, t), bias = in({130}, t);
@@ -99,6 +109,21 @@ std::vector<Case> cases() {
     cs.push_back({"matmul_bT", {kiln::matmul(in({33, 20}, t), in({40, 20}, t).transpose(0, 1))}});
   }
   cs.push_back({"matmul_batched", {kiln::matmul(in({2, 33, 17}), in({2, 17, 40}))}});
+  // Attention (one kernel, softmax_sum): keys over two chunks of 128, outputs over two columns a
+  // thread (f32) and over two passes of 512 (f64); a causal mask, and one that hides every key
+  // of the first queries (NaN rows, as the unfused softmax gives).
+  for (DType t : {DType::F32, DType::F64}) {
+    int64_t l = 150, n = t == DType::F32 ? 130 : 600;
+    Tensor q = in({2, 6, 16}, t), k = in({2, l, 16}, t), v = in({2, l, n}, t);
+    Tensor s = kiln::matmul(q, k.transpose(1, 2)) * 0.25;
+    Tensor rows = kiln::arange(0, 6).reshape({6, 1}), cols = kiln::arange(0, l).reshape({1, l});
+    double inf = std::numeric_limits<double>::infinity();
+    cs.push_back({"attention", {kiln::matmul(F::softmax(s, -1), v)}});
+    cs.push_back({"attention_causal",
+                  {kiln::matmul(F::softmax(kiln::masked_fill(s, cols > rows, -inf), -1), v)}});
+    cs.push_back({"attention_hidden",
+                  {kiln::matmul(F::softmax(kiln::masked_fill(s, cols > rows - 3, -inf), -1), v)}});
+  }
   return cs;
 }
 
@@ -235,5 +260,8 @@ TEST_CASE("cuda: every emitter strategy and dtype runs on the host and matches t
       CHECK(ran[st][t] > 0);
   for (DType t : {DType::F32, DType::I32, DType::I64, DType::Bool})
     CHECK(ran[Strategy::WarpRow][t] > 0);
-  for (DType t : {DType::F32, DType::F64}) CHECK(ran[Strategy::TiledMatmul][t] > 0);
+  for (DType t : {DType::F32, DType::F64}) {
+    CHECK(ran[Strategy::TiledMatmul][t] > 0);
+    CHECK(ran[Strategy::Attention][t] > 0);
+  }
 }

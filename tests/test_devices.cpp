@@ -3,6 +3,7 @@
 // running on a GPU is checked here without one.
 #include "test_util.h"
 
+#include <cmath>
 #include <functional>
 
 using Catch::Matchers::Contains;
@@ -95,8 +96,11 @@ TEST_CASE("devices: mixing devices names the op, both devices and the line", "[d
 TEST_CASE("devices: to() round trip and reads through the host", "[devices]") {
   Tensor x = kiln::tensor({1.5f, -2.f, 3.f}) * 2;
   CHECK(x.to(Device::cpu()).same(x));
-  Tensor g = x.to(kGpu); // realizes x; the bytes wait on the host until a GPU program reads them
+  Tensor g =
+      x.to(kGpu); // lazy; realized, its bytes wait on the host until a GPU program reads them
   CHECK(g.device() == kGpu);
+  CHECK_FALSE(g.is_realized());
+  g.realize();
   CHECK(g.is_realized());
   Tensor back = g.to(Device::cpu());
   CHECK(back.device() == Device::cpu());
@@ -132,4 +136,106 @@ TEST_CASE("devices: CUDA without a GPU is a clear error", "[devices][cuda]") {
   CHECK_FALSE(y.is_realized());
   // The CPU still works after the failed attempt.
   CHECK(kiln::tensor({1.f, 2.f}).sum().item<float>() == 3.f);
+}
+
+// to() is an op: gradients flow back through it to the source device. A round trip through a GPU
+// device realizes on the host alone (the bytes wait there), so values are checked here too.
+TEST_CASE("devices: gradients flow through to()", "[devices][autodiff]") {
+  Tensor x = kiln::tensor({1.f, -2.f, 3.f}).requires_grad_();
+  Tensor w = kiln::tensor({0.5f, 4.f, -1.f});
+  Tensor y = (x * 3).to(kGpu);
+  CHECK(y.device() == kGpu);
+  CHECK(y.requires_grad());
+  Tensor back = y.to(Device::cpu());
+  CHECK(back.to_vector<float>() == std::vector<float>{3.f, -6.f, 9.f});
+  (back * w).sum().backward();
+  CHECK(x.grad().device() == Device::cpu());
+  CHECK(x.grad().to_vector<float>() == std::vector<float>{1.5f, 12.f, -3.f});
+
+  // A loss on the GPU device: x's gradient is on the CPU, the same values as the reference.
+  x.zero_grad();
+  Tensor loss = (x.to(kGpu) * x.to(kGpu)).sum();
+  auto grads = kiln::autograd::grad({loss}, {x});
+  CHECK(grads[0].device() == Device::cpu());
+  CHECK(kiln::reference(grads[0]).to_vector<float>() == std::vector<float>{2.f, -4.f, 6.f});
+  // And from the GPU device to the CPU: the gradient goes back to the GPU device.
+  Tensor xg = kiln::tensor({2.f, 5.f}).to(kGpu).realize().detach().requires_grad_();
+  Tensor gg = kiln::autograd::grad({(xg.to(Device::cpu()).exp()).sum()}, {xg})[0];
+  CHECK(gg.device() == kGpu);
+  std::vector<float> want = {std::exp(2.f), std::exp(5.f)};
+  std::vector<float> got = kiln::reference(gg).to_vector<float>();
+  CHECK(got[0] == Approx(want[0]));
+  CHECK(got[1] == Approx(want[1]));
+  // Without a GPU, only what runs there fails.
+  if (!kiln::cuda::is_available())
+    CHECK_THAT(error_of([&] { (void)(xg * 2).to(Device::cpu()).to_vector<float>(); }),
+               Contains("no CUDA device is available"));
+}
+
+TEST_CASE("devices: Module::to moves parameters, buffers and gradients", "[devices][nn]") {
+  kiln::manual_seed(3);
+  kiln::nn::BatchNorm2d model(4); // parameters and buffers
+  auto values = [](const Tensor& t) {
+    return t.to(Device::cpu()).to(DType::F64).to_vector<double>();
+  };
+  std::vector<Tensor> params = model.parameters();
+  REQUIRE(params.size() == 2);
+  REQUIRE_FALSE(model.named_buffers().empty());
+  kiln::pow(model(kiln::randn({2, 4, 3, 3})), 2.0).sum().backward();
+  REQUIRE(params[0].grad().defined());
+  std::vector<std::vector<double>> before;
+  for (auto& [name, t] : model.named_buffers()) before.push_back(values(t));
+  for (auto& p : params) before.push_back(values(p));
+  std::vector<double> grad0 = values(params[0].grad());
+
+  model.to(kGpu);
+  size_t k = 0;
+  for (auto& [name, t] : model.named_buffers()) {
+    INFO(name);
+    CHECK(t.device() == kGpu);
+    CHECK(values(t) == before[k++]);
+  }
+  for (size_t i = 0; i < params.size(); ++i) {
+    INFO("parameter " << i);
+    CHECK(params[i].device() == kGpu); // the handles held before the move see it
+    CHECK(params[i].requires_grad());
+    CHECK(values(params[i]) == before[k++]);
+  }
+  CHECK(params[0].grad().device() == kGpu);
+  CHECK(values(params[0].grad()) == grad0);
+  // A forward on the GPU device traces there (eval: training would update the running stats
+  // now); its input must come along.
+  model.eval();
+  CHECK(model(kiln::randn({2, 4, 3, 3}).to(kGpu)).device() == kGpu);
+  CHECK_THAT(error_of([&] {
+               (void)model(kiln::randn({2, 4, 3, 3}));
+             }),
+             Contains("different devices"));
+  model.to("cpu");
+  for (auto& p : params) CHECK(p.device() == Device::cpu());
+  CHECK(params[0].grad().device() == Device::cpu());
+  CHECK(values(params[1]) == before.back());
+}
+
+TEST_CASE("devices: optimizer state follows moved parameters", "[devices][optim]") {
+  if (kiln::cuda::is_available()) {
+    WARN("skipped: needs a machine without a CUDA GPU");
+    return;
+  }
+  kiln::manual_seed(4);
+  kiln::nn::Linear model(3, 2);
+  kiln::optim::SGD opt(model.parameters(), {.lr = 0.1, .momentum = 0.9});
+  auto step = [&](Device d) {
+    opt.zero_grad();
+    model(kiln::randn({4, 3}).to(d)).sum().backward();
+    opt.step();
+  };
+  step(Device::cpu()); // momentum buffers now exist, on the CPU
+  for (auto& [name, t] : opt.state()) CHECK(t.device() == Device::cpu());
+  model.to(kGpu);
+  // The step traces on the GPU device with its state moved (not a mixed-devices error); only
+  // running it needs the GPU.
+  CHECK_THAT(error_of([&] { step(kGpu); }), Contains("no CUDA device is available"));
+  for (auto& [name, t] : opt.state())
+    if (name != "step") CHECK(t.device() == kGpu);
 }

@@ -2,6 +2,8 @@
 // empty inputs, against the reference interpreter and hand-computed values.
 #include "test_util.h"
 
+#include "passes/pipeline.h"
+
 #include <cmath>
 #include <limits>
 
@@ -378,4 +380,39 @@ TEST_CASE("column sums are accurate", "[reduce][accuracy]") {
   }
   INFO("worst relative error " << worst);
   CHECK(worst < 2.5e-7);
+}
+
+// A long max or min into few outputs is blocked like a long sum (passes/blocked_sums.h), so that
+// it spreads over threads and GPU blocks: results exact, NaN wherever any block holds one.
+TEST_CASE("long max and min into few outputs run in blocks", "[reduce]") {
+  kiln::manual_seed(17);
+  Tensor x = random_input({3, 7001}, DType::F32);
+  auto kernels = [](const Tensor& t) {
+    return kiln::run_pipeline({t.node().get()}, {}).kernels.size();
+  };
+  CHECK(kernels(x.max()) == 2); // 21003 -> 42 blocks of 512 -> 1
+  CHECK(kernels(x.max({1})) == 2);
+  CHECK(kernels(kiln::randn({64, 5000}).max({1})) == 1); // enough outputs to spread already
+  for (const Tensor& t : {x.max(), x.min(), x.max({1}), x.min({1}, true), (x * 2.0).max()})
+    check_vs_reference(t, 0, 0);
+  CHECK(x.max().item<float>() == kiln::reference(x.max()).item<float>());
+  for (DType t : {DType::I32, DType::I64, DType::U8}) {
+    INFO(kiln::dtype_name(t));
+    Tensor xi = random_input({9000}, t, 0, 200);
+    check_vs_reference(xi.max(), 0, 0);
+    check_vs_reference(xi.min(), 0, 0);
+  }
+  Tensor b = random_input({9000}, DType::I32, 0, 2).to(DType::Bool);
+  check_vs_reference(b.max(), 0, 0);
+  check_vs_reference(b.min(), 0, 0);
+  // One NaN in one block of the second row: that row's max and min, and the whole max, are NaN.
+  std::vector<float> v = x.to_vector<float>();
+  v[7001 + 3000] = std::numeric_limits<float>::quiet_NaN();
+  Tensor y = kiln::tensor(v).reshape({3, 7001});
+  std::vector<float> rows = y.max({1}).to_vector<float>();
+  CHECK_FALSE(std::isnan(rows[0]));
+  CHECK(std::isnan(rows[1]));
+  CHECK(std::isnan(y.max().item<float>()));
+  CHECK(std::isnan(y.min().item<float>()));
+  check_vs_reference(y.min({1}), 0, 0);
 }

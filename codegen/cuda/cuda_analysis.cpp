@@ -55,6 +55,7 @@ std::optional<MatmulSplit> find_matmul(const Kernel& k, const std::vector<Placem
 
 Strategy choose_strategy(const Kernel& k, const std::vector<Placement>& place) {
   if (k.stages.empty()) return Strategy::Pointwise;
+  if (match_attention_kernel(k)) return Strategy::Attention;
   if (find_matmul(k, place)) return Strategy::TiledMatmul;
   int64_t longest = 0;
   for (auto& s : k.stages) longest = std::max(longest, numel(s));

@@ -4,6 +4,7 @@
 // analysis once the backend seam lands.)
 #pragma once
 #include "codegen/cuda/cuda_emit.h"
+#include "passes/attention_match.h"
 
 #include <optional>
 

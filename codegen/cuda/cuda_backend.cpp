@@ -4,6 +4,7 @@
 #include "codegen/cuda/device_pool.h"
 #include "codegen/cuda/driver_api.h"
 #include "codegen/cuda/nvrtc_compile.h"
+#include "codegen/cuda/nvrtc_library.h"
 #include "ir/error.h"
 
 #include <algorithm>
@@ -62,8 +63,15 @@ public:
                        target_arch(index_), nvrtc_version());
   }
   std::vector<std::string_view> dump_stages() const override { return {"cuda"}; }
-  int device_count() const override { return probe_driver().device_count; }
-  std::string why_unavailable() const override { return probe_driver().why; }
+  bool runs_attention() const override { return true; } // cuda_attention.cpp
+  // A GPU is usable only when NVRTC loads too (kernels compile on first use).
+  int device_count() const override {
+    return why_nvrtc_unavailable().empty() ? probe_driver().device_count : 0;
+  }
+  std::string why_unavailable() const override {
+    std::string why = why_nvrtc_unavailable();
+    return why.empty() ? probe_driver().why : "NVRTC is not available: " + why;
+  }
   const Backend& on(Device d) const override { return cuda_backend(d.index); }
 
   Compiled compile(const Kernel& k, const BackendCompileOptions& opts) const override {

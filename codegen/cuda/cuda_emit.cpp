@@ -20,9 +20,11 @@ std::string_view strategy_name(Strategy s) {
   case Strategy::Serial:
     return "serial";
   case Strategy::TiledMatmul:
+    return "tiled_matmul";
+  case Strategy::Attention:
     break;
   }
-  return "tiled_matmul";
+  return "attention";
 }
 
 namespace detail {
@@ -53,13 +55,15 @@ Writer::Writer(const Kernel& k)
     : k_(k), place_(k.placements()), narrow_(narrow_indices(k)), summed_(summed_products(k)) {
   if (std::string err = verify_kernel(k); !err.empty())
     fail("cuda", "kernel {} is not well formed: {}", k.name, err);
-  // Attention kernels (passes/attention_match.h) have a CPU emitter only so far.
   if (k.symbolic())
     fail("cuda", "kernel {} has symbolic sizes: CUDA code generation needs concrete ones yet",
          k.name);
+  // softmax_sum exists for attention only (ir/kernel.h); anything else holding one is a bug.
+  attention_ = match_attention_kernel(k);
   for (const KInst& in : k.insts)
-    if (in.op == Op::SoftmaxSum)
-      fail("cuda", "kernel {}: no CUDA code generation for attention (softmax_sum) yet", k.name);
+    if (in.op == Op::SoftmaxSum && !attention_)
+      fail("cuda", "kernel {}: a softmax_sum outside the attention pattern has no CUDA lowering",
+           k.name);
   for (size_t d = 0; d < k.domain.size(); ++d) loop_var_.push_back(fmt::format("i{}", d));
   for (size_t s = 0; s < k.stages.size(); ++s) {
     rvar_.emplace_back();
@@ -107,6 +111,24 @@ void Writer::emit_inst(int i) {
   }
   }
   line("const {} {} = {};", type_of(i), var(i), rhs);
+}
+
+std::vector<bool> Writer::needed(const std::vector<int>& roots,
+                                 const std::vector<bool>& have) const {
+  std::vector<bool> need(k_.insts.size(), false);
+  auto had = [&](int i) { return !have.empty() && have[i]; };
+  for (int r : roots) need[r] = !had(r);
+  for (int i = static_cast<int>(k_.insts.size()) - 1; i >= 0; --i)
+    if (need[i])
+      for (int s : {k_.insts[i].a, k_.insts[i].b, k_.insts[i].c})
+        if (s >= 0 && !had(s)) need[s] = true;
+  return need;
+}
+
+void Writer::emit_needed(const std::vector<int>& roots, const std::vector<bool>& have) {
+  std::vector<bool> need = needed(roots, have);
+  for (size_t i = 0; i < need.size(); ++i)
+    if (need[i]) emit_inst(static_cast<int>(i));
 }
 
 void Writer::emit_placed(int loop, int after) {
@@ -336,12 +358,19 @@ CudaKernel Writer::run() {
     plan_.grid[2] = grid_for(n / (cols * rows), 1, 65535);
     break;
   }
+  case Strategy::Attention:
+    threads = kAttentionThreads;
+    attention_functors(k_.insts[attention_->out].dtype);
+    plan_.grid[0] = grid_for(attention_->B * attention_->M, 1, int64_t{1} << 20);
+    break;
   }
   plan_.block[0] = threads;
   signature(threads);
   open("");
   if (mm)
     body_tiled(*mm);
+  else if (attention_)
+    body_attention(*attention_);
   else if (plan_.strategy == Strategy::Row || plan_.strategy == Strategy::WarpRow)
     body_row(plan_.strategy == Strategy::WarpRow);
   else

@@ -19,6 +19,8 @@ enum class Strategy {
   Serial,  // stages: one thread per outer point runs the stages in turn (column reductions,
            // short rows: the loads stay coalesced across threads)
   TiledMatmul, // one stage summing products of a row operand and a column operand
+  Attention,   // softmax(score(q k^T)) v (passes/attention_match.h): one block per query row, an
+               // online softmax over chunks of keys whose scores stay in shared memory
 };
 std::string_view strategy_name(Strategy s);
 // The longest row a warp takes: 32 elements a lane stay in registers on sm_90 without spills,

@@ -8,13 +8,7 @@
 namespace kiln::cuda::detail {
 
 void Writer::tiled_operand(int root, bool lhs, const std::string& mn_var) {
-  // The instructions root needs, in order.
-  std::vector<bool> need(k_.insts.size(), false);
-  need[root] = true;
-  for (int i = root; i >= 0; --i)
-    if (need[i])
-      for (int s : {k_.insts[i].a, k_.insts[i].b, k_.insts[i].c})
-        if (s >= 0) need[s] = true;
+  std::vector<bool> need = needed({root});
   // Consecutive threads walk the operand's contiguous axis (k for a row-major lhs).
   bool k_fast = lhs;
   for (int i = 0; i <= root; ++i)
@@ -35,8 +29,7 @@ void Writer::tiled_operand(int root, bool lhs, const std::string& mn_var) {
   line("{} x = {};", t, literal(k_.insts[root].dtype, Scalar{}));
   open(fmt::format("if (i{} < {} && r0_0 < {})", axis, k_.domain[axis].value(),
                    k_.stages[0][0].value()));
-  for (int i = 0; i <= root; ++i)
-    if (need[i]) emit_inst(i);
+  emit_needed({root});
   line("x = {};", var(root));
   close();
   line("{}[kk][{}] = x;", tile, mn_var);

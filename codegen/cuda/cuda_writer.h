@@ -40,6 +40,12 @@ private:
   void body_serial();
   void body_row(bool warp); // the Row and WarpRow strategies
   void body_tiled(const MatmulSplit& mm);
+  void body_attention(const AttentionKernel& a);
+  void attention_functors(DType t); // kiln_max_op and kiln_sum_op, before the kernel
+  // The instructions `roots` need, roots included, short of those `have` marks (values already
+  // in registers; empty: none); emit_needed emits them in order.
+  std::vector<bool> needed(const std::vector<int>& roots, const std::vector<bool>& have = {}) const;
+  void emit_needed(const std::vector<int>& roots, const std::vector<bool>& have = {});
   void tiled_operand(int root, bool lhs, const std::string& m_or_n);
 
   const Kernel& k_;
@@ -50,7 +56,11 @@ private:
   std::string out_;
   int indent_ = 0;
   LaunchPlan plan_;
+  std::optional<AttentionKernel> attention_;
 };
+
+// Threads of an attention block, and the keys of one chunk (one score a thread).
+constexpr int kAttentionThreads = 128;
 
 std::string index_type(int64_t max_value); // "int" when it fits with headroom, else "long long"
 

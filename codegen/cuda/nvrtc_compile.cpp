@@ -2,8 +2,9 @@
 
 #include "ir/error.h"
 
+#include "codegen/cuda/nvrtc_library.h"
+
 #include <fmt/format.h>
-#include <nvrtc.h>
 #include <regex>
 #include <sstream>
 
@@ -17,9 +18,9 @@ std::string numbered(const std::string& src) {
   return out;
 }
 
-void check(nvrtcResult r, const char* what, const std::string& name) {
+void check(const NvrtcApi& api, nvrtcResult r, const char* what, const std::string& name) {
   if (r != NVRTC_SUCCESS)
-    fail("cuda", "{} failed for kernel {}: {}", what, name, nvrtcGetErrorString(r));
+    fail("cuda", "{} failed for kernel {}: {}", what, name, api.error_string(r));
 }
 
 } // namespace
@@ -42,37 +43,38 @@ void parse_ptxas_report(const std::string& log, CompiledCubin& out) {
 
 CompiledCubin nvrtc_compile(const std::string& source, const std::string& name,
                             const std::string& arch) {
+  const NvrtcApi& api = nvrtc();
   nvrtcProgram prog;
-  check(nvrtcCreateProgram(&prog, source.c_str(), (name + ".cu").c_str(), 0, nullptr, nullptr),
+  check(api, api.create_program(&prog, source.c_str(), (name + ".cu").c_str(), 0, nullptr, nullptr),
         "nvrtcCreateProgram", name);
   std::string arch_opt = "--gpu-architecture=" + arch;
   // 177: unused helpers of the prelude.
   const char* opts[] = {arch_opt.c_str(), "--std=c++17", "--fmad=false", "--ptxas-options=-v",
                         "--diag-suppress=177"};
-  nvrtcResult r = nvrtcCompileProgram(prog, 5, opts);
+  nvrtcResult r = api.compile_program(prog, 5, opts);
   size_t log_size = 0;
-  nvrtcGetProgramLogSize(prog, &log_size);
+  api.program_log_size(prog, &log_size);
   CompiledCubin out;
   out.log.resize(log_size);
-  if (log_size) nvrtcGetProgramLog(prog, out.log.data());
+  if (log_size) api.program_log(prog, out.log.data());
   while (!out.log.empty() && (out.log.back() == '\0' || out.log.back() == '\n')) out.log.pop_back();
   if (r != NVRTC_SUCCESS) {
-    nvrtcDestroyProgram(&prog);
+    api.destroy_program(&prog);
     fail("cuda", "NVRTC could not compile kernel {} for {}: {}\n{}\n{}", name, arch,
-         nvrtcGetErrorString(r), out.log, numbered(source));
+         api.error_string(r), out.log, numbered(source));
   }
   size_t size = 0;
-  check(nvrtcGetCUBINSize(prog, &size), "nvrtcGetCUBINSize", name);
+  check(api, api.cubin_size(prog, &size), "nvrtcGetCUBINSize", name);
   out.cubin.resize(size);
-  check(nvrtcGetCUBIN(prog, out.cubin.data()), "nvrtcGetCUBIN", name);
-  nvrtcDestroyProgram(&prog);
+  check(api, api.cubin(prog, out.cubin.data()), "nvrtcGetCUBIN", name);
+  api.destroy_program(&prog);
   parse_ptxas_report(out.log, out);
   return out;
 }
 
 std::string nvrtc_version() {
   int major = 0, minor = 0;
-  nvrtcVersion(&major, &minor);
+  nvrtc().version(&major, &minor);
   return fmt::format("{}.{}", major, minor);
 }
 

@@ -1,5 +1,5 @@
-// CUDA C++ source -> CUBIN through NVRTC, with ptxas's resource report. Built only with
-// KILN_CUDA (links libnvrtc); the source generator itself needs no CUDA.
+// CUDA C++ source -> CUBIN through NVRTC (loaded at first use, nvrtc_library.h), with ptxas's
+// resource report. Built only with KILN_CUDA; the source generator itself needs no CUDA.
 #pragma once
 #include <string>
 #include <vector>
@@ -18,11 +18,11 @@ struct CompiledCubin {
 
 // Compiles for `arch` (e.g. "sm_90") with IEEE semantics (no fast math, no FMA contraction:
 // --fmad=false). Throws kiln::Error with the kernel's name, NVRTC's log and the numbered source
-// when compilation fails.
+// when compilation fails, and "[cuda] NVRTC is not available: ..." without NVRTC.
 CompiledCubin nvrtc_compile(const std::string& source, const std::string& kernel_name,
                             const std::string& arch = "sm_90");
 
-std::string nvrtc_version(); // "13.0"
+std::string nvrtc_version(); // "13.0"; throws like nvrtc_compile without NVRTC
 
 // Parses the register / spill / stack / shared figures of a ptxas -v log into `out`.
 void parse_ptxas_report(const std::string& log, CompiledCubin& out);

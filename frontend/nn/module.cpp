@@ -60,10 +60,16 @@ void Module::train(bool on) {
   for (auto& [name, child] : children_) child->train(on);
 }
 
-void Module::to(const std::string& device) {
-  if (device != "cpu")
-    throw Error("[Module::to] device \"" + device +
-                "\" is not available in this build (expected \"cpu\")");
+void Module::to(Device device) {
+  NoGradGuard no_grad;
+  auto move = [&](const Tensor& t) { return t.to(device).realize().detach(); };
+  for (const NamedTensors& all : {named_parameters(), named_buffers()})
+    for (auto [name, t] : all) {
+      if (t.device() == device) continue;
+      Tensor g = t.grad();
+      t.assign(move(t));
+      if (g.defined()) set_grad(t, move(g));
+    }
 }
 
 void Module::zero_grad() {

@@ -33,8 +33,11 @@ public:
   void train(bool on = true); // also for every submodule
   void eval() { train(false); }
   bool is_training() const { return training_; }
-  // Moves parameters and buffers to a device. Only "cpu" exists in this build.
-  void to(const std::string& device);
+  // Moves every parameter and buffer (and a parameter's accumulated gradient) to `device`, in
+  // place: handles held elsewhere (an optimizer's) see the moved values. An optimizer's state
+  // follows its parameters at its next step.
+  void to(Device device);
+  void to(const std::string& device) { to(parse_device(device)); } // "cpu", "cuda", "cuda:1"
   void zero_grad();
 
 protected:
