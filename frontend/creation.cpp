@@ -21,11 +21,12 @@ void check_shape(const Shape& s, DType dtype, const char* op, Loc loc) {
 template <typename T, typename F>
 Tensor host_tensor(const Shape& shape, DType dtype, F fill, Loc loc,
                    Device device = trace::default_device()) {
-  auto storage = cpu_alloc(static_cast<size_t>(numel(shape)) * dtype_size(dtype));
+  const int64_t n = numel(shape);
+  auto storage = cpu_alloc(static_cast<size_t>(n) * dtype_size(dtype));
   dispatch_dtype(dtype, [&](auto x) {
     using U = decltype(x);
     U* p = static_cast<U*>(storage->data);
-    for (int64_t i = 0; i < numel(shape); ++i) p[i] = static_cast<U>(fill(i));
+    for (int64_t i = 0; i < n; ++i) p[i] = static_cast<U>(fill(i));
   });
   return Tensor(make_buffer_node(dtype, shape, std::move(storage), loc, device));
 }
