@@ -169,6 +169,7 @@ void check_backend_at(const std::vector<Kernel>& sym, const std::vector<int64_t>
           CHECK(got.bufs[a] == want.bufs[a]);
           continue;
         }
+        if (numels[a] == 0) continue; // nothing to compare (and memcpy takes no null pointers)
         std::vector<float> g(numels[a]), w(numels[a]);
         std::memcpy(g.data(), got.bufs[a].data(), g.size() * sizeof(float));
         std::memcpy(w.data(), want.bufs[a].data(), w.size() * sizeof(float));
