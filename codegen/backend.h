@@ -48,6 +48,9 @@ public:
   // Whether it runs fused attention kernels (nested stages, softmax_sum); else the scheduler
   // leaves attention as its three kernels.
   virtual bool runs_attention() const { return false; }
+  // Whether it runs symbolic kernels (extents read from a size parameter, passes/generalise.h);
+  // else every size of a program compiles its own kernels.
+  virtual bool runs_symbolic() const { return false; }
   // KILN_DUMP stages its compile() can produce (llvm, asm; cuda, ptx).
   virtual std::vector<std::string_view> dump_stages() const { return {}; }
   // How many devices of its kind this machine has; 0 when it cannot run here, and then

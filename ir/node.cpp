@@ -76,6 +76,17 @@ uint64_t hash_attr(const Attr& a) {
   return h;
 }
 
+uint64_t hash_attr_structure(const Attr& a) {
+  uint64_t h = a.index();
+  if (auto* c = std::get_if<ConstAttr>(&a)) h = hash_combine(h, c->param);
+  if (auto* x = std::get_if<AxesAttr>(&a)) h = hash_list(h, x->axes);
+  if (auto* p = std::get_if<PermuteAttr>(&a)) h = hash_list(h, p->perm);
+  if (auto* s = std::get_if<SliceAttr>(&a)) h = hash_list(h, s->step);
+  if (auto* p = std::get_if<PadAttr>(&a))
+    h = hash_scalar(hash_combine(h, p->before.size()), p->value);
+  return h;
+}
+
 Node::~Node() {
   // The last owner of a long chain would destroy it one nested destructor per node. Instead the
   // outermost destructor on this thread drains a list of released inputs, and the destructors

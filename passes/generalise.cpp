@@ -168,6 +168,11 @@ std::optional<Kernel> Generaliser::run() {
       if (sizes_[i] == sizes_[j]) return refuse(fmt::format("two samples of size {}", sizes_[j]));
   if (std::string d = structure_difference(); !d.empty()) return refuse(d);
   const Kernel& first = *samples_[0].kernel;
+  // Its emitter (codegen/cpu/emit_attention.cpp) walks blocks of concrete sizes.
+  if (std::any_of(first.insts.begin(), first.insts.end(),
+                  [](const KInst& in) { return in.op == Op::SoftmaxSum; }))
+    return refuse(
+        fmt::format("{} is a fused attention kernel, which needs concrete sizes", first.name));
   Kernel k;
   k.params = first.params;
   param_ = static_cast<int>(k.params.size());

@@ -21,12 +21,17 @@ NodePtr transposed(const NodePtr& x) {
   return derived(*x, Op::Permute, x->dtype, s, {x}, PermuteAttr{perm});
 }
 
+// Layouts depend on a product's row count only between one row and more: a batch of 2 lowers
+// as a batch of 300 does, so a training step over batches of any size is one symbolic program
+// (runtime/size_family.h). Products of 2 or 3 rows are too small to care which layout they get.
+constexpr int64_t kManyRows = 2;
+
 // B as the tiled kernel streams it: a transposed view is copied (once for all its matmuls),
-// unless the product has the rows of a packed GEMM, which reads it while packing, or B is too
-// small to be worth a kernel (the tiled kernel needs 16 columns at least).
+// unless the product has several rows (a packed GEMM reads it while packing), or B is too small
+// to be worth a kernel (the tiled kernel needs 16 columns at least).
 NodePtr streamed(const NodePtr& b, int64_t rows, std::map<const Node*, NodePtr>& copies) {
   size_t r = b->shape.size();
-  if (!swaps_last_two(*b) || rows >= kGemmMinRows || b->shape[r - 1] < 16 || b->shape[r - 2] < 16)
+  if (!swaps_last_two(*b) || rows >= kManyRows || b->shape[r - 1] < 16 || b->shape[r - 2] < 16)
     return b;
   NodePtr& copy = copies[b->inputs[0].get()];
   if (!copy) copy = derived(*b, Op::Copy, b->dtype, b->shape, {b});
@@ -70,7 +75,8 @@ Graph matmul_operand_layout(const Graph& g) {
     size_t r = n->shape.size();
     // Few columns (logits over 10 classes) or a transposing reader: C = (B^T A^T)^T, so that
     // the tiled kernel runs along the many rows, or writes what the reader reads.
-    if ((n->shape[r - 1] < kGemmMinCols && n->shape[r - 2] >= 16) || read_transposed(origin)) {
+    if ((n->shape[r - 1] < kGemmMinCols && n->shape[r - 2] >= kManyRows) ||
+        read_transposed(origin)) {
       Shape s = n->shape;
       std::swap(s[r - 1], s[r - 2]);
       NodePtr ct = derived(*n, Op::Matmul, n->dtype, s,

@@ -23,6 +23,7 @@ Options& options() {
     if (!x.dump_dir.empty() && x.dump.empty()) x.dump = "graph,passes,kernels"; // a folder asks for dumps
     if (const char* s = std::getenv("KILN_FUSION")) x.fusion = std::string(s) != "0";
     if (const char* s = std::getenv("KILN_SIMPLIFY")) x.simplify = std::string(s) != "0";
+    if (const char* s = std::getenv("KILN_DYNAMIC")) x.dynamic = std::string(s) != "0";
     if (const char* s = std::getenv("KILN_BACKEND")) x.backend = s;
     if (const char* s = std::getenv("KILN_DEVICE")) x.device = parse_device(s);
     if (const char* s = std::getenv("KILN_CHECK_ROUNDTRIP")) x.check_roundtrip = std::string(s) == "1";

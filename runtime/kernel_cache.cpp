@@ -1,12 +1,15 @@
 // Kernel cache lookups: in memory, then on disk (runtime/disk_cache.h), then the backend's compile.
 #include "runtime/kernel_cache.h"
 
+#include "codegen/host/thread_pool.h"
 #include "ir/error.h"
 #include "runtime/config.h"
 #include "runtime/disk_cache.h"
 #include "runtime/dump.h"
+#include "runtime/profile.h"
 #include "runtime/stats.h"
 
+#include <exception>
 #include <fmt/format.h>
 #include <future>
 #include <mutex>
@@ -104,6 +107,24 @@ CachedKernel cached_compile(const Kernel& k, const Backend& backend) {
     compiled.set_exception(std::current_exception());
     throw;
   }
+}
+
+std::vector<TimedKernel> cached_compile_all(const std::vector<const Kernel*>& kernels,
+                                            const Backend& backend) {
+  std::vector<TimedKernel> out(kernels.size());
+  std::vector<std::exception_ptr> errors(kernels.size());
+  parallel_for(static_cast<int64_t>(kernels.size()), 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) try {
+        out[i].start = profile::now();
+        out[i].kernel = cached_compile(*kernels[i], backend);
+        out[i].seconds = profile::now() - out[i].start;
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
+  });
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  return out;
 }
 
 } // namespace kiln

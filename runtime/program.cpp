@@ -1,6 +1,5 @@
 #include "runtime/program.h"
 
-#include "codegen/host/thread_pool.h"
 #include "ir/error.h"
 #include "ir/graph_parser.h"
 #include "ir/graph_printer.h"
@@ -12,9 +11,8 @@
 #include "runtime/dump.h"
 #include "runtime/kernel_cache.h"
 #include "runtime/profile.h"
+#include "runtime/size_family.h"
 #include "runtime/stats.h"
-
-#include <exception>
 
 #include <algorithm>
 #include <chrono>
@@ -71,36 +69,12 @@ void plan_in_place(Program& p) {
   }
 }
 
-struct CompiledLaunch {
-  CachedKernel kernel;
-  double start = 0, seconds = 0; // for KILN_PROFILE
-};
-
-// A cold program's time is LLVM's (a GEMM kernel takes 0.1-0.3 s): its kernels compile in
-// parallel over the thread pool. The first error is rethrown here, on the caller's thread.
-std::vector<CompiledLaunch> compile_kernels(const std::vector<LoweredKernel>& kernels,
-                                            const Backend& backend) {
-  std::vector<CompiledLaunch> out(kernels.size());
-  std::vector<std::exception_ptr> errors(kernels.size());
-  parallel_for(static_cast<int64_t>(kernels.size()), 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) try {
-        out[i].start = profile::now();
-        out[i].kernel = cached_compile(kernels[i].kernel, backend);
-        out[i].seconds = profile::now() - out[i].start;
-      } catch (...) {
-        errors[i] = std::current_exception();
-      }
-  });
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
-  return out;
-}
-
 } // namespace
 
 std::shared_ptr<Program> compile_program(const std::vector<Node*>& outputs,
                                          const std::vector<Node*>& leaves,
-                                         const std::vector<Node*>& params, const Backend& backend) {
+                                         const std::vector<Node*>& params, const Backend& backend,
+                                         SizeFamily* family, std::optional<int64_t> size) {
   auto t0 = std::chrono::steady_clock::now();
   PipelineOptions po;
   po.fusion = options().fusion;
@@ -132,16 +106,27 @@ std::shared_ptr<Program> compile_program(const std::vector<Node*>& outputs,
   std::vector<int> last_use;
   std::vector<FusionGroup> groups =
       profile::enabled() ? fusion_groups(s) : std::vector<FusionGroup>{};
-  std::vector<CompiledLaunch> compiled = compile_kernels(s.kernels, backend);
+  std::vector<FamilyKernel> compiled;
+  if (family) {
+    compiled = family->compile(s.kernels, size, backend);
+  } else {
+    std::vector<const Kernel*> ks;
+    for (auto& lk : s.kernels) ks.push_back(&lk.kernel);
+    for (TimedKernel& t : cached_compile_all(ks, backend)) compiled.push_back({t});
+  }
+  bool resized = false, compiled_now = false;
   for (size_t i = 0; i < s.kernels.size(); ++i) {
     const LoweredKernel& lk = s.kernels[i];
-    const CachedKernel& ck = compiled[i].kernel;
+    const TimedKernel& tk = compiled[i].compiled;
+    const CachedKernel& ck = tk.kernel;
     Program::Launch launch;
     if (profile::enabled() && i < groups.size())
-      profile::kernel_compiled(groups[i], compiled[i].start, compiled[i].seconds, ck.from_cache);
+      profile::kernel_compiled(groups[i], tk.start, tk.seconds, ck.from_cache);
     launch.backend = ck.backend;
     launch.exe = ck.exe;
-    launch.kernel = ck.kernel;
+    launch.kernel = compiled[i].takes_size ? std::make_shared<const Kernel>(lk.kernel) : ck.kernel;
+    resized = resized || compiled[i].takes_size;
+    compiled_now = compiled_now || compiled[i].compiled_now;
     for (size_t a = 0; a < lk.args.size(); ++a) {
       Node* n = lk.args[a];
       if (lk.kernel.args[a].output) {
@@ -154,6 +139,10 @@ std::shared_ptr<Program> compile_program(const std::vector<Node*>& outputs,
       launch.slots.push_back(it->second);
     }
     for (Node* n : lk.params) launch.params.push_back(param_of.at(n));
+    if (compiled[i].takes_size) {
+      launch.params.push_back(static_cast<int>(params.size()));
+      p->size = size;
+    }
     p->launches.push_back(std::move(launch));
   }
   for (auto& o : s.graph.outputs) {
@@ -190,7 +179,8 @@ std::shared_ptr<Program> compile_program(const std::vector<Node*>& outputs,
       if (!handed_over[r]) live -= bytes(r);
   }
   auto& st = mutable_stats();
-  ++st.programs_compiled;
+  // A new size of a family whose kernels were all compiled before: no program compiled.
+  ++(resized && !compiled_now ? st.programs_resized : st.programs_compiled);
   st.compile_seconds +=
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return p;
@@ -200,7 +190,8 @@ std::vector<std::shared_ptr<Storage>>
 run_program(const Program& p, const std::vector<std::shared_ptr<Storage>>& inputs,
             const std::vector<Scalar>& params) {
   // Each parameter as the kernel reads it: an 8-byte slot holding a value of its dtype.
-  std::vector<uint64_t> param_bits(params.size());
+  std::vector<uint64_t> param_bits(params.size() + 1);
+  const Scalar size{0, p.size.value_or(0)};
   std::vector<std::shared_ptr<Storage>> buf(p.slots.size());
   for (size_t i = 0; i < p.num_inputs; ++i) buf[i] = inputs[i];
   std::vector<void*> args;
@@ -217,14 +208,15 @@ run_program(const Program& p, const std::vector<std::shared_ptr<Storage>>& input
     }
     for (size_t i = 0; i < l.params.size(); ++i) {
       int pi = l.params[i];
-      DType t = k.params[i];
+      DType t = k.params.size() > i ? k.params[i] : DType::I64; // the size, past k's own
+      const Scalar& value = pi < static_cast<int>(params.size()) ? params[pi] : size;
       dispatch_dtype(t, [&](auto x) {
         using T = decltype(x);
         T v;
         if constexpr (std::is_floating_point_v<T>)
-          v = static_cast<T>(params[pi].f);
+          v = static_cast<T>(value.f);
         else
-          v = static_cast<T>(params[pi].i);
+          v = static_cast<T>(value.i);
         std::memcpy(&param_bits[pi], &v, sizeof(T));
       });
       args.push_back(&param_bits[pi]);

@@ -6,6 +6,7 @@
 #include "passes/schedule.h"
 #include "runtime/config.h"
 #include "runtime/program.h"
+#include "runtime/size_family.h"
 #include "runtime/stats.h"
 #include "runtime/transfer.h"
 
@@ -17,20 +18,23 @@ namespace kiln {
 namespace {
 
 // The structure of a subgraph with leaves numbered by position: equal words, equal program.
-// `pos` numbers the nodes by structure (topo_order's walk).
+// `pos` numbers the nodes by structure (topo_order's walk). Without sizes, it names the program's
+// family across sizes (runtime/size_family.h): shapes, slice starts, pad widths and literals left
+// out.
 std::vector<uint64_t> program_key(const std::vector<Node*>& order, const NodeIndex& pos,
-                                  const NodeIndex& outputs) {
+                                  const NodeIndex& outputs, bool sizes = true) {
   std::vector<uint64_t> w;
   w.reserve(order.size() * 8);
   for (Node* n : order) {
     w.push_back(n->realized() ? 1 : 2);
     w.push_back(static_cast<uint64_t>(n->dtype));
     w.push_back(n->shape.size());
-    for (int64_t d : n->shape) w.push_back(static_cast<uint64_t>(d));
+    if (sizes)
+      for (int64_t d : n->shape) w.push_back(static_cast<uint64_t>(d));
     if (n->realized()) continue;
     w.push_back(static_cast<uint64_t>(n->op));
     // hash_attr() leaves a parameter's value out: programs differing only there are one.
-    w.push_back(hash_attr(n->attr));
+    w.push_back(sizes ? hash_attr(n->attr) : hash_attr_structure(n->attr));
     w.push_back(outputs.find(n) >= 0);
     w.push_back(n->inputs.size());
     for (auto& in : n->inputs) w.push_back(pos.find(in.get()));
@@ -78,11 +82,24 @@ void bind(Node& n, std::shared_ptr<Storage> storage) {
 namespace {
 
 using ProgramCache = std::unordered_map<std::vector<uint64_t>, std::shared_ptr<Program>, KeyHash>;
+using Families = std::unordered_map<std::vector<uint64_t>, SizeFamily, KeyHash>;
+
+struct Caches {
+  ProgramCache programs;
+  Families families; // by program_key without sizes
+};
+
+// Every dimension of the subgraph's nodes, in the order program_key walks them.
+std::vector<int64_t> dims_of(const std::vector<Node*>& order) {
+  std::vector<int64_t> d;
+  for (Node* n : order) d.insert(d.end(), n->shape.begin(), n->shape.end());
+  return d;
+}
 
 // Realizes roots that all live on `device` with one program there. A portable node of another
 // device in their graph (a literal another tensor brought along) is computed inside it but never
 // becomes an output: its value would live on the wrong device.
-void realize_on(Device device, const std::vector<Node*>& roots, ProgramCache& programs) {
+void realize_on(Device device, const std::vector<Node*>& roots, Caches& caches) {
   NodeIndex pos;
   std::vector<Node*> order = topo_order(roots, /*stop_at_realized=*/true, &pos);
   std::vector<Node*> outputs, leaves, params;
@@ -104,7 +121,6 @@ void realize_on(Device device, const std::vector<Node*>& roots, ProgramCache& pr
   const Backend& backend =
       backend_for(device, device == Device::cpu() ? std::string_view(options().backend) : "");
 
-  auto key = program_key(order, pos, out_set);
   // Outputs in key order so the cached program's output slots line up with this graph's.
   std::vector<Node*> ordered_outputs;
   for (Node* r : roots)
@@ -115,18 +131,28 @@ void realize_on(Device device, const std::vector<Node*>& roots, ProgramCache& pr
     if (out_set.find(n) >= 0 &&
         std::find(ordered_outputs.begin(), ordered_outputs.end(), n) == ordered_outputs.end())
       ordered_outputs.push_back(n);
-  // Roots' positions are part of the key too (realize({a, b}) vs realize({b, a})).
-  for (Node* o : ordered_outputs) key.push_back(pos.find(o));
-  key.push_back(options().fusion); // the same graph fused and unfused are different programs
-  key.push_back(options().simplify);
-  key.push_back(std::hash<std::string_view>{}(backend.name())); // KILN_BACKEND may change
-  key.push_back(std::hash<std::string>{}(device_name(device)));
+  auto key_of = [&](bool sizes) {
+    auto key = program_key(order, pos, out_set, sizes);
+    // Roots' positions are part of the key too (realize({a, b}) vs realize({b, a})).
+    for (Node* o : ordered_outputs) key.push_back(pos.find(o));
+    key.push_back(options().fusion); // the same graph fused and unfused are different programs
+    key.push_back(options().simplify);
+    key.push_back(options().dynamic); // a concrete program and a resized one at the same size
+    key.push_back(std::hash<std::string_view>{}(backend.name())); // KILN_BACKEND may change
+    key.push_back(std::hash<std::string>{}(device_name(device)));
+    return key;
+  };
 
-  std::shared_ptr<Program>& prog = programs[key];
-  if (prog)
+  std::shared_ptr<Program>& prog = caches.programs[key_of(true)];
+  if (prog) {
     ++mutable_stats().program_cache_hits;
-  else
+  } else if (options().dynamic && backend.runs_symbolic()) {
+    SizeFamily& family = caches.families[key_of(false)];
+    prog = compile_program(ordered_outputs, leaves, params, backend, &family,
+                           family.observe(dims_of(order)));
+  } else {
     prog = compile_program(ordered_outputs, leaves, params, backend);
+  }
 
   std::vector<std::shared_ptr<Storage>> inputs;
   for (Node* l : leaves) {
@@ -146,11 +172,11 @@ void realize_on(Device device, const std::vector<Node*>& roots, ProgramCache& pr
 // input is realized on its own device, and the transfer becomes a realized leaf holding the value
 // moved. A GPU-bound value waits in host memory until a program there reads it (realize_on moves
 // leaves), so a machine without the GPU fails only then.
-void realize_transfers(const std::vector<Node*>& roots, ProgramCache& programs) {
+void realize_transfers(const std::vector<Node*>& roots, Caches& caches) {
   for (Node* n : topo_order(roots, /*stop_at_realized=*/true)) {
     if (n->realized() || !is_transfer(*n)) continue;
     Node* in = n->inputs[0].get();
-    if (!in->realized()) realize_on(in->device, {in}, programs);
+    if (!in->realized()) realize_on(in->device, {in}, caches);
     bool host_bytes = n->device != Device::cpu() && in->storage->device == Device::cpu();
     bind(*n, host_bytes ? in->storage : to_device(in->storage, n->device));
   }
@@ -160,20 +186,20 @@ void realize_transfers(const std::vector<Node*>& roots, ProgramCache& programs) 
 
 void realize_nodes(const std::vector<Node*>& roots) {
   static std::mutex mu;
-  static ProgramCache programs;
+  static Caches caches;
   std::lock_guard<std::mutex> lock(mu);
-  realize_transfers(roots, programs);
+  realize_transfers(roots, caches);
   // One program per device, in the order the roots first name them.
   std::vector<Device> devices;
   for (Node* r : roots)
     if (std::find(devices.begin(), devices.end(), r->device) == devices.end())
       devices.push_back(r->device);
-  if (devices.size() == 1) return realize_on(devices[0], roots, programs);
+  if (devices.size() == 1) return realize_on(devices[0], roots, caches);
   for (Device d : devices) {
     std::vector<Node*> on_d;
     for (Node* r : roots)
       if (r->device == d) on_d.push_back(r);
-    realize_on(d, on_d, programs);
+    realize_on(d, on_d, caches);
   }
 }
 

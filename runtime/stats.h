@@ -7,6 +7,9 @@ namespace kiln {
 
 struct Stats {
   int64_t programs_compiled = 0;
+  // Programs for a new size of a structure that ran at other sizes, all of whose kernels had
+  // been compiled for every size (runtime/size_family.h): none compiled, none counted above.
+  int64_t programs_resized = 0;
   int64_t program_cache_hits = 0;
   int64_t kernels_compiled = 0;
   int64_t kernel_cache_hits = 0;

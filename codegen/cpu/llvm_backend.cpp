@@ -38,6 +38,7 @@ public:
     return {"llvm", "asm", "llvm-time"};
   }
   bool runs_attention() const override { return true; }
+  bool runs_symbolic() const override { return true; }
 
   Compiled compile(const Kernel& k, const BackendCompileOptions& opts) const override {
     cpu::CompiledKernel ck = cpu::compile(k, {.keep_llvm_ir = wants(opts, "llvm"),

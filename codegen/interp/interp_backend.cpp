@@ -21,6 +21,7 @@ public:
   std::string cache_key() const override { return "backend interp"; }
   bool uses_disk_cache() const override { return false; } // "compiling" is loading
   bool runs_attention() const override { return true; }
+  bool runs_symbolic() const override { return true; }
 
   Compiled compile(const Kernel& k, const BackendCompileOptions&) const override {
     Compiled c;

@@ -45,6 +45,11 @@ struct Workload {
   bool compute;                 // GFLOP/s against sgemm, else GB/s against bandwidth
   std::function<Tensor()> step; // traces one step; the caller realizes it
   int threads = 0;              // kiln's and the probe's thread count; 0: the run's
+  // A row over a symbolic size instead of fused against unfused: `sized(n)` traces the step
+  // over n rows; the program compiled for every size (fit at two smaller sizes first) runs
+  // against the concrete program, both at `size` rows.
+  std::function<Tensor(int64_t)> sized = nullptr;
+  int64_t size = 0;
 };
 
 struct Options {
@@ -88,22 +93,33 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Runs a workload fused and unfused, alternating every iteration with one run of the probe of
-// its limit (the copy or sgemm), so that machine noise hits all three alike.
+// Runs a workload fused and unfused (or symbolic and concrete), alternating every iteration
+// with one run of the probe of its limit (the copy or sgemm), so that machine noise hits all
+// three alike.
 std::vector<bench::Row> measure(const Workload& w, int reps) {
   const int run_threads = kiln::num_threads();
   if (w.threads > 0) kiln::set_num_threads(w.threads);
-  const char* modes[] = {"fused", "unfused"};
+  const bool sized = w.sized != nullptr;
+  const char* modes[] = {sized ? "symbolic" : "fused", sized ? "concrete" : "unfused"};
+  auto set_mode = [&](const char* m) {
+    if (sized)
+      kiln::options().dynamic = m == modes[0];
+    else
+      kiln::options().fusion = m == modes[0];
+  };
+  auto step = [&] { return sized ? w.sized(w.size) : w.step(); };
   std::map<std::string, bench::Row> rows;
   std::map<std::string, std::vector<double>> times;
   for (const char* m : modes) {
-    kiln::options().fusion = std::string(m) == "fused";
+    set_mode(m);
+    if (sized && m == modes[0])
+      for (int64_t n : {w.size / 2, w.size / 3}) w.sized(n).realize();
     bench::Row r;
     r.id = w.id, r.what = w.what, r.mode = m;
     auto s0 = kiln::stats();
-    w.step().realize(); // cold: compiles (or loads from the disk cache)
+    step().realize(); // cold: compiles (or loads from the disk cache)
     auto s1 = kiln::stats();
-    w.step().realize(); // warm: the program cache
+    step().realize(); // warm: the program cache
     auto s2 = kiln::stats();
     r.compile_cold_ms = (s1.compile_seconds - s0.compile_seconds) * 1e3;
     r.compile_warm_ms = (s2.compile_seconds - s1.compile_seconds) * 1e3;
@@ -115,9 +131,9 @@ std::vector<bench::Row> measure(const Workload& w, int reps) {
     // Which mode runs first alternates, so that neither always follows the probe.
     for (const char* m : i % 2 ? std::vector<const char*>{modes[1], modes[0]}
                                : std::vector<const char*>{modes[0], modes[1]}) {
-      kiln::options().fusion = std::string(m) == "fused";
+      set_mode(m);
       auto t0 = std::chrono::steady_clock::now();
-      w.step().realize();
+      step().realize();
       if (i >= 2) times[m].push_back(seconds_since(t0));
     }
     if (i >= 2 && w.compute) {
@@ -128,7 +144,7 @@ std::vector<bench::Row> measure(const Workload& w, int reps) {
       limits.push_back(bench::copy_gbs(1));
     }
   }
-  kiln::options().fusion = true;
+  kiln::options().fusion = kiln::options().dynamic = true;
   kiln::set_num_threads(run_threads);
   std::sort(limits.begin(), limits.end());
   std::vector<bench::Row> out;
@@ -141,8 +157,8 @@ std::vector<bench::Row> measure(const Workload& w, int reps) {
     r.achieved = w.amount / (r.ms * 1e-3) / 1e9;
     r.limit = limits[limits.size() / 2];
   }
-  rows["fused"].speedup = rows["unfused"].ms / rows["fused"].ms;
-  return {rows["fused"], rows["unfused"]};
+  rows[modes[0]].speedup = rows[modes[1]].ms / rows[modes[0]].ms;
+  return {rows[modes[0]], rows[modes[1]]};
 }
 
 } // namespace
@@ -223,6 +239,16 @@ int main(int argc, char** argv) {
       {"W2", "softmax [8192,1024]", 2 * rows * cols * f4, false, [&] { return softmax(x2); }},
       {"W3", "layernorm [8192,1024]", 2 * rows * cols * f4, false,
        [&] { return layernorm(x2, w3, b3, 1e-5); }},
+      // W1-W3 over a symbolic row count, at 8 rows (of 8192) fewer than the concrete rows.
+      {"W1-sym", "W1 over n symbolic [16M-8]", 4 * (n1 - 8) * f4, false, nullptr, 0,
+       [&](int64_t n) {
+         return (x1.slice(0, 0, n) * a1.slice(0, 0, n) + b1.slice(0, 0, n)).gelu("tanh");
+       },
+       n1 - 8},
+      {"W2-sym", "W2 over rows symbolic [8184,1024]", 2 * (rows - 8) * cols * f4, false, nullptr, 0,
+       [&](int64_t n) { return softmax(x2.slice(0, 0, n)); }, rows - 8},
+      {"W3-sym", "W3 over rows symbolic [8184,1024]", 2 * (rows - 8) * cols * f4, false, nullptr, 0,
+       [&](int64_t n) { return layernorm(x2.slice(0, 0, n), w3, b3, 1e-5); }, rows - 8},
       {"W4", "MLP train step 784-1024-1024-10 [256]", mlp_flops, true, train_step},
       {"W5-1024", "matmul 1024^3", 2.0 * 1024 * 1024 * 1024, true,
        [&] { return kiln::matmul(m1a, m1b); }},

@@ -1,0 +1,149 @@
+#include "runtime/size_family.h"
+
+#include "ir/error.h"
+#include "passes/generalise.h"
+#include "runtime/disk_cache.h"
+
+#include <algorithm>
+#include <deque>
+#include <fmt/format.h>
+
+namespace kiln {
+namespace {
+
+constexpr size_t kSamplesKept = 3; // a quadratic fit (attention's T*T) needs three
+
+void explain(const std::string& what) {
+  if (disk_cache_options().explain) fmt::print(stderr, "kiln sizes: {}\n", what);
+}
+
+bool instantiates_to(const Kernel& sym, int64_t size, const Kernel& k) {
+  try {
+    return instantiate(sym, size) == k;
+  } catch (const Error&) { // an extent negative at this size
+    return false;
+  }
+}
+
+} // namespace
+
+std::optional<int64_t> SizeFamily::observe(const std::vector<int64_t>& dims) {
+  if (axis_ >= 0) return dims.at(axis_);
+  if (!seen_) {
+    seen_ = true;
+    first_dims_ = dims;
+    return std::nullopt;
+  }
+  if (dims.size() != first_dims_.size())
+    fail("program", "one structure with {} and {} dimensions", first_dims_.size(), dims.size());
+  int best = -1;
+  for (size_t i = 0; i < dims.size(); ++i)
+    if (dims[i] != first_dims_[i] && (best < 0 || dims[i] < dims[best])) best = static_cast<int>(i);
+  if (best < 0) return std::nullopt; // other literals, same sizes
+  axis_ = best;
+  explain(fmt::format("a program came back with dimension #{} of its graph changed from {} to {}: "
+                      "its kernels that depend on it compile once more, for every size",
+                      axis_, first_dims_[axis_], dims[axis_]));
+  return dims[axis_];
+}
+
+const CachedKernel* SizeFamily::find_symbolic(const Pool& pool, const Kernel& k,
+                                              int64_t size) const {
+  for (const CachedKernel& c : pool.symbolic)
+    if (instantiates_to(*c.kernel, size, k)) return &c;
+  return nullptr;
+}
+
+// A symbolic kernel through k and samples of other sizes, the most recent first: from three
+// (which a quadratic extent needs), else from two. Every sample used is checked by instantiating.
+std::optional<Kernel> SizeFamily::fit(const Pool& pool, const Kernel& k, int64_t size) const {
+  std::vector<const Sample*> others;
+  for (auto it = pool.samples.rbegin(); it != pool.samples.rend(); ++it)
+    if (size_of(*it) != size) others.push_back(&*it);
+  std::vector<std::vector<const Sample*>> tries;
+  if (others.size() >= 2) tries.push_back({others[0], others[1]});
+  for (const Sample* s : others) tries.push_back({s});
+  std::string why;
+  for (auto& t : tries) {
+    std::vector<SizedKernel> samples = {{size, &k}};
+    for (const Sample* s : t) samples.push_back({size_of(*s), s->kernel.get()});
+    auto sym = generalise(samples, &why);
+    if (sym && std::all_of(samples.begin(), samples.end(), [&](const SizedKernel& s) {
+          return instantiates_to(*sym, s.size, *s.kernel);
+        })) {
+      std::string sizes = std::to_string(size);
+      for (const Sample* s : t) sizes += fmt::format(", {}", size_of(*s));
+      explain(fmt::format("{} compiles for every size, fit at sizes {}", k.name, sizes));
+      return sym;
+    }
+  }
+  explain(tries.empty() ? fmt::format("{} is new at size {}: compiled for it", k.name, size)
+                        : fmt::format("{} stays concrete at size {}: {}", k.name, size, why));
+  return std::nullopt;
+}
+
+std::vector<FamilyKernel> SizeFamily::compile(const std::vector<LoweredKernel>& kernels,
+                                              std::optional<int64_t> size, const Backend& backend) {
+  std::vector<FamilyKernel> out(kernels.size());
+  std::vector<Pool*> pool_of;
+  std::unordered_map<std::string, int> seen_prefix;
+  for (const LoweredKernel& lk : kernels) {
+    std::string prefix(kernel_name_prefix(lk.kernel.name));
+    pool_of.push_back(&pools_[fmt::format("{}#{}", prefix, seen_prefix[prefix]++)]);
+  }
+  std::deque<Kernel> fitted; // stable addresses while they compile
+  std::vector<const Kernel*> to_compile;
+  std::vector<size_t> compiled_for, new_samples;
+  for (size_t i = 0; i < kernels.size(); ++i) {
+    const Kernel& k = kernels[i].kernel;
+    Pool& pool = *pool_of[i];
+    bool sampled = std::any_of(pool.samples.begin(), pool.samples.end(),
+                               [&](const Sample& s) { return *s.kernel == k; });
+    if (sampled) { // a kernel that does not depend on the size: a cache hit
+      to_compile.push_back(&k);
+      compiled_for.push_back(i);
+      continue;
+    }
+    if (size) {
+      if (const CachedKernel* hit = find_symbolic(pool, k, *size)) {
+        out[i].compiled.kernel = *hit;
+        out[i].compiled.kernel.from_cache = true;
+        out[i].takes_size = true;
+        continue;
+      }
+      if (auto sym = fit(pool, k, *size)) {
+        fitted.push_back(std::move(*sym));
+        out[i].takes_size = out[i].compiled_now = true;
+        to_compile.push_back(&fitted.back());
+        compiled_for.push_back(i);
+        continue;
+      }
+    }
+    to_compile.push_back(&k);
+    compiled_for.push_back(i);
+    new_samples.push_back(i);
+  }
+  std::vector<TimedKernel> done = cached_compile_all(to_compile, backend);
+  for (size_t j = 0; j < done.size(); ++j) {
+    FamilyKernel& f = out[compiled_for[j]];
+    Pool& pool = *pool_of[compiled_for[j]];
+    f.compiled = done[j];
+    f.compiled_now = f.compiled_now || !done[j].kernel.from_cache;
+    if (f.takes_size) { // equal kernels of one program fit alike: keep one
+      if (!find_symbolic(pool, kernels[compiled_for[j]].kernel, *size))
+        pool.symbolic.push_back(f.compiled.kernel);
+      continue;
+    }
+    if (std::find(new_samples.begin(), new_samples.end(), compiled_for[j]) == new_samples.end())
+      continue;
+    auto& ss = pool.samples;
+    ss.erase(std::remove_if(ss.begin(), ss.end(),
+                            [&](const Sample& s) { return size && size_of(s) == *size; }),
+             ss.end());
+    ss.push_back({size, done[j].kernel.kernel});
+    if (ss.size() > kSamplesKept) ss.erase(ss.begin());
+  }
+  return out;
+}
+
+} // namespace kiln

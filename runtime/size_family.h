@@ -1,0 +1,60 @@
+// Sizes that change without recompiling (README "Dynamic sizes"): the realizations of one graph
+// structure at several sizes of one axis (a batch, a sequence length).
+//
+// The first size compiles concrete kernels (the fastest code). When the structure comes back at
+// another size, each kernel that differs is generalised from its two lowerings
+// (passes/generalise.h) and compiled once more with the size as its last parameter, read at run
+// time. Every later size lowers its graph concretely (cheap: no LLVM) and runs a symbolic kernel
+// wherever instantiating it at that size gives exactly the kernel lowered there, so a wrong fit
+// can never run: a kernel no fit covers compiles concretely and becomes one more sample.
+#pragma once
+#include "passes/lower.h"
+#include "runtime/kernel_cache.h"
+
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+namespace kiln {
+
+struct FamilyKernel {
+  TimedKernel compiled;      // its kernel is symbolic when takes_size
+  bool takes_size = false;   // its last parameter is the size of the family's axis
+  bool compiled_now = false; // not found in a cache, nor a symbolic kernel compiled before
+};
+
+class SizeFamily {
+public:
+  // Notes the sizes of one realization (every dimension of its graph, in the structure's order)
+  // and returns the size of the family's axis in it; nullopt until two realizations differed in
+  // their sizes. The axis is then the smallest dimension that differed (a batch B, not the
+  // 784*B of its flattened input).
+  std::optional<int64_t> observe(const std::vector<int64_t>& dims);
+  // The kernels to launch for `kernels`, lowered at `size` of the axis (nullopt: not known yet),
+  // compiled as they must be.
+  std::vector<FamilyKernel> compile(const std::vector<LoweredKernel>& kernels,
+                                    std::optional<int64_t> size, const Backend& backend);
+
+private:
+  struct Sample {
+    std::optional<int64_t> size; // nullopt: lowered before the axis was known, at first_dims_
+    std::shared_ptr<const Kernel> kernel;
+  };
+  // The kernels at one place of the program, named by their prefix and how many kernels of that
+  // prefix come before ("k_matmul_add_relu#1", the second layer): samples of two layers are no
+  // sizes of one kernel.
+  struct Pool {
+    std::vector<Sample> samples; // concrete, the most recent last
+    std::vector<CachedKernel> symbolic;
+  };
+  int64_t size_of(const Sample& s) const { return s.size ? *s.size : first_dims_[axis_]; }
+  const CachedKernel* find_symbolic(const Pool& pool, const Kernel& k, int64_t size) const;
+  std::optional<Kernel> fit(const Pool& pool, const Kernel& k, int64_t size) const;
+
+  bool seen_ = false;
+  std::vector<int64_t> first_dims_;
+  int axis_ = -1; // index into the dims, once known
+  std::unordered_map<std::string, Pool> pools_;
+};
+
+} // namespace kiln
