@@ -22,8 +22,7 @@ std::vector<uint64_t> loop_axes_used(const Kernel& k) {
 } // namespace
 
 std::optional<GemmMatch> match_gemm(const Kernel& k) {
-  // The packed GEMM plans its blocks for concrete sizes; a symbolic product runs as stages.
-  if (k.symbolic() || k.stages.size() != 1 || k.stages[0].size() != 1 || k.domain.size() < 2 ||
+  if (k.stages.size() != 1 || k.stages[0].size() != 1 || k.domain.size() < 2 ||
       k.domain.size() > 63)
     return std::nullopt;
   GemmMatch g;
@@ -62,11 +61,14 @@ std::optional<GemmMatch> match_gemm(const Kernel& k) {
   } else {
     return std::nullopt;
   }
-  g.M = k.domain[g.m_axis].value();
+  if (k.domain[g.n_axis].symbolic()) return std::nullopt; // see gemm_match.h
+  g.M = k.domain[g.m_axis];
   g.N = k.domain[g.n_axis].value();
-  g.K = k.stages[0][0].value();
-  if (g.M < kGemmMinRows || g.N < kGemmMinCols || g.K < 1) return std::nullopt;
-  g.split_columns = k.domain.size() == 2 && g.M < g.N;
+  g.K = k.stages[0][0];
+  bool few_rows = !g.M.symbolic() && g.M.value() < kGemmMinRows;
+  bool empty_sum = !g.K.symbolic() && g.K.value() < 1;
+  if (few_rows || g.N < kGemmMinCols || empty_sum) return std::nullopt;
+  g.split_columns = k.domain.size() == 2 && !g.M.symbolic() && g.M.value() < g.N;
   return g;
 }
 

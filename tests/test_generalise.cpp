@@ -1,6 +1,7 @@
 // Symbolic kernels (passes/generalise.h): kernel IR lowered from one graph at two or three sizes
 // is generalised, then instantiated over a seeded sweep of sizes and compared with the concrete
 // lowering at each, and run by the interpreter against the concrete kernel.
+#include "sym_kernels.h"
 #include "test_util.h"
 
 #include "codegen/cuda/cuda_emit.h"
@@ -16,52 +17,15 @@
 #include <random>
 
 using namespace kiln;
+using kt::Build;
+using kt::check_backend_at;
 using kt::error_of;
+using kt::generalise_all;
+using kt::lowered;
+using kt::mlp_step;
+using kt::realized_randn;
 
 namespace {
-
-// A traced graph's outputs at size s (inputs realized, outputs lazy).
-using Build = std::function<std::vector<Tensor>(int64_t)>;
-
-Tensor input(Shape shape) {
-  Tensor t = randn(std::move(shape));
-  t.realize();
-  return t;
-}
-
-std::vector<Kernel> lowered(const Build& build, int64_t s) {
-  std::vector<Tensor> outs = build(s);
-  std::vector<Node*> roots;
-  for (auto& t : outs) roots.push_back(t.node().get());
-  std::vector<Kernel> ks;
-  for (auto& lk : run_pipeline(roots, {}).kernels) ks.push_back(lk.kernel);
-  return ks;
-}
-
-// Per kernel, the symbolic kernel fit from the lowerings at `sizes`; nullopt when one refuses.
-std::optional<std::vector<Kernel>> generalise_all(const Build& build,
-                                                  const std::vector<int64_t>& sizes) {
-  std::vector<std::vector<Kernel>> lows;
-  for (int64_t s : sizes) lows.push_back(lowered(build, s));
-  for (auto& l : lows)
-    if (l.size() != lows[0].size()) {
-      UNSCOPED_INFO("kernel counts differ: " << l.size() << " vs " << lows[0].size());
-      return std::nullopt;
-    }
-  std::vector<Kernel> out;
-  for (size_t i = 0; i < lows[0].size(); ++i) {
-    std::vector<SizedKernel> samples;
-    for (size_t j = 0; j < sizes.size(); ++j) samples.push_back({sizes[j], &lows[j][i]});
-    std::string why;
-    auto k = generalise(samples, &why);
-    if (!k) {
-      UNSCOPED_INFO("kernel " << i << " refused: " << why);
-      return std::nullopt;
-    }
-    out.push_back(*k);
-  }
-  return out;
-}
 
 // Whether the symbolic kernels at s are exactly what lowering at s gives.
 bool matches_at(const std::vector<Kernel>& sym, const Build& build, int64_t s) {
@@ -90,135 +54,30 @@ std::vector<int64_t> mismatches(const std::vector<Kernel>& sym, const Build& bui
   return bad;
 }
 
-// Buffers and parameters of one launch of k, inputs filled from rng (ints in [0, 8)).
-// A zeroed host buffer, 64-byte aligned as kernels may assume (codegen/host/allocator.h).
-struct Buf {
-  std::shared_ptr<Storage> storage;
-  size_t bytes;
-  explicit Buf(size_t n) : storage(interp_backend().allocate(n)), bytes(n) {
-    std::memset(data(), 0, n);
-  }
-  uint8_t* data() const { return static_cast<uint8_t*>(storage->data); }
-  bool operator==(const Buf& o) const {
-    return bytes == o.bytes && std::memcmp(data(), o.data(), bytes) == 0;
-  }
-};
-
-struct Launch {
-  std::vector<Buf> bufs;
-  std::vector<int64_t> params; // each parameter's value in its dtype's bytes
-  std::vector<void*> args;
-};
-
-Launch make_launch(const Kernel& k, const std::vector<int64_t>& numels, int64_t size,
-                   uint32_t seed) {
-  Launch l;
-  std::mt19937 rng(seed);
-  for (size_t a = 0; a < k.args.size(); ++a) {
-    size_t n = static_cast<size_t>(numels[a]), es = dtype_size(k.args[a].dtype);
-    l.bufs.emplace_back(n * es + 1);
-    for (size_t e = 0; e < n && !k.args[a].output; ++e) {
-      Scalar v = is_float(k.args[a].dtype)
-                     ? Scalar::of(k.args[a].dtype, std::normal_distribution<double>()(rng))
-                     : Scalar{0, static_cast<int64_t>(rng() % 8)};
-      if (k.args[a].dtype == DType::F32) {
-        float f = static_cast<float>(v.f);
-        std::memcpy(l.bufs[a].data() + e * es, &f, es);
-      } else if (k.args[a].dtype == DType::I64) {
-        std::memcpy(l.bufs[a].data() + e * es, &v.i, es);
-      } else {
-        FAIL("test inputs of " << dtype_name(k.args[a].dtype) << " are not written yet");
-      }
-    }
-  }
-  // The size for i64 parameters (the graphs here have no others), 0.75 for float ones.
-  l.params.assign(k.params.size(), size);
-  for (size_t p = 0; p < k.params.size(); ++p) {
-    if (k.params[p] == DType::F32) {
-      float f = 0.75f;
-      std::memcpy(&l.params[p], &f, sizeof f);
-    } else {
-      REQUIRE(k.params[p] == DType::I64);
-    }
-  }
-  for (auto& b : l.bufs) l.args.push_back(b.data());
-  for (auto& p : l.params) l.args.push_back(&p);
-  return l;
-}
-
-// Runs each symbolic kernel at size s on `be`, and its instantiation at s (the concrete lowering
-// where that matches) in the interpreter on the same inputs: f32 outputs must agree within rtol
-// (0: bit for bit), others exactly. Each symbolic kernel compiles once, for all the sizes.
-void check_backend_at(const std::vector<Kernel>& sym, const std::vector<int64_t>& sizes,
-                      const Backend& be, double rtol) {
-  const Backend& interp = interp_backend();
-  std::vector<std::shared_ptr<const Executable>> exes;
-  for (auto& k : sym) exes.push_back(be.compile(k, {}).exe);
-  for (int64_t s : sizes)
-    for (size_t i = 0; i < sym.size(); ++i) {
-      INFO(be.name() << " at size " << s << "\n" << print_kernel(sym[i]));
-      Kernel concrete = instantiate(sym[i], s);
-      std::vector<int64_t> numels;
-      for (auto& a : concrete.args) numels.push_back(a.numel.value());
-      Launch want = make_launch(concrete, numels, s, 99 + i);
-      Launch got = make_launch(sym[i], numels, s, 99 + i);
-      interp.launch(*interp.compile(concrete, {}).exe, want.args.data());
-      be.launch(*exes[i], got.args.data());
-      for (size_t a = 0; a < sym[i].args.size(); ++a) {
-        if (!sym[i].args[a].output) continue;
-        if (rtol == 0 || sym[i].args[a].dtype != DType::F32) {
-          CHECK(got.bufs[a] == want.bufs[a]);
-          continue;
-        }
-        if (numels[a] == 0) continue; // nothing to compare (and memcpy takes no null pointers)
-        std::vector<float> g(numels[a]), w(numels[a]);
-        std::memcpy(g.data(), got.bufs[a].data(), g.size() * sizeof(float));
-        std::memcpy(w.data(), want.bufs[a].data(), w.size() * sizeof(float));
-        int64_t bad = 0;
-        for (size_t e = 0; e < g.size(); ++e) bad += !kt::values_close(g[e], w[e], rtol, 1e-6);
-        CHECK(bad == 0);
-      }
-    }
-}
-
 // A graph over a batch of rows: elementwise over [B, 784].
 Build elementwise() {
-  Tensor bias = input({784});
+  Tensor bias = realized_randn({784});
   return [bias](int64_t b) {
-    Tensor x = input({b, 784});
+    Tensor x = realized_randn({b, 784});
     return std::vector<Tensor>{(x * 2.0 + bias).relu()};
   };
 }
 
 Build row_softmax() {
   return [](int64_t t) {
-    Tensor x = input({6, t});
+    Tensor x = realized_randn({6, t});
     Tensor e = (x - x.max({-1}, true)).exp();
     return std::vector<Tensor>{e / e.sum({-1}, true)};
   };
 }
 
 Build matmul_rows() {
-  Tensor w = input({24, 10});
-  return [w](int64_t b) { return std::vector<Tensor>{input({b, 24}).matmul(w)}; };
+  Tensor w = realized_randn({24, 10});
+  return [w](int64_t b) { return std::vector<Tensor>{realized_randn({b, 24}).matmul(w)}; };
 }
 
 Build column_mean() {
-  return [](int64_t b) { return std::vector<Tensor>{input({b, 5}).mean({0})}; };
-}
-
-// A training step's loss and weight gradients: the gradient GEMMs reduce over the batch.
-Build mlp_step() {
-  Tensor w1 = input({12, 16}), w2 = input({16, 4});
-  w1.requires_grad_();
-  w2.requires_grad_();
-  return [w1, w2](int64_t b) {
-    Tensor x = input({b, 12});
-    Tensor y = kiln::tensor(std::vector<int64_t>(static_cast<size_t>(b), 3), Shape{b});
-    Tensor loss = nn::functional::cross_entropy(x.matmul(w1).relu().matmul(w2), y);
-    auto g = autograd::grad({loss}, {w1, w2});
-    return std::vector<Tensor>{loss, g[0], g[1]};
-  };
+  return [](int64_t b) { return std::vector<Tensor>{realized_randn({b, 5}).mean({0})}; };
 }
 
 } // namespace
@@ -323,7 +182,7 @@ TEST_CASE("generalise fits a mean over the batch, its count a symbolic literal",
 
 TEST_CASE("generalise fits an MLP training step over its batch", "[generalise]") {
   manual_seed(5);
-  Build b = mlp_step();
+  Build b = mlp_step(12, 16, 4);
   // The layout pass computes the logits' product [B, 4] transposed from 2 rows on, so one fit
   // serves every batch but one row (which traces another graph).
   auto fit = generalise_all(b, {6, 50});
@@ -370,7 +229,7 @@ TEST_CASE("a quadratic extent needs three samples; two give a fit the check reje
           "[generalise]") {
   manual_seed(7);
   Build scores = [](int64_t t) {
-    Tensor q = input({t, 5});
+    Tensor q = realized_randn({t, 5});
     return std::vector<Tensor>{(q.matmul(q.transpose(0, 1)) * 0.5).exp()};
   };
   auto affine = generalise_all(scores, {8, 12});
@@ -397,7 +256,8 @@ TEST_CASE("instantiate errors name the kernel and the size", "[generalise]") {
 
 TEST_CASE("the interpreter runs symbolic kernels as their concrete lowerings", "[generalise]") {
   manual_seed(8);
-  for (const Build& b : {elementwise(), row_softmax(), matmul_rows(), column_mean(), mlp_step()}) {
+  for (const Build& b :
+       {elementwise(), row_softmax(), matmul_rows(), column_mean(), mlp_step(12, 16, 4)}) {
     auto sym = generalise_all(b, {6, 11});
     REQUIRE(sym);
     check_backend_at(*sym, {0, 1, 2, 3, 17, 50}, interp_backend(), 0);
@@ -408,7 +268,8 @@ TEST_CASE("the LLVM backend runs symbolic kernels with sizes read at launch", "[
   KILN_NEEDS_LLVM();
   manual_seed(9);
   const Backend& llvm = backend_for(Device::cpu(), "llvm");
-  for (const Build& b : {elementwise(), row_softmax(), matmul_rows(), column_mean(), mlp_step()}) {
+  for (const Build& b :
+       {elementwise(), row_softmax(), matmul_rows(), column_mean(), mlp_step(12, 16, 4)}) {
     auto sym = generalise_all(b, {6, 11});
     REQUIRE(sym);
     // Sizes around the vector width (8 or 16 lanes) and past it: the loops' tails.

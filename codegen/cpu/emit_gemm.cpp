@@ -126,6 +126,11 @@ void store_tile(llvm::IRBuilder<>& b, llvm::Value* accumulate, llvm::Value* c,
 //  - MC: the packed A block (MC x KC) and, when K takes several passes, the block's partial
 //    sums (MC x NC) fill 3/4 of L2. Partial sums in L3 were slow where L3 is shared (Xeon
 //    VM, 2048^3: 80% of OpenBLAS with 4 MiB of them).
+// A symbolic M or K (read at launch) is planned as if it were long: MC and KC from the caches
+// alone, and several passes over K assumed (so MC leaves L2 room for partial sums). NC is
+// planned as if K were one KC panel long, which takes all of N up to a few thousand columns;
+// only a K so long that the packed K x NC block passes 4 MiB then reads B from L3 once per MC
+// rows instead of from L2 (slower, still correct).
 Emitter::GemmBlocking Emitter::register_tile(DType t) const {
   GemmBlocking bl{};
   bl.width = std::max<int64_t>(1, target_.vector_bytes / dtype_size(t));
@@ -139,13 +144,15 @@ Emitter::GemmBlocking Emitter::gemm_blocking() const {
   int64_t elt = dtype_size(k_.insts[g.sum].dtype);
   GemmBlocking bl = register_tile(k_.insts[g.sum].dtype);
   bl.kc = std::max<int64_t>(16, target_.l1d_bytes / 2 / ((bl.mr + bl.nr) * elt) / 8 * 8);
-  bl.kc = std::min(bl.kc, g.K);
-  bl.nc = std::max<int64_t>(bl.nr, (int64_t{4} << 20) / (g.K * elt) / bl.nr * bl.nr);
+  if (!g.K.symbolic()) bl.kc = std::min(bl.kc, g.K.value());
+  int64_t k_plan = g.K.symbolic() ? bl.kc : g.K.value();
+  bl.nc = std::max<int64_t>(bl.nr, (int64_t{4} << 20) / (k_plan * elt) / bl.nr * bl.nr);
   bl.nc = std::min(bl.nc, round_up(g.N, bl.nr));
+  bl.multi_pass = g.K.symbolic() || g.K.value() > bl.kc;
   // Over several passes of K, the block's partial-sum tiles (MC x NC) share L2 with it.
-  int64_t per_row = (bl.kc + (g.K > bl.kc ? bl.nc : 0)) * elt;
+  int64_t per_row = (bl.kc + (bl.multi_pass ? bl.nc : 0)) * elt;
   bl.mc = std::max<int64_t>(bl.mr, target_.l2_bytes * 3 / 4 / per_row / bl.mr * bl.mr);
-  bl.mc = std::min(bl.mc, round_up(g.M, bl.mr));
+  if (!g.M.symbolic()) bl.mc = std::min(bl.mc, round_up(g.M.value(), bl.mr));
   return bl;
 }
 
@@ -199,7 +206,7 @@ void Emitter::emit_pack(int root, int axis, Value* x0, Value* x1, Value* k0, Val
   // An index-arithmetic operand consecutive along k (the transposed im2col view a convolution's
   // weight gradient reads) packs in the same T x T blocks, its rows read by lanes along k.
   bool k_lanes =
-      lanes && r % tb == 0 && lanes_along_k(root, axis, k_.domain[axis].value(), gemm_->K);
+      lanes && r % tb == 0 && lanes_along_k(root, axis, k_.domain[axis].value(), gemm_->K.value());
   auto* vt = llvm::FixedVectorType::get(ty, static_cast<unsigned>(tb));
   llvm::Align align(dtype_size(t));
   auto panel = [&](Value* xb, bool partial) {
@@ -412,34 +419,38 @@ void Emitter::emit_gemm_block(const GemmBlocking& bl, const GemmBuffers& buf, Va
     return b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, x, y);
   };
   auto i64 = [&](int64_t v) { return b_.getInt64(v); };
-  bool one_pass = g.K <= bl.kc;
+  Value* K = buf.k;
+  Value* one_pass = b_.CreateICmpSLE(K, i64(bl.kc));
   int64_t tiles_per_col = round_up(bl.mc, bl.mr) / bl.mr;
 
   auto* jc = open_loop(c0, c1, "jc", bl.nc);
   Value* jend = min(b_.CreateAdd(jc, i64(bl.nc)), c1);
-  emit_pack(g.b, g.n_axis, jc, jend, i64(0), i64(g.K), bl.nr, buf.b, i64(g.K));
+  emit_pack(g.b, g.n_axis, jc, jend, i64(0), K, bl.nr, buf.b, K);
   auto* ic = open_loop(r0, r1, "ic", bl.mc);
   Value* iend = min(b_.CreateAdd(ic, i64(bl.mc)), r1);
-  auto* pc = open_loop(i64(0), i64(g.K), "pc", bl.kc);
-  Value* kc = min(i64(bl.kc), b_.CreateSub(i64(g.K), pc));
+  // An empty sum (a symbolic K of 0) still takes one pass: the microkernel stores zeros for the
+  // epilogue, which must run (a bias, say).
+  Value* passes_end = b_.CreateSelect(b_.CreateICmpSGT(K, i64(0)), K, i64(1));
+  auto* pc = open_loop(i64(0), passes_end, "pc", bl.kc);
+  Value* kc = min(i64(bl.kc), b_.CreateSub(K, pc));
   emit_pack(g.a, g.m_axis, ic, iend, pc, kc, bl.mr, buf.a, kc);
   Value* accumulate = b_.CreateICmpSGT(pc, i64(0));
-  Value* last = b_.CreateICmpSGE(b_.CreateAdd(pc, i64(bl.kc)), i64(g.K));
+  Value* last = b_.CreateICmpSGE(b_.CreateAdd(pc, i64(bl.kc)), K);
   auto* jr = open_loop(jc, jend, "jr", bl.nr);
   Value* pj = b_.CreateSDiv(b_.CreateSub(jr, jc), i64(bl.nr));
   Value* b_panel = b_.CreateInBoundsGEP(
-      et, buf.b, {b_.CreateMul(b_.CreateAdd(b_.CreateMul(pj, i64(g.K)), pc), i64(bl.nr))});
+      et, buf.b, {b_.CreateMul(b_.CreateAdd(b_.CreateMul(pj, K), pc), i64(bl.nr))});
   auto* ir = open_loop(ic, iend, "ir", bl.mr);
   Value* pi = b_.CreateSDiv(b_.CreateSub(ir, ic), i64(bl.mr));
   Value* a_panel =
       b_.CreateInBoundsGEP(et, buf.a, {b_.CreateMul(b_.CreateMul(pi, kc), i64(bl.mr))});
   // One pass over K: one tile reused (it stays in L1). Several: a tile per (jr, ir) of the
   // block, holding its partial sums between passes.
-  Value* tile = buf.c;
-  if (!one_pass)
-    tile = b_.CreateInBoundsGEP(
-        et, buf.c,
-        {b_.CreateMul(b_.CreateAdd(b_.CreateMul(pj, i64(tiles_per_col)), pi), i64(bl.mr * bl.nr))});
+  Value* tile = b_.CreateSelect(
+      one_pass, buf.c,
+      b_.CreateInBoundsGEP(et, buf.c,
+                           {b_.CreateMul(b_.CreateAdd(b_.CreateMul(pj, i64(tiles_per_col)), pi),
+                                         i64(bl.mr * bl.nr))}));
   // The last pass over K requests the epilogue's rows before the microkernel runs: read down
   // a panel's column of tiles, each row of a tile is a line in another page of C (and of
   // every operand the epilogue reads), which the hardware prefetchers do not follow. A gated
@@ -482,41 +493,64 @@ void Emitter::emit_gemm(Value* begin, Value* end) {
   GemmBlocking bl = gemm_blocking();
   DType t = k_.insts[g.sum].dtype;
   int64_t elt = dtype_size(t);
-  int64_t b_bytes = round_up(round_up(bl.nc, bl.nr) * g.K * elt, 64);
+  auto i64 = [&](int64_t v) { return b_.getInt64(v); };
+  GemmBuffers buf;
+  Value* M = extent(g.M);
+  buf.k = extent(g.K);
+  // The packed B block (K x NC) rounded up to a cache line: its size is known at launch only
+  // when K is symbolic.
+  Value* b_bytes = b_.CreateAnd(
+      b_.CreateAdd(b_.CreateMul(buf.k, i64(round_up(bl.nc, bl.nr) * elt)), i64(63)), i64(~63));
   int64_t a_bytes = round_up(round_up(bl.mc, bl.mr) * bl.kc * elt, 64);
   int64_t c_bytes =
-      g.K <= bl.kc ? bl.mr * bl.nr * elt : round_up(bl.mc, bl.mr) * round_up(bl.nc, bl.nr) * elt;
+      bl.multi_pass ? round_up(bl.mc, bl.mr) * round_up(bl.nc, bl.nr) * elt : bl.mr * bl.nr * elt;
   auto* ptr = llvm::PointerType::getUnqual(ctx_);
   auto scratch = m_.getOrInsertFunction("kiln_gemm_scratch", ptr, b_.getInt64Ty());
-  Value* base = b_.CreateCall(scratch, {b_.getInt64(b_bytes + a_bytes + c_bytes)});
-  GemmBuffers buf;
+  Value* base = b_.CreateCall(scratch, {b_.CreateAdd(b_bytes, i64(a_bytes + c_bytes))});
   buf.b = base;
-  buf.a = b_.CreateConstInBoundsGEP1_64(b_.getInt8Ty(), base, b_bytes);
-  buf.c = b_.CreateConstInBoundsGEP1_64(b_.getInt8Ty(), base, b_bytes + a_bytes);
+  buf.a = b_.CreateInBoundsGEP(b_.getInt8Ty(), base, {b_bytes});
+  buf.c = b_.CreateInBoundsGEP(b_.getInt8Ty(), base, {b_.CreateAdd(b_bytes, i64(a_bytes))});
   buf.micro = emit_microkernel(bl, t);
 
   size_t nd = k_.domain.size();
-  if (nd == 2 && g.split_columns) {
-    // This call's share of the columns: [begin * N / M, end * N / M) in whole NR panels.
-    auto cols_at = [&](Value* x) {
-      Value* c = b_.CreateSDiv(b_.CreateMul(x, b_.getInt64(g.N)), b_.getInt64(g.M));
-      c = b_.CreateMul(b_.CreateSDiv(c, b_.getInt64(bl.nr)), b_.getInt64(bl.nr));
-      return b_.CreateSelect(b_.CreateICmpSGE(x, b_.getInt64(g.M)), b_.getInt64(g.N), c);
-    };
-    emit_gemm_block(bl, buf, b_.getInt64(0), b_.getInt64(g.M), cols_at(begin), cols_at(end));
-    return;
-  }
   if (nd == 2) {
-    emit_gemm_block(bl, buf, begin, end, b_.getInt64(0), b_.getInt64(g.N));
+    // Along the columns (GemmMatch::split_columns), this call's share is [begin * N / M,
+    // end * N / M) in whole NR panels.
+    Value* divisor = b_.CreateSelect(b_.CreateICmpSGT(M, i64(0)), M, i64(1)); // a launch has M > 0
+    auto cols_at = [&](Value* x) {
+      Value* c = b_.CreateSDiv(b_.CreateMul(x, i64(g.N)), divisor);
+      c = b_.CreateMul(b_.CreateSDiv(c, i64(bl.nr)), i64(bl.nr));
+      return b_.CreateSelect(b_.CreateICmpSGE(x, M), i64(g.N), c);
+    };
+    auto by_columns = [&] { emit_gemm_block(bl, buf, i64(0), M, cols_at(begin), cols_at(end)); };
+    auto by_rows = [&] { emit_gemm_block(bl, buf, begin, end, i64(0), i64(g.N)); };
+    if (!g.M.symbolic()) {
+      g.split_columns ? by_columns() : by_rows();
+      return;
+    }
+    // A symbolic M is compared with N at launch, each way compiled: one block over bounds
+    // selected at launch ran 3% slower at 256 x 784 x 256 (LLVM no longer saw that the rows'
+    // way runs one NC block of columns), and a symbolic kernel compiles once for every size.
+    auto* columns = llvm::BasicBlock::Create(ctx_, "split.columns", fn_);
+    auto* rows = llvm::BasicBlock::Create(ctx_, "split.rows", fn_);
+    auto* done = llvm::BasicBlock::Create(ctx_, "split.done", fn_);
+    b_.CreateCondBr(b_.CreateICmpSLT(M, i64(g.N)), columns, rows);
+    b_.SetInsertPoint(columns);
+    by_columns();
+    b_.CreateBr(done);
+    b_.SetInsertPoint(rows);
+    by_rows();
+    b_.CreateBr(done);
+    b_.SetInsertPoint(done);
     return;
   }
   std::vector<llvm::PHINode*> batch;
   for (size_t d = 0; d + 2 < nd; ++d) {
     batch.push_back(d == 0 ? open_loop(begin, end, "batch")
-                           : open_loop(b_.getInt64(0), b_.getInt64(k_.domain[d].value()), "batch"));
+                           : open_loop(i64(0), extent(k_.domain[d]), "batch"));
     loop_idx_[d] = batch.back();
   }
-  emit_gemm_block(bl, buf, b_.getInt64(0), b_.getInt64(g.M), b_.getInt64(0), b_.getInt64(g.N));
+  emit_gemm_block(bl, buf, i64(0), M, i64(0), i64(g.N));
   for (size_t d = batch.size(); d-- > 0;) close_loop(batch[d]);
 }
 

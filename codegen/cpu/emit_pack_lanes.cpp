@@ -187,6 +187,9 @@ bool Emitter::lanes_along_k(int root, int axis, int64_t extent, int64_t K) const
 // index and mask are integer arithmetic, and the load is masked or not affine along the panel's
 // axis (an affine unmasked load packs as fast through the scalar path, which SLP vectorizes).
 bool Emitter::packs_by_lanes(int root, int axis) const {
+  // The lanes' index width comes from bounds over concrete extents; a symbolic kernel packs
+  // element by element.
+  if (k_.symbolic()) return false;
   // Pads of pads: where(c1, where(c2, load, 0), 0).
   std::vector<int> floats;
   int load = root;
@@ -226,7 +229,7 @@ Value* Emitter::operand_lanes(int root, int axis, Value* xb, Value* k, Value* x1
   }
   // Index math in 32-bit lanes where every varying value fits: half the vector instructions
   // (AVX2 has no 64-bit unsigned compare, and a 64-bit one takes two registers per 4 lanes).
-  auto bounds = index_bounds(k_, gemm_->K);
+  auto bounds = index_bounds(k_, gemm_->K.value());
   bool narrow = true;
   for (int i : insts) {
     const KInst& in = k_.insts[i];

@@ -117,9 +117,11 @@ private:
   // Packed GEMM (emit_gemm.cpp), for kernels passes/gemm_match.h recognises.
   struct GemmBlocking {
     int64_t width, mr, nr, kc, mc, nc; // width: elements per vector register
+    bool multi_pass;                   // K may take several KC passes (a symbolic K may)
   };
   struct GemmBuffers {
     Value *a, *b, *c; // packed A block, packed B block, partial-sum tiles
+    Value* k;         // the reduction's extent (read from the size parameter when symbolic)
     llvm::Function* micro;
   };
   GemmBlocking register_tile(DType t) const; // width, MR and NR for the host (no cache blocks)

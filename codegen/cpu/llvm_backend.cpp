@@ -30,7 +30,7 @@ public:
   std::string cache_key() const override {
     // kCodegenVersion counts changes to the emitted code or the pass pipelines: a cached
     // object from older codegen is then compiled again instead of loaded.
-    constexpr int kCodegenVersion = 7; // 7: chunked column sums (emit_stages.cpp)
+    constexpr int kCodegenVersion = 8; // 8: packed GEMM for symbolic kernels (emit_gemm.cpp)
     return fmt::format("backend cpu\ntarget {}\nllvm {}\ncodegen {}", cpu::host_target(),
                        cpu::llvm_version(), kCodegenVersion);
   }
