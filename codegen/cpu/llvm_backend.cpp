@@ -30,7 +30,8 @@ public:
   std::string cache_key() const override {
     // kCodegenVersion counts changes to the emitted code or the pass pipelines: a cached
     // object from older codegen is then compiled again instead of loaded.
-    constexpr int kCodegenVersion = 8; // 8: packed GEMM for symbolic kernels (emit_gemm.cpp)
+    // 9: streaming stores chosen at launch for outputs of a symbolic size (streaming_stores.cpp)
+    constexpr int kCodegenVersion = 9;
     return fmt::format("backend cpu\ntarget {}\nllvm {}\ncodegen {}", cpu::host_target(),
                        cpu::llvm_version(), kCodegenVersion);
   }
