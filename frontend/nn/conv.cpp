@@ -53,6 +53,14 @@ Tensor pad_or_crop(const Tensor& x, int64_t axis, int64_t before, int64_t after,
   return before > 0 || after > 0 ? pad(y, pads, 0, loc) : y;
 }
 
+// Whether t is a buffer in its own layout: a copy or a realized value, or reshapes of one back
+// to its shape.
+bool is_buffer(const Tensor& t) {
+  const Node* n = t.node().get();
+  while (n->op == Op::Reshape && !n->realized()) n = n->inputs[0].get();
+  return (n->realized() || n->op == Op::Copy) && n->shape == t.shape();
+}
+
 // The gradient of conv2d's input x [N, C, H, W] given the output's gradient gy [N, O, OH, OW]:
 // itself a convolution (through the same implicit GEMM, no im2col buffer and no col2im sum) of
 // gy spread out by the stride and shifted, with the weight's taps flipped and its channels
@@ -67,9 +75,10 @@ Tensor conv_input_grad(const Tensor& gy, const Tensor& w, const Shape& xs, Size2
   // Both operands as plain buffers: gy arrives as a view of the product's gradient (reshaped,
   // sliced), and under the spread and the pad's masks, whose lanes hold out-of-range coordinates,
   // the index simplifier could not undo that reshape's div/mod: the packing would evaluate them
-  // per element (4x slower than the forward). The copy of gy is written by the kernel that
-  // computes the gradient anyway; the flipped weight is small.
-  Tensor z = detail::materialize(gy, false, loc);
+  // per element (4x slower than the forward). gy is normally the copy conv2d's forward makes of
+  // its output's gradient, in this shape (read as it is); anything else is copied, by the kernel
+  // that computes it anyway. The flipped weight is small.
+  Tensor z = is_buffer(gy) ? gy : detail::materialize(gy, false, loc);
   if (stride.h > 1 || stride.w > 1) {
     z = pad(gy.reshape({N, O, OH, 1, OW, 1}, loc), {0, stride.w - 1, 0, 0, 0, stride.h - 1}, 0,
             loc);
@@ -135,9 +144,10 @@ Tensor functional::conv2d(const Tensor& x_in, const Tensor& w, const Tensor& b, 
     });
   }
   // The gradient arriving here (through activations and pooling) feeds two matmuls: as a
-  // buffer of its own it is computed once instead of once per reduction step of each.
-  if (y.requires_grad()) y = detail::materialize(y, true, loc);
+  // buffer of its own it is computed once instead of once per reduction step of each. Its
+  // shape is the output's, so the input's gradient reads it as it is (conv_input_grad).
   y = y.reshape({N, O, OH, OW}, loc);
+  if (y.requires_grad()) y = detail::materialize(y, true, loc);
   if (b.defined()) y = add(Operand(y, loc), Operand(b.reshape({O, 1, 1}, loc), loc));
   return unbatched ? y.squeeze(0, loc) : y;
 }
