@@ -75,6 +75,14 @@ TEST_CASE("symbolic attention: plain and causal sdpa over [B, H, T, D], T symbol
   }
 }
 
+TEST_CASE("symbolic attention: keys in several chunks, causal", "[attention][symbolic]") {
+  manual_seed(37);
+  // A chunk holds 192 or 256 keys: from 300 on, early queries see nothing of the last chunk.
+  Kernel k = symbolic_attention(sdpa({1}, 4, true));
+  KILN_NEEDS_LLVM();
+  check_llvm(k, {300, 520});
+}
+
 TEST_CASE("symbolic attention: the char_transformer's heads [1, 4, T, 32], causal",
           "[attention][symbolic]") {
   manual_seed(32);
