@@ -30,7 +30,7 @@ public:
   std::string cache_key() const override {
     // kCodegenVersion counts changes to the emitted code or the pass pipelines: a cached
     // object from older codegen is then compiled again instead of loaded.
-    constexpr int kCodegenVersion = 8; // 8: packed GEMM for symbolic kernels (emit_gemm.cpp)
+    constexpr int kCodegenVersion = 9; // 9: symbolic attention, unclamped whole query blocks
     return fmt::format("backend cpu\ntarget {}\nllvm {}\ncodegen {}", cpu::host_target(),
                        cpu::llvm_version(), kCodegenVersion);
   }
