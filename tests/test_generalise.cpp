@@ -277,6 +277,24 @@ TEST_CASE("the LLVM backend runs symbolic kernels with sizes read at launch", "[
   }
 }
 
+TEST_CASE("symbolic outputs get streaming stores when they are large at launch", "[generalise]") {
+  KILN_NEEDS_LLVM();
+  manual_seed(14);
+  const Backend& llvm = backend_for(Device::cpu(), "llvm");
+  // Rows of 4 KB: the stores of a row cover whole cache lines (a flat loop split among
+  // threads at any element does not know its lines, and streams in neither kernel).
+  Build rows = [](int64_t b) {
+    return std::vector<Tensor>{nn::functional::softmax(realized_randn({b, 1024}), 1)};
+  };
+  auto sym = generalise_all(rows, {6, 11});
+  REQUIRE(sym);
+  Compiled c = llvm.compile((*sym)[0], {.dumps = {"asm"}});
+  REQUIRE(c.dumps.size() == 1);
+  CHECK(c.dumps[0].second.find("vmovnt") != std::string::npos);
+  // 4100 rows write 16.4 MB (the streaming version), 3 rows 12 KB (the cached one).
+  check_backend_at(*sym, {3, 4100}, llvm, 1e-5);
+}
+
 TEST_CASE("CUDA code generation refuses symbolic kernels with an error", "[generalise]") {
   manual_seed(10);
   auto sym = generalise_all(row_softmax(), {16, 40});

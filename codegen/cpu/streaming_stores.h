@@ -15,7 +15,8 @@ constexpr int64_t kStreamingStoreBytes = 16 << 20;
 // lines together with the other vector stores of their basic block are marked (one 64-byte
 // store, or two 32-byte ones on AVX2): x86 splits an unaligned non-temporal store into scalar
 // ones, and a line written partly by a streaming store and partly by a regular one ping-pongs to
-// memory.
+// memory. A symbolic kernel whose outputs grow with its size gets two versions of its entry, with
+// and without streaming stores into them, and runs one by the outputs' size at launch.
 void use_streaming_stores(llvm::Module& m, const Kernel& k);
 
 } // namespace kiln::cpu
