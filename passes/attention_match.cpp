@@ -139,7 +139,7 @@ std::vector<uint32_t> varies_with(const Kernel& k) {
 } // namespace
 
 std::optional<AttentionKernel> match_attention_kernel(const Kernel& k) {
-  if (k.symbolic() || k.domain.size() != 3 || k.stages.size() != 2 || k.stages[0].size() != 1 ||
+  if (k.domain.size() != 3 || k.stages.size() != 2 || k.stages[0].size() != 1 ||
       k.stages[1].size() != 1 || k.stores.size() != 1 || k.stage_parents()[0] != 1)
     return std::nullopt;
   AttentionKernel a;
@@ -172,11 +172,12 @@ std::optional<AttentionKernel> match_attention_kernel(const Kernel& k) {
   if (a.q < 0 || (v[a.value] & (m | d)) || (v[a.score] & (n | d)) ||
       (v[k.stores[0].index] & (d | j)))
     return std::nullopt;
-  a.B = k.domain[0].value();
-  a.M = k.domain[1].value();
+  if (k.domain[2].symbolic() || k.stages[0][0].symbolic()) return std::nullopt; // see the header
+  a.B = k.domain[0];
+  a.M = k.domain[1];
   a.N = k.domain[2].value();
   a.D = k.stages[0][0].value();
-  a.L = k.stages[1][0].value();
+  a.L = k.stages[1][0];
   return a;
 }
 

@@ -38,9 +38,14 @@ std::optional<AttentionPattern> match_attention(Node* out);
 //   stage 1 [L]: out = softmax_sum(score, value) @1; score a function of dot, (m, j);
 //                value at (j, n)
 // and one store of out at (b, m, n).
+//
+// In a symbolic kernel (ir/sym_int.h) the batch B, the query rows M and the keys L may be
+// symbolic (a sequence length, a batch): backends read them from the size parameter at launch.
+// The head dim D and the value width N must be concrete: they size the register-tiled panels.
 struct AttentionKernel {
   int out = -1, score = -1, value = -1, dot = -1, q = -1, k = -1;
-  int64_t B = 0, M = 0, N = 0, L = 0, D = 0;
+  SymInt B, M, L;
+  int64_t N = 0, D = 0;
 };
 
 std::optional<AttentionKernel> match_attention_kernel(const Kernel& k);

@@ -2,6 +2,7 @@
 
 #include "ir/error.h"
 #include "ir/sym_literal.h"
+#include "passes/attention_match.h"
 
 #include <fmt/format.h>
 
@@ -168,11 +169,6 @@ std::optional<Kernel> Generaliser::run() {
       if (sizes_[i] == sizes_[j]) return refuse(fmt::format("two samples of size {}", sizes_[j]));
   if (std::string d = structure_difference(); !d.empty()) return refuse(d);
   const Kernel& first = *samples_[0].kernel;
-  // Its emitter (codegen/cpu/emit_attention.cpp) walks blocks of concrete sizes.
-  if (std::any_of(first.insts.begin(), first.insts.end(),
-                  [](const KInst& in) { return in.op == Op::SoftmaxSum; }))
-    return refuse(
-        fmt::format("{} is a fused attention kernel, which needs concrete sizes", first.name));
   Kernel k;
   k.params = first.params;
   param_ = static_cast<int>(k.params.size());
@@ -201,6 +197,14 @@ std::optional<Kernel> Generaliser::run() {
     k.insts.push_back(*in);
   }
   k.stores = first.stores;
+  // Backends run softmax_sum only as the attention kernel, whose head dim and value width are
+  // concrete (passes/attention_match.h).
+  bool attention = std::any_of(k.insts.begin(), k.insts.end(),
+                               [](const KInst& in) { return in.op == Op::SoftmaxSum; });
+  if (attention && !match_attention_kernel(k))
+    return refuse(fmt::format("{} is a fused attention kernel whose head dim or value width "
+                              "changes with the size: they must be concrete",
+                              first.name));
   name_kernel(k, kernel_name_prefix(first.name));
   if (std::string err = verify_kernel(k); !err.empty())
     fail("generalise", "malformed kernel {}: {}\n{}", k.name, err, print_kernel(k));

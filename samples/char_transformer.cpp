@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 #include <fstream>
 #include <iterator>
+#include <numeric>
 
 using kiln::Tensor;
 namespace nn = kiln::nn;
@@ -94,9 +95,13 @@ public:
     ln_f = register_module("ln_f", std::make_shared<nn::LayerNorm>(kiln::Shape{width}));
     head = register_module("head", std::make_shared<nn::Linear>(width, kVocab));
   }
+  // Tokens [batch, t] with t up to the context (generation's grows). The positions 0..t-1 are
+  // data, as the tokens are, so that every length has one graph: a slice of the position table
+  // would vanish at the full context (another graph, another program to compile).
   Tensor forward(const Tensor& tokens, kiln::Loc loc) override {
-    // Inputs always fill the context (generation pads), so every position's row is used.
-    Tensor x = (*token)(tokens, loc) + position->weight;
+    std::vector<int64_t> positions(static_cast<size_t>(tokens.shape()[1]));
+    std::iota(positions.begin(), positions.end(), 0);
+    Tensor x = (*token)(tokens, loc) + (*position)(kiln::tensor(positions), loc);
     for (auto& b : blocks) x = (*b)(x, loc);
     return (*head)((*ln_f)(x, loc), loc);
   }
@@ -127,10 +132,9 @@ double evaluate(CharTransformer& model, const std::string& text, int64_t batches
 }
 
 // Samples `count` bytes after `prompt`, one at a time: the logits of the last position, divided
-// by the temperature, restricted to the top_k most likely bytes. The model always sees a window
-// of exactly `context` tokens, padded on the right: causal masking makes the logits at position
-// t - 1 independent of whatever follows it, and one input shape means one compiled program for
-// every step (a growing input would compile a new program for each length).
+// by the temperature, restricted to the top_k most likely bytes. The model sees the last
+// min(tokens, context) tokens, a window that grows to the context: its program compiles for the
+// first two lengths, then runs for every length (README, "Sizes that change").
 std::string generate(CharTransformer& model, const std::string& prompt, int64_t count,
                      int64_t context, double temperature, int64_t top_k, kiln::Generator& gen) {
   kiln::NoGradGuard no_grad;
@@ -140,10 +144,8 @@ std::string generate(CharTransformer& model, const std::string& prompt, int64_t 
   for (int64_t i = 0; i < count; ++i) {
     auto t = static_cast<int64_t>(std::min<size_t>(tokens.size(), context));
     std::vector<int64_t> window(tokens.end() - t, tokens.end());
-    window.resize(context, ' '); // the padding
-    Tensor logits = model(kiln::tensor(window, kiln::Shape{1, context})).reshape({context, kVocab});
-    // The row as data (an index tensor), not as a slice position, so the program stays the same.
-    Tensor last = kiln::index_select(logits, 0, kiln::tensor<int64_t>({t - 1})) / temperature;
+    Tensor logits = model(kiln::tensor(window, kiln::Shape{1, t})).reshape({t, kVocab});
+    Tensor last = logits.slice(0, t - 1, t) / temperature;
     auto [top, index] = kiln::topk(last, top_k);
     int64_t pick = kiln::multinomial(nn::functional::softmax(top), 1, false, &gen).item<int64_t>();
     tokens.push_back(index.to_vector<int64_t>()[pick]);
@@ -249,11 +251,13 @@ int main(int argc, char** argv) {
     kiln::io::save_state(model, out);
     fmt::print("saved {}\n", out);
 
-    int64_t compiled = kiln::stats().programs_compiled;
+    auto before = kiln::stats();
     std::string sample = generate(model, prompt, count, context, temperature, top_k, gen);
     fmt::print("--- {} characters at temperature {}, top-k {} ---\n{}{}\n---\n", count, temperature,
                top_k, prompt, sample);
-    fmt::print("generation compiled {} programs\n", kiln::stats().programs_compiled - compiled);
+    fmt::print("generation compiled {} programs and ran {} at a new length without compiling\n",
+               kiln::stats().programs_compiled - before.programs_compiled,
+               kiln::stats().programs_resized - before.programs_resized);
     fmt::print("final validation loss {:.4f} nats/char; total {:.1f} s\n{}\n", val_loss,
                since(start), kiln::stats().str());
   } catch (const std::exception& e) { // kiln::Error, or a bad flag

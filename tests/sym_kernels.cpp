@@ -2,9 +2,14 @@
 #include "sym_kernels.h"
 
 #include "codegen/interp/interp_backend.h"
+#include "passes/attention_match.h"
+#include "passes/gemm_match.h"
 #include "passes/generalise.h"
 #include "passes/pipeline.h"
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <random>
 
@@ -132,6 +137,56 @@ void check_backend_at(const std::vector<Kernel>& sym, const std::vector<int64_t>
         CHECK(bad == 0);
       }
     }
+}
+
+namespace {
+
+double median(std::vector<double> v) {
+  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+  return v[v.size() / 2];
+}
+
+} // namespace
+
+void time_against_concrete(const std::string& name, const Build& build, const Kernel& sym,
+                           const std::vector<int64_t>& sizes) {
+  const Backend& llvm = backend_for(Device::cpu(), "llvm");
+  auto compile = [&](const Kernel& k, double& ms) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto exe = llvm.compile(k, {}).exe;
+    ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    return exe;
+  };
+  auto ms = [&](const Executable& e, Launch& l) {
+    auto t0 = std::chrono::steady_clock::now();
+    llvm.launch(e, l.args.data());
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  };
+  const int reps = 201;
+  double compile_s = 0, compile_c = 0;
+  auto es = compile(sym, compile_s);
+  const char* path = match_gemm(sym)               ? "(packed)"
+                     : match_attention_kernel(sym) ? "(attention)"
+                                                   : "(stages)";
+  for (int64_t size : sizes) {
+    Kernel concrete = lowered(build, size).at(0);
+    REQUIRE(instantiate(sym, size) == concrete);
+    std::vector<int64_t> numels;
+    for (auto& a : concrete.args) numels.push_back(a.numel.value());
+    Launch ls = make_launch(sym, numels, size, 1), lc = make_launch(concrete, numels, size, 1);
+    auto ec = compile(concrete, compile_c);
+    std::vector<double> ts, tc;
+    for (int r = 0; r < reps + 2; ++r) {
+      double s = ms(*es, ls), c = ms(*ec, lc);
+      if (r < 2) continue; // warm-up: first touches of buffers and packing scratch
+      ts.push_back(s);
+      tc.push_back(c);
+    }
+    std::printf("%-32s size %-4lld symbolic %s %.3f ms, concrete %.3f ms (%d threads, median of "
+                "%d); compile %.0f and %.0f ms\n",
+                name.c_str(), static_cast<long long>(size), path, median(ts), median(tc),
+                num_threads(), reps, compile_s, compile_c);
+  }
 }
 
 } // namespace kt

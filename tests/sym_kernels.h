@@ -62,4 +62,9 @@ Launch make_launch(const kiln::Kernel& k, const std::vector<int64_t>& numels, in
 void check_backend_at(const std::vector<kiln::Kernel>& sym, const std::vector<int64_t>& sizes,
                       const kiln::Backend& be, double rtol, double atol = 1e-6);
 
+// Prints the median times of interleaved launches (on all threads) of `sym`, the symbolic
+// kernel of `build`, and of build's concrete lowering at each size, and both compile times.
+void time_against_concrete(const std::string& name, const Build& build, const kiln::Kernel& sym,
+                           const std::vector<int64_t>& sizes);
+
 } // namespace kt

@@ -148,15 +148,17 @@ private:
   // Flash-style attention (emit_attention.cpp), for kernels passes/attention_match.h recognises.
   struct AttentionBuffers {
     GemmBlocking bl;                  // the register tile (no cache blocks)
-    int64_t chunk = 0;                // keys per pass of the online softmax
+    int64_t chunk = 0;                // keys per pass of the online softmax (at most)
+    Value *m, *l;                     // query rows and keys (read at launch when symbolic)
     Value *k, *v, *q, *s, *o, *stats; // packed K, V^T, Q^T; S^T of a chunk; O^T; statistics
     llvm::Function* micro;
   };
   void emit_attention(Value* begin, Value* end);
   void emit_attention_rows(const AttentionBuffers& buf, Value* m0);
   void emit_attention_chunk(const AttentionBuffers& buf, Value* m0, Value* j0);
-  void emit_attention_pack(int root, int64_t lanes_end, int64_t r, int64_t len, Value* dst,
+  void emit_attention_pack(int root, Value* lanes_end, int64_t r, Value* len, Value* dst,
                            const std::function<void(Value*, Value*)>& bind);
+  Value* round_up_value(Value* x, int64_t m);
   Value* emit_attention_scores(const AttentionBuffers& buf, Value* m0, Value* j0, Value* keys);
   Value* stat(const AttentionBuffers& buf, int64_t row, Value* c); // statistics row, query c
   Value* attention_load(Value* p); // an element of the attention's dtype

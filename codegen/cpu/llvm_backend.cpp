@@ -31,7 +31,8 @@ public:
     // kCodegenVersion counts changes to the emitted code or the pass pipelines: a cached
     // object from older codegen is then compiled again instead of loaded.
     // 9: streaming stores chosen at launch for outputs of a symbolic size (streaming_stores.cpp)
-    constexpr int kCodegenVersion = 9;
+    // 10: symbolic attention; whole query blocks score their rows unclamped (emit_attention.cpp)
+    constexpr int kCodegenVersion = 10;
     return fmt::format("backend cpu\ntarget {}\nllvm {}\ncodegen {}", cpu::host_target(),
                        cpu::llvm_version(), kCodegenVersion);
   }

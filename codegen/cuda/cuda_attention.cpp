@@ -24,7 +24,9 @@ void Writer::body_attention(const AttentionKernel& a) {
   bool f32 = dt == DType::F32;
   std::string t = c_type(dt), exp = f32 ? "expf" : "exp", fma = f32 ? "fmaf" : "fma";
   std::string zero = literal(dt, Scalar{}), neg_inf = reduce_identity(Op::Max, dt);
-  std::string jt = index_type(a.L), nt = index_type(a.N), dt_index = index_type(a.D);
+  // Writer refuses symbolic kernels before this: every size is a number here.
+  const int64_t B = a.B.value(), M = a.M.value(), L = a.L.value();
+  std::string jt = index_type(L), nt = index_type(a.N), dt_index = index_type(a.D);
   int64_t columns = std::min(most_columns, (a.N + threads - 1) / threads);
   auto with = [&](int i) {
     std::vector<bool> have(k_.insts.size(), false);
@@ -33,17 +35,17 @@ void Writer::body_attention(const AttentionKernel& a) {
   };
   line("__shared__ {} kiln_p[{}];", t, threads);
   line("__shared__ {} kiln_slots[32];", t);
-  std::string it = index_type(a.B * a.M);
-  open(fmt::format("for ({0} o = blockIdx.x; o < {1}; o += gridDim.x)", it, a.B * a.M));
-  decompose("o", {a.B, a.M}, "i", it);
+  std::string it = index_type(B * M);
+  open(fmt::format("for ({0} o = blockIdx.x; o < {1}; o += gridDim.x)", it, B * M));
+  decompose("o", {B, M}, "i", it);
   open(fmt::format("for (int n0 = 0; n0 < {}; n0 += {})", a.N, threads * columns));
   line("{} kiln_max = {}, kiln_sum = {}, kiln_acc[{}];", t, neg_inf, zero, columns);
   line("for (int c = 0; c < {}; ++c) kiln_acc[c] = {};", columns, zero);
-  open(fmt::format("for (int j0 = 0; j0 < {0}; j0 += {1})", a.L, threads));
+  open(fmt::format("for (int j0 = 0; j0 < {0}; j0 += {1})", L, threads));
   // This thread's key: its score, -inf past the last key.
   line("{} kiln_score = {};", t, neg_inf);
   line("const {0} r1_0 = ({0})(j0 + threadIdx.x);", jt);
-  open(fmt::format("if (r1_0 < {})", a.L));
+  open(fmt::format("if (r1_0 < {})", L));
   line("{} kiln_dot = {};", t, zero);
   open(fmt::format("for ({0} r0_0 = 0; r0_0 < {1}; ++r0_0)", dt_index, a.D));
   emit_needed({a.q, a.k});
@@ -64,7 +66,7 @@ void Writer::body_attention(const AttentionKernel& a) {
        "kiln_sum_op());",
        zero);
   line("kiln_max = kiln_new;");
-  line("const int kiln_keys = {0} - j0 < {1} ? {0} - j0 : {1};", a.L, threads);
+  line("const int kiln_keys = {0} - j0 < {1} ? {0} - j0 : {1};", L, threads);
   line("#pragma unroll");
   open(fmt::format("for (int c = 0; c < {}; ++c)", columns));
   line("const {0} i2 = ({0})(n0 + c * {1} + threadIdx.x);", nt, threads);

@@ -361,7 +361,7 @@ CudaKernel Writer::run() {
   case Strategy::Attention:
     threads = kAttentionThreads;
     attention_functors(k_.insts[attention_->out].dtype);
-    plan_.grid[0] = grid_for(attention_->B * attention_->M, 1, int64_t{1} << 20);
+    plan_.grid[0] = grid_for(attention_->B.value() * attention_->M.value(), 1, int64_t{1} << 20);
     break;
   }
   plan_.block[0] = threads;
