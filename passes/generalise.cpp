@@ -3,6 +3,7 @@
 #include "ir/error.h"
 #include "ir/sym_literal.h"
 #include "passes/attention_match.h"
+#include "passes/gemm_match.h"
 
 #include <fmt/format.h>
 
@@ -204,6 +205,20 @@ std::optional<Kernel> Generaliser::run() {
   if (attention && !match_attention_kernel(k))
     return refuse(fmt::format("{} is a fused attention kernel whose head dim or value width "
                               "changes with the size: they must be concrete",
+                              first.name));
+  // A product the packed GEMM computes at these sizes but not at every size (its columns N
+  // vary) runs as plain loops: fine over one symbolic extent (a [classes, B] product computed
+  // transposed), 50x slower when its rows or reduction vary too (a square product).
+  int symbolic_extents = static_cast<int>(std::count_if(
+      k.domain.begin(), k.domain.end(), [](const SymInt& e) { return e.symbolic(); }));
+  for (auto& st : k.stages)
+    symbolic_extents += static_cast<int>(
+        std::count_if(st.begin(), st.end(), [](const SymInt& e) { return e.symbolic(); }));
+  if (symbolic_extents > 1 && !match_gemm(k) &&
+      std::any_of(samples_.begin(), samples_.end(),
+                  [](const SizedKernel& x) { return match_gemm(*x.kernel).has_value(); }))
+    return refuse(fmt::format("{} is a packed GEMM whose column count changes with the size: it "
+                              "must be concrete",
                               first.name));
   name_kernel(k, kernel_name_prefix(first.name));
   if (std::string err = verify_kernel(k); !err.empty())

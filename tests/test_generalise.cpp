@@ -7,7 +7,6 @@
 #include "codegen/cuda/cuda_emit.h"
 #include "codegen/interp/interp_backend.h"
 #include "ir/kernel_parser.h"
-#include "passes/gemm_match.h"
 #include "passes/generalise.h"
 #include "passes/pipeline.h"
 
@@ -225,12 +224,26 @@ TEST_CASE("generalise refuses what is not a polynomial in the size", "[generalis
   CHECK(why == "no polynomial fits domain extent 0");
 }
 
+TEST_CASE("a packed GEMM whose columns change with the size is refused", "[generalise]") {
+  manual_seed(15);
+  // Square products at two sizes: N is the size, and the packed GEMM needs it concrete.
+  Build square = [](int64_t n) {
+    return std::vector<Tensor>{realized_randn({n, n}).matmul(realized_randn({n, n}))};
+  };
+  auto lows = std::vector{lowered(square, 64), lowered(square, 96)};
+  REQUIRE(lows[0].size() == 1);
+  std::string why;
+  CHECK(!generalise({{64, &lows[0][0]}, {96, &lows[1][0]}}, &why));
+  CHECK(why.find("packed GEMM whose column count changes") != std::string::npos);
+}
+
 TEST_CASE("a quadratic extent needs three samples; two give a fit the check rejects",
           "[generalise]") {
   manual_seed(7);
+  // Pairwise scores of t values (an outer product, not a GEMM): t*t elements.
   Build scores = [](int64_t t) {
-    Tensor q = realized_randn({t, 5});
-    return std::vector<Tensor>{(q.matmul(q.transpose(0, 1)) * 0.5).exp()};
+    Tensor q = realized_randn({t});
+    return std::vector<Tensor>{(q.reshape({t, 1}) * q.reshape({1, t}) * 0.5).exp()};
   };
   auto affine = generalise_all(scores, {8, 12});
   REQUIRE(affine); // a wrong guess: T*T fit by a line through two points
@@ -238,8 +251,7 @@ TEST_CASE("a quadratic extent needs three samples; two give a fit the check reje
   auto quadratic = generalise_all(scores, {8, 12, 20});
   REQUIRE(quadratic);
   auto bad = mismatches(*quadratic, scores, 17);
-  // Scores of fewer than 8 columns are computed transposed (passes/layout.h): other kernels.
-  CHECK(std::all_of(bad.begin(), bad.end(), [](int64_t s) { return s < kGemmMinCols; }));
+  CHECK(std::all_of(bad.begin(), bad.end(), [](int64_t s) { return s <= 1; }));
 }
 
 TEST_CASE("instantiate errors name the kernel and the size", "[generalise]") {
