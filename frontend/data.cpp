@@ -3,6 +3,8 @@
 
 #include "trace.h"
 
+#include <fmt/format.h>
+
 #include <cstring>
 #include <filesystem>
 #include <numeric>
@@ -65,9 +67,15 @@ DataLoader::DataLoader(Dataset data, int64_t batch_size, bool shuffle, uint64_t 
       seed_(seed) {
   if (batch_size <= 0)
     throw Error("[DataLoader] batch size must be positive, got " + std::to_string(batch_size));
-  if (!data_.inputs.defined() || !data_.targets.defined() ||
-      data_.targets.shape()[0] != data_.size())
-    throw Error("[DataLoader] inputs and targets must have the same first dimension");
+  if (!data_.inputs.defined() || !data_.targets.defined())
+    throw Error(fmt::format("[DataLoader] the data set has no {} (expected inputs [N, ...] and "
+                            "targets [N] tensors)",
+                            data_.inputs.defined() ? "targets" : "inputs"));
+  if (data_.inputs.dim() == 0 || data_.targets.dim() == 0 ||
+      data_.targets.shape()[0] != data_.inputs.shape()[0])
+    throw Error(fmt::format("[DataLoader] inputs {} and targets {} must have the same first "
+                            "dimension, one row per sample",
+                            trace::describe(data_.inputs), trace::describe(data_.targets)));
   data_.inputs.realize();
   data_.targets.realize();
   reset();

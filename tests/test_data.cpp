@@ -60,5 +60,15 @@ TEST_CASE("DataLoader errors", "[data][errors]") {
   CHECK_THROWS_WITH(kiln::data::DataLoader(numbered(3), 0),
                     Catch::Contains("[DataLoader] batch size must be positive"));
   kiln::data::Dataset bad{kiln::zeros({3, 2}), kiln::zeros({4}, DType::I64)};
-  CHECK_THROWS_WITH(kiln::data::DataLoader(bad, 2), Catch::Contains("same first dimension"));
+  CHECK_THROWS_WITH(kiln::data::DataLoader(bad, 2),
+                    Catch::Contains("inputs f32[3, 2] and targets i64[4]") &&
+                        Catch::Contains("same first dimension"));
+  CHECK_THROWS_WITH(kiln::data::DataLoader(kiln::data::Dataset{}, 2),
+                    Catch::Contains("the data set has no inputs"));
+  CHECK_THROWS_WITH(kiln::data::DataLoader({kiln::ones({3, 2}), Tensor()}, 2),
+                    Catch::Contains("the data set has no targets"));
+  // A scalar has no first dimension to batch along.
+  CHECK_THROWS_WITH(kiln::data::DataLoader({kiln::ones({3, 2}), kiln::tensor(1.0f)}, 2),
+                    Catch::Contains("targets f32[]"));
+  CHECK(kiln::data::Dataset{kiln::tensor(1.0f), Tensor()}.size() == 0);
 }

@@ -9,7 +9,7 @@ namespace kiln::data {
 struct Dataset {
   Tensor inputs;  // [N, ...]
   Tensor targets; // [N]
-  int64_t size() const { return inputs.defined() ? inputs.shape()[0] : 0; }
+  int64_t size() const { return inputs.defined() && inputs.dim() > 0 ? inputs.shape()[0] : 0; }
 };
 
 // Fashion-MNIST from the Debian package dataset-fashion-mnist (or `root`): images as f32 in

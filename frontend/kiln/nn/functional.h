@@ -14,6 +14,8 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator* gen = nullpt
                Loc loc = Loc::current());
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight = Tensor(),
                   const Tensor& bias = Tensor(), double eps = 1e-5, Loc loc = Loc::current());
+// indices [...] -> [..., classes]; classes -1 (PyTorch's default) takes indices.max() + 1, which
+// reads the indices (realizes them). An index outside [0, classes) is a kiln::Error.
 Tensor one_hot(const Tensor& indices, int64_t classes, DType dtype = DType::F32,
                Loc loc = Loc::current());
 
