@@ -30,6 +30,15 @@ void realize(const std::vector<Tensor>& tensors) {
   realize_nodes(roots);
 }
 
+void mark_dynamic(const Tensor& t, int64_t axis, Loc loc) {
+  if (!t.defined()) trace::fail_at(loc, "mark_dynamic", "called on an undefined tensor");
+  int64_t rank = t.dim();
+  if (axis < -rank || axis >= rank)
+    trace::fail_at(loc, "mark_dynamic", "axis {} is out of range for {} (expected {} <= axis < {})",
+                   axis, trace::describe(t), -rank, rank);
+  t.node()->dynamic_axis = static_cast<int>(axis < 0 ? axis + rank : axis);
+}
+
 Tensor reference(const Tensor& t) {
   if (!t.defined()) throw Error("[reference] called on an undefined tensor");
   auto out = interpret({t.node().get()}, [](std::shared_ptr<Storage> s) {

@@ -176,7 +176,8 @@ void GraphParser::parse_node() {
   RawAttr raw = read_attr(c_);
   c_.expect(':', "':' before the type");
   DType dtype = c_.dtype("a dtype");
-  Shape shape = c_.shape("the shape");
+  int marked = -1;
+  Shape shape = c_.shape("the shape", &marked);
   DType value_type = op == Op::Pad ? inputs[0]->dtype : dtype;
   Attr attr = build_attr(op, raw, value_type);
   std::string comment = c_.end_line("the type");
@@ -184,6 +185,7 @@ void GraphParser::parse_node() {
   NodePtr n = make_node(op, dtype, std::move(shape), std::move(inputs), std::move(attr),
                         std::source_location{});
   if (!comment.empty()) n->label = intern(comment);
+  n->dynamic_axis = marked;
   if (op == Op::Buffer)
     n->storage = opts_.make_storage ? opts_.make_storage(n->dtype, n->shape)
                                     : zeroed_host_storage(n->dtype, n->shape);

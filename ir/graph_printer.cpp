@@ -1,5 +1,8 @@
 #include "ir/graph_printer.h"
 
+#include "ir/error.h"
+#include "ir/resize.h"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -41,9 +44,41 @@ std::string node_origin(const Node& n) {
                      n.label ? n.label : "");
 }
 
+namespace {
+
+// "[?64, 784]": a '?' before each extent that follows the size kiln::mark_dynamic marked, as
+// resize_graph makes it follow (only the marked axis itself where the graph does not resize).
+class ShapePrinter {
+public:
+  explicit ShapePrinter(const std::vector<Node*>& roots) {
+    const Node* m = first_marked(topo_order(roots, /*stop_at_realized=*/true));
+    if (!m || m->shape[m->dynamic_axis] < 2) return;
+    try {
+      resized_ = resize_graph(roots, m->shape[m->dynamic_axis]);
+    } catch (const Error&) {
+    }
+  }
+  std::string operator()(const Node& n) const {
+    if (!resized_ && n.dynamic_axis < 0) return shape_str(n.shape);
+    const Node* copy = resized_ ? resized_->copy_of.at(&n) : nullptr;
+    std::vector<std::string> dims;
+    for (size_t i = 0; i < n.shape.size(); ++i) {
+      bool follows = copy ? copy->shape[i] != n.shape[i] : static_cast<int>(i) == n.dynamic_axis;
+      dims.push_back(fmt::format("{}{}", follows ? "?" : "", n.shape[i]));
+    }
+    return fmt::format("[{}]", fmt::join(dims, ", "));
+  }
+
+private:
+  std::optional<ResizedGraph> resized_;
+};
+
+} // namespace
+
 std::string print_graph(const std::vector<Node*>& roots, GraphPrintOptions opts) {
   std::string out;
   std::unordered_map<const Node*, int> id;
+  ShapePrinter shape_text(roots);
   for (Node* n : topo_order(roots, /*stop_at_realized=*/true)) {
     int k = static_cast<int>(id.size());
     id[n] = k;
@@ -55,7 +90,7 @@ std::string print_graph(const std::vector<Node*>& roots, GraphPrintOptions opts)
       std::string a = attr_str(*n);
       if (!a.empty()) line += " " + a;
     }
-    line += fmt::format(" : {}{}", dtype_name(n->dtype), shape_str(n->shape));
+    line += fmt::format(" : {}{}", dtype_name(n->dtype), shape_text(*n));
     if (std::string o = opts.source_locations ? node_origin(*n) : ""; !o.empty())
       line += "  # " + o;
     out += line + "\n";

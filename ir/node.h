@@ -85,6 +85,9 @@ struct Node : std::enable_shared_from_this<Node> {
   // backward() ran from this node: once realized it lets go of its graph like a node without
   // gradients, as PyTorch frees a graph after backward (a held loss keeps no activations).
   bool backward_ran = false;
+  // kiln::mark_dynamic: this axis's size may change between realizations, so a graph reading
+  // the node compiles with it symbolic from its first size (runtime/size_family.h); -1: none.
+  int dynamic_axis = -1;
 
   Node() = default;
   Node(const Node&) = delete;

@@ -132,20 +132,23 @@ DType TextCursor::dtype(std::string_view what) {
   return t;
 }
 
-std::vector<int64_t> TextCursor::int_list(std::string_view what) {
+std::vector<int64_t> TextCursor::int_list(std::string_view what, int* marked) {
   expect('[', fmt::format("'[' opening {}", what));
   std::vector<int64_t> v;
+  if (marked) *marked = -1;
   if (accept(']')) return v;
-  do v.push_back(integer(fmt::format("an integer in {}", what)));
-  while (accept(','));
+  do {
+    if (marked && accept('?') && *marked < 0) *marked = static_cast<int>(v.size());
+    v.push_back(integer(fmt::format("an integer in {}", what)));
+  } while (accept(','));
   expect(']', fmt::format("',' or ']' in {}", what));
   return v;
 }
 
-Shape TextCursor::shape(std::string_view what) {
+Shape TextCursor::shape(std::string_view what, int* marked) {
   skip_spaces();
   int line = line_, col = column();
-  Shape s = int_list(what);
+  Shape s = int_list(what, marked);
   int64_t n = 1;
   for (int64_t d : s) {
     if (d < 0) fail_at(line, col, fmt::format("negative extent in {}", what));

@@ -35,8 +35,11 @@ public:
   int64_t integer(std::string_view what);
   std::string ssa_name(std::string_view what); // "%name" without the '%'
   DType dtype(std::string_view what);
-  Shape shape(std::string_view what);                   // "[2, 3]"
-  std::vector<int64_t> int_list(std::string_view what); // "[1,2]" (spaces allowed)
+  // "[2, 3]"; where `marked` is given, "[?2, 3]" too: *marked is the first axis after a '?' (a
+  // size kiln::mark_dynamic marked, or one that follows it), -1 when none.
+  Shape shape(std::string_view what, int* marked = nullptr);
+  // "[1,2]" (spaces allowed); `marked` as for shape().
+  std::vector<int64_t> int_list(std::string_view what, int* marked = nullptr);
 
   // Throws kiln::Error "[parse] <source>:line:col: expected <what>, got '<token>'" plus the line
   // and a caret under the column.

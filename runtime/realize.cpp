@@ -1,7 +1,9 @@
 #include "runtime/realize.h"
 
 #include "codegen/backend.h"
+#include "ir/error.h"
 #include "ir/node_index.h"
+#include "ir/resize.h"
 #include "passes/layout.h"
 #include "passes/schedule.h"
 #include "runtime/config.h"
@@ -11,6 +13,7 @@
 #include "runtime/transfer.h"
 
 #include <algorithm>
+#include <fmt/format.h>
 #include <mutex>
 #include <unordered_map>
 
@@ -96,6 +99,16 @@ std::vector<int64_t> dims_of(const std::vector<Node*>& order) {
   return d;
 }
 
+// Where the marked axis of `marked` is among dims_of(order).
+int marked_dim(const std::vector<Node*>& order, const Node& marked) {
+  int at = 0;
+  for (Node* n : order) {
+    if (n == &marked) return at + marked.dynamic_axis;
+    at += static_cast<int>(n->shape.size());
+  }
+  fail("realize", "a marked node is not in its graph");
+}
+
 // Realizes roots that all live on `device` with one program there. A portable node of another
 // device in their graph (a literal another tensor brought along) is computed inside it but never
 // becomes an output: its value would live on the wrong device.
@@ -148,8 +161,13 @@ void realize_on(Device device, const std::vector<Node*>& roots, Caches& caches) 
     ++mutable_stats().program_cache_hits;
   } else if (options().dynamic && backend.runs_symbolic()) {
     SizeFamily& family = caches.families[key_of(false)];
-    prog = compile_program(ordered_outputs, leaves, params, backend, &family,
-                           family.observe(dims_of(order)));
+    std::vector<int64_t> dims = dims_of(order);
+    if (const Node* m = first_marked(order))
+      family.mark(dims, marked_dim(order, *m),
+                  fmt::format("axis {} of the {}{} tensor marked at {}:{}", m->dynamic_axis,
+                              dtype_name(m->dtype), shape_str(m->shape), m->loc.file_name(),
+                              m->loc.line()));
+    prog = compile_program(ordered_outputs, leaves, params, backend, &family, family.observe(dims));
   } else {
     prog = compile_program(ordered_outputs, leaves, params, backend);
   }

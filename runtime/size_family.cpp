@@ -1,6 +1,7 @@
 #include "runtime/size_family.h"
 
 #include "ir/error.h"
+#include "ir/resize.h"
 #include "passes/generalise.h"
 #include "runtime/disk_cache.h"
 
@@ -47,6 +48,52 @@ std::optional<int64_t> SizeFamily::observe(const std::vector<int64_t>& dims) {
   return dims[axis_];
 }
 
+void SizeFamily::mark(const std::vector<int64_t>& dims, int dim, const std::string& whence) {
+  if (axis_ >= 0) return;
+  if (!seen_) {
+    seen_ = true;
+    first_dims_ = dims;
+  }
+  axis_ = dim;
+  marked_ = true;
+  explain(fmt::format("dimension #{} of a new structure is symbolic from its first size, {}: {}",
+                      dim, dims.at(dim), whence));
+}
+
+std::vector<SizeFamily::Pool*> SizeFamily::pools_of(const std::vector<LoweredKernel>& kernels) {
+  std::vector<Pool*> pools;
+  std::unordered_map<std::string, int> seen_prefix;
+  for (const LoweredKernel& lk : kernels) {
+    std::string prefix(kernel_name_prefix(lk.kernel.name));
+    pools.push_back(&pools_[fmt::format("{}#{}", prefix, seen_prefix[prefix]++)]);
+  }
+  return pools;
+}
+
+void SizeFamily::add_resized_samples(const std::vector<Node*>& outputs, int64_t size,
+                                     PipelineOptions po) {
+  if (size < 2) return; // 0 and 1 follow no other dimension by value: fit at the next size
+  std::string why;
+  try {
+    if (auto g = resize_graph(outputs, size, &why)) {
+      std::vector<Node*> roots;
+      for (auto& r : g->roots) roots.push_back(r.get());
+      po.on_step = nullptr; // KILN_DUMP shows the program, not this copy
+      std::vector<LoweredKernel> kernels = run_pipeline(roots, po).kernels;
+      std::vector<Pool*> pools = pools_of(kernels);
+      for (size_t i = 0; i < kernels.size(); ++i)
+        pools[i]->samples.push_back({g->to, std::make_shared<const Kernel>(kernels[i].kernel)});
+      explain(fmt::format("the graph lowered once more at size {} to fit from", g->to));
+      return;
+    }
+  } catch (const Error& e) {
+    why = e.what();
+  }
+  explain(fmt::format("the graph does not resize from size {} ({}): its kernels compile for it "
+                      "and fit at the next size",
+                      size, why));
+}
+
 const CachedKernel* SizeFamily::find_symbolic(const Pool& pool, const Kernel& k,
                                               int64_t size) const {
   for (const CachedKernel& c : pool.symbolic)
@@ -85,21 +132,19 @@ std::optional<Kernel> SizeFamily::fit(const Pool& pool, const Kernel& k, int64_t
 std::vector<FamilyKernel> SizeFamily::compile(const std::vector<LoweredKernel>& kernels,
                                               std::optional<int64_t> size, const Backend& backend) {
   std::vector<FamilyKernel> out(kernels.size());
-  std::vector<Pool*> pool_of;
-  std::unordered_map<std::string, int> seen_prefix;
-  for (const LoweredKernel& lk : kernels) {
-    std::string prefix(kernel_name_prefix(lk.kernel.name));
-    pool_of.push_back(&pools_[fmt::format("{}#{}", prefix, seen_prefix[prefix]++)]);
-  }
+  std::vector<Pool*> pool_of = pools_of(kernels);
   std::deque<Kernel> fitted; // stable addresses while they compile
   std::vector<const Kernel*> to_compile;
   std::vector<size_t> compiled_for, new_samples;
   for (size_t i = 0; i < kernels.size(); ++i) {
     const Kernel& k = kernels[i].kernel;
     Pool& pool = *pool_of[i];
-    bool sampled = std::any_of(pool.samples.begin(), pool.samples.end(),
-                               [&](const Sample& s) { return *s.kernel == k; });
-    if (sampled) { // a kernel that does not depend on the size: a cache hit
+    // Equal to a sample of another size: a kernel that does not depend on the size, a cache hit.
+    // (A sample of this size is a resized copy's, never compiled.)
+    bool sampled = std::any_of(pool.samples.begin(), pool.samples.end(), [&](const Sample& s) {
+      return *s.kernel == k && (!size || size_of(s) != *size);
+    });
+    if (sampled) {
       to_compile.push_back(&k);
       compiled_for.push_back(i);
       continue;

@@ -9,6 +9,7 @@
 // can never run: a kernel no fit covers compiles concretely and becomes one more sample.
 #pragma once
 #include "passes/lower.h"
+#include "passes/pipeline.h"
 #include "runtime/kernel_cache.h"
 
 #include <optional>
@@ -30,6 +31,16 @@ public:
   // their sizes. The axis is then the smallest dimension that differed (a batch B, not the
   // 784*B of its flattened input).
   std::optional<int64_t> observe(const std::vector<int64_t>& dims);
+  // kiln::mark_dynamic asked for dimension #dim of `dims` (one realization's, as for observe):
+  // it becomes the axis unless the family has one. `whence` says which tensor and where.
+  void mark(const std::vector<int64_t>& dims, int dim, const std::string& whence);
+  // Marked, and nothing lowered yet: the kernels of a resized copy of the graph
+  // (ir/resize.h), given to add_samples before the first compile, let it fit symbolic kernels at
+  // the first size.
+  bool wants_resized_samples() const { return marked_ && pools_.empty(); }
+  // Lowers a copy of the graph under `outputs` at another size of the axis (its first size is
+  // `size`) with `po`, and keeps its kernels (never compiled, never run) as samples to fit from.
+  void add_resized_samples(const std::vector<Node*>& outputs, int64_t size, PipelineOptions po);
   // The kernels to launch for `kernels`, lowered at `size` of the axis (nullopt: not known yet),
   // compiled as they must be.
   std::vector<FamilyKernel> compile(const std::vector<LoweredKernel>& kernels,
@@ -47,11 +58,13 @@ private:
     std::vector<Sample> samples; // concrete, the most recent last
     std::vector<CachedKernel> symbolic;
   };
+  std::vector<Pool*> pools_of(const std::vector<LoweredKernel>& kernels);
   int64_t size_of(const Sample& s) const { return s.size ? *s.size : first_dims_[axis_]; }
   const CachedKernel* find_symbolic(const Pool& pool, const Kernel& k, int64_t size) const;
   std::optional<Kernel> fit(const Pool& pool, const Kernel& k, int64_t size) const;
 
   bool seen_ = false;
+  bool marked_ = false;
   std::vector<int64_t> first_dims_;
   int axis_ = -1; // index into the dims, once known
   std::unordered_map<std::string, Pool> pools_;

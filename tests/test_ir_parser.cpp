@@ -272,3 +272,22 @@ TEST_CASE("kiln-opt: --help, every stage, and exit code 1 on bad input", "[ir][k
   CHECK(run_shell(opt + " " + (dir / "missing.ir").string() + " 2> " + out) == 1);
   fs::remove_all(dir);
 }
+
+TEST_CASE("sizes that follow a marked axis print with '?' and parse back", "[ir][parse][dynamic]") {
+  Tensor x = randn({6, 5});
+  x.realize();
+  mark_dynamic(x, 0);
+  Tensor flat = (x * 2.0f).reshape({30});
+  Tensor y = flat.sum() + x.mean({0}); // the mean's rows stay [5]
+  std::string text = print_graph({y.node().get()});
+  INFO(text);
+  CHECK(text.find("buffer : f32[?6, 5]") != std::string::npos);
+  CHECK(text.find(": f32[?30]") != std::string::npos);
+  CHECK(text.find(": f32[5]") != std::string::npos);
+  CHECK(reprint_graph(text) == text);
+  // A '?' marks the node it is on: the parsed graph resizes the same way.
+  ParsedGraph g = parse_graph(text);
+  CHECK(g.nodes[0]->dynamic_axis == 0);
+  CHECK_THROWS_WITH(parse_graph("%0 = buffer : f32[?]\nreturn %0\n"),
+                    Catch::Contains("an integer in the shape"));
+}

@@ -1,14 +1,15 @@
 // bench_dynamic: sizes that change without recompiling (README "Sizes that change").
 //
-//   bench_dynamic [--steps N] [--reps N] [--seed N]
+//   bench_dynamic [--steps N] [--reps N] [--seed N] [--mark 1]
 //
 // An MLP (784-512-256-10, ReLU, Adam) trains for 200 steps on random batches whose size is
 // drawn from 1..300 at every step. It reports how many programs its step compiled (issue 12's
 // bar: at most 3), how many steps ran a program resized from a symbolic one, and the worst
 // relative difference between a step's loss and the loss that a fresh program compiled for that
 // batch's exact shape (KILN_DYNAMIC=0) computes from the same batch and weights (the bar: 1e-5).
-// Then it times the step at a batch of 256, the symbolic program against the concrete one,
-// interleaved.
+// With --mark 1 every batch is marked by kiln::mark_dynamic, so the step compiles symbolic kernels
+// from its first batch on. Then it times the step at a batch of 256, the symbolic program against
+// the concrete one, interleaved.
 #include <kiln/kiln.h>
 
 #include <algorithm>
@@ -33,6 +34,7 @@ double median(std::vector<double> v) {
 int main(int argc, char** argv) {
   int steps = 200, reps = 15;
   uint32_t seed = 0;
+  bool mark = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--steps")
@@ -41,6 +43,8 @@ int main(int argc, char** argv) {
       reps = std::stoi(argv[i + 1]);
     else if (a == "--seed")
       seed = static_cast<uint32_t>(std::stoul(argv[i + 1]));
+    else if (a == "--mark")
+      mark = std::stoi(argv[i + 1]) != 0;
   }
   kiln::manual_seed(seed);
   auto model = std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
@@ -48,9 +52,13 @@ int main(int argc, char** argv) {
       std::make_shared<nn::Linear>(512, 256), std::make_shared<nn::ReLU>(),
       std::make_shared<nn::Linear>(256, 10)});
   kiln::optim::Adam opt(model->parameters(), {.lr = 1e-3});
-  auto batch_of = [](int64_t b) {
+  auto batch_of = [&](int64_t b) {
     Tensor x = kiln::randn({b, 784}), y = kiln::randint(0, 10, {b});
     kiln::realize({x, y});
+    if (mark) {
+      kiln::mark_dynamic(x, 0);
+      kiln::mark_dynamic(y, 0);
+    }
     return std::pair{x, y};
   };
   auto train_step = [&](const Tensor& x, const Tensor& y) {
@@ -81,9 +89,9 @@ int main(int argc, char** argv) {
     worst = std::max(worst, std::fabs(got - expected) / std::fabs(expected));
   }
   double loop_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  fmt::print("{} steps, batch sizes drawn from 1..300 (seed {}), {:.1f} s with the oracle's "
+  fmt::print("{} steps, batch sizes drawn from 1..300 (seed {}{}), {:.1f} s with the oracle's "
              "compiles\n",
-             steps, seed, loop_s);
+             steps, seed, mark ? ", batches marked dynamic" : "", loop_s);
   fmt::print("step programs compiled: {} (bar: at most 3); steps resized from the symbolic "
              "program: {}\n",
              step_compiled, step_resized);

@@ -1,0 +1,119 @@
+#include "ir/resize.h"
+
+#include "ir/error.h"
+#include "ir/graph_parser.h"
+#include "ir/verifier.h"
+
+#include <fmt/format.h>
+#include <unordered_set>
+
+namespace kiln {
+namespace {
+
+// Old sizes to new ones, grown as reshapes and slices reveal sizes that follow `from`.
+using SizeMap = std::unordered_map<int64_t, int64_t>;
+
+int64_t follow(const SizeMap& m, int64_t d) {
+  auto it = m.find(d);
+  return it == m.end() ? d : it->second;
+}
+
+// A reshape's input changed its element count: its first dimension k*from (k > 1) becomes k*to
+// where that makes the counts agree again.
+void rescale_reshape(Shape& shape, const Node& n, int64_t in_numel, int64_t from, int64_t to,
+                     SizeMap& m) {
+  for (size_t i = 0; i < shape.size() && numel(shape) != in_numel; ++i) {
+    int64_t d = n.shape[i];
+    if (d <= from || d % from != 0 || m.count(d)) continue;
+    Shape trial = shape;
+    trial[i] = d / from * to;
+    if (numel(trial) != in_numel) continue;
+    m[d] = trial[i];
+    shape = std::move(trial);
+  }
+}
+
+// A slice or pad whose input changed along an axis keeps its output's difference to the input.
+void keep_difference(Shape& shape, const Node& n, const Shape& in_new, SizeMap& m) {
+  const Shape& in_old = n.inputs[0]->shape;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (in_old[i] == in_new[i]) continue;
+    int64_t d = in_new[i] + (n.shape[i] - in_old[i]);
+    if (d < 0) continue;
+    shape[i] = d;
+    m.emplace(n.shape[i], d);
+  }
+}
+
+// A literal that is a followed size s, s-1, or n/s, n/(s-1) for n in {±1, ±2}, at the new size.
+Scalar follow_literal(const Scalar& value, DType t, const SizeMap& m) {
+  if (!is_float(t) && t != DType::I32 && t != DType::I64) return value;
+  for (auto [old_size, new_size] : m)
+    for (int64_t minus : {0, 1}) {
+      double q_old = static_cast<double>(old_size - minus), q_new = double(new_size - minus);
+      if (q_old <= 0 || q_new <= 0) continue;
+      if (Scalar::of(t, q_old) == value) return Scalar::of(t, q_new);
+      if (!is_float(t)) continue;
+      for (double n : {1.0, -1.0, 2.0, -2.0})
+        if (Scalar::of(t, n / q_old) == value) return Scalar::of(t, n / q_new);
+    }
+  return value;
+}
+
+} // namespace
+
+std::optional<ResizedGraph> resize_graph(const std::vector<Node*>& roots, int64_t from,
+                                         std::string* why) {
+  if (from < 2) fail("resize", "size {}: 0 and 1 follow no other size (expected at least 2)", from);
+  std::vector<Node*> order = topo_order(roots, /*stop_at_realized=*/true);
+  std::unordered_set<int64_t> taken;
+  for (Node* n : order) taken.insert(n->shape.begin(), n->shape.end());
+  ResizedGraph g;
+  g.to = from + 1;
+  while (taken.count(g.to)) ++g.to;
+  const int64_t to = g.to;
+  SizeMap m{{from, to}};
+  std::unordered_map<const Node*, NodePtr> copy;
+  for (Node* n : order) {
+    Shape shape;
+    for (int64_t d : n->shape) shape.push_back(follow(m, d));
+    NodePtr c;
+    if (n->realized()) {
+      c = shape == n->shape
+              ? n->shared_from_this()
+              : make_buffer_node(n->dtype, shape, zeroed_host_storage(n->dtype, shape), n->loc,
+                                 n->device);
+    } else {
+      std::vector<NodePtr> inputs;
+      for (auto& in : n->inputs) inputs.push_back(copy.at(in.get()));
+      Attr attr = n->attr;
+      if (n->op == Op::Reshape) rescale_reshape(shape, *n, inputs[0]->numel(), from, to, m);
+      if (n->op == Op::Slice || n->op == Op::Pad) keep_difference(shape, *n, inputs[0]->shape, m);
+      if (n->op == Op::Const) {
+        auto& ca = std::get<ConstAttr>(attr);
+        if (!ca.param) ca.value = follow_literal(ca.value, n->dtype, m);
+      }
+      c = make_node(n->op, n->dtype, std::move(shape), std::move(inputs), std::move(attr), n->loc,
+                    n->device);
+      if (std::string err = verify_node(*c); !err.empty()) {
+        if (why)
+          *why = fmt::format("{} {} at size {} instead of {}: {}", op_name(n->op),
+                             shape_str(n->shape), to, from, err);
+        return std::nullopt;
+      }
+    }
+    c->dynamic_axis = n->dynamic_axis;
+    g.copy_of[n] = c.get();
+    copy[n] = std::move(c);
+  }
+  for (Node* r : roots) g.roots.push_back(copy.at(r));
+  return g;
+}
+
+const Node* first_marked(const std::vector<Node*>& order) {
+  for (const Node* n : order)
+    if (n->dynamic_axis >= 0) return n;
+  return nullptr;
+}
+
+} // namespace kiln
