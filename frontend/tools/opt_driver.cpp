@@ -6,9 +6,11 @@
 #include "ir/graph_parser.h"
 #include "ir/graph_printer.h"
 #include "ir/kernel_parser.h"
+#include "ir/resize.h"
 #include "ir/verifier.h"
 #include "passes/dot.h"
 #include "passes/fusion_view.h"
+#include "passes/generalise.h"
 #include "passes/pipeline.h"
 
 #include <algorithm>
@@ -45,6 +47,32 @@ bool starts_kernel_ir(std::string_view text) {
     i = text.find('\n', i);
   }
   return i != std::string_view::npos && text.substr(i, 7) == "kernel ";
+}
+
+// A graph with a marked size (`f32[?64, 784]`, kiln::mark_dynamic) lowers as realize lowers it
+// at its first size: each kernel that depends on the size is generalised against the kernel at
+// that place of a copy of the graph at another size (ir/resize.h); one that does not fit, or a
+// graph whose copy lowers to other kernels, stays concrete.
+std::vector<Kernel> symbolic_where_marked(std::vector<Kernel> kernels,
+                                          const std::vector<Node*>& roots,
+                                          const PipelineOptions& pipe) {
+  const Node* m = first_marked(topo_order(roots, /*stop_at_realized=*/true));
+  if (!m || m->shape[m->dynamic_axis] < 2) return kernels;
+  int64_t size = m->shape[m->dynamic_axis];
+  auto g = resize_graph(roots, size);
+  if (!g) return kernels;
+  std::vector<Node*> copy_roots;
+  for (auto& r : g->roots) copy_roots.push_back(r.get());
+  Schedule other = run_pipeline(copy_roots, pipe);
+  if (other.kernels.size() != kernels.size()) return kernels;
+  for (size_t i = 0; i < kernels.size(); ++i) {
+    const Kernel& k = kernels[i];
+    const Kernel& o = other.kernels[i].kernel;
+    if (k == o || kernel_name_prefix(k.name) != kernel_name_prefix(o.name)) continue;
+    auto sym = generalise({{size, &k}, {g->to, &o}});
+    if (sym && instantiate(*sym, size) == k) kernels[i] = std::move(*sym);
+  }
+  return kernels;
 }
 
 class Driver {
@@ -141,6 +169,7 @@ Result Driver::run(std::string_view text) {
   after("schedule", print_fused(s));
   std::vector<Kernel> kernels;
   for (auto& lk : s.kernels) kernels.push_back(lk.kernel);
+  kernels = symbolic_where_marked(std::move(kernels), unrealized, pipe);
   after("lower", code(kernels, "kernels"));
   if (emit == "fused")
     res_.out = print_fused(s);
