@@ -65,25 +65,16 @@ void check_devices(const std::vector<NodePtr>& inputs, std::string_view op,
            device_name(first->device), device_name(in->device), at(loc));
 }
 
-uint64_t hash_attr(const Attr& a) {
+uint64_t hash_attr(const Attr& a, bool sizes) {
   uint64_t h = a.index();
   if (auto* c = std::get_if<ConstAttr>(&a))
-    h = c->param ? hash_combine(h, 0x9a7a) : hash_scalar(h, c->value);
+    h = c->param ? hash_combine(h, 0x9a7a) : sizes ? hash_scalar(h, c->value) : h;
   if (auto* x = std::get_if<AxesAttr>(&a)) h = hash_list(h, x->axes);
   if (auto* p = std::get_if<PermuteAttr>(&a)) h = hash_list(h, p->perm);
-  if (auto* s = std::get_if<SliceAttr>(&a)) h = hash_list(hash_list(h, s->start), s->step);
-  if (auto* p = std::get_if<PadAttr>(&a)) h = hash_scalar(hash_list(h, p->before), p->value);
-  return h;
-}
-
-uint64_t hash_attr_structure(const Attr& a) {
-  uint64_t h = a.index();
-  if (auto* c = std::get_if<ConstAttr>(&a)) h = hash_combine(h, c->param);
-  if (auto* x = std::get_if<AxesAttr>(&a)) h = hash_list(h, x->axes);
-  if (auto* p = std::get_if<PermuteAttr>(&a)) h = hash_list(h, p->perm);
-  if (auto* s = std::get_if<SliceAttr>(&a)) h = hash_list(h, s->step);
+  if (auto* s = std::get_if<SliceAttr>(&a))
+    h = hash_list(sizes ? hash_list(h, s->start) : h, s->step);
   if (auto* p = std::get_if<PadAttr>(&a))
-    h = hash_scalar(hash_combine(h, p->before.size()), p->value);
+    h = hash_scalar(sizes ? hash_list(h, p->before) : hash_combine(h, p->before.size()), p->value);
   return h;
 }
 

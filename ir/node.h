@@ -124,11 +124,10 @@ inline bool is_transfer(const Node& n) {
 void check_devices(const std::vector<NodePtr>& inputs, std::string_view op,
                    std::source_location loc);
 
-uint64_t hash_attr(const Attr& a);
-// hash_attr without what may follow a size: slice starts, pad widths and the values of
-// literals (a mean's 1/n). Graphs equal but for such numbers and their shapes have one structure
-// (runtime/size_family.h).
-uint64_t hash_attr_structure(const Attr& a);
+// The attribute's hash; a parameter's value is never part of it. Without sizes, it leaves out
+// what may follow a size: slice starts, pad widths and the values of literals (a mean's 1/n).
+// Graphs equal but for such numbers and their shapes have one structure (runtime/size_family.h).
+uint64_t hash_attr(const Attr& a, bool sizes = true);
 // 64-bit mix (splitmix-style) so that order and every bit matter. Inline: graph and program
 // keys hash millions of words.
 inline uint64_t hash_combine(uint64_t h, uint64_t v) {

@@ -37,7 +37,7 @@ std::vector<uint64_t> program_key(const std::vector<Node*>& order, const NodeInd
     if (n->realized()) continue;
     w.push_back(static_cast<uint64_t>(n->op));
     // hash_attr() leaves a parameter's value out: programs differing only there are one.
-    w.push_back(sizes ? hash_attr(n->attr) : hash_attr_structure(n->attr));
+    w.push_back(hash_attr(n->attr, sizes));
     w.push_back(outputs.find(n) >= 0);
     w.push_back(n->inputs.size());
     for (auto& in : n->inputs) w.push_back(pos.find(in.get()));
