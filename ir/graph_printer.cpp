@@ -1,6 +1,5 @@
 #include "ir/graph_printer.h"
 
-#include "ir/error.h"
 #include "ir/resize.h"
 
 #include <fmt/format.h>
@@ -50,14 +49,7 @@ namespace {
 // resize_graph makes it follow (only the marked axis itself where the graph does not resize).
 class ShapePrinter {
 public:
-  explicit ShapePrinter(const std::vector<Node*>& roots) {
-    const Node* m = first_marked(topo_order(roots, /*stop_at_realized=*/true));
-    if (!m || m->shape[m->dynamic_axis] < 2) return;
-    try {
-      resized_ = resize_graph(roots, m->shape[m->dynamic_axis]);
-    } catch (const Error&) {
-    }
-  }
+  explicit ShapePrinter(const std::vector<Node*>& roots) : resized_(resize_marked(roots)) {}
   std::string operator()(const Node& n) const {
     if (!resized_ && n.dynamic_axis < 0) return shape_str(n.shape);
     const Node* copy = resized_ ? resized_->copy_of.at(&n) : nullptr;

@@ -5,13 +5,14 @@
 #include "ir/verifier.h"
 
 #include <fmt/format.h>
+#include <map>
 #include <unordered_set>
 
 namespace kiln {
 namespace {
 
 // Old sizes to new ones, grown as reshapes and slices reveal sizes that follow `from`.
-using SizeMap = std::unordered_map<int64_t, int64_t>;
+using SizeMap = std::map<int64_t, int64_t>; // ordered: literals follow the same size every run
 
 int64_t follow(const SizeMap& m, int64_t d) {
   auto it = m.find(d);
@@ -45,13 +46,14 @@ void keep_difference(Shape& shape, const Node& n, const Shape& in_new, SizeMap& 
   }
 }
 
-// A literal that is a followed size s, s-1, or n/s, n/(s-1) for n in {±1, ±2}, at the new size.
+// A literal that is a followed size s, s-1, or n/s, n/(s-1) for n in {±1, ±2}, at the new size
+// (where s-1 >= 4).
 Scalar follow_literal(const Scalar& value, DType t, const SizeMap& m) {
   if (!is_float(t) && t != DType::I32 && t != DType::I64) return value;
   for (auto [old_size, new_size] : m)
     for (int64_t minus : {0, 1}) {
       double q_old = static_cast<double>(old_size - minus), q_new = double(new_size - minus);
-      if (q_old <= 0 || q_new <= 0) continue;
+      if (q_old < 4 || q_new <= 0) continue;
       if (Scalar::of(t, q_old) == value) return Scalar::of(t, q_new);
       if (!is_float(t)) continue;
       for (double n : {1.0, -1.0, 2.0, -2.0})
@@ -69,6 +71,7 @@ std::optional<ResizedGraph> resize_graph(const std::vector<Node*>& roots, int64_
   std::unordered_set<int64_t> taken;
   for (Node* n : order) taken.insert(n->shape.begin(), n->shape.end());
   ResizedGraph g;
+  g.from = from;
   g.to = from + 1;
   while (taken.count(g.to)) ++g.to;
   const int64_t to = g.to;
@@ -114,6 +117,25 @@ const Node* first_marked(const std::vector<Node*>& order) {
   for (const Node* n : order)
     if (n->dynamic_axis >= 0) return n;
   return nullptr;
+}
+
+std::optional<ResizedGraph> resize_marked(const std::vector<Node*>& roots, std::string* why) {
+  const Node* m = first_marked(topo_order(roots, /*stop_at_realized=*/true));
+  if (!m) {
+    if (why) *why = "no size is marked";
+    return std::nullopt;
+  }
+  int64_t size = m->shape[m->dynamic_axis];
+  if (size < 2) {
+    if (why) *why = fmt::format("the marked size is {}", size);
+    return std::nullopt;
+  }
+  try {
+    return resize_graph(roots, size, why);
+  } catch (const Error& e) {
+    if (why) *why = e.what();
+    return std::nullopt;
+  }
 }
 
 } // namespace kiln

@@ -108,7 +108,7 @@ std::shared_ptr<Program> compile_program(const std::vector<Node*>& outputs,
       profile::enabled() ? fusion_groups(s) : std::vector<FusionGroup>{};
   std::vector<FamilyKernel> compiled;
   if (family) {
-    if (size && family->wants_resized_samples()) family->add_resized_samples(outputs, *size, po);
+    if (size && family->wants_resized_samples()) family->add_resized_samples(outputs, po);
     compiled = family->compile(s.kernels, size, backend);
   } else {
     std::vector<const Kernel*> ks;

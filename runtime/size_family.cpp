@@ -70,28 +70,46 @@ std::vector<SizeFamily::Pool*> SizeFamily::pools_of(const std::vector<LoweredKer
   return pools;
 }
 
-void SizeFamily::add_resized_samples(const std::vector<Node*>& outputs, int64_t size,
-                                     PipelineOptions po) {
-  if (size < 2) return; // 0 and 1 follow no other dimension by value: fit at the next size
+void SizeFamily::add_resized_samples(const std::vector<Node*>& outputs, PipelineOptions po) {
   std::string why;
-  try {
-    if (auto g = resize_graph(outputs, size, &why)) {
-      std::vector<Node*> roots;
-      for (auto& r : g->roots) roots.push_back(r.get());
-      po.on_step = nullptr; // KILN_DUMP shows the program, not this copy
+  auto g = resize_marked(outputs, &why);
+  if (g) {
+    std::vector<Node*> roots;
+    for (auto& r : g->roots) roots.push_back(r.get());
+    po.on_step = nullptr; // KILN_DUMP shows the program, not this copy
+    try {
       std::vector<LoweredKernel> kernels = run_pipeline(roots, po).kernels;
       std::vector<Pool*> pools = pools_of(kernels);
       for (size_t i = 0; i < kernels.size(); ++i)
-        pools[i]->samples.push_back({g->to, std::make_shared<const Kernel>(kernels[i].kernel)});
+        pools[i]->samples.push_back(
+            {g->to, std::make_shared<const Kernel>(kernels[i].kernel), /*guess=*/true});
       explain(fmt::format("the graph lowered once more at size {} to fit from", g->to));
       return;
+    } catch (const Error& e) {
+      why = e.what();
     }
-  } catch (const Error& e) {
-    why = e.what();
   }
-  explain(fmt::format("the graph does not resize from size {} ({}): its kernels compile for it "
-                      "and fit at the next size",
-                      size, why));
+  explain(fmt::format("no resized copy of the graph ({}): its kernels compile for their first "
+                      "size and fit at the next",
+                      why));
+}
+
+bool SizeFamily::Pool::has_guesses() const {
+  return std::any_of(samples.begin(), samples.end(), [](const Sample& s) { return s.guess; });
+}
+
+// A kernel lowered at a size becomes the most recent sample, replacing one of its size. Guesses
+// go once kernels lowered at two sizes can be fit from.
+void SizeFamily::remember(Pool& pool, Sample s) const {
+  auto& ss = pool.samples;
+  ss.erase(std::remove_if(ss.begin(), ss.end(),
+                          [&](const Sample& o) { return s.size && size_of(o) == *s.size; }),
+           ss.end());
+  ss.push_back(std::move(s));
+  if (std::count_if(ss.begin(), ss.end(), [](const Sample& o) { return !o.guess; }) >= 2)
+    ss.erase(std::remove_if(ss.begin(), ss.end(), [](const Sample& o) { return o.guess; }),
+             ss.end());
+  if (ss.size() > kSamplesKept) ss.erase(ss.begin());
 }
 
 const CachedKernel* SizeFamily::find_symbolic(const Pool& pool, const Kernel& k,
@@ -104,9 +122,12 @@ const CachedKernel* SizeFamily::find_symbolic(const Pool& pool, const Kernel& k,
 // A symbolic kernel through k and samples of other sizes, the most recent first: from three
 // (which a quadratic extent needs), else from two. Every sample used is checked by instantiating.
 std::optional<Kernel> SizeFamily::fit(const Pool& pool, const Kernel& k, int64_t size) const {
+  // Guesses only where no kernel lowered at another size can stand in for them.
+  bool lowered = std::any_of(pool.samples.begin(), pool.samples.end(),
+                             [&](const Sample& s) { return !s.guess && size_of(s) != size; });
   std::vector<const Sample*> others;
   for (auto it = pool.samples.rbegin(); it != pool.samples.rend(); ++it)
-    if (size_of(*it) != size) others.push_back(&*it);
+    if (size_of(*it) != size && !(lowered && it->guess)) others.push_back(&*it);
   std::vector<std::vector<const Sample*>> tries;
   if (others.size() >= 2) tries.push_back({others[0], others[1]});
   for (const Sample* s : others) tries.push_back({s});
@@ -139,10 +160,10 @@ std::vector<FamilyKernel> SizeFamily::compile(const std::vector<LoweredKernel>& 
   for (size_t i = 0; i < kernels.size(); ++i) {
     const Kernel& k = kernels[i].kernel;
     Pool& pool = *pool_of[i];
-    // Equal to a sample of another size: a kernel that does not depend on the size, a cache hit.
-    // (A sample of this size is a resized copy's, never compiled.)
+    // Equal to a sample lowered before, or to a guess at another size: a kernel that does not
+    // depend on the size, a cache hit.
     bool sampled = std::any_of(pool.samples.begin(), pool.samples.end(), [&](const Sample& s) {
-      return *s.kernel == k && (!size || size_of(s) != *size);
+      return *s.kernel == k && (!s.guess || !size || size_of(s) != *size);
     });
     if (sampled) {
       to_compile.push_back(&k);
@@ -150,6 +171,8 @@ std::vector<FamilyKernel> SizeFamily::compile(const std::vector<LoweredKernel>& 
       continue;
     }
     if (size) {
+      // While guesses stand in for lowered kernels, this one is worth more than they are.
+      if (pool.has_guesses()) remember(pool, {size, std::make_shared<const Kernel>(k)});
       if (const CachedKernel* hit = find_symbolic(pool, k, *size)) {
         out[i].compiled.kernel = *hit;
         out[i].compiled.kernel.from_cache = true;
@@ -181,12 +204,7 @@ std::vector<FamilyKernel> SizeFamily::compile(const std::vector<LoweredKernel>& 
     }
     if (std::find(new_samples.begin(), new_samples.end(), compiled_for[j]) == new_samples.end())
       continue;
-    auto& ss = pool.samples;
-    ss.erase(std::remove_if(ss.begin(), ss.end(),
-                            [&](const Sample& s) { return size && size_of(s) == *size; }),
-             ss.end());
-    ss.push_back({size, done[j].kernel.kernel});
-    if (ss.size() > kSamplesKept) ss.erase(ss.begin());
+    remember(pool, {size, done[j].kernel.kernel});
   }
   return out;
 }

@@ -1,4 +1,4 @@
-// Sizes that change without recompiling (README "Dynamic sizes"): the realizations of one graph
+// Sizes that change without recompiling (README "Sizes that change"): the realizations of one graph
 // structure at several sizes of one axis (a batch, a sequence length).
 //
 // The first size compiles concrete kernels (the fastest code). When the structure comes back at
@@ -35,12 +35,13 @@ public:
   // it becomes the axis unless the family has one. `whence` says which tensor and where.
   void mark(const std::vector<int64_t>& dims, int dim, const std::string& whence);
   // Marked, and nothing lowered yet: the kernels of a resized copy of the graph
-  // (ir/resize.h), given to add_samples before the first compile, let it fit symbolic kernels at
-  // the first size.
+  // (ir/resize.h), given to add_resized_samples before the first compile, let it fit symbolic
+  // kernels at the first size.
   bool wants_resized_samples() const { return marked_ && pools_.empty(); }
-  // Lowers a copy of the graph under `outputs` at another size of the axis (its first size is
-  // `size`) with `po`, and keeps its kernels (never compiled, never run) as samples to fit from.
-  void add_resized_samples(const std::vector<Node*>& outputs, int64_t size, PipelineOptions po);
+  // Lowers a copy of the graph under `outputs` at another size of its marked axis with `po`, and
+  // keeps its kernels (never compiled, never run) as guesses to fit from until kernels lowered at
+  // two sizes replace them.
+  void add_resized_samples(const std::vector<Node*>& outputs, PipelineOptions po);
   // The kernels to launch for `kernels`, lowered at `size` of the axis (nullopt: not known yet),
   // compiled as they must be.
   std::vector<FamilyKernel> compile(const std::vector<LoweredKernel>& kernels,
@@ -50,6 +51,7 @@ private:
   struct Sample {
     std::optional<int64_t> size; // nullopt: lowered before the axis was known, at first_dims_
     std::shared_ptr<const Kernel> kernel;
+    bool guess = false; // lowered from a resized copy of the graph, not from a realization
   };
   // The kernels at one place of the program, named by their prefix and how many kernels of that
   // prefix come before ("k_matmul_add_relu#1", the second layer): samples of two layers are no
@@ -57,7 +59,9 @@ private:
   struct Pool {
     std::vector<Sample> samples; // concrete, the most recent last
     std::vector<CachedKernel> symbolic;
+    bool has_guesses() const;
   };
+  void remember(Pool& pool, Sample s) const;
   std::vector<Pool*> pools_of(const std::vector<LoweredKernel>& kernels);
   int64_t size_of(const Sample& s) const { return s.size ? *s.size : first_dims_[axis_]; }
   const CachedKernel* find_symbolic(const Pool& pool, const Kernel& k, int64_t size) const;

@@ -217,3 +217,42 @@ TEST_CASE("mark_dynamic names a bad axis", "[dynamic][errors]") {
                                             Catch::Contains("f32[3, 4]"));
   CHECK_THROWS_WITH(mark_dynamic(Tensor(), 0), Catch::Contains("undefined"));
 }
+
+TEST_CASE("a wrong first guess of a marked size costs one compile, not one per size",
+          "[dynamic]") {
+  // A mean over [B, 10] divides by 10*B, which the resized copy does not follow: the first fit
+  // is wrong beyond its own size, and the fit from two realized sizes replaces it.
+  manual_seed(18);
+  int64_t compiled = 0;
+  for (int64_t b : {4, 6, 7, 8, 9, 11, 13, 5, 20}) {
+    INFO("batch " << b);
+    Tensor x = randn({b, 10});
+    x.realize();
+    mark_dynamic(x, 0);
+    Tensor loss = (x * x).mean();
+    int64_t before = stats().programs_compiled;
+    loss.realize();
+    compiled += stats().programs_compiled - before;
+    kt::check_close(loss, reference(loss), 1e-5, 1e-6);
+  }
+  CHECK(compiled == 2);
+}
+
+TEST_CASE("a marked batch of 3 leaves the literals 1 and 0.5 alone", "[dynamic]") {
+  // 1 = 2/(3-1) and 0.5 = 1/(3-1): were they taken to follow the batch, the fit would be wrong at
+  // every other size.
+  manual_seed(19);
+  int64_t compiled = 0;
+  for (int64_t b : {3, 4, 9, 30}) {
+    INFO("batch " << b);
+    Tensor x = randn({b, 6});
+    x.realize();
+    mark_dynamic(x, 0);
+    Tensor y = x.sigmoid().gelu() + 0.5f;
+    int64_t before = stats().programs_compiled;
+    y.realize();
+    compiled += stats().programs_compiled - before;
+    kt::check_close(y, reference(y), 1e-5, 1e-6);
+  }
+  CHECK(compiled == 1);
+}

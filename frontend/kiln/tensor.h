@@ -298,7 +298,7 @@ Tensor scatter_add(const Tensor& x, int64_t axis, const Tensor& index, const Ten
 void realize(const std::vector<Tensor>& tensors);
 // Asks that t's size along `axis` may change from one realize to the next (a batch, a sequence
 // length): the first graph that reads t compiles its kernels with that size symbolic, and every
-// other size of the graph runs them (README "Dynamic sizes"). Unmarked, kiln makes an axis
+// other size of the graph runs them (README "Sizes that change"). Unmarked, kiln makes an axis
 // symbolic only when a graph comes back at a second size. Dimensions equal to the size elsewhere
 // in the graph follow it (as in TorchDynamo's duck sizing); a kernel compiles concretely where
 // the size does not fit it. Marks t (every handle of it); a graph's first marked tensor decides.

@@ -56,15 +56,18 @@ bool starts_kernel_ir(std::string_view text) {
 std::vector<Kernel> symbolic_where_marked(std::vector<Kernel> kernels,
                                           const std::vector<Node*>& roots,
                                           const PipelineOptions& pipe) {
-  const Node* m = first_marked(topo_order(roots, /*stop_at_realized=*/true));
-  if (!m || m->shape[m->dynamic_axis] < 2) return kernels;
-  int64_t size = m->shape[m->dynamic_axis];
-  auto g = resize_graph(roots, size);
+  auto g = resize_marked(roots);
   if (!g) return kernels;
   std::vector<Node*> copy_roots;
   for (auto& r : g->roots) copy_roots.push_back(r.get());
-  Schedule other = run_pipeline(copy_roots, pipe);
+  Schedule other;
+  try {
+    other = run_pipeline(copy_roots, pipe);
+  } catch (const Error&) {
+    return kernels;
+  }
   if (other.kernels.size() != kernels.size()) return kernels;
+  const int64_t size = g->from;
   for (size_t i = 0; i < kernels.size(); ++i) {
     const Kernel& k = kernels[i];
     const Kernel& o = other.kernels[i].kernel;
