@@ -47,18 +47,19 @@ void keep_difference(Shape& shape, const Node& n, const Shape& in_new, SizeMap& 
 }
 
 // A literal that is a followed size s, s-1, or n/s, n/(s-1) for n in {±1, ±2}, at the new size
-// (where s-1 >= 4).
+// (where s >= 5).
 Scalar follow_literal(const Scalar& value, DType t, const SizeMap& m) {
   if (!is_float(t) && t != DType::I32 && t != DType::I64) return value;
-  for (auto [old_size, new_size] : m)
+  for (auto [old_size, new_size] : m) {
+    if (old_size < 5 || new_size < 5) continue; // 1 = 2/(3-1) is more likely a constant
     for (int64_t minus : {0, 1}) {
       double q_old = static_cast<double>(old_size - minus), q_new = double(new_size - minus);
-      if (q_old < 4 || q_new <= 0) continue;
       if (Scalar::of(t, q_old) == value) return Scalar::of(t, q_new);
       if (!is_float(t)) continue;
       for (double n : {1.0, -1.0, 2.0, -2.0})
         if (Scalar::of(t, n / q_old) == value) return Scalar::of(t, n / q_new);
     }
+  }
   return value;
 }
 

@@ -23,7 +23,7 @@ struct ResizedGraph {
 // first dimension that is a multiple k*from to k*to, and that dimension follows from then on; a
 // slice or a pad keeps its difference to its input where the input changed; a literal s, s-1,
 // n/s or n/(s-1) for n in {1, -1, 2, -2} and a size s that follows (a mean's count or 1/s, an
-// unbiased variance's) follows too where s-1 is at least 4 (0.5 or 1 are constants more often).
+// unbiased variance's) follows too where s is at least 5 (0.5 or 1 are constants more often).
 // A leaf whose shape changes is a zeroed host buffer. The copy is only a guess at what the
 // program would trace at `to`: use it as a sample to generalise from, never to compute values.
 // nullopt, with *why (when given) naming the node, when a copied node is malformed.
