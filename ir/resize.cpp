@@ -4,6 +4,7 @@
 #include "ir/graph_parser.h"
 #include "ir/verifier.h"
 
+#include <algorithm>
 #include <fmt/format.h>
 #include <map>
 #include <unordered_set>
@@ -34,11 +35,27 @@ void rescale_reshape(Shape& shape, const Node& n, int64_t in_numel, int64_t from
   }
 }
 
-// A slice or pad whose input changed along an axis keeps its output's difference to the input.
-void keep_difference(Shape& shape, const Node& n, const Shape& in_new, SizeMap& m) {
+// A start s or s-1 for a followed size s >= 5, at the new size (the last row's slice starts at
+// T-1 at every T).
+std::optional<int64_t> follow_start(const SizeMap& m, int64_t start) {
+  if (start < 4) return std::nullopt;
+  if (auto it = m.find(start); it != m.end()) return it->second;
+  if (auto it = m.find(start + 1); it != m.end()) return it->second - 1;
+  return std::nullopt;
+}
+
+// A slice or pad whose input changed along an axis keeps its output's difference to the input,
+// unless it is a slice whose start follows the size (then its extent stays).
+void keep_difference(Shape& shape, Attr& attr, const Node& n, const Shape& in_new, SizeMap& m) {
   const Shape& in_old = n.inputs[0]->shape;
+  auto* slice = std::get_if<SliceAttr>(&attr);
   for (size_t i = 0; i < shape.size(); ++i) {
     if (in_old[i] == in_new[i]) continue;
+    if (slice && slice->step[i] == 1)
+      if (auto start = follow_start(m, slice->start[i])) {
+        slice->start[i] = *start;
+        continue;
+      }
     int64_t d = in_new[i] + (n.shape[i] - in_old[i]);
     if (d < 0) continue;
     shape[i] = d;
@@ -66,14 +83,14 @@ Scalar follow_literal(const Scalar& value, DType t, const SizeMap& m) {
 } // namespace
 
 std::optional<ResizedGraph> resize_graph(const std::vector<Node*>& roots, int64_t from,
-                                         std::string* why) {
+                                         std::string* why, int64_t above) {
   if (from < 2) fail("resize", "size {}: 0 and 1 follow no other size (expected at least 2)", from);
   std::vector<Node*> order = topo_order(roots, /*stop_at_realized=*/true);
   std::unordered_set<int64_t> taken;
   for (Node* n : order) taken.insert(n->shape.begin(), n->shape.end());
   ResizedGraph g;
   g.from = from;
-  g.to = from + 1;
+  g.to = std::max(from, above) + 1;
   while (taken.count(g.to)) ++g.to;
   const int64_t to = g.to;
   SizeMap m{{from, to}};
@@ -92,7 +109,8 @@ std::optional<ResizedGraph> resize_graph(const std::vector<Node*>& roots, int64_
       for (auto& in : n->inputs) inputs.push_back(copy.at(in.get()));
       Attr attr = n->attr;
       if (n->op == Op::Reshape) rescale_reshape(shape, *n, inputs[0]->numel(), from, to, m);
-      if (n->op == Op::Slice || n->op == Op::Pad) keep_difference(shape, *n, inputs[0]->shape, m);
+      if (n->op == Op::Slice || n->op == Op::Pad)
+        keep_difference(shape, attr, *n, inputs[0]->shape, m);
       if (n->op == Op::Const) {
         auto& ca = std::get<ConstAttr>(attr);
         if (!ca.param) ca.value = follow_literal(ca.value, n->dtype, m);
@@ -120,7 +138,8 @@ const Node* first_marked(const std::vector<Node*>& order) {
   return nullptr;
 }
 
-std::optional<ResizedGraph> resize_marked(const std::vector<Node*>& roots, std::string* why) {
+std::optional<ResizedGraph> resize_marked(const std::vector<Node*>& roots, std::string* why,
+                                          int64_t above) {
   const Node* m = first_marked(topo_order(roots, /*stop_at_realized=*/true));
   if (!m) {
     if (why) *why = "no size is marked";
@@ -132,7 +151,7 @@ std::optional<ResizedGraph> resize_marked(const std::vector<Node*>& roots, std::
     return std::nullopt;
   }
   try {
-    return resize_graph(roots, size, why);
+    return resize_graph(roots, size, why, above);
   } catch (const Error& e) {
     if (why) *why = e.what();
     return std::nullopt;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <deque>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace kiln {
 namespace {
@@ -71,27 +72,34 @@ std::vector<SizeFamily::Pool*> SizeFamily::pools_of(const std::vector<LoweredKer
 }
 
 void SizeFamily::add_resized_samples(const std::vector<Node*>& outputs, PipelineOptions po) {
+  po.on_step = nullptr; // KILN_DUMP shows the program, not these copies
   std::string why;
-  auto g = resize_marked(outputs, &why);
-  if (g) {
+  std::vector<int64_t> sizes;
+  // Two copies, so that a quadratic extent (attention's T*T) fits at the first size too.
+  for (int64_t above = 0; sizes.size() < 2;) {
+    auto g = resize_marked(outputs, &why, above);
+    if (!g) break;
     std::vector<Node*> roots;
     for (auto& r : g->roots) roots.push_back(r.get());
-    po.on_step = nullptr; // KILN_DUMP shows the program, not this copy
     try {
       std::vector<LoweredKernel> kernels = run_pipeline(roots, po).kernels;
       std::vector<Pool*> pools = pools_of(kernels);
       for (size_t i = 0; i < kernels.size(); ++i)
         pools[i]->samples.push_back(
             {g->to, std::make_shared<const Kernel>(kernels[i].kernel), /*guess=*/true});
-      explain(fmt::format("the graph lowered once more at size {} to fit from", g->to));
-      return;
     } catch (const Error& e) {
       why = e.what();
+      break;
     }
+    sizes.push_back(above = g->to);
   }
-  explain(fmt::format("no resized copy of the graph ({}): its kernels compile for their first "
-                      "size and fit at the next",
-                      why));
+  if (!sizes.empty())
+    explain(
+        fmt::format("the graph lowered once more at sizes {} to fit from", fmt::join(sizes, ", ")));
+  else
+    explain(fmt::format("no resized copy of the graph ({}): its kernels compile for their first "
+                        "size and fit at the next",
+                        why));
 }
 
 bool SizeFamily::Pool::has_guesses() const {

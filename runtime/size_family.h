@@ -38,9 +38,9 @@ public:
   // (ir/resize.h), given to add_resized_samples before the first compile, let it fit symbolic
   // kernels at the first size.
   bool wants_resized_samples() const { return marked_ && pools_.empty(); }
-  // Lowers a copy of the graph under `outputs` at another size of its marked axis with `po`, and
-  // keeps its kernels (never compiled, never run) as guesses to fit from until kernels lowered at
-  // two sizes replace them.
+  // Lowers two copies of the graph under `outputs` at other sizes of its marked axis with `po`
+  // (two, so that a quadratic extent fits too), and keeps their kernels (never compiled, never
+  // run) as guesses to fit from until kernels lowered at two sizes replace them.
   void add_resized_samples(const std::vector<Node*>& outputs, PipelineOptions po);
   // The kernels to launch for `kernels`, lowered at `size` of the axis (nullopt: not known yet),
   // compiled as they must be.

@@ -133,8 +133,8 @@ double evaluate(CharTransformer& model, const std::string& text, int64_t batches
 
 // Samples `count` bytes after `prompt`, one at a time: the logits of the last position, divided
 // by the temperature, restricted to the top_k most likely bytes. The model sees the last
-// min(tokens, context) tokens, a window that grows to the context: its program compiles for the
-// first two lengths, then runs for every length (README, "Sizes that change").
+// min(tokens, context) tokens, a window that grows to the context: its length is marked dynamic,
+// so its program compiles once and runs for every length (README, "Sizes that change").
 std::string generate(CharTransformer& model, const std::string& prompt, int64_t count,
                      int64_t context, double temperature, int64_t top_k, kiln::Generator& gen) {
   kiln::NoGradGuard no_grad;
@@ -144,7 +144,9 @@ std::string generate(CharTransformer& model, const std::string& prompt, int64_t 
   for (int64_t i = 0; i < count; ++i) {
     auto t = static_cast<int64_t>(std::min<size_t>(tokens.size(), context));
     std::vector<int64_t> window(tokens.end() - t, tokens.end());
-    Tensor logits = model(kiln::tensor(window, kiln::Shape{1, t})).reshape({t, kVocab});
+    Tensor context = kiln::tensor(window, kiln::Shape{1, t});
+    kiln::mark_dynamic(context, 1); // one program for every length, from the first
+    Tensor logits = model(context).reshape({t, kVocab});
     Tensor last = logits.slice(0, t - 1, t) / temperature;
     auto [top, index] = kiln::topk(last, top_k);
     int64_t pick = kiln::multinomial(nn::functional::softmax(top), 1, false, &gen).item<int64_t>();

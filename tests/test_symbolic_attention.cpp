@@ -144,6 +144,28 @@ TEST_CASE("symbolic attention: growing lengths compile at most 3 programs",
   CHECK(compiled + resized == lengths);
 }
 
+TEST_CASE("symbolic attention: a marked length compiles once for every length",
+          "[attention][dynamic]") {
+  // Two resized copies of the graph give the quadratic T*T its three samples at the first length.
+  manual_seed(36);
+  int64_t compiled = 0, resized = 0;
+  for (int64_t t = 6; t <= 30; ++t) {
+    Tensor q = realized_randn({1, 4, t, 8}), k = realized_randn({1, 4, t, 8}),
+           v = realized_randn({1, 4, t, 8});
+    mark_dynamic(q, 2);
+    // `+ 1` makes a structure of its own, apart from the other tests' attention.
+    Tensor y = F::scaled_dot_product_attention(q, k, v, {.causal = true}) + 1.0f;
+    auto before = stats();
+    y.realize();
+    compiled += stats().programs_compiled - before.programs_compiled;
+    resized += stats().programs_resized - before.programs_resized;
+    INFO("length " << t);
+    kt::check_close(y, reference(y), 2e-4, 2e-5);
+  }
+  CHECK(compiled == 1);
+  CHECK(resized == 24);
+}
+
 // Not run by the suite (hidden tag): `build/tests/kiln_tests "[.bench]"`. The causal attention of
 // char_transformer's heads and W6's attention (shared/bench/WORKLOADS.md), symbolic against
 // concrete.
