@@ -124,46 +124,49 @@ TEST_CASE("symbolic attention: refused when the head dim changes with the size",
   CHECK_THAT(why, Catch::Contains("head dim or value width"));
 }
 
+namespace {
+
+struct ProgramCounts {
+  int64_t compiled = 0, resized = 0;
+};
+
+// Causal attention over [1, 4, t, 8], realized and checked against the interpreter; counts the
+// programs it compiled and resized. `marked`: the queries' length is marked dynamic, and the
+// result gets `+ 1`, a structure of its own apart from the unmarked one.
+void realize_causal_attention(int64_t t, bool marked, ProgramCounts& counts) {
+  Tensor q = realized_randn({1, 4, t, 8}), k = realized_randn({1, 4, t, 8}),
+         v = realized_randn({1, 4, t, 8});
+  if (marked) mark_dynamic(q, 2);
+  Tensor y = F::scaled_dot_product_attention(q, k, v, {.causal = true});
+  if (marked) y = y + 1.0f;
+  auto before = stats();
+  y.realize();
+  counts.compiled += stats().programs_compiled - before.programs_compiled;
+  counts.resized += stats().programs_resized - before.programs_resized;
+  INFO("length " << t);
+  kt::check_close(y, reference(y), 2e-4, 2e-5);
+}
+
+} // namespace
+
 TEST_CASE("symbolic attention: growing lengths compile at most 3 programs",
           "[attention][dynamic]") {
   manual_seed(35);
-  int64_t compiled = 0, resized = 0;
+  ProgramCounts counts;
   const int64_t lengths = 24;
-  for (int64_t t = 1; t <= lengths; ++t) {
-    Tensor q = realized_randn({1, 4, t, 8}), k = realized_randn({1, 4, t, 8}),
-           v = realized_randn({1, 4, t, 8});
-    Tensor y = F::scaled_dot_product_attention(q, k, v, {.causal = true});
-    auto before = stats();
-    y.realize();
-    compiled += stats().programs_compiled - before.programs_compiled;
-    resized += stats().programs_resized - before.programs_resized;
-    INFO("length " << t);
-    kt::check_close(y, reference(y), 2e-4, 2e-5);
-  }
-  CHECK(compiled <= 3);
-  CHECK(compiled + resized == lengths);
+  for (int64_t t = 1; t <= lengths; ++t) realize_causal_attention(t, false, counts);
+  CHECK(counts.compiled <= 3);
+  CHECK(counts.compiled + counts.resized == lengths);
 }
 
 TEST_CASE("symbolic attention: a marked length compiles once for every length",
           "[attention][dynamic]") {
   // Two resized copies of the graph give the quadratic T*T its three samples at the first length.
   manual_seed(36);
-  int64_t compiled = 0, resized = 0;
-  for (int64_t t = 6; t <= 30; ++t) {
-    Tensor q = realized_randn({1, 4, t, 8}), k = realized_randn({1, 4, t, 8}),
-           v = realized_randn({1, 4, t, 8});
-    mark_dynamic(q, 2);
-    // `+ 1` makes a structure of its own, apart from the other tests' attention.
-    Tensor y = F::scaled_dot_product_attention(q, k, v, {.causal = true}) + 1.0f;
-    auto before = stats();
-    y.realize();
-    compiled += stats().programs_compiled - before.programs_compiled;
-    resized += stats().programs_resized - before.programs_resized;
-    INFO("length " << t);
-    kt::check_close(y, reference(y), 2e-4, 2e-5);
-  }
-  CHECK(compiled == 1);
-  CHECK(resized == 24);
+  ProgramCounts counts;
+  for (int64_t t = 6; t <= 30; ++t) realize_causal_attention(t, true, counts);
+  CHECK(counts.compiled == 1);
+  CHECK(counts.resized == 24);
 }
 
 // Not run by the suite (hidden tag): `build/tests/kiln_tests "[.bench]"`. The causal attention of
