@@ -92,23 +92,6 @@ struct Caches {
   Families families; // by program_key without sizes
 };
 
-// Every dimension of the subgraph's nodes, in the order program_key walks them.
-std::vector<int64_t> dims_of(const std::vector<Node*>& order) {
-  std::vector<int64_t> d;
-  for (Node* n : order) d.insert(d.end(), n->shape.begin(), n->shape.end());
-  return d;
-}
-
-// Where the marked axis of `marked` is among dims_of(order).
-int marked_dim(const std::vector<Node*>& order, const Node& marked) {
-  int at = 0;
-  for (Node* n : order) {
-    if (n == &marked) return at + marked.dynamic_axis;
-    at += static_cast<int>(n->shape.size());
-  }
-  fail("realize", "a marked node is not in its graph");
-}
-
 // Realizes roots that all live on `device` with one program there. A portable node of another
 // device in their graph (a literal another tensor brought along) is computed inside it but never
 // becomes an output: its value would live on the wrong device.
@@ -161,14 +144,12 @@ void realize_on(Device device, const std::vector<Node*>& roots, Caches& caches) 
     ++mutable_stats().program_cache_hits;
   } else if (options().dynamic && backend.runs_symbolic()) {
     SizeFamily& family = caches.families[key_of(false)];
-    std::vector<int64_t> dims = dims_of(order);
-    if (const Node* m = first_marked(order))
-      family.mark(dims, marked_dim(order, *m),
-                  fmt::format("axis {} of the {}{} tensor marked at {}:{}", m->dynamic_axis,
-                              dtype_name(m->dtype), shape_str(m->shape), m->loc.file_name(),
-                              m->loc.line()));
+    std::vector<int64_t> dims = graph_dims(order);
+    if (const Node* m = first_marked(order)) family.mark(dims, marked_dim(order, *m), *m);
     prog = compile_program(ordered_outputs, leaves, params, backend, &family, family.observe(dims));
   } else {
+    if (const Node* m = options().dynamic ? first_marked(order) : nullptr)
+      explain_ignored_mark(*m, backend.name());
     prog = compile_program(ordered_outputs, leaves, params, backend);
   }
 

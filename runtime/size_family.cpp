@@ -27,7 +27,33 @@ bool instantiates_to(const Kernel& sym, int64_t size, const Kernel& k) {
   }
 }
 
+// "axis 0 of the f32[126, 784] tensor marked at bench_dynamic.cpp:56"
+std::string mark_origin(const Node& m) {
+  return fmt::format("axis {} of the {}{} tensor marked at {}:{}", m.dynamic_axis,
+                     dtype_name(m.dtype), shape_str(m.shape), m.loc.file_name(), m.loc.line());
+}
+
 } // namespace
+
+std::vector<int64_t> graph_dims(const std::vector<Node*>& order) {
+  std::vector<int64_t> d;
+  for (Node* n : order) d.insert(d.end(), n->shape.begin(), n->shape.end());
+  return d;
+}
+
+int marked_dim(const std::vector<Node*>& order, const Node& marked) {
+  int at = 0;
+  for (Node* n : order) {
+    if (n == &marked) return at + marked.dynamic_axis;
+    at += static_cast<int>(n->shape.size());
+  }
+  fail("realize", "a marked node is not in its graph");
+}
+
+void explain_ignored_mark(const Node& marked, std::string_view backend) {
+  explain(fmt::format("backend {} runs no symbolic kernels, so {} is ignored: each size compiles",
+                      backend, mark_origin(marked)));
+}
 
 std::optional<int64_t> SizeFamily::observe(const std::vector<int64_t>& dims) {
   if (axis_ >= 0) return dims.at(axis_);
@@ -49,7 +75,7 @@ std::optional<int64_t> SizeFamily::observe(const std::vector<int64_t>& dims) {
   return dims[axis_];
 }
 
-void SizeFamily::mark(const std::vector<int64_t>& dims, int dim, const std::string& whence) {
+void SizeFamily::mark(const std::vector<int64_t>& dims, int dim, const Node& marked) {
   if (axis_ >= 0) return;
   if (!seen_) {
     seen_ = true;
@@ -58,7 +84,7 @@ void SizeFamily::mark(const std::vector<int64_t>& dims, int dim, const std::stri
   axis_ = dim;
   marked_ = true;
   explain(fmt::format("dimension #{} of a new structure is symbolic from its first size, {}: {}",
-                      dim, dims.at(dim), whence));
+                      dim, dims.at(dim), mark_origin(marked)));
 }
 
 std::vector<SizeFamily::Pool*> SizeFamily::pools_of(const std::vector<LoweredKernel>& kernels) {
@@ -158,6 +184,31 @@ std::optional<Kernel> SizeFamily::fit(const Pool& pool, const Kernel& k, int64_t
   return std::nullopt;
 }
 
+SizeFamily::Choice SizeFamily::choose(Pool& pool, const Kernel& k, std::optional<int64_t> size) {
+  // Equal to a sample lowered before, or to a guess at another size: a kernel that does not
+  // depend on the size, a cache hit.
+  bool sampled = std::any_of(pool.samples.begin(), pool.samples.end(), [&](const Sample& s) {
+    return *s.kernel == k && (!s.guess || !size || size_of(s) != *size);
+  });
+  if (sampled) return {Choice::Sampled};
+  if (!size) return {Choice::New};
+  // While guesses stand in for lowered kernels, this one is worth more than they are.
+  if (pool.has_guesses()) remember(pool, {size, std::make_shared<const Kernel>(k)});
+  if (const CachedKernel* hit = find_symbolic(pool, k, *size)) return {Choice::SymbolicHit, hit};
+  if (auto sym = fit(pool, k, *size)) return {Choice::Fitted, nullptr, std::move(sym)};
+  return {Choice::New};
+}
+
+std::vector<Kernel> SizeFamily::fitted(const std::vector<LoweredKernel>& kernels, int64_t size) {
+  std::vector<Pool*> pool_of = pools_of(kernels);
+  std::vector<Kernel> out;
+  for (size_t i = 0; i < kernels.size(); ++i) {
+    Choice c = choose(*pool_of[i], kernels[i].kernel, size);
+    out.push_back(c.hit ? *c.hit->kernel : c.fit ? std::move(*c.fit) : kernels[i].kernel);
+  }
+  return out;
+}
+
 std::vector<FamilyKernel> SizeFamily::compile(const std::vector<LoweredKernel>& kernels,
                                               std::optional<int64_t> size, const Backend& backend) {
   std::vector<FamilyKernel> out(kernels.size());
@@ -167,37 +218,20 @@ std::vector<FamilyKernel> SizeFamily::compile(const std::vector<LoweredKernel>& 
   std::vector<size_t> compiled_for, new_samples;
   for (size_t i = 0; i < kernels.size(); ++i) {
     const Kernel& k = kernels[i].kernel;
-    Pool& pool = *pool_of[i];
-    // Equal to a sample lowered before, or to a guess at another size: a kernel that does not
-    // depend on the size, a cache hit.
-    bool sampled = std::any_of(pool.samples.begin(), pool.samples.end(), [&](const Sample& s) {
-      return *s.kernel == k && (!s.guess || !size || size_of(s) != *size);
-    });
-    if (sampled) {
-      to_compile.push_back(&k);
-      compiled_for.push_back(i);
+    Choice c = choose(*pool_of[i], k, size);
+    if (c.kind == Choice::SymbolicHit) {
+      out[i].compiled.kernel = *c.hit;
+      out[i].compiled.kernel.from_cache = true;
+      out[i].takes_size = true;
       continue;
     }
-    if (size) {
-      // While guesses stand in for lowered kernels, this one is worth more than they are.
-      if (pool.has_guesses()) remember(pool, {size, std::make_shared<const Kernel>(k)});
-      if (const CachedKernel* hit = find_symbolic(pool, k, *size)) {
-        out[i].compiled.kernel = *hit;
-        out[i].compiled.kernel.from_cache = true;
-        out[i].takes_size = true;
-        continue;
-      }
-      if (auto sym = fit(pool, k, *size)) {
-        fitted.push_back(std::move(*sym));
-        out[i].takes_size = out[i].compiled_now = true;
-        to_compile.push_back(&fitted.back());
-        compiled_for.push_back(i);
-        continue;
-      }
+    if (c.kind == Choice::Fitted) {
+      fitted.push_back(std::move(*c.fit));
+      out[i].takes_size = out[i].compiled_now = true;
     }
-    to_compile.push_back(&k);
+    to_compile.push_back(c.kind == Choice::Fitted ? &fitted.back() : &k);
     compiled_for.push_back(i);
-    new_samples.push_back(i);
+    if (c.kind == Choice::New) new_samples.push_back(i);
   }
   std::vector<TimedKernel> done = cached_compile_all(to_compile, backend);
   for (size_t j = 0; j < done.size(); ++j) {

@@ -14,6 +14,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 namespace kiln {
@@ -31,9 +32,9 @@ public:
   // their sizes. The axis is then the smallest dimension that differed (a batch B, not the
   // 784*B of its flattened input).
   std::optional<int64_t> observe(const std::vector<int64_t>& dims);
-  // kiln::mark_dynamic asked for dimension #dim of `dims` (one realization's, as for observe):
-  // it becomes the axis unless the family has one. `whence` says which tensor and where.
-  void mark(const std::vector<int64_t>& dims, int dim, const std::string& whence);
+  // kiln::mark_dynamic marked `marked`, whose marked axis is dimension #dim of `dims` (one
+  // realization's, as for observe): it becomes the axis unless the family has one.
+  void mark(const std::vector<int64_t>& dims, int dim, const Node& marked);
   // Marked, and nothing lowered yet: the kernels of a resized copy of the graph
   // (ir/resize.h), given to add_resized_samples before the first compile, let it fit symbolic
   // kernels at the first size.
@@ -46,6 +47,9 @@ public:
   // compiled as they must be.
   std::vector<FamilyKernel> compile(const std::vector<LoweredKernel>& kernels,
                                     std::optional<int64_t> size, const Backend& backend);
+  // The kernel IR compile() would launch for `kernels` at `size`, compiling nothing: the symbolic
+  // kernel where one fits, else the kernel (kiln-opt prints these).
+  std::vector<Kernel> fitted(const std::vector<LoweredKernel>& kernels, int64_t size);
 
 private:
   struct Sample {
@@ -61,6 +65,13 @@ private:
     std::vector<CachedKernel> symbolic;
     bool has_guesses() const;
   };
+  // What to launch for a kernel lowered at `size`.
+  struct Choice {
+    enum Kind { Sampled, SymbolicHit, Fitted, New } kind; // New: a concrete kernel, a new sample
+    const CachedKernel* hit = nullptr;                    // SymbolicHit
+    std::optional<Kernel> fit;                            // Fitted: symbolic, to compile
+  };
+  Choice choose(Pool& pool, const Kernel& k, std::optional<int64_t> size);
   void remember(Pool& pool, Sample s) const;
   std::vector<Pool*> pools_of(const std::vector<LoweredKernel>& kernels);
   int64_t size_of(const Sample& s) const { return s.size ? *s.size : first_dims_[axis_]; }
@@ -73,5 +84,15 @@ private:
   int axis_ = -1; // index into the dims, once known
   std::unordered_map<std::string, Pool> pools_;
 };
+
+// Every dimension of the graph's nodes, in `order` (the order program_key walks them): the dims a
+// SizeFamily observes.
+std::vector<int64_t> graph_dims(const std::vector<Node*>& order);
+// Where the marked axis of `marked` (kiln::mark_dynamic) is among graph_dims(order).
+int marked_dim(const std::vector<Node*>& order, const Node& marked);
+
+// Says (KILN_EXPLAIN_CACHE=1) that `backend` runs no symbolic kernels, so the mark on `marked`
+// changes nothing there: each size compiles.
+void explain_ignored_mark(const Node& marked, std::string_view backend);
 
 } // namespace kiln

@@ -10,8 +10,8 @@
 #include "ir/verifier.h"
 #include "passes/dot.h"
 #include "passes/fusion_view.h"
-#include "passes/generalise.h"
 #include "passes/pipeline.h"
+#include "runtime/size_family.h"
 
 #include <algorithm>
 #include <fmt/format.h>
@@ -50,32 +50,24 @@ bool starts_kernel_ir(std::string_view text) {
 }
 
 // A graph with a marked size (`f32[?64, 784]`, kiln::mark_dynamic) lowers as realize lowers it
-// at its first size: each kernel that depends on the size is generalised against the kernel at
-// that place of a copy of the graph at another size (ir/resize.h); one that does not fit, or a
-// graph whose copy lowers to other kernels, stays concrete.
-std::vector<Kernel> symbolic_where_marked(std::vector<Kernel> kernels,
+// at its first size (runtime/size_family.h): each kernel that depends on the size and fits the
+// kernels of resized copies of the graph is symbolic.
+std::vector<Kernel> symbolic_where_marked(const std::vector<LoweredKernel>& kernels,
                                           const std::vector<Node*>& roots,
                                           const PipelineOptions& pipe) {
-  auto g = resize_marked(roots);
-  if (!g) return kernels;
-  std::vector<Node*> copy_roots;
-  for (auto& r : g->roots) copy_roots.push_back(r.get());
-  Schedule other;
-  try {
-    other = run_pipeline(copy_roots, pipe);
-  } catch (const Error&) {
-    return kernels;
+  std::vector<Node*> order = topo_order(roots, /*stop_at_realized=*/true);
+  const Node* m = first_marked(order);
+  if (!m) {
+    std::vector<Kernel> out;
+    for (auto& lk : kernels) out.push_back(lk.kernel);
+    return out;
   }
-  if (other.kernels.size() != kernels.size()) return kernels;
-  const int64_t size = g->from;
-  for (size_t i = 0; i < kernels.size(); ++i) {
-    const Kernel& k = kernels[i];
-    const Kernel& o = other.kernels[i].kernel;
-    if (k == o || kernel_name_prefix(k.name) != kernel_name_prefix(o.name)) continue;
-    auto sym = generalise({{size, &k}, {g->to, &o}});
-    if (sym && instantiate(*sym, size) == k) kernels[i] = std::move(*sym);
-  }
-  return kernels;
+  std::vector<int64_t> dims = graph_dims(order);
+  int dim = marked_dim(order, *m);
+  SizeFamily family;
+  family.mark(dims, dim, *m);
+  family.add_resized_samples(roots, pipe);
+  return family.fitted(kernels, dims[dim]);
 }
 
 class Driver {
@@ -170,9 +162,7 @@ Result Driver::run(std::string_view text) {
   for (Node* o : g.raw())
     if (o->realized()) s.graph.outputs.push_back(o->shared_from_this());
   after("schedule", print_fused(s));
-  std::vector<Kernel> kernels;
-  for (auto& lk : s.kernels) kernels.push_back(lk.kernel);
-  kernels = symbolic_where_marked(std::move(kernels), unrealized, pipe);
+  std::vector<Kernel> kernels = symbolic_where_marked(s.kernels, unrealized, pipe);
   after("lower", code(kernels, "kernels"));
   if (emit == "fused")
     res_.out = print_fused(s);
