@@ -71,26 +71,63 @@ NodePtr block_axis(const Node& like, Op op, NodePtr x, int axis) {
   return derived(like, Op::Cast, DType::F32, total->shape, {total});
 }
 
-// A reduction over several axes: each run of adjacent reduced axes becomes one axis (a reshape),
-// and the runs are reduced one after another, last first.
+// The groups a run of adjacent reduced axes (their extents, outer to inner) reduces in, as
+// extents, outer to inner: inner axes merge while their product stays within kSumLong, an axis
+// longer than that alone. So the groups of a batch's [B, 32] do not depend on B: a program whose
+// batch changes keeps its kernels (runtime/size_family.h), where blocks of the merged extent
+// would change every few sizes. A run whose innermost group would be narrower than kMinGroup
+// merges whole, as its partial results would be a large fraction of its input.
+constexpr int64_t kMinGroup = 16;
+
+std::vector<int64_t> groups_of(const std::vector<int64_t>& run) {
+  int64_t whole = 1;
+  for (int64_t d : run) whole *= d;
+  std::vector<int64_t> groups;
+  int64_t g = 1;
+  for (auto d = run.rbegin(); d != run.rend(); ++d) {
+    if (g > 1 && g * *d > kSumLong) {
+      groups.insert(groups.begin(), g);
+      g = 1;
+    }
+    g *= *d;
+  }
+  groups.insert(groups.begin(), g);
+  if (whole <= kSumLong || groups.back() < kMinGroup) return {whole};
+  return groups;
+}
+
+// A reduction over several axes: each run of adjacent reduced axes becomes its groups' axes (a
+// reshape), and the groups are reduced one after another, last first. A float sum adds the
+// results of its first level in f64, as block_axis adds its blocks.
 NodePtr blocked(const Node& n, const NodePtr& x) {
   const auto& axes = n.get<AxesAttr>().axes;
+  auto is_reduced = [&](size_t d) {
+    return std::count(axes.begin(), axes.end(), static_cast<int>(d)) > 0;
+  };
   Shape merged;
-  std::vector<int> runs; // merged axes that are reduced
-  for (size_t d = 0; d < x->shape.size(); ++d) {
-    bool reduced = std::count(axes.begin(), axes.end(), static_cast<int>(d)) > 0;
-    bool extends = reduced && d > 0 && !runs.empty() &&
-                   runs.back() == static_cast<int>(merged.size()) - 1 &&
-                   std::count(axes.begin(), axes.end(), static_cast<int>(d) - 1) > 0;
-    if (extends) {
-      merged.back() *= x->shape[d];
+  std::vector<int> reduced_axes; // of merged
+  for (size_t d = 0; d < x->shape.size();) {
+    if (!is_reduced(d)) {
+      merged.push_back(x->shape[d++]);
       continue;
     }
-    if (reduced) runs.push_back(static_cast<int>(merged.size()));
-    merged.push_back(x->shape[d]);
+    std::vector<int64_t> run;
+    for (; d < x->shape.size() && is_reduced(d); ++d) run.push_back(x->shape[d]);
+    for (int64_t g : groups_of(run)) {
+      reduced_axes.push_back(static_cast<int>(merged.size()));
+      merged.push_back(g);
+    }
   }
   NodePtr y = reshaped(n, x, merged);
-  for (auto it = runs.rbegin(); it != runs.rend(); ++it) y = block_axis(n, n.op, y, *it);
+  bool widened = false;
+  for (auto it = reduced_axes.rbegin(); it != reduced_axes.rend(); ++it) {
+    if (it != reduced_axes.rbegin() && n.op == Op::Sum && y->dtype == DType::F32) {
+      y = derived(n, Op::Cast, DType::F64, y->shape, {y});
+      widened = true;
+    }
+    y = block_axis(n, n.op, y, *it);
+  }
+  if (widened) y = derived(n, Op::Cast, DType::F32, y->shape, {y});
   return reshaped(n, y, n.shape);
 }
 

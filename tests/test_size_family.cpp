@@ -63,6 +63,33 @@ TEST_CASE("a structure at a new size runs kernels compiled for every size", "[dy
   CHECK(counts().resized == c2.resized);
 }
 
+// A sum longer than 4096 sums in parts (passes/blocked_sums.h): parts of a batch's rows, not
+// blocks of 512 of all its elements, whose count would change every 16 sizes (before: 2 to 3
+// kernels compiled again every 16 sizes).
+TEST_CASE("a long sum over a batch keeps its kernels as the batch changes", "[dynamic]") {
+  manual_seed(13);
+  Counts program{0, 0, 0};
+  auto run = [&](int64_t b) {
+    Tensor x = randn({b, 33});
+    x.realize();
+    Tensor total = (x * 2.0f).sum(), peak = x.abs().max();
+    Counts before = counts();
+    realize({total, peak});
+    Counts after = counts();
+    program.compiled += after.compiled - before.compiled;
+    program.kernels += after.kernels - before.kernels;
+    INFO("batch " << b);
+    kt::check_close(total, reference(total), 1e-5, 1e-4);
+    CHECK(peak.item<float>() == reference(peak).item<float>());
+  };
+  run(200);
+  run(201); // symbolic from here on
+  Counts c1 = program;
+  for (int64_t b : {215, 216, 300, 511, 1000, 1024, 3001}) run(b);
+  CHECK(program.compiled == c1.compiled);
+  CHECK(program.kernels == c1.kernels);
+}
+
 TEST_CASE("KILN_DYNAMIC=0 compiles every size", "[dynamic]") {
   ConcreteSizes off;
   manual_seed(12);
@@ -218,8 +245,7 @@ TEST_CASE("mark_dynamic names a bad axis", "[dynamic][errors]") {
   CHECK_THROWS_WITH(mark_dynamic(Tensor(), 0), Catch::Contains("undefined"));
 }
 
-TEST_CASE("a wrong first guess of a marked size costs one compile, not one per size",
-          "[dynamic]") {
+TEST_CASE("a wrong first guess of a marked size costs one compile, not one per size", "[dynamic]") {
   // A mean over [B, 10] divides by 10*B, which the resized copy does not follow: the first fit
   // is wrong beyond its own size, and the fit from two realized sizes replaces it.
   manual_seed(18);

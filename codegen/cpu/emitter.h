@@ -18,8 +18,9 @@ llvm::Type* scalar_type(llvm::LLVMContext& ctx, DType t);
 
 namespace detail {
 
-// Marks the loop whose back edge is `latch` as not to be unrolled.
-void keep_loop_rolled(llvm::BranchInst* latch);
+// Marks the loop whose back edge is `latch` as not to be unrolled; with `interleave`, the loop
+// vectorizer interleaves that many vector iterations.
+void keep_loop_rolled(llvm::BranchInst* latch, int64_t interleave = 0);
 // Marks it as not to be unrolled nor vectorized: for loops at the edges of a GEMM, which run
 // once per block, where vector code would cost more compile time than it saves run time.
 void keep_loop_scalar(llvm::BranchInst* latch);

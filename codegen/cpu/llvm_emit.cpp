@@ -42,36 +42,43 @@ llvm::BranchInst* Emitter::close_loop(llvm::PHINode* iv, bool keep_rolled) {
   return br;
 }
 
-void interleave_loop(llvm::BranchInst* latch, int64_t count) {
-  llvm::LLVMContext& ctx = latch->getContext();
+namespace {
+
+llvm::Metadata* interleave_hint(llvm::LLVMContext& ctx, int64_t count) {
   auto* i32 = llvm::Type::getInt32Ty(ctx);
-  llvm::Metadata* hint =
-      llvm::MDNode::get(ctx, {llvm::MDString::get(ctx, "llvm.loop.interleave.count"),
-                              llvm::ConstantAsMetadata::get(llvm::ConstantInt::get(i32, count))});
-  auto* loop = llvm::MDNode::getDistinct(ctx, {nullptr, hint});
+  return llvm::MDNode::get(ctx,
+                           {llvm::MDString::get(ctx, "llvm.loop.interleave.count"),
+                            llvm::ConstantAsMetadata::get(llvm::ConstantInt::get(i32, count))});
+}
+
+void set_loop_hints(llvm::BranchInst* latch, std::vector<llvm::Metadata*> hints) {
+  hints.insert(hints.begin(), nullptr);
+  auto* loop = llvm::MDNode::getDistinct(latch->getContext(), hints);
   loop->replaceOperandWith(0, loop);
   latch->setMetadata(llvm::LLVMContext::MD_loop, loop);
 }
 
-void keep_loop_rolled(llvm::BranchInst* latch) {
+} // namespace
+
+void interleave_loop(llvm::BranchInst* latch, int64_t count) {
+  set_loop_hints(latch, {interleave_hint(latch->getContext(), count)});
+}
+
+void keep_loop_rolled(llvm::BranchInst* latch, int64_t interleave) {
   llvm::LLVMContext& ctx = latch->getContext();
-  llvm::Metadata* disable =
-      llvm::MDNode::get(ctx, {llvm::MDString::get(ctx, "llvm.loop.unroll.disable")});
-  auto* loop = llvm::MDNode::getDistinct(ctx, {nullptr, disable});
-  loop->replaceOperandWith(0, loop);
-  latch->setMetadata(llvm::LLVMContext::MD_loop, loop);
+  std::vector<llvm::Metadata*> hints = {
+      llvm::MDNode::get(ctx, {llvm::MDString::get(ctx, "llvm.loop.unroll.disable")})};
+  if (interleave > 0) hints.push_back(interleave_hint(ctx, interleave));
+  set_loop_hints(latch, hints);
 }
 
 void keep_loop_scalar(llvm::BranchInst* latch) {
   llvm::LLVMContext& ctx = latch->getContext();
   auto* no = llvm::ConstantAsMetadata::get(llvm::ConstantInt::getFalse(ctx));
-  llvm::Metadata* rolled =
-      llvm::MDNode::get(ctx, {llvm::MDString::get(ctx, "llvm.loop.unroll.disable")});
-  llvm::Metadata* scalar =
-      llvm::MDNode::get(ctx, {llvm::MDString::get(ctx, "llvm.loop.vectorize.enable"), no});
-  auto* loop = llvm::MDNode::getDistinct(ctx, {nullptr, rolled, scalar});
-  loop->replaceOperandWith(0, loop);
-  latch->setMetadata(llvm::LLVMContext::MD_loop, loop);
+  set_loop_hints(
+      latch,
+      {llvm::MDNode::get(ctx, {llvm::MDString::get(ctx, "llvm.loop.unroll.disable")}),
+       llvm::MDNode::get(ctx, {llvm::MDString::get(ctx, "llvm.loop.vectorize.enable"), no})});
 }
 
 Value* Emitter::extent(const SymInt& v) {
