@@ -24,6 +24,9 @@ struct Executable {
 struct BackendCompileOptions {
   std::vector<std::string> dumps; // stages of Backend::dump_stages() to keep the text of
   bool keep_payload = false;      // fill Compiled::payload (what the disk cache stores)
+  // A CPU to compile for instead of the host (the LLVM backend's, kiln-opt --mcpu): the dumps of
+  // another host's code, and no executable.
+  std::string cpu{};
 };
 
 struct Compiled {

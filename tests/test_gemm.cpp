@@ -8,6 +8,7 @@
 #include "passes/gemm_match.h"
 
 #include <random>
+#include <sstream>
 
 using namespace kt;
 
@@ -117,6 +118,44 @@ TEST_CASE("gemm codegen: the packed microkernel is emitted", "[gemm][llvm]") {
   REQUIRE(c.dumps.size() == 1);
   CHECK(c.dumps[0].second.find("k_mm.micro") != std::string::npos);
   CHECK(c.dumps[0].second.find("kiln_gemm_scratch") != std::string::npos);
+}
+
+// Code for another kind of host, read here (kiln-opt --mcpu): an AVX2 machine checks that the
+// AVX-512 microkernel and vector loops compile, and the other way round.
+TEST_CASE("codegen for another CPU: its vector width, no executable", "[gemm][llvm]") {
+  KILN_NEEDS_LLVM();
+  const kiln::Backend& llvm = *kiln::find_backend("llvm");
+  kiln::Kernel gemm = kiln::parse_kernel(matmul_kernel(64, 32, 48));
+  kiln::Kernel rows = kiln::parse_kernel("kernel k_rows(a0: f32[4096], a1: f32[64] out)\n"
+                                         "  domain [64]\n  stage 0 [64]\n"
+                                         "  %0 = index 0 : i64\n  %1 = const 64 : i64\n"
+                                         "  %2 = mul %0, %1 : i64\n  %3 = rindex 0.0 : i64\n"
+                                         "  %4 = add %2, %3 : i64\n  %5 = load a0[%4] : f32\n"
+                                         "  %6 = exp %5 : f32\n  %7 = sum %6 @0 : f32\n"
+                                         "  store a1[%0] = %7\n");
+  for (const kiln::Kernel& k : {gemm, rows}) {
+    INFO(k.name);
+    auto asm_for = [&](const char* cpu) {
+      kiln::Compiled c = llvm.compile(k, {.dumps = {"asm"}, .cpu = cpu});
+      CHECK(c.exe == nullptr);
+      REQUIRE(c.dumps.size() == 1);
+      return c.dumps[0].second;
+    };
+    std::string avx512 = asm_for("znver4"), avx2 = asm_for("znver3");
+    CHECK(avx512.find("%zmm") != std::string::npos);
+    CHECK(avx2.find("%ymm") != std::string::npos);
+    CHECK(avx2.find("%zmm") == std::string::npos);
+  }
+  // The microkernel's FMAs are 512 bits wide.
+  std::string skx = llvm.compile(gemm, {.dumps = {"asm"}, .cpu = "skylake-avx512"}).dumps[0].second;
+  std::istringstream lines(skx);
+  bool wide_fma = false;
+  for (std::string line; std::getline(lines, line);)
+    wide_fma |= line.find("vfmadd") != std::string::npos && line.find("%zmm") != std::string::npos;
+  CHECK(wide_fma);
+  CHECK_THAT(error_of([&] { llvm.compile(gemm, {.dumps = {"asm"}, .cpu = "pentium9"}); }),
+             Catch::Contains("[codegen]") && Catch::Contains("pentium9") &&
+                 Catch::Contains("znver4"));
 }
 
 TEST_CASE("gemm: odd shapes against the interpreter, f32 and f64, all transposes", "[gemm]") {

@@ -15,6 +15,7 @@
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
 #include <llvm/IR/LegacyPassManager.h>
+#include <llvm/MC/MCSubtargetInfo.h>
 #include <llvm/MC/TargetRegistry.h>
 #include <llvm/Passes/PassBuilder.h>
 #include <llvm/Support/MemoryBuffer.h>
@@ -39,6 +40,7 @@
 #include <cmath>
 #include <mutex>
 #include <optional>
+#include <tuple>
 #include <unistd.h>
 
 extern "C" void* kiln_gemm_scratch(int64_t bytes); // emit_gemm.cpp
@@ -114,9 +116,12 @@ public:
     CompiledKernel out;
     std::optional<CompileTiming> timing;
     if (opts.keep_timing) timing.emplace();
-    llvm::TargetMachine& tm = target_machine();
+    std::unique_ptr<llvm::TargetMachine> other_tm;
+    HostTarget target = host_;
+    if (!opts.cpu.empty()) std::tie(other_tm, target) = other_target(opts.cpu);
+    llvm::TargetMachine& tm = other_tm ? *other_tm : target_machine();
     llvm::LLVMContext ctx;
-    auto m = emit_llvm(k, ctx, host_);
+    auto m = emit_llvm(k, ctx, target);
     m->setDataLayout(tm.createDataLayout());
     m->setTargetTriple(tm.getTargetTriple().str());
     if (timing) {
@@ -132,6 +137,7 @@ public:
     }
     if (opts.keep_llvm_ir) out.llvm_ir_optimized = print(*m);
     if (opts.keep_asm) out.assembly = assembly(*m, tm);
+    if (other_tm) return out;
     // Generate the object ourselves and link it like a disk-cache hit would, so a cached
     // kernel runs exactly the code a fresh compile runs.
     std::string obj = object_code(*m, tm);
@@ -162,6 +168,28 @@ private:
     return os.str();
   }
 
+  // A target machine for the x86-64 CPU `cpu` (not the host's) and what code generation needs
+  // to know of it: LLVM's features for that CPU, the host's cache sizes.
+  std::pair<std::unique_ptr<llvm::TargetMachine>, HostTarget> other_target(const std::string& cpu) {
+    // Checked with the host's subtarget first: LLVM would print a warning and carry on.
+    if (!target_machine().getMCSubtargetInfo()->isCPUStringValid(cpu))
+      fail("codegen",
+           "LLVM {} knows no x86-64 CPU '{}' (expected a name such as znver3, znver4, "
+           "skylake-avx512)",
+           LLVM_VERSION_STRING, cpu);
+    llvm::orc::JITTargetMachineBuilder b(jtmb_.getTargetTriple());
+    b.setCPU(cpu);
+    b.setCodeGenOptLevel(llvm::CodeGenOpt::Aggressive);
+    auto tm = check(b.createTargetMachine(), "create target machine");
+    const llvm::MCSubtargetInfo* sti = tm->getMCSubtargetInfo();
+    HostTarget t = host_;
+    t.cpu = cpu;
+    t.features = ""; // the CPU's own
+    t.avx512 = sti->checkFeatures("+avx512f");
+    t.vector_bytes = t.avx512 ? 64 : sti->checkFeatures("+avx2") ? 32 : 16;
+    return {std::move(tm), t};
+  }
+
   // A TargetMachine is not safe to share between threads compiling at once.
   llvm::TargetMachine& target_machine() {
     thread_local std::unique_ptr<llvm::TargetMachine> tm;
@@ -188,8 +216,8 @@ private:
     // A stage of several loops is unrolled whole where each is short: LLVM unrolls the inner
     // one, then the outer one around it (a [12, 64] column sum became 14,000 instructions and
     // 3.5 s of compile); its loops stay rolled too.
-    bool nested_stage = std::any_of(k.stages.begin(), k.stages.end(),
-                                    [](const auto& s) { return s.size() > 1; });
+    bool nested_stage =
+        std::any_of(k.stages.begin(), k.stages.end(), [](const auto& s) { return s.size() > 1; });
     if (nested_stage) return Pipeline::O3Rolled;
     if (k.symbolic()) return Pipeline::O3; // its work is not known here
     return k.domain_size() * k.inner_size() <= kLittleWork ? Pipeline::O3Rolled : Pipeline::O3;

@@ -15,6 +15,10 @@ struct CompileOptions {
   bool keep_asm = false;     // fill CompiledKernel::assembly
   bool keep_object = false;  // fill CompiledKernel::object (what a disk cache stores)
   bool keep_timing = false;  // fill CompiledKernel::timing
+  // An x86-64 CPU of LLVM's (znver4, skylake-avx512, znver3) to compile for instead of the host,
+  // with its features and vector width and the host's cache sizes: to read the code another host
+  // gets (kiln-opt --mcpu). Only the dumps are kept; no code is loaded (fn stays null).
+  std::string cpu{};
 };
 
 struct CompiledKernel {

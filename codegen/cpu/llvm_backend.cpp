@@ -46,9 +46,10 @@ public:
     cpu::CompiledKernel ck = cpu::compile(k, {.keep_llvm_ir = wants(opts, "llvm"),
                                               .keep_asm = wants(opts, "asm"),
                                               .keep_object = opts.keep_payload,
-                                              .keep_timing = wants(opts, "llvm-time")});
+                                              .keep_timing = wants(opts, "llvm-time"),
+                                              .cpu = opts.cpu});
     Compiled out;
-    out.exe = native(k, ck.fn);
+    if (ck.fn) out.exe = native(k, ck.fn);
     out.payload = std::move(ck.object);
     if (wants(opts, "llvm")) {
       out.dumps.emplace_back("llvm", std::move(ck.llvm_ir));

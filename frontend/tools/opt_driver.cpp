@@ -105,7 +105,7 @@ std::string Driver::code(const std::vector<Kernel>& kernels, std::string_view st
   if (!llvm) fail("kiln-opt", "--emit={} needs LLVM, and this kiln is built without it", stage);
   std::string s;
   for (auto& k : kernels) {
-    Compiled c = llvm->compile(k, {.dumps = {stage == "asm" ? "asm" : "llvm"}});
+    Compiled c = llvm->compile(k, {.dumps = {stage == "asm" ? "asm" : "llvm"}, .cpu = r_.cpu});
     s += fmt::format("{} ---- {} {} ----\n", stage == "asm" ? "#" : ";", stage, k.name);
     for (auto& [name, text] : c.dumps)
       if (name == stage) s += text;
@@ -208,6 +208,8 @@ Request parse_args(const std::vector<std::string>& args, std::vector<std::string
       r.verify_each = true;
     else if (a == "--no-fusion")
       r.fusion = false;
+    else if (a.rfind("--mcpu=", 0) == 0)
+      r.cpu = value("--mcpu=");
     else if (a.size() > 1 && a[0] == '-')
       fail("kiln-opt", "unknown option '{}' (see --help)", a);
     else
@@ -229,6 +231,8 @@ std::string help_text() {
       "  --print-after=p,..  print the IR after these passes\n"
       "  --verify-each       run the graph verifier after every pass\n"
       "  --no-fusion         one kernel per compute op (the unfused baseline)\n"
+      "  --mcpu=CPU          llvm, llvm-opt and asm for another x86-64 CPU (znver4,\n"
+      "                      skylake-avx512, znver3), as a host of that kind compiles them\n"
       "  -h, --help          this text\n\npasses:\n";
   for (const GraphPass& p : graph_passes()) s += fmt::format("  {:<10} {}\n", p.name, p.summary);
   s += "  simplify   all of the above, in pipeline order\n"
@@ -239,7 +243,7 @@ std::string help_text() {
        "  kernels    kernel IR\n"
        "  llvm       LLVM IR of each kernel before optimization\n"
        "  llvm-opt   LLVM IR after -O3\n"
-       "  asm        host assembly\n"
+       "  asm        host assembly (or --mcpu's)\n"
        "  dot        Graphviz graph with kernels as clusters (render: dot -Tsvg)\n"
        "  cuda       CUDA C++ of each kernel, its launch plan as a comment (no prelude)\n"
        "  ptx        not available yet\n";

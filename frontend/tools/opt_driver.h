@@ -14,6 +14,7 @@ struct Request {
   std::vector<std::string> print_after; // pass names, or "all"
   bool verify_each = false;
   bool fusion = true;
+  std::string cpu; // llvm, llvm-opt and asm for this CPU instead of the host ("" = the host)
   std::string source_name = "<stdin>";
 };
 
