@@ -2,6 +2,7 @@
 #include "trace.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace kiln {
 using trace::fail_at;
@@ -121,6 +122,68 @@ Tensor Tensor::mean(std::vector<int64_t> axes, bool keepdim, Loc loc) const {
   Tensor s = sum(axes, keepdim, loc);
   // 0/0 gives NaN for an empty reduction, as in PyTorch.
   return div(Operand(s, loc), Operand(static_cast<double>(count), loc));
+}
+
+Tensor Tensor::var(std::vector<int64_t> axes, int64_t correction, bool keepdim, Loc loc) const {
+  trace::LabelScope label("var");
+  if (!defined()) fail_at(loc, "var", "called on an undefined tensor");
+  if (!is_float(dtype()))
+    fail_at(loc, "var", "input must be floating point, got {} (cast with .to(kiln::DType::F32))",
+            trace::describe(*this));
+  if (correction < 0)
+    fail_at(loc, "var",
+            "correction must be 0 or more, got {} (1: Bessel's, 0: the population "
+            "variance)",
+            correction);
+  auto ax = normalize_axes(*this, axes, "var", loc);
+  int64_t count = 1;
+  for (int a : ax) count *= shape()[a];
+  // Deviations from the mean, then their squares (two passes, like PyTorch): a large mean
+  // cancels before squaring, where E[x^2] - E[x]^2 would lose the variance to rounding.
+  Tensor d = sub(Operand(*this, loc), Operand(mean(axes, true, loc), loc));
+  Tensor squares = mul(Operand(d, loc), Operand(d, loc)).sum(axes, keepdim, loc);
+  double divisor = static_cast<double>(std::max<int64_t>(count - correction, 0));
+  return div(Operand(squares, loc), Operand(divisor, loc));
+}
+
+Tensor Tensor::std(std::vector<int64_t> axes, int64_t correction, bool keepdim, Loc loc) const {
+  trace::LabelScope label("std");
+  return var(std::move(axes), correction, keepdim, loc).sqrt(loc);
+}
+
+Tensor Tensor::logsumexp(std::vector<int64_t> axes, bool keepdim, Loc loc) const {
+  trace::LabelScope label("logsumexp");
+  if (!defined()) fail_at(loc, "logsumexp", "called on an undefined tensor");
+  if (!is_float(dtype()))
+    fail_at(loc, "logsumexp",
+            "input must be floating point, got {} (cast with .to(kiln::DType::F32))",
+            trace::describe(*this));
+  auto ax = normalize_axes(*this, axes, "logsumexp", loc);
+  // The shift is a constant of the result (its gradient cancels), so it is detached; an infinite
+  // max (all -inf, or a +inf) shifts by 0 so that inf - inf makes no NaN.
+  Tensor m = max(axes, true, loc).detach(loc);
+  m = where(Operand(eq(Operand(m.abs(loc), loc), Operand(INFINITY, loc)), loc), Operand(0.0, loc),
+            Operand(m, loc));
+  Tensor r = sub(Operand(*this, loc), Operand(m, loc)).exp(loc).sum(axes, true, loc).log(loc);
+  r = add(Operand(r, loc), Operand(m, loc));
+  return keepdim ? r : r.reshape(reduced_shape(shape(), ax, false), loc);
+}
+
+Tensor Tensor::all(std::vector<int64_t> axes, bool keepdim, Loc loc) const {
+  trace::LabelScope label("all");
+  if (!defined()) fail_at(loc, "all", "called on an undefined tensor");
+  normalize_axes(*this, axes, "all", loc);
+  // A count of zeros, so that no elements give true.
+  Tensor zeros = eq(Operand(*this, loc), Operand(0, loc)).sum(axes, keepdim, loc);
+  return eq(Operand(zeros, loc), Operand(0, loc));
+}
+
+Tensor Tensor::any(std::vector<int64_t> axes, bool keepdim, Loc loc) const {
+  trace::LabelScope label("any");
+  if (!defined()) fail_at(loc, "any", "called on an undefined tensor");
+  normalize_axes(*this, axes, "any", loc);
+  Tensor nonzeros = ne(Operand(*this, loc), Operand(0, loc)).sum(axes, keepdim, loc);
+  return gt(Operand(nonzeros, loc), Operand(0, loc));
 }
 
 } // namespace kiln

@@ -1,7 +1,9 @@
-// Reductions: sum mean max min prod argmax argmin over axes, keepdim, dtypes, non-contiguous and
-// empty inputs, against the reference interpreter and hand-computed values.
+// Reductions: sum mean max min prod argmax argmin (and var std logsumexp all any) over axes,
+// keepdim, dtypes, non-contiguous and empty inputs, against the reference interpreter and
+// hand-computed values.
 #include "test_util.h"
 
+#include "grad_check.h"
 #include "passes/pipeline.h"
 
 #include <cmath>
@@ -415,4 +417,79 @@ TEST_CASE("long max and min into few outputs run in blocks", "[reduce]") {
   CHECK(std::isnan(y.max().item<float>()));
   CHECK(std::isnan(y.min().item<float>()));
   check_vs_reference(y.min({1}), 0, 0);
+}
+
+// var, std, logsumexp, all and any: composites of the reductions above, against hand-computed
+// values, double-precision loops and finite differences.
+TEST_CASE("var and std, with and without Bessel's correction", "[reduce]") {
+  Tensor x = kiln::tensor({1.0, 2.0, 3.0, 4.0});
+  CHECK(x.var().item<double>() == Approx(5.0 / 3));
+  CHECK(x.var({}, 0).item<double>() == Approx(1.25));
+  CHECK(x.std().item<double>() == Approx(std::sqrt(5.0 / 3)));
+  // Along an axis, keepdim, against a loop in double.
+  Tensor m = random_input({5, 7}, DType::F64);
+  std::vector<double> v = m.to_vector<double>();
+  Tensor cols = m.var({0}, 1, true);
+  CHECK(cols.shape() == kiln::Shape{1, 7});
+  std::vector<double> got = cols.to_vector<double>();
+  for (int j = 0; j < 7; ++j) {
+    double mean = 0, ss = 0;
+    for (int i = 0; i < 5; ++i) mean += v[i * 7 + j] / 5;
+    for (int i = 0; i < 5; ++i) ss += (v[i * 7 + j] - mean) * (v[i * 7 + j] - mean);
+    CHECK(got[j] == Approx(ss / 4).epsilon(1e-12));
+  }
+  // A large mean cancels before squaring: f32 values near 1e4 with unit spread.
+  kiln::manual_seed(31);
+  Tensor big = kiln::randn({100000}) + 10000.0f;
+  std::vector<float> b = big.to_vector<float>();
+  double mean = 0, ss = 0;
+  for (float f : b) mean += f / b.size();
+  for (float f : b) ss += (f - mean) * (f - mean);
+  CHECK(big.var().item<float>() == Approx(ss / (b.size() - 1)).epsilon(1e-4));
+  // One element, corrected: NaN, as in PyTorch.
+  CHECK(std::isnan(kiln::tensor({3.0f}).var().item<float>()));
+  CHECK(kiln::tensor({3.0f}).var({}, 0).item<float>() == 0);
+  CHECK_THAT(kt::error_of([] {
+               kiln::tensor({1, 2}).var();
+             }),
+             Catch::Contains("[var]") && Catch::Contains("floating point"));
+  CHECK_THAT(kt::error_of([] {
+               kiln::tensor({1.0, 2.0}).var({}, -1);
+             }),
+             Catch::Contains("[var]") && Catch::Contains("correction"));
+  CHECK_THAT(kt::error_of([] { kiln::tensor({1.0, 2.0}).std({3}); }), Catch::Contains("[var]"));
+  kt::check_grad([](const std::vector<Tensor>& in) { return in[0].var({1}); }, {{3, 6}});
+  kt::check_grad([](const std::vector<Tensor>& in) { return in[0].std({0}, 0); }, {{4, 3}});
+}
+
+TEST_CASE("logsumexp does not overflow, and its gradient is softmax", "[reduce]") {
+  Tensor x = kiln::tensor({{1.0, 2.0, 3.0}, {1000.0, 1000.0, -1000.0}});
+  std::vector<double> got = x.logsumexp({1}).to_vector<double>();
+  CHECK(got[0] == Approx(std::log(std::exp(1.0) + std::exp(2.0) + std::exp(3.0))));
+  CHECK(got[1] == Approx(1000 + std::log(2.0)));
+  CHECK(x.logsumexp({1}, true).shape() == kiln::Shape{2, 1});
+  CHECK(x.logsumexp().shape().empty());
+  const float inf = std::numeric_limits<float>::infinity();
+  Tensor edge = kiln::tensor({{-inf, -inf}, {inf, 1.0f}, {NAN, 1.0f}});
+  std::vector<float> e = edge.logsumexp({1}).to_vector<float>();
+  CHECK(e[0] == -inf);
+  CHECK(e[1] == inf);
+  CHECK(std::isnan(e[2]));
+  kt::check_grad([](const std::vector<Tensor>& in) { return in[0].logsumexp({1}); }, {{3, 5}});
+  kt::check_grad([](const std::vector<Tensor>& in) { return in[0].logsumexp(); }, {{2, 3}});
+}
+
+TEST_CASE("all and any, over axes and over no elements", "[reduce]") {
+  Tensor x = kiln::tensor({{1, 0, 3}, {4, 5, 6}});
+  CHECK(x.all().item<bool>() == false);
+  CHECK(x.any().item<bool>() == true);
+  CHECK(x.all({1}).to_vector<bool>() == std::vector<bool>{false, true});
+  CHECK(x.any({0}, true).shape() == kiln::Shape{1, 3});
+  CHECK(x.all({0}).dtype() == DType::Bool);
+  CHECK(kiln::tensor({0.0f, -0.0f}).any().item<bool>() == false);
+  CHECK(kiln::tensor({NAN}).all().item<bool>() == true); // NaN is nonzero, as in PyTorch
+  Tensor empty = kiln::zeros({0, 3});
+  CHECK(empty.all().item<bool>() == true);
+  CHECK(empty.any().item<bool>() == false);
+  CHECK((x > 0).all({1}).to_vector<bool>() == std::vector<bool>{false, true});
 }

@@ -121,6 +121,18 @@ public:
   Tensor max(std::vector<int64_t> axes = {}, bool keepdim = false, Loc loc = Loc::current()) const;
   Tensor min(std::vector<int64_t> axes = {}, bool keepdim = false, Loc loc = Loc::current()) const;
   Tensor prod(std::vector<int64_t> axes = {}, bool keepdim = false, Loc loc = Loc::current()) const;
+  // Variance: the squared deviations from the mean summed and divided by count - correction
+  // (1: Bessel's, PyTorch's default; NaN where that is not positive); std is its square root.
+  Tensor var(std::vector<int64_t> axes = {}, int64_t correction = 1, bool keepdim = false,
+             Loc loc = Loc::current()) const;
+  Tensor std(std::vector<int64_t> axes = {}, int64_t correction = 1, bool keepdim = false,
+             Loc loc = Loc::current()) const;
+  // log(sum(exp(x))) computed without overflow (shifted by the max); its gradient is softmax.
+  Tensor logsumexp(std::vector<int64_t> axes = {}, bool keepdim = false,
+                   Loc loc = Loc::current()) const;
+  // Whether every (any) element is nonzero, as bool: true (false) over no elements.
+  Tensor all(std::vector<int64_t> axes = {}, bool keepdim = false, Loc loc = Loc::current()) const;
+  Tensor any(std::vector<int64_t> axes = {}, bool keepdim = false, Loc loc = Loc::current()) const;
   // No axis = index into the flattened tensor.
   Tensor argmax(std::optional<int64_t> axis = {}, bool keepdim = false,
                 Loc loc = Loc::current()) const;
