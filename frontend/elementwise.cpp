@@ -234,4 +234,22 @@ Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi
   return y;
 }
 
+Tensor isnan(const Tensor& x, Loc loc) {
+  if (!x.defined()) fail_at(loc, "isnan", "called on an undefined tensor");
+  return ne(Operand(x, loc), Operand(x, loc)); // false for every integer
+}
+
+Tensor isinf(const Tensor& x, Loc loc) {
+  if (!x.defined()) fail_at(loc, "isinf", "called on an undefined tensor");
+  if (!is_float(x.dtype())) return ne(Operand(x, loc), Operand(x, loc)); // all false
+  return eq(Operand(x.abs(loc), loc), Operand(INFINITY, loc));
+}
+
+Tensor isfinite(const Tensor& x, Loc loc) {
+  if (!x.defined()) fail_at(loc, "isfinite", "called on an undefined tensor");
+  // x - x is 0 for finite x, NaN for NaN and +-inf.
+  if (!is_float(x.dtype())) return eq(Operand(x, loc), Operand(x, loc)); // all true
+  return eq(Operand(sub(Operand(x, loc), Operand(x, loc)), loc), Operand(0.0, loc));
+}
+
 } // namespace kiln

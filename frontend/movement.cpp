@@ -233,4 +233,42 @@ Tensor stack(const std::vector<Tensor>& tensors, int64_t axis, Loc loc) {
   return cat(parts, a, loc);
 }
 
+Tensor flip(const Tensor& x, const std::vector<int64_t>& axes, Loc loc) {
+  require(x, "flip", loc);
+  Tensor y = x;
+  std::vector<int64_t> seen;
+  for (int64_t axis : axes) {
+    int64_t a = trace::normalize_axis(axis, x.dim(), "flip", loc);
+    if (std::find(seen.begin(), seen.end(), a) != seen.end())
+      fail_at(loc, "flip", "axis {} appears twice in the axes of {}", axis, describe(x));
+    seen.push_back(a);
+    if (x.dim() > 0) y = y.slice(a, {}, {}, -1, loc);
+  }
+  return y;
+}
+
+std::vector<Tensor> split(const Tensor& x, int64_t size, int64_t axis, Loc loc) {
+  require(x, "split", loc);
+  if (x.dim() == 0) fail_at(loc, "split", "cannot split a 0-d tensor {}", describe(x));
+  int64_t a = trace::normalize_axis(axis, x.dim(), "split", loc);
+  int64_t n = x.shape()[a];
+  if (size <= 0 && !(size == 0 && n == 0))
+    fail_at(loc, "split", "pieces must have a positive size, got {} for axis {} of {}", size, axis,
+            describe(x));
+  std::vector<Tensor> pieces;
+  for (int64_t start = 0; start < n || pieces.empty(); start += size)
+    pieces.push_back(x.slice(a, start, std::min(start + size, n), 1, loc));
+  return pieces;
+}
+
+std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t axis, Loc loc) {
+  require(x, "chunk", loc);
+  if (chunks <= 0)
+    fail_at(loc, "chunk", "the number of chunks must be positive, got {} for {}", chunks,
+            describe(x));
+  if (x.dim() == 0) fail_at(loc, "chunk", "cannot chunk a 0-d tensor {}", describe(x));
+  int64_t n = x.shape()[trace::normalize_axis(axis, x.dim(), "chunk", loc)];
+  return split(x, std::max<int64_t>((n + chunks - 1) / chunks, n == 0 ? 0 : 1), axis, loc);
+}
+
 } // namespace kiln

@@ -549,3 +549,19 @@ TEST_CASE("f32 exp, log and sigmoid stay within 2 ulp, tanh within 3e-7, over th
     CHECK(worst <= s.tol);
   }
 }
+
+TEST_CASE("isnan, isinf and isfinite", "[elementwise]") {
+  const float inf = std::numeric_limits<float>::infinity();
+  Tensor x = kiln::tensor({1.0f, NAN, inf, -inf, -0.0f, 3e38f});
+  using B = std::vector<bool>;
+  CHECK(kiln::isnan(x).to_vector<bool>() == B{false, true, false, false, false, false});
+  CHECK(kiln::isinf(x).to_vector<bool>() == B{false, false, true, true, false, false});
+  CHECK(kiln::isfinite(x).to_vector<bool>() == B{true, false, false, false, true, true});
+  CHECK(kiln::isfinite(x * 10).to_vector<bool>() == B{true, false, false, false, true, false});
+  Tensor i = kiln::tensor({1, -5});
+  CHECK(kiln::isnan(i).to_vector<bool>() == B{false, false});
+  CHECK(kiln::isinf(i).to_vector<bool>() == B{false, false});
+  CHECK(kiln::isfinite(i).to_vector<bool>() == B{true, true});
+  CHECK(kiln::isnan(x).dtype() == kiln::DType::Bool);
+  CHECK(kiln::isnan(x).any().item<bool>());
+}

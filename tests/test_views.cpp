@@ -347,3 +347,35 @@ TEST_CASE("matmul with inner dim 1", "[matmul]") {
   check_vs_reference(
       kiln::matmul(random_input({4, 1}, DType::I32, -5, 5), random_input({1}, DType::I32, -5, 5)));
 }
+
+TEST_CASE("flip, split and chunk are views with PyTorch's pieces", "[views]") {
+  Tensor x = kiln::arange(0, 12).reshape({3, 4});
+  CHECK(kiln::flip(x, {0}).to_vector<int64_t>() ==
+        std::vector<int64_t>{8, 9, 10, 11, 4, 5, 6, 7, 0, 1, 2, 3});
+  CHECK(kiln::flip(x, {-1, 0}).to_vector<int64_t>() ==
+        std::vector<int64_t>{11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0});
+  CHECK(kiln::flip(x, {}).to_vector<int64_t>() == x.to_vector<int64_t>());
+  CHECK_THAT(kt::error_of([&] { kiln::flip(x, {1, -1}); }),
+             Catch::Contains("[flip]") && Catch::Contains("twice"));
+  // split: pieces of 3 along the last axis of 4 -> 3 and 1.
+  auto pieces = kiln::split(x, 3, 1);
+  REQUIRE(pieces.size() == 2);
+  CHECK(pieces[0].shape() == kiln::Shape{3, 3});
+  CHECK(pieces[1].to_vector<int64_t>() == std::vector<int64_t>{3, 7, 11});
+  // chunk: 3 chunks of 4 -> 2, 2 (ceil(4/3) = 2, and they run out), as in PyTorch.
+  auto chunks = kiln::chunk(x, 3, -1);
+  REQUIRE(chunks.size() == 2);
+  CHECK(chunks[1].to_vector<int64_t>() == std::vector<int64_t>{2, 3, 6, 7, 10, 11});
+  CHECK(kiln::chunk(x, 3, 0).size() == 3);
+  CHECK(kiln::split(kiln::zeros({0, 2}), 2).size() == 1);
+  CHECK_THAT(kt::error_of([&] { kiln::split(x, 0); }),
+             Catch::Contains("[split]") && Catch::Contains("positive"));
+  CHECK_THAT(kt::error_of([&] { kiln::chunk(x, 0); }), Catch::Contains("[chunk]"));
+  CHECK_THAT(kt::error_of([&] { kiln::chunk(x, 2, 2); }), Catch::Contains("[chunk]"));
+  // Gradients reach the pieces' places, and a flipped view's its own.
+  Tensor w = kiln::tensor({1.0, 2.0, 3.0, 4.0, 5.0}).requires_grad_();
+  auto parts = kiln::split(w, 2);
+  (parts[0].sum() + 10 * parts[2].sum() + (kiln::flip(w, {0}) * kiln::arange(0, 5)).sum())
+      .backward();
+  CHECK(w.grad().to_vector<double>() == std::vector<double>{5, 4, 2, 1, 10});
+}

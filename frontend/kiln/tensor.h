@@ -253,6 +253,10 @@ Tensor logical_or(const Operand& a, const Operand& b);
 Tensor where(const Operand& cond, const Operand& a, const Operand& b);
 Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi,
              Loc loc = Loc::current());
+// Bool tensors of which elements are NaN, +-inf, or neither (integers: never NaN nor inf).
+Tensor isnan(const Tensor& x, Loc loc = Loc::current());
+Tensor isinf(const Tensor& x, Loc loc = Loc::current());
+Tensor isfinite(const Tensor& x, Loc loc = Loc::current());
 
 inline Tensor operator+(const Operand& a, const Operand& b) { return add(a, b); }
 inline Tensor operator-(const Operand& a, const Operand& b) { return sub(a, b); }
@@ -273,6 +277,14 @@ Tensor operator!(const Operand& a);
 // Movement across several tensors.
 Tensor cat(const std::vector<Tensor>& tensors, int64_t axis = 0, Loc loc = Loc::current());
 Tensor stack(const std::vector<Tensor>& tensors, int64_t axis = 0, Loc loc = Loc::current());
+// x reversed along each of `axes` (a view), like torch.flip.
+Tensor flip(const Tensor& x, const std::vector<int64_t>& axes, Loc loc = Loc::current());
+// Views of consecutive pieces along an axis, like torch.split (pieces of `size`, the last one
+// shorter) and torch.chunk (`chunks` pieces of ceil(n / chunks), fewer when they run out).
+std::vector<Tensor> split(const Tensor& x, int64_t size, int64_t axis = 0,
+                          Loc loc = Loc::current());
+std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t axis = 0,
+                          Loc loc = Loc::current());
 // pads: (before, after) pairs starting from the LAST axis, like torch.nn.functional.pad.
 Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, double value = 0,
            Loc loc = Loc::current());
