@@ -166,9 +166,11 @@ void Tensor::backward(const Tensor& grad_output, Loc loc) const {
   Tensor seed = seed_for(*this, grad_output, "backward", loc);
   check_graph_kept(node(), "backward", loc);
   node()->backward_ran = true;
-  if (node()->realized()) node()->inputs.clear();
   auto leaves = registry().nodes();
   auto grads = gradients(node(), seed.node(), leaves, custom_vjp());
+  // A root realized already (its loss read by item()) lets go of its graph now; the gradient
+  // nodes built above hold what they read.
+  if (node()->realized()) node()->inputs.clear();
   for (auto& [leaf, g] : grads) {
     auto impl = registry().find(leaf);
     if (!impl) continue;

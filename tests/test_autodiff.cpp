@@ -186,12 +186,16 @@ TEST_CASE("backward lets go of the graph: a held loss keeps no activations",
                       Catch::Contains("[backward]") && Catch::Contains("already ran from f64[]"));
   Tensor total = loss * 2;
   REQUIRE_THROWS_WITH(total.backward(), Catch::Contains("already ran"));
-  // Realized before backward: it lets go at backward().
+  // Realized before backward (PyTorch's `print(loss.item()); loss.backward()`): the gradient
+  // still reaches w, and the loss lets go at backward().
+  w.zero_grad();
   Tensor loss2 = (w * w).sum();
-  loss2.realize();
+  CHECK(loss2.item<double>() == 5.0);
   CHECK(!loss2.node()->inputs.empty());
   loss2.backward();
   CHECK(loss2.node()->inputs.empty());
+  REQUIRE(w.grad().defined());
+  CHECK(w.grad().to_vector<double>() == std::vector<double>{2.0, 4.0});
 }
 
 TEST_CASE("backward errors", "[autodiff][errors]") {
