@@ -549,3 +549,16 @@ TEST_CASE("f32 exp, log and sigmoid stay within 2 ulp, tanh within 3e-7, over th
     CHECK(worst <= s.tol);
   }
 }
+
+TEST_CASE("f32 tanh is exactly +-1 where it rounds there, so gelu_tanh of a large negative is 0",
+          "[elementwise][accuracy][regression]") {
+  // A relative error of 2.4e-7 in tanh near 1 is an absolute error of |x| * 1.2e-7 in
+  // gelu_tanh(x) = x / 2 * (1 + tanh(...)): -0.12 at x = -1e6 before tanh saturated exactly.
+  std::vector<float> xs = {9.02f, 10.f, 100.f, 1e6f, -9.02f, -10.f, -100.f, -1e6f};
+  std::vector<float> th = kiln::tensor(xs).tanh().to_vector<float>();
+  for (size_t i = 0; i < xs.size(); ++i) CHECK(th[i] == (xs[i] > 0 ? 1.f : -1.f));
+  for (float g : kiln::tensor({-10.f, -1000.f, -1e6f}).gelu("tanh").to_vector<float>())
+    CHECK(g == 0.f);
+  // Just below the threshold tanh stays within the interpolant's bound.
+  CHECK(kiln::tensor({9.f}).tanh().item<float>() == Approx(std::tanh(9.0)).epsilon(3e-7));
+}
