@@ -208,6 +208,12 @@ TEST_CASE("where and clamp hand values", "[elementwise][where][clamp]") {
   CHECK(ci.dtype() == DType::I32);
   check_values(ci, {0, 2, 5});
   check_values(kiln::clamp(kiln::tensor({-5.f, 0.5f, 7.f}), std::nullopt, 0), {-5, 0, 0});
+  // A fractional bound promotes an integer tensor to f32, as in PyTorch (the bound truncated to
+  // 0 gave a result below the minimum 0.5).
+  Tensor cf = kiln::clamp(kiln::tensor({-3, 0, 1, 2, 5}), 0.5, 2.5);
+  CHECK(cf.dtype() == DType::F32);
+  check_values(cf, {0.5, 0.5, 1, 2, 2.5});
+  check_values(kiln::clamp(kiln::tensor<uint8_t>({0, 9}), std::nullopt, 7.5), {0, 7.5});
 }
 
 TEST_CASE("casts between all dtypes match the reference", "[elementwise][cast]") {
