@@ -245,3 +245,33 @@ TEST_CASE("Module names, buffers, train/eval, zero_grad, devices", "[nn][module]
   model.to("cpu");
   CHECK_THROWS_WITH(model.to("tpu"), Catch::Contains("tpu")); // tests/test_devices.cpp moves
 }
+
+namespace {
+// A user module that registers what PyTorch's register_* refuse.
+struct Registering : nn::Module {
+  void parameter(const std::string& name, Tensor t) { register_parameter(name, std::move(t)); }
+  void buffer(const std::string& name, Tensor t) { register_buffer(name, std::move(t)); }
+  void module(const std::string& name, std::shared_ptr<nn::Module> m) { register_module(name, m); }
+};
+} // namespace
+
+TEST_CASE("Module registration refuses null modules and empty, dotted or repeated names",
+          "[nn][module][errors]") {
+  using Catch::Contains;
+  Registering m;
+  m.parameter("w", kiln::ones({2}));
+  // Before: a null module crashed the first forward (Sequential::push_back(nullptr) too), and a
+  // repeated name gave a state dictionary with the name twice.
+  CHECK_THROWS_WITH(m.module("child", nullptr), Contains("[Module]") && Contains("null"));
+  nn::Sequential seq;
+  CHECK_THROWS_WITH(seq.push_back(nullptr), Contains("null"));
+  CHECK(seq.size() == 0);
+  CHECK_THROWS_WITH(m.parameter("w", kiln::ones({2})), Contains("\"w\" is already registered"));
+  CHECK_THROWS_WITH(m.buffer("w", kiln::ones({2})), Contains("already registered"));
+  CHECK_THROWS_WITH(m.module("w", std::make_shared<nn::ReLU>()), Contains("already registered"));
+  CHECK_THROWS_WITH(m.parameter("", kiln::ones({1})), Contains("non-empty"));
+  CHECK_THROWS_WITH(m.buffer("a.b", kiln::ones({1})), Contains("without '.'"));
+  CHECK_THROWS_WITH(m.parameter("u", Tensor()), Contains("undefined"));
+  CHECK(m.named_parameters().size() == 1);
+  CHECK(m.named_buffers().empty());
+}
