@@ -142,6 +142,21 @@ TEST_CASE("optimizer state and learning rate changes", "[optim]") {
   check_values(b, {2});
   CHECK_THROWS_WITH(opt.load_state({{"momentum.0", kiln::zeros({3}, DType::F64)}}),
                     Catch::Contains("does not match"));
+  // Before: state of another dtype loaded, and the next step() failed inside an update.
+  CHECK_THROWS_WITH(opt.load_state({{"momentum.0", kiln::zeros({2}, DType::F32)}}),
+                    Catch::Contains("does not match"));
+}
+
+TEST_CASE("optimizer hyperparameters PyTorch refuses are errors", "[optim][errors]") {
+  using Catch::Contains;
+  Tensor a = param({1, 2});
+  CHECK_THROWS_WITH(optim::Adam({a}, {.beta1 = 1.5}), Contains("[Adam] beta1") && Contains("1.5"));
+  CHECK_THROWS_WITH(optim::AdamW({a}, {.beta2 = 1}), Contains("beta2"));
+  CHECK_THROWS_WITH(optim::Adam({a}, {.eps = -1e-8}), Contains("eps"));
+  CHECK_THROWS_WITH(optim::Adam({a}, {.weight_decay = -1}), Contains("weight_decay"));
+  CHECK_THROWS_WITH(optim::SGD({a}, {.lr = 0.1, .momentum = -0.9}), Contains("[SGD] momentum"));
+  CHECK_THROWS_WITH(optim::SGD({a}, {.lr = std::nan("")}), Contains("learning rate"));
+  CHECK_THROWS_WITH(optim::SGD({a}, {.lr = -0.5}), Contains("got -0.5"));
 }
 
 TEST_CASE("a parameter given to an optimizer twice is an error", "[optim]") {
