@@ -113,17 +113,27 @@ Tensor seed_for(const Tensor& out, const Tensor& grad_output, const char* op, Lo
   return seed.to(out.dtype(), loc);
 }
 
-// backward() lets go of a graph (frees its root's inputs once realized, as PyTorch frees the
-// saved tensors), so differentiating through it again is an error, not a silent zero gradient.
+// backward() lets go of a graph (frees its root's inputs, and those of the nodes it ran through,
+// once realized, as PyTorch frees the saved tensors), so differentiating through it again is an
+// error, not a silent zero gradient.
 void check_graph_kept(const NodePtr& root, const char* op, Loc loc) {
   for (Node* n : topo_order({root.get()}, /*stop_at_realized=*/false))
-    if (n->backward_ran)
+    if (n->backward_ran || (n->backward_passed && n->inputs.empty()))
       trace::fail_at(loc, op,
-                     "backward() already ran from {} (created at {}:{}), which lets go of its "
+                     "backward() already ran {} {} (created at {}:{}), which lets go of its "
                      "graph as PyTorch does (expected each graph differentiated once: build the "
                      "expression again, or detach() what is kept across steps)",
+                     n->backward_ran ? "from" : "through",
                      std::string(dtype_name(n->dtype)) + shape_str(n->shape), n->loc.file_name(),
                      n->loc.line());
+}
+
+// Marks the unrealized nodes that gradients flowed through, which let go of their graph when
+// realized. Nodes realized already keep it (a second backward through them still works).
+void mark_backward_passed(const NodePtr& root) {
+  for (Node* n : topo_order({root.get()}, /*stop_at_realized=*/false))
+    if (n != root.get() && n->requires_grad && !n->realized() && !n->inputs.empty())
+      n->backward_passed = true;
 }
 
 // Custom gradient rules by node, each with a weak reference that tells a dead node from a new
@@ -166,9 +176,12 @@ void Tensor::backward(const Tensor& grad_output, Loc loc) const {
   Tensor seed = seed_for(*this, grad_output, "backward", loc);
   check_graph_kept(node(), "backward", loc);
   node()->backward_ran = true;
-  if (node()->realized()) node()->inputs.clear();
+  mark_backward_passed(node());
   auto leaves = registry().nodes();
   auto grads = gradients(node(), seed.node(), leaves, custom_vjp());
+  // A root realized already (its loss read by item()) lets go of its graph now; the gradient
+  // nodes built above hold what they read.
+  if (node()->realized()) node()->inputs.clear();
   for (auto& [leaf, g] : grads) {
     auto impl = registry().find(leaf);
     if (!impl) continue;

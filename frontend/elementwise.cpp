@@ -217,15 +217,18 @@ Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi
   trace::LabelScope label("clamp");
   trace::require(x, "clamp", loc);
   if (!lo && !hi) fail_at(loc, "clamp", "at least one of min and max must be given");
-  Tensor y = x;
-  // Integer tensors clamp with integer bounds, float tensors keep their dtype.
+  // Integer tensors clamp with integer bounds, float tensors keep their dtype. A fractional
+  // bound makes an integer tensor f32, as PyTorch promotes: clamp(i, 0.5) is 0.5 where i < 0.5,
+  // not the truncated bound 0 (below the minimum asked for).
+  auto fractional = [](std::optional<double> b) { return b && *b != std::floor(*b); };
+  Tensor y = !is_float(x.dtype()) && (fractional(lo) || fractional(hi)) ? x.to(DType::F32, loc) : x;
   // The bounds are the user's numbers: kernel parameters, so new bounds do not recompile.
-  DType bound_dtype = x.dtype() == DType::Bool ? DType::I64 : x.dtype();
+  DType bound_dtype = y.dtype() == DType::Bool ? DType::I64 : y.dtype();
   for (std::optional<double> b : {lo, hi})
     if (b)
       trace::check_number_fits(Operand(*b, loc), bound_dtype, "clamp"); // u8 clamp(-5): not 251
   auto bound = [&](double v) {
-    return Operand(trace::constant(v, bound_dtype, loc, x.dtype() != DType::Bool), loc);
+    return Operand(trace::constant(v, bound_dtype, loc, y.dtype() != DType::Bool), loc);
   };
   // Selects rather than max/min: NaN passes through, and the gradient is 1 on the bounds
   // themselves as in PyTorch (a tie of max/min would split it). lo > hi gives hi, like PyTorch.

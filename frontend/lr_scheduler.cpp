@@ -58,7 +58,8 @@ double CosineAnnealingLR::lr_at(int64_t step) const {
 SequentialLR::SequentialLR(Optimizer& opt, std::vector<std::shared_ptr<LRScheduler>> schedules,
                            std::vector<int64_t> milestones)
     : LRScheduler(opt), schedules_(std::move(schedules)), milestones_(std::move(milestones)) {
-  if (schedules_.empty() || milestones_.size() + 1 != schedules_.size())
+  if (schedules_.empty()) throw Error("[SequentialLR] expected at least one schedule, got none");
+  if (milestones_.size() + 1 != schedules_.size())
     throw Error(fmt::format("[SequentialLR] {} schedules need {} milestones, got {}",
                             schedules_.size(), schedules_.size() - 1, milestones_.size()));
   for (auto& s : schedules_)

@@ -12,6 +12,10 @@ using trace::require;
 
 int64_t Tensor::size(int64_t axis, Loc loc) const {
   require(*this, "size", loc);
+  // normalize_axis takes axis 0 of a 0-d tensor (a reduction's), which has no size to read.
+  if (dim() == 0)
+    fail_at(loc, "size", "{} has no axes (asked for axis {}; expected a tensor of rank >= 1)",
+            describe(*this), axis);
   return shape()[trace::normalize_axis(axis, dim(), "size", loc)];
 }
 

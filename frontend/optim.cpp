@@ -33,8 +33,16 @@ Optimizer::Optimizer(std::vector<Tensor> params, double lr)
                                 "(expected each parameter once)",
                                 i, trace::describe(p), j));
   }
-  if (lr < 0) throw Error("[optim] learning rate must be >= 0, got " + std::to_string(lr));
+  if (!(lr >= 0)) throw Error(fmt::format("[optim] learning rate must be >= 0, got {}", lr));
 }
+
+namespace {
+// Hyperparameters PyTorch's optimizers refuse too (NaN fails every check).
+void check_option(bool ok, const char* optimizer, const char* name, double value,
+                  const char* expected) {
+  if (!ok) throw Error(fmt::format("[{}] {} must be {}, got {}", optimizer, name, expected, value));
+}
+} // namespace
 
 void Optimizer::zero_grad() {
   for (auto& p : params_) p.zero_grad();
@@ -101,13 +109,17 @@ void Optimizer::load_state(const nn::NamedTensors& state) {
       auto [p, ec] = std::from_chars(name.data() + dot + 1, end, i);
       if (ec != std::errc() || p != end) i = params_.size();
     }
-    if (i >= params_.size() || t.shape() != params_[i].shape())
+    // A dtype that differs passed here and failed the next step() inside an update.
+    if (i >= params_.size() || !t.defined() || t.shape() != params_[i].shape() ||
+        t.dtype() != params_[i].dtype())
       throw Error("[optim] state entry \"" + name + "\" does not match the parameters");
     state_of(name.substr(0, dot), i) = t.realize().detach();
   }
 }
 
 SGD::SGD(std::vector<Tensor> params, SGDOptions o) : Optimizer(std::move(params), o.lr), o_(o) {
+  check_option(o.momentum >= 0, "SGD", "momentum", o.momentum, ">= 0");
+  check_option(o.weight_decay >= 0, "SGD", "weight_decay", o.weight_decay, ">= 0");
   if (o.nesterov && (o.momentum <= 0 || o.dampening != 0))
     throw Error("[SGD] Nesterov momentum needs momentum > 0 and dampening 0");
 }
@@ -124,7 +136,12 @@ Tensor SGD::update(size_t i, const Tensor& p, const Tensor& grad) {
   return p - g * hyper(lr_, g);
 }
 
-Adam::Adam(std::vector<Tensor> params, AdamOptions o) : Optimizer(std::move(params), o.lr), o_(o) {}
+Adam::Adam(std::vector<Tensor> params, AdamOptions o) : Optimizer(std::move(params), o.lr), o_(o) {
+  check_option(o.beta1 >= 0 && o.beta1 < 1, "Adam", "beta1", o.beta1, "in [0, 1)");
+  check_option(o.beta2 >= 0 && o.beta2 < 1, "Adam", "beta2", o.beta2, "in [0, 1)");
+  check_option(o.eps >= 0, "Adam", "eps", o.eps, ">= 0");
+  check_option(o.weight_decay >= 0, "Adam", "weight_decay", o.weight_decay, ">= 0");
+}
 
 AdamW::AdamW(std::vector<Tensor> params, AdamOptions o)
     : Adam(std::move(params), (o.decoupled = true, o)) {}

@@ -6,7 +6,9 @@
 #include "runtime/transfer.h"
 #include "trace.h"
 
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <new>
 
 namespace kiln {
@@ -47,25 +49,56 @@ Tensor reference(const Tensor& t) {
   return Tensor(make_buffer_node(t.dtype(), t.shape(), out[0], t.node()->loc, t.device()));
 }
 
-template <typename T> std::vector<T> Tensor::to_vector() const {
-  auto storage = trace::host_storage(*this);
+namespace {
+
+// Whether static_cast<T>(v) is defined: a float to an integer type must truncate to a value the
+// type holds (NaN and infinities do not).
+template <typename T, typename U> bool casts_to(U v) {
+  if constexpr (std::is_floating_point_v<U> && std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    double t = std::trunc(static_cast<double>(v));
+    return t >= static_cast<double>(std::numeric_limits<T>::min()) &&
+           t < static_cast<double>(std::numeric_limits<T>::max()) + 1.0;
+  }
+  return true;
+}
+
+// t's values as T, like a C++ cast; a value the cast is undefined for is a kiln::Error, as
+// LibTorch's item<T>() raises for a value T cannot hold (NaN read as an i64 was INT64_MIN).
+template <typename T>
+std::vector<T> values_as(const Tensor& t, const char* op, std::optional<Loc> loc) {
+  auto storage = trace::host_storage(t);
   std::vector<T> out;
   try {
-    out.resize(numel());
+    out.resize(t.numel());
   } catch (const std::bad_alloc&) { // only kiln::Error leaves the API
-    fail("to_vector", "cannot allocate {} values of {} bytes for {}", numel(), sizeof(T),
-         trace::describe(*this));
+    fail(op, "cannot allocate {} values of {} bytes for {}", t.numel(), sizeof(T),
+         trace::describe(t));
   }
   const char* p = static_cast<const char*>(storage->data);
-  dispatch_dtype(dtype(), [&](auto x) {
+  dispatch_dtype(t.dtype(), [&](auto x) {
     using U = decltype(x);
-    for (int64_t i = 0; i < numel(); ++i) {
+    for (int64_t i = 0; i < t.numel(); ++i) {
       U v;
       std::memcpy(&v, p + i * sizeof(U), sizeof(U));
+      if (!casts_to<T>(v)) {
+        std::string what = fmt::format(
+            "{} holds {} at position {}, which {} cannot hold (expected a finite value from {} to "
+            "{})",
+            trace::describe(t), v, i, dtype_name(dtype_of<T>()), std::numeric_limits<T>::min(),
+            std::numeric_limits<T>::max());
+        if (loc) trace::fail_at(*loc, op, "{}", what);
+        fail(op, "{}", what);
+      }
       out[i] = static_cast<T>(v);
     }
   });
   return out;
+}
+
+} // namespace
+
+template <typename T> std::vector<T> Tensor::to_vector() const {
+  return values_as<T>(*this, "to_vector", std::nullopt);
 }
 
 template <typename T> T Tensor::item(Loc loc) const {
@@ -73,7 +106,7 @@ template <typename T> T Tensor::item(Loc loc) const {
   if (numel() != 1)
     trace::fail_at(loc, "item", "tensor {} has {} elements (expected exactly 1)",
                    trace::describe(*this), numel());
-  return to_vector<T>()[0];
+  return values_as<T>(*this, "item", loc)[0];
 }
 
 #define KILN_INSTANTIATE(T)                                                                        \

@@ -85,6 +85,10 @@ struct Node : std::enable_shared_from_this<Node> {
   // backward() ran from this node: once realized it lets go of its graph like a node without
   // gradients, as PyTorch frees a graph after backward (a held loss keeps no activations).
   bool backward_ran = false;
+  // backward() ran through this unrealized node (between its root and the leaves): once
+  // realized it lets go of its graph too, so a lazily accumulated metric that reads a model's
+  // output keeps no parameters of earlier steps.
+  bool backward_passed = false;
   // kiln::mark_dynamic: this axis's size may change between realizations, so a graph reading
   // the node compiles with it symbolic from its first size (runtime/size_family.h); -1: none.
   int dynamic_axis = -1;

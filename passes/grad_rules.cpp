@@ -84,12 +84,15 @@ Grads binary_rule(GradBuilder& b, const NodePtr& n, const NodePtr& g) {
   case Op::Div:
     return {b.div(g, y), b.neg(b.div(b.mul(g, n), y))};
   case Op::Pow: {
-    // d/dx x^y = y x^(y-1), 0 where y = 0 (PyTorch: not 0 * inf at x = 0); d/dy x^y = x^y log x
-    // (0 where x^y is 0, as PyTorch does for x = 0).
+    // d/dx x^y = y x^(y-1), 0 where y = 0 (PyTorch: not 0 * inf at x = 0); d/dy x^y = x^y log x,
+    // 0 where x^y is 0 and, as PyTorch, where x = 0 and y >= 0 (0^0 = 1, but not 1 * log 0).
     NodePtr zero = b.lit(0, n);
     NodePtr gx = b.where(b.binary(Op::Eq, y, b.lit(0, y)), zero,
                          b.mul(g, b.mul(y, b.binary(Op::Pow, x, b.sub(y, b.lit(1, y))))));
-    NodePtr gy = b.where(b.binary(Op::Eq, n, zero), zero, b.mul(g, b.mul(n, b.unary(Op::Log, x))));
+    NodePtr zero_base = b.binary(Op::LogicalAnd, b.binary(Op::Eq, x, b.lit(0, x)),
+                                 b.binary(Op::Ge, y, b.lit(0, y)));
+    NodePtr gy = b.where(b.binary(Op::LogicalOr, b.binary(Op::Eq, n, zero), zero_base), zero,
+                         b.mul(g, b.mul(n, b.unary(Op::Log, x))));
     return {gx, gy};
   }
   case Op::Maximum:

@@ -1,8 +1,10 @@
 #include "runtime/profile.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <fstream>
@@ -58,8 +60,14 @@ struct State {
       fmt::print(stderr, "{}", table_of(*this));
       return;
     }
-    std::ofstream(mode, std::ios::binary) << trace_of(*this);
-    fmt::print(stderr, "kiln: profile trace written to {} ({} events)\n", mode, events.size());
+    std::ofstream out(mode, std::ios::binary);
+    out << trace_of(*this);
+    out.close();
+    if (!out) // it said "written" when the path could not be opened
+      fmt::print(stderr, "kiln: warning: cannot write the profile trace to {}: {}\n", mode,
+                 std::strerror(errno));
+    else
+      fmt::print(stderr, "kiln: profile trace written to {} ({} events)\n", mode, events.size());
   }
 };
 

@@ -77,7 +77,7 @@ Node* held_source(Node* n) {
 // history and its earlier buffers return to the allocator.
 void bind(Node& n, std::shared_ptr<Storage> storage) {
   n.storage = std::move(storage);
-  if (!n.requires_grad || n.backward_ran) n.inputs.clear();
+  if (!n.requires_grad || n.backward_ran || n.backward_passed) n.inputs.clear();
 }
 
 } // namespace

@@ -148,6 +148,26 @@ TEST_CASE("creation options and integer literals", "[api][creation]") {
   CHECK(kiln::tensor({1.5f}).dtype() == DType::F32);
 }
 
+TEST_CASE("item and to_vector convert like a C++ cast where it is defined", "[api][errors]") {
+  CHECK(kiln::tensor({3.7f}).item<int64_t>() == 3);
+  CHECK(kiln::tensor({-0.5f, 255.9f}).to_vector<uint8_t>() == std::vector<uint8_t>{0, 255});
+  CHECK(kiln::tensor({-2147483648.0}).item<int32_t>() == INT32_MIN);
+  CHECK(kiln::tensor({2.5f}).item<bool>());
+  // NaN, infinities and values the integer type cannot hold were undefined casts (a NaN loss
+  // read as an i64 was -9223372036854775808): errors, as LibTorch's item<T>() raises.
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  CHECK_THAT(error_of([&] { kiln::tensor({nan}).item<int64_t>(); }),
+             Contains("[item]") && Contains("nan") && Contains("i64") && Contains(kFile));
+  CHECK_THAT(error_of([] { kiln::tensor({1e20f}).item<int32_t>(); }),
+             Contains("[item]") && Contains("i32"));
+  CHECK_THAT(error_of([] {
+               kiln::tensor({1.f, -1.f}).to_vector<uint8_t>();
+             }),
+             Contains("[to_vector]") && Contains("position 1") && Contains("u8"));
+  CHECK_THAT(error_of([] { kiln::tensor({9.3e18}).to_vector<int64_t>(); }),
+             Contains("[to_vector]"));
+}
+
 TEST_CASE("tensor() takes every natural literal type and nesting", "[api][creation]") {
   // Before: tensor({1LL << 40}) did not link (no tensor<long long>) and tensor({{0}}) was
   // ambiguous.

@@ -186,12 +186,16 @@ TEST_CASE("backward lets go of the graph: a held loss keeps no activations",
                       Catch::Contains("[backward]") && Catch::Contains("already ran from f64[]"));
   Tensor total = loss * 2;
   REQUIRE_THROWS_WITH(total.backward(), Catch::Contains("already ran"));
-  // Realized before backward: it lets go at backward().
+  // Realized before backward (PyTorch's `print(loss.item()); loss.backward()`): the gradient
+  // still reaches w, and the loss lets go at backward().
+  w.zero_grad();
   Tensor loss2 = (w * w).sum();
-  loss2.realize();
+  CHECK(loss2.item<double>() == 5.0);
   CHECK(!loss2.node()->inputs.empty());
   loss2.backward();
   CHECK(loss2.node()->inputs.empty());
+  REQUIRE(w.grad().defined());
+  CHECK(w.grad().to_vector<double>() == std::vector<double>{2.0, 4.0});
 }
 
 TEST_CASE("backward errors", "[autodiff][errors]") {
@@ -263,6 +267,12 @@ TEST_CASE("gradients at kinks follow PyTorch", "[autodiff][ieee]") {
         }) == V{2, 0, 4, 3});
   // x^0 has gradient 0, at x = 0 too.
   CHECK(grad_of({0, 2}, [](const Tensor& x) { return kiln::pow(x, 0); }) == V{0, 0});
+  // d/dy 0^y is 0 for y >= 0, at y = 0 too (0^0 = 1, but not 1 * log 0 = -inf); log 2 * 2^y
+  // elsewhere.
+  CHECK(grad_of({0, 2}, [](const Tensor& y) { return kiln::pow(0, y); }) == V{0, 0});
+  V two_to_y = grad_of({0, 1}, [](const Tensor& y) { return kiln::pow(2, y); });
+  CHECK(two_to_y[0] == Approx(std::log(2.0)).epsilon(1e-6));
+  CHECK(two_to_y[1] == Approx(2 * std::log(2.0)).epsilon(1e-6));
   // The forward values keep NaN, as PyTorch's relu and clamp do.
   Tensor nan = kiln::tensor({std::numeric_limits<float>::quiet_NaN()});
   CHECK(std::isnan(nan.relu().item<float>()));

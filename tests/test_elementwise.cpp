@@ -208,6 +208,12 @@ TEST_CASE("where and clamp hand values", "[elementwise][where][clamp]") {
   CHECK(ci.dtype() == DType::I32);
   check_values(ci, {0, 2, 5});
   check_values(kiln::clamp(kiln::tensor({-5.f, 0.5f, 7.f}), std::nullopt, 0), {-5, 0, 0});
+  // A fractional bound promotes an integer tensor to f32, as in PyTorch (the bound truncated to
+  // 0 gave a result below the minimum 0.5).
+  Tensor cf = kiln::clamp(kiln::tensor({-3, 0, 1, 2, 5}), 0.5, 2.5);
+  CHECK(cf.dtype() == DType::F32);
+  check_values(cf, {0.5, 0.5, 1, 2, 2.5});
+  check_values(kiln::clamp(kiln::tensor<uint8_t>({0, 9}), std::nullopt, 7.5), {0, 7.5});
 }
 
 TEST_CASE("casts between all dtypes match the reference", "[elementwise][cast]") {
@@ -564,4 +570,17 @@ TEST_CASE("isnan, isinf and isfinite", "[elementwise]") {
   CHECK(kiln::isfinite(i).to_vector<bool>() == B{true, true});
   CHECK(kiln::isnan(x).dtype() == kiln::DType::Bool);
   CHECK(kiln::isnan(x).any().item<bool>());
+}
+
+TEST_CASE("f32 tanh is exactly +-1 where it rounds there, so gelu_tanh of a large negative is 0",
+          "[elementwise][accuracy][regression]") {
+  // A relative error of 2.4e-7 in tanh near 1 is an absolute error of |x| * 1.2e-7 in
+  // gelu_tanh(x) = x / 2 * (1 + tanh(...)): -0.12 at x = -1e6 before tanh saturated exactly.
+  std::vector<float> xs = {9.02f, 10.f, 100.f, 1e6f, -9.02f, -10.f, -100.f, -1e6f};
+  std::vector<float> th = kiln::tensor(xs).tanh().to_vector<float>();
+  for (size_t i = 0; i < xs.size(); ++i) CHECK(th[i] == (xs[i] > 0 ? 1.f : -1.f));
+  for (float g : kiln::tensor({-10.f, -1000.f, -1e6f}).gelu("tanh").to_vector<float>())
+    CHECK(g == 0.f);
+  // Just below the threshold tanh stays within the interpolant's bound.
+  CHECK(kiln::tensor({9.f}).tanh().item<float>() == Approx(std::tanh(9.0)).epsilon(3e-7));
 }

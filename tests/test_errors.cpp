@@ -91,6 +91,11 @@ TEST_CASE("axis out of range", "[errors]") {
   REQUIRE_KILN_ERROR(kiln::stack({x, x}, 3), Contains("[stack]") && Contains("axis 3"));
   REQUIRE_KILN_ERROR(kiln::scalar_tensor(1.0).sum({1}), Contains("[sum]"));
   REQUIRE_THROWS_AS(x.size(2), kiln::Error);
+  // A 0-d tensor has no size to read, not even at the axis 0 reductions accept (it read out of
+  // bounds).
+  REQUIRE_KILN_ERROR(kiln::scalar_tensor(1.0).size(0),
+                     Contains("[size]") && Contains("no axes") && Contains(kFile));
+  REQUIRE_KILN_ERROR(kiln::scalar_tensor(1.0).size(-1), Contains("[size]"));
 }
 
 TEST_CASE("repeated axes and non-permutations", "[errors]") {

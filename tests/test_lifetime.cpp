@@ -6,10 +6,10 @@
 #include "ir/node_index.h"
 
 using namespace kt;
+using Catch::Contains;
 using kiln::NodeIndex;
 using kiln::NodePtr;
 using kiln::Op;
-using Catch::Contains;
 
 TEST_CASE("a lazy chain of a million steps realizes", "[lifetime]") {
   // Before: the recursive lowering overflowed the stack past ~25,000 steps.
@@ -70,6 +70,40 @@ TEST_CASE("a loop that reassigns a realized tensor keeps flat memory", "[lifetim
   }
   REQUIRE(kiln::allocator_stats().bytes_in_use == at_step_10);
   REQUIRE(p.node()->inputs.empty());
+}
+
+TEST_CASE("a metric accumulated lazily over training steps keeps no earlier parameters",
+          "[lifetime][autodiff]") {
+  // correct = correct + (out.argmax(1) == y).sum() holds every step's output (8 KiB here) until
+  // it is realized; each output also kept its graph, and with it that step's weights (128 KiB
+  // here, 1.6 MB a step for a 784x512 layer). backward() ran through it, so once realized it
+  // lets go of them, as the loss does.
+  kiln::manual_seed(5);
+  kiln::nn::Linear layer(256, 128);
+  kiln::optim::SGD opt(layer.parameters(), {.lr = 0.1});
+  Tensor x = kiln::randn({16, 256}), y = kiln::randint(0, 128, {16});
+  Tensor correct = kiln::zeros({}, DType::I64), out;
+  size_t at_step_10 = 0;
+  for (int step = 1; step <= 40; ++step) {
+    out = layer(x);
+    kiln::nn::functional::cross_entropy(out, y).backward();
+    correct = correct + (out.argmax(1) == y).sum();
+    opt.step();
+    opt.zero_grad();
+    if (step == 10) at_step_10 = kiln::allocator_stats().bytes_in_use;
+  }
+  CHECK(kiln::allocator_stats().bytes_in_use - at_step_10 <= 30 * out.node()->bytes());
+  CHECK(out.node()->inputs.empty());
+  CHECK(correct.item<int64_t>() >= 0);
+  // Its graph is gone: differentiating through it again is an error, not a silent zero.
+  REQUIRE_THROWS_WITH(out.sum().backward(), Contains("already ran through f32[16, 128]"));
+  // A node realized before backward() keeps its graph: a second loss through it still works.
+  Tensor h = layer(x);
+  h.realize();
+  (h * h).sum().backward();
+  layer.zero_grad();
+  h.sum().backward();
+  check_close(layer.bias.grad(), kiln::full({128}, 16.0));
 }
 
 TEST_CASE("an undefined tensor's accessors throw kiln::Error", "[lifetime][errors]") {

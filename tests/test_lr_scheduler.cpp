@@ -58,6 +58,8 @@ TEST_CASE("schedule errors", "[optim][lr_scheduler][errors]") {
   CHECK_THROWS_WITH(optim::CosineAnnealingLR(opt, 0), Catch::Contains("[CosineAnnealingLR]"));
   auto a = std::make_shared<optim::StepLR>(opt, 1), b = std::make_shared<optim::StepLR>(other, 1);
   CHECK_THROWS_WITH(optim::SequentialLR(opt, {a, a}, {}), Catch::Contains("need 1 milestones"));
+  // Before: "0 schedules need 18446744073709551615 milestones".
+  CHECK_THROWS_WITH(optim::SequentialLR(opt, {}, {}), Catch::Contains("at least one schedule"));
   CHECK_THROWS_WITH(optim::SequentialLR(opt, {a, b}, {3}), Catch::Contains("same optimizer"));
   CHECK_THROWS_WITH(optim::SequentialLR(opt, {a, a, a}, {3, 3}),
                     Catch::Contains("increasing, got 3, 3"));

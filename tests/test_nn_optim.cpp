@@ -142,6 +142,21 @@ TEST_CASE("optimizer state and learning rate changes", "[optim]") {
   check_values(b, {2});
   CHECK_THROWS_WITH(opt.load_state({{"momentum.0", kiln::zeros({3}, DType::F64)}}),
                     Catch::Contains("does not match"));
+  // Before: state of another dtype loaded, and the next step() failed inside an update.
+  CHECK_THROWS_WITH(opt.load_state({{"momentum.0", kiln::zeros({2}, DType::F32)}}),
+                    Catch::Contains("does not match"));
+}
+
+TEST_CASE("optimizer hyperparameters PyTorch refuses are errors", "[optim][errors]") {
+  using Catch::Contains;
+  Tensor a = param({1, 2});
+  CHECK_THROWS_WITH(optim::Adam({a}, {.beta1 = 1.5}), Contains("[Adam] beta1") && Contains("1.5"));
+  CHECK_THROWS_WITH(optim::AdamW({a}, {.beta2 = 1}), Contains("beta2"));
+  CHECK_THROWS_WITH(optim::Adam({a}, {.eps = -1e-8}), Contains("eps"));
+  CHECK_THROWS_WITH(optim::Adam({a}, {.weight_decay = -1}), Contains("weight_decay"));
+  CHECK_THROWS_WITH(optim::SGD({a}, {.lr = 0.1, .momentum = -0.9}), Contains("[SGD] momentum"));
+  CHECK_THROWS_WITH(optim::SGD({a}, {.lr = std::nan("")}), Contains("learning rate"));
+  CHECK_THROWS_WITH(optim::SGD({a}, {.lr = -0.5}), Contains("got -0.5"));
 }
 
 TEST_CASE("a parameter given to an optimizer twice is an error", "[optim]") {
@@ -244,4 +259,34 @@ TEST_CASE("Module names, buffers, train/eval, zero_grad, devices", "[nn][module]
 
   model.to("cpu");
   CHECK_THROWS_WITH(model.to("tpu"), Catch::Contains("tpu")); // tests/test_devices.cpp moves
+}
+
+namespace {
+// A user module that registers what PyTorch's register_* refuse.
+struct Registering : nn::Module {
+  void parameter(const std::string& name, Tensor t) { register_parameter(name, std::move(t)); }
+  void buffer(const std::string& name, Tensor t) { register_buffer(name, std::move(t)); }
+  void module(const std::string& name, std::shared_ptr<nn::Module> m) { register_module(name, m); }
+};
+} // namespace
+
+TEST_CASE("Module registration refuses null modules and empty, dotted or repeated names",
+          "[nn][module][errors]") {
+  using Catch::Contains;
+  Registering m;
+  m.parameter("w", kiln::ones({2}));
+  // Before: a null module crashed the first forward (Sequential::push_back(nullptr) too), and a
+  // repeated name gave a state dictionary with the name twice.
+  CHECK_THROWS_WITH(m.module("child", nullptr), Contains("[Module]") && Contains("null"));
+  nn::Sequential seq;
+  CHECK_THROWS_WITH(seq.push_back(nullptr), Contains("null"));
+  CHECK(seq.size() == 0);
+  CHECK_THROWS_WITH(m.parameter("w", kiln::ones({2})), Contains("\"w\" is already registered"));
+  CHECK_THROWS_WITH(m.buffer("w", kiln::ones({2})), Contains("already registered"));
+  CHECK_THROWS_WITH(m.module("w", std::make_shared<nn::ReLU>()), Contains("already registered"));
+  CHECK_THROWS_WITH(m.parameter("", kiln::ones({1})), Contains("non-empty"));
+  CHECK_THROWS_WITH(m.buffer("a.b", kiln::ones({1})), Contains("without '.'"));
+  CHECK_THROWS_WITH(m.parameter("u", Tensor()), Contains("undefined"));
+  CHECK(m.named_parameters().size() == 1);
+  CHECK(m.named_buffers().empty());
 }

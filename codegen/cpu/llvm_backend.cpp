@@ -32,7 +32,9 @@ public:
     // object from older codegen is then compiled again instead of loaded.
     // 9: streaming stores chosen at launch for outputs of a symbolic size (streaming_stores.cpp)
     // 10: symbolic attention; whole query blocks score their rows unclamped (emit_attention.cpp)
-    constexpr int kCodegenVersion = 10;
+    // 11: f32 tanh is exactly +-1 from |x| >= 13 ln 2 (llvm_math.cpp)
+    // 12: short rows of whole vectors keep their reduce loop (emit_stages.cpp)
+    constexpr int kCodegenVersion = 12;
     return fmt::format("backend cpu\ntarget {}\nllvm {}\ncodegen {}", cpu::host_target(),
                        cpu::llvm_version(), kCodegenVersion);
   }

@@ -87,10 +87,11 @@ Value* emit_log_f32(llvm::IRBuilder<>& b, Value* x) {
 
 Value* emit_tanh_f32(llvm::IRBuilder<>& b, Value* x) {
   // tanh(x) = x * P(x^2) / Q(x^2), the 13/6-degree rational interpolant Eigen uses: within a few
-  // ulp, and 1.0f at the clamp 7.9053, beyond which tanh rounds to +-1. Ten multiply-adds and
-  // one division, a third of the instructions of 1 - 2 / (e^(2|x|) + 1) with its exp, which
-  // bounded gelu_tanh (W1) on 8-lane hosts. Below 0.0004, tanh(x) rounds to x. Ordered compares
-  // let NaN through; x's sign survives the products, so tanh(-0) = -0.
+  // ulp up to the clamp 7.9053, where it is 1 - 2.4e-7. Ten multiply-adds and one division, a
+  // third of the instructions of 1 - 2 / (e^(2|x|) + 1) with its exp, which bounded gelu_tanh
+  // (W1) on 8-lane hosts. Below 0.0004, tanh(x) rounds to x; from 9.0109 (13 ln 2) on, to +-1
+  // exactly, so that 1 + tanh(x) is 0 there (gelu_tanh(-1e6) is -0, not -0.12). Ordered
+  // compares let NaN through; x's sign survives the products, so tanh(-0) = -0.
   const double clamp = 7.90531110763549805;
   Value* xc = b.CreateSelect(b.CreateFCmpOGT(x, f(b, clamp)), f(b, clamp), x);
   xc = b.CreateSelect(b.CreateFCmpOLT(xc, f(b, -clamp)), f(b, -clamp), xc);
@@ -103,8 +104,10 @@ Value* emit_tanh_f32(llvm::IRBuilder<>& b, Value* x) {
       b, z,
       {1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03, 4.89352518554385e-03});
   Value* res = b.CreateFDiv(b.CreateFMul(xc, p), q);
-  Value* tiny = b.CreateFCmpOLT(b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x), f(b, 0.0004));
-  return b.CreateSelect(tiny, x, res);
+  Value* ax = b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x);
+  Value* one = b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, f(b, 1.0), x);
+  res = b.CreateSelect(b.CreateFCmpOGE(ax, f(b, 9.0109133472979432)), one, res);
+  return b.CreateSelect(b.CreateFCmpOLT(ax, f(b, 0.0004)), x, res);
 }
 
 } // namespace kiln::cpu

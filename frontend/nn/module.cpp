@@ -3,6 +3,7 @@
 
 #include "../trace.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace kiln::nn {
@@ -76,7 +77,23 @@ void Module::zero_grad() {
   for (auto& p : parameters()) p.zero_grad();
 }
 
+void Module::check_registration(const std::string& name, const char* kind, bool defined) const {
+  auto taken = [&](const auto& entries) {
+    return std::any_of(entries.begin(), entries.end(), [&](auto& e) { return e.first == name; });
+  };
+  if (name.empty() || name.find('.') != std::string::npos)
+    throw Error(
+        fmt::format("[Module] {} name \"{}\" must be non-empty and without '.'", kind, name));
+  if (taken(params_) || taken(buffers_) || taken(children_))
+    throw Error(fmt::format("[Module] {} name \"{}\" is already registered (expected unique names)",
+                            kind, name));
+  if (!defined)
+    throw Error(fmt::format("[Module] {} \"{}\" is {}", kind, name,
+                            kind == std::string_view("module") ? "null" : "an undefined tensor"));
+}
+
 Tensor Module::register_parameter(std::string name, Tensor t) {
+  check_registration(name, "parameter", t.defined());
   t = t.realize().detach(); // a leaf of its own
   t.requires_grad_();
   params_.emplace_back(std::move(name), t);
@@ -84,6 +101,7 @@ Tensor Module::register_parameter(std::string name, Tensor t) {
 }
 
 Tensor Module::register_buffer(std::string name, Tensor t) {
+  check_registration(name, "buffer", t.defined());
   t = t.realize().detach();
   buffers_.emplace_back(std::move(name), t);
   return t;

@@ -45,11 +45,17 @@ protected:
   Tensor register_parameter(std::string name, Tensor t);
   Tensor register_buffer(std::string name, Tensor t);
   template <typename M> std::shared_ptr<M> register_module(std::string name, std::shared_ptr<M> m) {
+    check_registration(name, "module", m != nullptr);
     children_.emplace_back(std::move(name), m);
     return m;
   }
 
 private:
+  // Throws kiln::Error for an empty or dotted name, a name already registered (state
+  // dictionaries need each entry once) and a null module or undefined tensor, as PyTorch's
+  // register_* do; a null module crashed the first forward.
+  void check_registration(const std::string& name, const char* kind, bool defined) const;
+
   NamedTensors params_, buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
