@@ -166,9 +166,11 @@ void Tensor::backward(const Tensor& grad_output, Loc loc) const {
   Tensor seed = seed_for(*this, grad_output, "backward", loc);
   check_graph_kept(node(), "backward", loc);
   node()->backward_ran = true;
-  if (node()->realized()) node()->inputs.clear();
   auto leaves = registry().nodes();
   auto grads = gradients(node(), seed.node(), leaves, custom_vjp());
+  // Only now: a loss realized before backward() (its item() printed first) still needs its graph
+  // to be differentiated; its gradients hold what they read of it.
+  if (node()->realized()) node()->inputs.clear();
   for (auto& [leaf, g] : grads) {
     auto impl = registry().find(leaf);
     if (!impl) continue;
