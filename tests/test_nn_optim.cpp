@@ -245,3 +245,32 @@ TEST_CASE("Module names, buffers, train/eval, zero_grad, devices", "[nn][module]
   model.to("cpu");
   CHECK_THROWS_WITH(model.to("tpu"), Catch::Contains("tpu")); // tests/test_devices.cpp moves
 }
+
+TEST_CASE("a module used twice lists its parameters once, as PyTorch does", "[nn][module][optim]") {
+  // Shared weights: one Linear applied twice. An optimizer takes model.parameters() (it refuses a
+  // tensor given twice) and clip_grad_norm_ counts each gradient once; state_dict keeps both names.
+  kiln::manual_seed(5);
+  auto shared = std::make_shared<nn::Linear>(3, 3);
+  nn::Sequential model{shared, std::make_shared<nn::Tanh>(), shared};
+  auto params = model.named_parameters();
+  REQUIRE(params.size() == 2);
+  CHECK(params[0].first == "0.weight");
+  CHECK(params[1].first == "0.bias");
+  CHECK(model.named_parameters(true, /*remove_duplicate=*/false).size() == 4);
+  CHECK(kiln::io::state_dict(model).size() == 4);
+
+  optim::SGD opt(model.parameters(), {.lr = 0.5});
+  model(random_input({2, 3}, DType::F32)).sum().backward();
+  Tensor norm = nn::utils::clip_grad_norm_(model.parameters(), 1e9);
+  std::vector<double> w = shared->weight.to_vector<double>(),
+                      g = shared->weight.grad().to_vector<double>(),
+                      gb = shared->bias.grad().to_vector<double>();
+  double squares = 0;
+  for (double v : g) squares += v * v;
+  for (double v : gb) squares += v * v;
+  CHECK(norm.item<double>() == Approx(std::sqrt(squares)).epsilon(1e-5));
+  opt.step(); // one update of lr * g, not two
+  std::vector<double> expected;
+  for (size_t i = 0; i < w.size(); ++i) expected.push_back(w[i] - 0.5 * g[i]);
+  check_values(shared->weight, expected, 1e-6, 1e-6);
+}
