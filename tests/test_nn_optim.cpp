@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <functional>
+#include <thread>
 
 using namespace kt;
 namespace nn = kiln::nn;
@@ -205,6 +206,25 @@ TEST_CASE("a training step compiles once over many steps, its loss in the step's
     CHECK(kiln::stats().programs_compiled == compiled);
     CHECK(last_loss < first_loss);
   }
+}
+
+TEST_CASE("an optimizer step computes the losses of its own thread only", "[optim][threads]") {
+  // A loss differentiated on another thread is that thread's step's business (before: whichever
+  // thread stepped next computed it, in a program of both models).
+  Tensor p = param({1, 2}), q = param({3});
+  Tensor other_loss;
+  std::thread([&] {
+    other_loss = (q * q).sum();
+    other_loss.backward();
+  }).join();
+  optim::SGD opt({p}, {.lr = 0.5});
+  Tensor loss = (p * p).sum();
+  loss.backward();
+  opt.step();
+  CHECK(loss.is_realized());
+  CHECK(!other_loss.is_realized());
+  check_values(p, {0, 0});
+  CHECK(other_loss.item<double>() == 9);
 }
 
 TEST_CASE("Module names, buffers, train/eval, zero_grad, devices", "[nn][module]") {
