@@ -82,6 +82,11 @@ TEST_CASE("SGD updates match hand computation", "[optim]") {
   CHECK_THROWS_WITH(optim::SGD({param({1})}, {.lr = 0.1, .nesterov = true}),
                     Catch::Contains("Nesterov"));
   CHECK_THROWS_WITH(optim::SGD({kiln::tensor<double>({1})}, {}), Catch::Contains("requires grad"));
+  CHECK_THROWS_WITH(optim::SGD({param({1})}, {.lr = NAN}), Catch::Contains("got nan"));
+  CHECK_THROWS_WITH(optim::SGD({param({1})}, {.momentum = -0.9}), Catch::Contains("[SGD]"));
+  // beta2 = 1 divided by a zero bias correction: every parameter NaN after one step.
+  CHECK_THROWS_WITH(optim::Adam({param({1})}, {.beta2 = 1}),
+                    Catch::Contains("[Adam] betas (0.9, 1) must be in [0, 1)"));
 }
 
 TEST_CASE("Adam and AdamW updates match hand computation", "[optim]") {
@@ -122,11 +127,13 @@ TEST_CASE("optimizer state and learning rate changes", "[optim]") {
   optim::SGD opt({p}, {.lr = 0.1, .momentum = 0.9});
   step(opt, p);
   auto st = opt.state();
-  REQUIRE(st.size() == 2);
+  REQUIRE(st.size() == 3);
   CHECK(st[0].first == "step");
   CHECK(st[0].second.item<int64_t>() == 1);
-  CHECK(st[1].first == "momentum.0");
-  check_values(st[1].second, {1, -2});
+  CHECK(st[1].first == "step.0"); // the parameter's own count
+  CHECK(st[1].second.item<int64_t>() == 1);
+  CHECK(st[2].first == "momentum.0");
+  check_values(st[2].second, {1, -2});
   // A new learning rate is a kernel parameter: the next step compiles nothing.
   step(opt, p);
   int64_t compiled = kiln::stats().programs_compiled;
@@ -143,6 +150,41 @@ TEST_CASE("optimizer state and learning rate changes", "[optim]") {
   check_values(b, {2});
   CHECK_THROWS_WITH(opt.load_state({{"momentum.0", kiln::zeros({3}, DType::F64)}}),
                     Catch::Contains("does not match"));
+  // A buffer of another dtype would fail only at the next step's assignment.
+  CHECK_THROWS_WITH(opt.load_state({{"momentum.0", kiln::zeros({2}, DType::F32)}}),
+                    Catch::Contains("\"momentum.0\" f32[2] does not match") &&
+                        Catch::Contains("expected f64[2]"));
+}
+
+TEST_CASE("a parameter's first gradient starts its own step count, as in PyTorch", "[optim]") {
+  // b gets no gradient from the first step (nor from a step with no gradients at all): its first
+  // update is its own step 1, with Adam's bias corrections of step 1 and SGD's momentum buffer
+  // started at its gradient.
+  Tensor a = param({1}), b = param({2});
+  optim::Adam adam({a, b}, {.lr = 0.1});
+  adam.step(); // no gradients yet: nothing moves, nothing counts
+  step(adam, a);
+  step(adam, b);
+  check_values(b, {adam_by_hand(2, 1, 0.1, 0, false)}, 1e-12, 1e-12);
+  check_values(a, {adam_by_hand(1, 1, 0.1, 0, false)}, 1e-12, 1e-12);
+  auto st = adam.state();
+  CHECK(st[0].second.item<int64_t>() == 3); // step() calls
+  CHECK(st[1].second.item<int64_t>() == 1); // a's updates
+  CHECK(st[2].second.item<int64_t>() == 1); // b's
+
+  // A restored state keeps the counts: b's next step is its second.
+  Tensor a2 = param({1}), b2 = param({b.item<double>()});
+  optim::Adam restored({a2, b2}, {.lr = 0.1});
+  restored.load_state(st);
+  step(restored, b2);
+  step(adam, b);
+  check_values(b2, {b.item<double>()}, 1e-12, 1e-12);
+
+  Tensor c = param({1}), d = param({2});
+  optim::SGD sgd({c, d}, {.lr = 0.1, .momentum = 0.9, .dampening = 0.5});
+  step(sgd, c);
+  step(sgd, d); // buffer = g = 2 (undamped, its first), not 0.5 g
+  check_values(d, {1.8}, 1e-12, 1e-12);
 }
 
 TEST_CASE("a parameter given to an optimizer twice is an error", "[optim]") {
