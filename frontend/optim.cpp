@@ -24,8 +24,11 @@ Optimizer::Optimizer(std::vector<Tensor> params, double lr)
     : params_(std::move(params)), lr_(lr), initial_lr_(lr), updates_(params_.size(), 0) {
   for (size_t i = 0; i < params_.size(); ++i) {
     const Tensor& p = params_[i];
-    if (!p.defined() || !p.requires_grad())
-      throw Error("[optim] every parameter must be a defined tensor that requires grad");
+    if (!p.defined()) throw Error(fmt::format("[optim] parameter {} is an undefined tensor", i));
+    if (!p.requires_grad())
+      throw Error(fmt::format("[optim] parameter {} ({}) does not require grad (expected "
+                              "parameters that train: leave frozen ones out of the list)",
+                              i, trace::describe(p)));
     // PyTorch raises too: a parameter listed twice would be updated twice per step.
     for (size_t j = 0; j < i; ++j)
       if (params_[j].same(p))

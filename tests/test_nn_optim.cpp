@@ -81,7 +81,9 @@ TEST_CASE("SGD updates match hand computation", "[optim]") {
   }
   CHECK_THROWS_WITH(optim::SGD({param({1})}, {.lr = 0.1, .nesterov = true}),
                     Catch::Contains("Nesterov"));
-  CHECK_THROWS_WITH(optim::SGD({kiln::tensor<double>({1})}, {}), Catch::Contains("requires grad"));
+  CHECK_THROWS_WITH(optim::SGD({param({1}), kiln::tensor<double>({1})}, {}),
+                    Catch::Contains("[optim] parameter 1 (f64[1]) does not require grad"));
+  CHECK_THROWS_WITH(optim::SGD({Tensor()}, {}), Catch::Contains("parameter 0 is an undefined"));
   CHECK_THROWS_WITH(optim::SGD({param({1})}, {.lr = NAN}), Catch::Contains("got nan"));
   CHECK_THROWS_WITH(optim::SGD({param({1})}, {.momentum = -0.9}), Catch::Contains("[SGD]"));
   // beta2 = 1 divided by a zero bias correction: every parameter NaN after one step.
