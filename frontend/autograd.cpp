@@ -48,10 +48,10 @@ LeafRegistry& registry() {
   return *r;
 }
 
-// The tensors backward() ran from since the last take_backward_roots() (weakly: a loss the user
-// dropped is not computed).
-std::mutex g_roots_mu;
-std::vector<std::weak_ptr<Node>> g_backward_roots;
+// The tensors backward() ran from on this thread since its last take_backward_roots() (weakly:
+// a loss the user dropped is not computed). Per thread: a model trained on another thread is not
+// computed by this thread's optimizer step.
+thread_local std::vector<std::weak_ptr<Node>> g_backward_roots;
 
 } // namespace
 
@@ -191,7 +191,8 @@ void Tensor::backward(const Tensor& grad_output, Loc loc) const {
     Tensor total = prev.defined() ? add(Operand(prev, loc), Operand(Tensor(g), loc)) : Tensor(g);
     set_grad(holder, total);
   }
-  std::lock_guard<std::mutex> lock(g_roots_mu);
+  // A loop that steps without an optimizer never takes them: forget the dropped ones.
+  std::erase_if(g_backward_roots, [](const std::weak_ptr<Node>& w) { return w.expired(); });
   g_backward_roots.push_back(node());
 }
 
@@ -234,7 +235,6 @@ std::vector<Tensor> autograd::grad(const std::vector<Tensor>& outputs,
 }
 
 std::vector<Tensor> trace::take_backward_roots() {
-  std::lock_guard<std::mutex> lock(g_roots_mu);
   std::vector<Tensor> out;
   for (auto& w : g_backward_roots)
     if (NodePtr n = w.lock(); n && !n->realized() && n->user_refs.load() > 0) out.emplace_back(n);

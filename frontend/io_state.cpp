@@ -59,8 +59,8 @@ void check_and_load(nn::Module& m, const nn::NamedTensors& state, bool strict,
 } // namespace
 
 nn::NamedTensors state_dict(const nn::Module& m) {
-  nn::NamedTensors out = m.named_parameters();
-  for (auto& b : m.named_buffers()) out.push_back(b);
+  nn::NamedTensors out = m.named_parameters(true, /*remove_duplicate=*/false);
+  for (auto& b : m.named_buffers(true, false)) out.push_back(b);
   return out;
 }
 

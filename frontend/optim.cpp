@@ -21,11 +21,14 @@ Tensor hyper(double value, const Tensor& like) {
 } // namespace
 
 Optimizer::Optimizer(std::vector<Tensor> params, double lr)
-    : params_(std::move(params)), lr_(lr), initial_lr_(lr) {
+    : params_(std::move(params)), lr_(lr), initial_lr_(lr), updates_(params_.size(), 0) {
   for (size_t i = 0; i < params_.size(); ++i) {
     const Tensor& p = params_[i];
-    if (!p.defined() || !p.requires_grad())
-      throw Error("[optim] every parameter must be a defined tensor that requires grad");
+    if (!p.defined()) throw Error(fmt::format("[optim] parameter {} is an undefined tensor", i));
+    if (!p.requires_grad())
+      throw Error(fmt::format("[optim] parameter {} ({}) does not require grad (expected "
+                              "parameters that train: leave frozen ones out of the list)",
+                              i, trace::describe(p)));
     // PyTorch raises too: a parameter listed twice would be updated twice per step.
     for (size_t j = 0; j < i; ++j)
       if (params_[j].same(p))
@@ -75,7 +78,9 @@ void Optimizer::step(const std::vector<Tensor>& with) {
   std::vector<std::pair<size_t, Tensor>> updates;
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor g = params_[i].grad();
-    if (g.defined()) updates.emplace_back(i, update(i, params_[i], g));
+    if (!g.defined()) continue;
+    ++updates_[i];
+    updates.emplace_back(i, update(i, params_[i], g));
   }
   std::vector<Tensor> roots;
   for (auto& [i, v] : updates) roots.push_back(v);
@@ -91,17 +96,21 @@ void Optimizer::step(const std::vector<Tensor>& with) {
 
 nn::NamedTensors Optimizer::state() const {
   nn::NamedTensors out{{"step", tensor<int64_t>({steps_})}};
+  for (size_t i = 0; i < params_.size(); ++i)
+    out.emplace_back("step." + std::to_string(i), tensor<int64_t>({updates_[i]}));
   for (auto& [name, v] : state_)
     for (size_t i = 0; i < v.size(); ++i) out.emplace_back(name + "." + std::to_string(i), v[i]);
   return out;
 }
 
 void Optimizer::load_state(const nn::NamedTensors& state) {
-  for (auto& [name, t] : state) {
+  for (auto& [name, t] : state)
     if (name == "step") {
       steps_ = t.item<int64_t>();
-      continue;
+      std::fill(updates_.begin(), updates_.end(), steps_); // unless "step.<i>" says otherwise
     }
+  for (auto& [name, t] : state) {
+    if (name == "step") continue;
     // A missing or malformed index (stoul would throw) leaves i out of range: reported below.
     size_t dot = name.rfind('.'), i = params_.size();
     if (dot != std::string::npos) {
@@ -109,11 +118,17 @@ void Optimizer::load_state(const nn::NamedTensors& state) {
       auto [p, ec] = std::from_chars(name.data() + dot + 1, end, i);
       if (ec != std::errc() || p != end) i = params_.size();
     }
-    // A dtype that differs passed here and failed the next step() inside an update.
+    std::string kind = name.substr(0, dot);
+    if (i < params_.size() && kind == "step" && t.numel() == 1) {
+      updates_[i] = t.item<int64_t>();
+      continue;
+    }
     if (i >= params_.size() || !t.defined() || t.shape() != params_[i].shape() ||
         t.dtype() != params_[i].dtype())
-      throw Error("[optim] state entry \"" + name + "\" does not match the parameters");
-    state_of(name.substr(0, dot), i) = t.realize().detach();
+      throw Error(fmt::format(
+          "[optim] state entry \"{}\" {} does not match the parameters{}", name, trace::describe(t),
+          i < params_.size() ? " (expected " + trace::describe(params_[i]) + ")" : ""));
+    state_of(kind, i) = t.realize().detach();
   }
 }
 
@@ -129,7 +144,8 @@ Tensor SGD::update(size_t i, const Tensor& p, const Tensor& grad) {
   if (o_.weight_decay != 0) g = g + p * o_.weight_decay;
   if (o_.momentum != 0) {
     // The first step starts the buffer at g, as PyTorch does.
-    Tensor buf = steps_ == 1 ? g : state_of("momentum", i) * o_.momentum + g * (1 - o_.dampening);
+    Tensor buf =
+        updates_of(i) == 1 ? g : state_of("momentum", i) * o_.momentum + g * (1 - o_.dampening);
     set_state("momentum", i, buf);
     g = o_.nesterov ? g + buf * o_.momentum : buf;
   }
@@ -137,6 +153,7 @@ Tensor SGD::update(size_t i, const Tensor& p, const Tensor& grad) {
 }
 
 Adam::Adam(std::vector<Tensor> params, AdamOptions o) : Optimizer(std::move(params), o.lr), o_(o) {
+  // As PyTorch checks: beta2 = 1 would divide by a zero bias correction (NaN parameters).
   check_option(o.beta1 >= 0 && o.beta1 < 1, "Adam", "beta1", o.beta1, "in [0, 1)");
   check_option(o.beta2 >= 0 && o.beta2 < 1, "Adam", "beta2", o.beta2, "in [0, 1)");
   check_option(o.eps >= 0, "Adam", "eps", o.eps, ">= 0");
@@ -158,8 +175,8 @@ Tensor Adam::update(size_t i, const Tensor& p, const Tensor& grad) {
   Tensor v = state_of("exp_avg_sq", i) * o_.beta2 + g * g * (1 - o_.beta2);
   set_state("exp_avg", i, m);
   set_state("exp_avg_sq", i, v);
-  double c1 = 1 - std::pow(o_.beta1, static_cast<double>(steps_));
-  double c2 = 1 - std::pow(o_.beta2, static_cast<double>(steps_));
+  double c1 = 1 - std::pow(o_.beta1, static_cast<double>(updates_of(i)));
+  double c2 = 1 - std::pow(o_.beta2, static_cast<double>(updates_of(i)));
   // p - lr * (m / c1) / (sqrt(v / c2) + eps); c1, c2 and lr are kernel parameters.
   return param - (m * hyper(lr_ / c1, m)) / ((v * hyper(1 / c2, v)).sqrt() + o_.eps);
 }

@@ -37,9 +37,9 @@ Tensor broadcast_to(const Tensor& x, const Shape& shape, const char* op, Loc loc
 NodePtr broadcast_node(NodePtr x, const Shape& shape, const char* op, Loc loc);
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op, Loc loc);
 
-// The tensors backward() ran from since the last call that a user still holds, unrealized: an
-// optimizer step computes them in its program (the loss a training loop prints comes with the
-// update instead of a second pass over the forward graph).
+// The tensors backward() ran from on this thread since its last call that a user still holds,
+// unrealized: an optimizer step computes them in its program (the loss a training loop prints
+// comes with the update instead of a second pass over the forward graph).
 std::vector<Tensor> take_backward_roots();
 
 // A gradient rule for one node in place of its op's (see passes/autodiff.h): kept while the node

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <functional>
+#include <thread>
 
 using namespace kt;
 namespace nn = kiln::nn;
@@ -80,7 +81,14 @@ TEST_CASE("SGD updates match hand computation", "[optim]") {
   }
   CHECK_THROWS_WITH(optim::SGD({param({1})}, {.lr = 0.1, .nesterov = true}),
                     Catch::Contains("Nesterov"));
-  CHECK_THROWS_WITH(optim::SGD({kiln::tensor<double>({1})}, {}), Catch::Contains("requires grad"));
+  CHECK_THROWS_WITH(optim::SGD({param({1}), kiln::tensor<double>({1})}, {}),
+                    Catch::Contains("[optim] parameter 1 (f64[1]) does not require grad"));
+  CHECK_THROWS_WITH(optim::SGD({Tensor()}, {}), Catch::Contains("parameter 0 is an undefined"));
+  CHECK_THROWS_WITH(optim::SGD({param({1})}, {.lr = NAN}), Catch::Contains("got nan"));
+  CHECK_THROWS_WITH(optim::SGD({param({1})}, {.momentum = -0.9}), Catch::Contains("[SGD]"));
+  // beta2 = 1 divided by a zero bias correction: every parameter NaN after one step.
+  CHECK_THROWS_WITH(optim::Adam({param({1})}, {.beta2 = 1}),
+                    Catch::Contains("[Adam] betas (0.9, 1) must be in [0, 1)"));
 }
 
 TEST_CASE("Adam and AdamW updates match hand computation", "[optim]") {
@@ -121,11 +129,13 @@ TEST_CASE("optimizer state and learning rate changes", "[optim]") {
   optim::SGD opt({p}, {.lr = 0.1, .momentum = 0.9});
   step(opt, p);
   auto st = opt.state();
-  REQUIRE(st.size() == 2);
+  REQUIRE(st.size() == 3);
   CHECK(st[0].first == "step");
   CHECK(st[0].second.item<int64_t>() == 1);
-  CHECK(st[1].first == "momentum.0");
-  check_values(st[1].second, {1, -2});
+  CHECK(st[1].first == "step.0"); // the parameter's own count
+  CHECK(st[1].second.item<int64_t>() == 1);
+  CHECK(st[2].first == "momentum.0");
+  check_values(st[2].second, {1, -2});
   // A new learning rate is a kernel parameter: the next step compiles nothing.
   step(opt, p);
   int64_t compiled = kiln::stats().programs_compiled;
@@ -142,9 +152,10 @@ TEST_CASE("optimizer state and learning rate changes", "[optim]") {
   check_values(b, {2});
   CHECK_THROWS_WITH(opt.load_state({{"momentum.0", kiln::zeros({3}, DType::F64)}}),
                     Catch::Contains("does not match"));
-  // Before: state of another dtype loaded, and the next step() failed inside an update.
+  // A buffer of another dtype would fail only at the next step's assignment.
   CHECK_THROWS_WITH(opt.load_state({{"momentum.0", kiln::zeros({2}, DType::F32)}}),
-                    Catch::Contains("does not match"));
+                    Catch::Contains("\"momentum.0\" f32[2] does not match") &&
+                        Catch::Contains("expected f64[2]"));
 }
 
 TEST_CASE("optimizer hyperparameters PyTorch refuses are errors", "[optim][errors]") {
@@ -157,6 +168,37 @@ TEST_CASE("optimizer hyperparameters PyTorch refuses are errors", "[optim][error
   CHECK_THROWS_WITH(optim::SGD({a}, {.lr = 0.1, .momentum = -0.9}), Contains("[SGD] momentum"));
   CHECK_THROWS_WITH(optim::SGD({a}, {.lr = std::nan("")}), Contains("learning rate"));
   CHECK_THROWS_WITH(optim::SGD({a}, {.lr = -0.5}), Contains("got -0.5"));
+}
+
+TEST_CASE("a parameter's first gradient starts its own step count, as in PyTorch", "[optim]") {
+  // b gets no gradient from the first step (nor from a step with no gradients at all): its first
+  // update is its own step 1, with Adam's bias corrections of step 1 and SGD's momentum buffer
+  // started at its gradient.
+  Tensor a = param({1}), b = param({2});
+  optim::Adam adam({a, b}, {.lr = 0.1});
+  adam.step(); // no gradients yet: nothing moves, nothing counts
+  step(adam, a);
+  step(adam, b);
+  check_values(b, {adam_by_hand(2, 1, 0.1, 0, false)}, 1e-12, 1e-12);
+  check_values(a, {adam_by_hand(1, 1, 0.1, 0, false)}, 1e-12, 1e-12);
+  auto st = adam.state();
+  CHECK(st[0].second.item<int64_t>() == 3); // step() calls
+  CHECK(st[1].second.item<int64_t>() == 1); // a's updates
+  CHECK(st[2].second.item<int64_t>() == 1); // b's
+
+  // A restored state keeps the counts: b's next step is its second.
+  Tensor a2 = param({1}), b2 = param({b.item<double>()});
+  optim::Adam restored({a2, b2}, {.lr = 0.1});
+  restored.load_state(st);
+  step(restored, b2);
+  step(adam, b);
+  check_values(b2, {b.item<double>()}, 1e-12, 1e-12);
+
+  Tensor c = param({1}), d = param({2});
+  optim::SGD sgd({c, d}, {.lr = 0.1, .momentum = 0.9, .dampening = 0.5});
+  step(sgd, c);
+  step(sgd, d); // buffer = g = 2 (undamped, its first), not 0.5 g
+  check_values(d, {1.8}, 1e-12, 1e-12);
 }
 
 TEST_CASE("a parameter given to an optimizer twice is an error", "[optim]") {
@@ -220,6 +262,25 @@ TEST_CASE("a training step compiles once over many steps, its loss in the step's
     CHECK(kiln::stats().programs_compiled == compiled);
     CHECK(last_loss < first_loss);
   }
+}
+
+TEST_CASE("an optimizer step computes the losses of its own thread only", "[optim][threads]") {
+  // A loss differentiated on another thread is that thread's step's business (before: whichever
+  // thread stepped next computed it, in a program of both models).
+  Tensor p = param({1, 2}), q = param({3});
+  Tensor other_loss;
+  std::thread([&] {
+    other_loss = (q * q).sum();
+    other_loss.backward();
+  }).join();
+  optim::SGD opt({p}, {.lr = 0.5});
+  Tensor loss = (p * p).sum();
+  loss.backward();
+  opt.step();
+  CHECK(loss.is_realized());
+  CHECK(!other_loss.is_realized());
+  check_values(p, {0, 0});
+  CHECK(other_loss.item<double>() == 9);
 }
 
 TEST_CASE("Module names, buffers, train/eval, zero_grad, devices", "[nn][module]") {
@@ -289,4 +350,33 @@ TEST_CASE("Module registration refuses null modules and empty, dotted or repeate
   CHECK_THROWS_WITH(m.parameter("u", Tensor()), Contains("undefined"));
   CHECK(m.named_parameters().size() == 1);
   CHECK(m.named_buffers().empty());
+}
+
+TEST_CASE("a module used twice lists its parameters once, as PyTorch does", "[nn][module][optim]") {
+  // Shared weights: one Linear applied twice. An optimizer takes model.parameters() (it refuses a
+  // tensor given twice) and clip_grad_norm_ counts each gradient once; state_dict keeps both names.
+  kiln::manual_seed(5);
+  auto shared = std::make_shared<nn::Linear>(3, 3);
+  nn::Sequential model{shared, std::make_shared<nn::Tanh>(), shared};
+  auto params = model.named_parameters();
+  REQUIRE(params.size() == 2);
+  CHECK(params[0].first == "0.weight");
+  CHECK(params[1].first == "0.bias");
+  CHECK(model.named_parameters(true, /*remove_duplicate=*/false).size() == 4);
+  CHECK(kiln::io::state_dict(model).size() == 4);
+
+  optim::SGD opt(model.parameters(), {.lr = 0.5});
+  model(random_input({2, 3}, DType::F32)).sum().backward();
+  Tensor norm = nn::utils::clip_grad_norm_(model.parameters(), 1e9);
+  std::vector<double> w = shared->weight.to_vector<double>(),
+                      g = shared->weight.grad().to_vector<double>(),
+                      gb = shared->bias.grad().to_vector<double>();
+  double squares = 0;
+  for (double v : g) squares += v * v;
+  for (double v : gb) squares += v * v;
+  CHECK(norm.item<double>() == Approx(std::sqrt(squares)).epsilon(1e-5));
+  opt.step(); // one update of lr * g, not two
+  std::vector<double> expected;
+  for (size_t i = 0; i < w.size(); ++i) expected.push_back(w[i] - 0.5 * g[i]);
+  check_values(shared->weight, expected, 1e-6, 1e-6);
 }

@@ -140,6 +140,28 @@ TEST_CASE("softmax and log_softmax over an empty axis give an empty result", "[p
   CHECK_THROWS_AS(F::softmax(kiln::zeros({2, 0}), 2), kiln::Error);
 }
 
+TEST_CASE("cross_entropy and nll_loss skip classes masked out with -inf", "[parity][nn]") {
+  // As in PyTorch, a -inf logit is a class of probability 0: the loss and its gradient stay
+  // finite (before: the one-hot product took -inf * 0 = NaN into every loss).
+  namespace F = kiln::nn::functional;
+  Tensor logits = kiln::tensor({{1.0, -inf, 0.5}, {-inf, 2.0, 0.0}}).requires_grad_();
+  Tensor target = kiln::tensor({0, 1});
+  double z0 = std::exp(1.0) + std::exp(0.5), z1 = std::exp(2.0) + 1;
+  double want = ((std::log(z0) - 1) + (std::log(z1) - 2)) / 2;
+  CHECK(F::nll_loss(F::log_softmax(logits, 1), target).item<double>() == Approx(want));
+  Tensor loss = F::cross_entropy(logits, target);
+  CHECK(loss.item<double>() == Approx(want));
+  loss.backward(); // (softmax - one_hot) / 2
+  std::vector<double> g = logits.grad().to_vector<double>(),
+                      expected = {(std::exp(1.0) / z0 - 1) / 2, 0,
+                                  std::exp(0.5) / z0 / 2,       0,
+                                  (std::exp(2.0) / z1 - 1) / 2, 1 / z1 / 2};
+  for (size_t i = 0; i < g.size(); ++i) {
+    INFO("gradient " << i << ": " << g[i] << ", expected " << expected[i]);
+    CHECK(g[i] == Approx(expected[i]).margin(1e-15));
+  }
+}
+
 TEST_CASE("exp and sigmoid have denormal results", "[parity][elementwise]") {
   // torch.exp(torch.tensor(-100.)) is 3.78e-44, and so is torch.sigmoid(torch.tensor(-100.)).
   const std::vector<double> x = {-100, -103, -103.9, -104, -105, -inf, 0, 50};

@@ -21,7 +21,9 @@ public:
   double initial_lr() const { return initial_lr_; } // the lr it was made with: schedules scale it
   int64_t steps() const { return steps_; }
 
-  // Optimizer state (step count and per-parameter buffers) for saving and restoring.
+  // Optimizer state for saving and restoring: the step count ("step"), each parameter's
+  // ("step.<i>") and per-parameter buffers ("exp_avg.<i>"). A state without "step.<i>" entries
+  // counts every parameter's steps as "step".
   nn::NamedTensors state() const;
   void load_state(const nn::NamedTensors& state);
 
@@ -32,12 +34,17 @@ protected:
   // until first set.
   Tensor& state_of(const std::string& name, size_t i);
   void set_state(const std::string& name, size_t i, const Tensor& value);
+  // The steps that updated parameter i, this one included: PyTorch counts them per parameter,
+  // so one whose first gradient comes late (or a step without gradients) starts its momentum
+  // and Adam's bias corrections afresh.
+  int64_t updates_of(size_t i) const { return updates_[i]; }
 
   std::vector<Tensor> params_;
   double lr_, initial_lr_;
   int64_t steps_ = 0;
 
 private:
+  std::vector<int64_t> updates_;
   std::vector<std::pair<std::string, std::vector<Tensor>>> state_;
   std::vector<std::pair<Tensor*, Tensor>> pending_; // state updates of the current step
 };

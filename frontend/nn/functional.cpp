@@ -138,10 +138,10 @@ Tensor one_hot(const Tensor& indices, int64_t classes, DType dtype, Loc loc) {
 Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction r, Loc loc) {
   check_targets("nll_loss", log_probs, target, loc);
   trace::LabelScope label("nll_loss");
-  Tensor picked =
-      mul(Operand(log_probs, loc),
-          Operand(trace::one_hot(target, log_probs.shape()[1], 1, loc).to(log_probs.dtype(), loc),
-                  loc)); // target was checked by check_targets
+  // Selected, not multiplied by the one-hot: a class masked out with a -inf logit has a -inf
+  // log-probability, and -inf * 0 would make every loss NaN (PyTorch's stays finite).
+  Tensor hot = trace::one_hot(target, log_probs.shape()[1], 1, loc); // target checked above
+  Tensor picked = where(Operand(hot, loc), Operand(log_probs, loc), Operand(0, loc));
   return reduce(picked.sum({1}, false, loc).neg(loc), r, loc);
 }
 

@@ -31,7 +31,13 @@ void Sequential::push_back(std::shared_ptr<Module> m) {
 
 Tensor Sequential::forward(const Tensor& x, Loc loc) {
   Tensor y = x;
-  for (auto& [name, m] : children()) y = m->forward(y, loc);
+  for (auto& [name, m] : children()) {
+    try {
+      y = m->forward(y, loc);
+    } catch (const Error& e) { // the op and the caller's line say what and where, not which layer
+      throw Error(fmt::format("{} (in Sequential layer {})", e.what(), name));
+    }
+  }
   return y;
 }
 

@@ -9,14 +9,23 @@
 namespace kiln::nn {
 namespace {
 
-void collect(const Module& m, const std::string& prefix, bool recurse, bool params,
-             NamedTensors& out, const NamedTensors& own) {
-  for (auto& [name, t] : own) out.emplace_back(prefix + name, t);
-  if (!recurse) return;
-  for (auto& [name, child] : m.children()) {
-    NamedTensors sub = params ? child->named_parameters(true) : child->named_buffers(true);
-    for (auto& [n, t] : sub) out.emplace_back(prefix + name + "." + n, t);
-  }
+NamedTensors collect(const Module& m, bool recurse, bool params, bool remove_duplicate,
+                     const NamedTensors& own) {
+  NamedTensors out = own;
+  if (recurse)
+    for (auto& [name, child] : m.children()) {
+      NamedTensors sub =
+          params ? child->named_parameters(true, false) : child->named_buffers(true, false);
+      for (auto& [n, t] : sub) out.emplace_back(name + "." + n, t);
+    }
+  if (!remove_duplicate) return out;
+  // An optimizer given a shared weight twice would update it twice per step.
+  NamedTensors unique;
+  for (auto& entry : out)
+    if (std::none_of(unique.begin(), unique.end(),
+                     [&](const auto& u) { return u.second.same(entry.second); }))
+      unique.push_back(entry);
+  return unique;
 }
 
 // The module whose forward(x) is calling forward(x, loc) on this thread: if that lands back in
@@ -38,16 +47,12 @@ Tensor Module::forward(const Tensor& x) {
 
 Tensor Module::forward(const Tensor& x, Loc) { return forward(x); }
 
-NamedTensors Module::named_parameters(bool recurse) const {
-  NamedTensors out;
-  collect(*this, "", recurse, true, out, params_);
-  return out;
+NamedTensors Module::named_parameters(bool recurse, bool remove_duplicate) const {
+  return collect(*this, recurse, true, remove_duplicate, params_);
 }
 
-NamedTensors Module::named_buffers(bool recurse) const {
-  NamedTensors out;
-  collect(*this, "", recurse, false, out, buffers_);
-  return out;
+NamedTensors Module::named_buffers(bool recurse, bool remove_duplicate) const {
+  return collect(*this, recurse, false, remove_duplicate, buffers_);
 }
 
 std::vector<Tensor> Module::parameters(bool recurse) const {

@@ -9,7 +9,9 @@ namespace kiln::nn {
 
 struct AttentionOptions {
   // Broadcast to [..., L, S]: a bool mask says which keys each query may attend to (true takes
-  // part, as PyTorch's attn_mask), a float mask is added to the scores.
+  // part, as scaled_dot_product_attention's attn_mask; the opposite of torch.nn.
+  // MultiheadAttention's bool attn_mask, where true masks out), a float mask is added to the
+  // scores.
   Tensor mask{};
   bool causal = false;              // query i attends to keys j <= i (PyTorch's is_causal)
   std::optional<double> scale = {}; // of the scores; 1 / sqrt(E) when not given

@@ -22,9 +22,11 @@ public:
   virtual Tensor forward(const Tensor& x, Loc loc);
   Tensor operator()(const Tensor& x, Loc loc = Loc::current()) { return forward(x, loc); }
 
-  // Dotted names, submodules' entries prefixed with their name ("0.weight", "fc1.bias").
-  NamedTensors named_parameters(bool recurse = true) const;
-  NamedTensors named_buffers(bool recurse = true) const;
+  // Dotted names, submodules' entries prefixed with their name ("0.weight", "fc1.bias"). A tensor
+  // reached twice (a module used twice: shared weights) is listed once, under its first name,
+  // unless remove_duplicate is false (as in PyTorch; state_dict keeps every name).
+  NamedTensors named_parameters(bool recurse = true, bool remove_duplicate = true) const;
+  NamedTensors named_buffers(bool recurse = true, bool remove_duplicate = true) const;
   std::vector<Tensor> parameters(bool recurse = true) const;
   const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const {
     return children_;
