@@ -31,6 +31,17 @@ Counts counts() {
   return {s.programs_compiled, s.programs_resized, s.kernels_compiled};
 }
 
+// Adds what realize_them() compiles and resizes to `program`: a program's own counts, apart
+// from those of the checks around it.
+template <typename F> void count_into(Counts& program, F&& realize_them) {
+  Counts before = counts();
+  realize_them();
+  Counts after = counts();
+  program.compiled += after.compiled - before.compiled;
+  program.resized += after.resized - before.resized;
+  program.kernels += after.kernels - before.kernels;
+}
+
 } // namespace
 
 TEST_CASE("a structure at a new size runs kernels compiled for every size", "[dynamic]") {
@@ -73,11 +84,7 @@ TEST_CASE("a long sum over a batch keeps its kernels as the batch changes", "[dy
     Tensor x = randn({b, 33});
     x.realize();
     Tensor total = (x * 2.0f).sum(), peak = x.abs().max();
-    Counts before = counts();
-    realize({total, peak});
-    Counts after = counts();
-    program.compiled += after.compiled - before.compiled;
-    program.kernels += after.kernels - before.kernels;
+    count_into(program, [&] { realize({total, peak}); });
     INFO("batch " << b);
     kt::check_close(total, reference(total), 1e-5, 1e-4);
     CHECK(peak.item<float>() == reference(peak).item<float>());
@@ -151,12 +158,7 @@ TEST_CASE("mark_dynamic compiles a structure once for every size", "[dynamic]") 
     x.realize();
     mark_dynamic(x, 0);
     auto outs = rows_program(x.exp()); // a structure of its own, which no other test realized
-    Counts before = counts();
-    realize(outs);
-    Counts after = counts();
-    program.compiled += after.compiled - before.compiled;
-    program.resized += after.resized - before.resized;
-    program.kernels += after.kernels - before.kernels;
+    count_into(program, [&] { realize(outs); });
     INFO("batch " << b);
     for (auto& o : outs) kt::check_close(o, reference(o), 1e-5, 1e-6);
   };
