@@ -116,8 +116,9 @@ Tensor seed_for(const Tensor& out, const Tensor& grad_output, const char* op, Lo
 // backward() lets go of a graph (frees its root's inputs, and those of the nodes it ran through,
 // once realized, as PyTorch frees the saved tensors), so differentiating through it again is an
 // error, not a silent zero gradient.
-void check_graph_kept(const NodePtr& root, const char* op, Loc loc) {
-  for (Node* n : topo_order({root.get()}, /*stop_at_realized=*/false))
+// `order` is the graph under the root (topo_order, realized nodes walked through).
+void check_graph_kept(const std::vector<Node*>& order, const char* op, Loc loc) {
+  for (Node* n : order)
     if (n->backward_ran || (n->backward_passed && n->inputs.empty()))
       trace::fail_at(loc, op,
                      "backward() already ran {} {} (created at {}:{}), which lets go of its "
@@ -130,9 +131,9 @@ void check_graph_kept(const NodePtr& root, const char* op, Loc loc) {
 
 // Marks the unrealized nodes that gradients flowed through, which let go of their graph when
 // realized. Nodes realized already keep it (a second backward through them still works).
-void mark_backward_passed(const NodePtr& root) {
-  for (Node* n : topo_order({root.get()}, /*stop_at_realized=*/false))
-    if (n != root.get() && n->requires_grad && !n->realized() && !n->inputs.empty())
+void mark_backward_passed(const std::vector<Node*>& order, const Node* root) {
+  for (Node* n : order)
+    if (n != root && n->requires_grad && !n->realized() && !n->inputs.empty())
       n->backward_passed = true;
 }
 
@@ -174,9 +175,10 @@ void trace::set_custom_grad(const Tensor& t, CustomVjp rule) {
 
 void Tensor::backward(const Tensor& grad_output, Loc loc) const {
   Tensor seed = seed_for(*this, grad_output, "backward", loc);
-  check_graph_kept(node(), "backward", loc);
+  std::vector<Node*> order = topo_order({node().get()}, /*stop_at_realized=*/false);
+  check_graph_kept(order, "backward", loc);
   node()->backward_ran = true;
-  mark_backward_passed(node());
+  mark_backward_passed(order, node().get());
   auto leaves = registry().nodes();
   auto grads = gradients(node(), seed.node(), leaves, custom_vjp());
   // A root realized already (its loss read by item()) lets go of its graph now; the gradient
@@ -214,7 +216,8 @@ std::vector<Tensor> autograd::grad(const std::vector<Tensor>& outputs,
   for (size_t i = 0; i < outputs.size(); ++i) {
     Tensor seed =
         seed_for(outputs[i], grad_outputs.empty() ? Tensor() : grad_outputs[i], "grad", loc);
-    check_graph_kept(outputs[i].node(), "grad", loc);
+    check_graph_kept(topo_order({outputs[i].node().get()}, /*stop_at_realized=*/false), "grad",
+                     loc);
     auto grads = gradients(outputs[i].node(), seed.node(), wrt, custom_vjp());
     for (size_t k = 0; k < inputs.size(); ++k) {
       auto it = grads.find(wrt[k]);

@@ -181,9 +181,11 @@ Tensor Tensor::all(std::vector<int64_t> axes, bool keepdim, Loc loc) const {
 Tensor Tensor::any(std::vector<int64_t> axes, bool keepdim, Loc loc) const {
   trace::LabelScope label("any");
   if (!defined()) fail_at(loc, "any", "called on an undefined tensor");
-  normalize_axes(*this, axes, "any", loc);
-  Tensor nonzeros = ne(Operand(*this, loc), Operand(0, loc)).sum(axes, keepdim, loc);
-  return gt(Operand(nonzeros, loc), Operand(0, loc));
+  normalize_axes(*this, axes, "any", loc); // errors name any, not all
+  // Not all elements zero: false over no elements, as all() is true there.
+  return eq(Operand(*this, loc), Operand(0, loc))
+      .all(std::move(axes), keepdim, loc)
+      .logical_not(loc);
 }
 
 } // namespace kiln
